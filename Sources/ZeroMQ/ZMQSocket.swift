@@ -1,0 +1,47 @@
+/// A ROUTER or DEALER socket owned by a ``ZMQLoop``'s I/O thread; a handle that any thread may use.
+///
+/// Obtain one from ``ZMQLoop/open(_:options:bind:connect:)``. The handle keeps its loop alive.
+public final class ZMQSocket: Sendable {
+    /// ROUTER or DEALER.
+    public let type: ZMQSocketType
+    /// The endpoints this socket bound, as libzmq reports them (`ZMQ_LAST_ENDPOINT`), in the order given:
+    /// binding `tcp://127.0.0.1:*` yields the real port, e.g. `tcp://127.0.0.1:41235`. Empty if it only
+    /// connects.
+    public let endpoints: [String]
+    /// Received messages, dropped messages and send failures, in the order they happened. Single consumer;
+    /// unbounded buffer (bound the traffic with protocol-level credit). Finishes when the socket or its
+    /// loop closes.
+    public let events: AsyncStream<ZMQSocketEvent>
+
+    let loop: ZMQLoop
+    let id: Int
+
+    init(loop: ZMQLoop, id: Int, type: ZMQSocketType, endpoints: [String], events: AsyncStream<ZMQSocketEvent>) {
+        self.loop = loop
+        self.id = id
+        self.type = type
+        self.endpoints = endpoints
+        self.events = events
+    }
+
+    /// Queues one multipart message and returns at once; never blocks, callable from any thread.
+    ///
+    /// On a ROUTER the first frame must be the destination's routing id. The I/O thread sends frames with
+    /// `ZMQ_DONTWAIT`/`ZMQ_SNDMORE` in the order `send` was called; at the high-water mark it keeps the
+    /// message queued and retries when the socket is writable, so nothing is dropped for back-pressure.
+    /// A DEALER's later messages wait behind a blocked one; a ROUTER keeps order per peer and goes on
+    /// sending to other peers (retrying the blocked peer on `POLLOUT` or, as a ROUTER is writable when any
+    /// peer is, every millisecond).
+    /// Failures (`hostUnreachable` for an unknown ROUTER peer, `messageTooLarge` over this socket's caps,
+    /// `invalidArgument` for no frames) arrive as ``ZMQSocketEvent/sendFailed(frames:error:)``. After
+    /// ``close()`` or the loop's shutdown, messages are silently ignored.
+    public func send(_ frames: [[UInt8]]) {
+        loop.core.submit(.send(socket: id, frames: frames))
+    }
+
+    /// Closes the socket on the I/O thread after the messages already queued, then finishes ``events``.
+    /// Idempotent; returns at once.
+    public func close() {
+        loop.core.submit(.close(socket: id))
+    }
+}
