@@ -1,0 +1,183 @@
+import Foundation
+
+/// Turns a command with `${{inputs.x}}`, `${{outputs.y}}` and `$[[ ... ]]` into a `CommandTemplate`.
+///
+/// Every reference must name a declared input or output; an optional input may only appear inside
+/// `$[[ ... ]]`. A `$[[ ... ]]` segment is kept (without its brackets) when every input it uses has a
+/// value, and dropped otherwise; one with no `${{ }}` inside stays as literal text.
+enum CommandCompiler {
+    /// What the compiler knows about one declared input.
+    struct Input {
+        /// The value, when there is one.
+        enum Value {
+            /// A parameter, rendered as Azure renders it.
+            case parameter(String)
+            /// A data input (the worker fills in a path).
+            case data
+            /// No value.
+            case unset
+        }
+
+        var isOptional: Bool
+        var value: Value
+    }
+
+    /// A piece of the parsed command.
+    private enum Piece {
+        case text(String)
+        case reference(kind: String, name: String, raw: String)
+        case optional([Piece])
+    }
+
+    /// Compiles `command`; errors are located at `location` (the `command:` field).
+    static func compile(
+        _ command: String, inputs: [String: Input], inputOrder: [String], outputs: [String], at location: SourceNode
+    ) throws(SpecError) -> CommandTemplate {
+        let pieces = try parse(command, at: location)
+        // Check every reference first, so the message names the first problem in the text.
+        func check(_ pieces: [Piece], insideOptional: Bool) throws(SpecError) {
+            for piece in pieces {
+                switch piece {
+                case .text:
+                    break
+                case .optional(let inner):
+                    try check(inner, insideOptional: true)
+                case .reference(let kind, let name, let raw):
+                    if kind == "inputs" {
+                        guard let input = inputs[name] else {
+                            let declared = inputOrder.isEmpty ? "none" : inputOrder.joined(separator: ", ")
+                            throw location.error(
+                                .undeclaredReference,
+                                "\(raw) refers to input '\(name)', which is not declared (declared inputs: \(declared))"
+                            )
+                        }
+                        if input.isOptional && !insideOptional {
+                            throw location.error(
+                                .optionalOutsideBrackets,
+                                "optional input '\(name)' must be placed inside $[[ ... ]] in the command, e.g. $[[--\(name) \(raw)]]"
+                            )
+                        }
+                    } else if !outputs.contains(name) {
+                        let declared = outputs.isEmpty ? "none" : outputs.joined(separator: ", ")
+                        throw location.error(
+                            .undeclaredReference,
+                            "\(raw) refers to output '\(name)', which is not declared (declared outputs: \(declared))"
+                        )
+                    }
+                }
+            }
+        }
+        try check(pieces, insideOptional: false)
+
+        var segments: [CommandTemplate.Segment] = []
+        func append(_ segment: CommandTemplate.Segment) {
+            if case .text(let text) = segment, case .text(let previous)? = segments.last {
+                segments[segments.count - 1] = .text(previous + text)
+            } else if case .text(let text) = segment, text.isEmpty {
+                return
+            } else {
+                segments.append(segment)
+            }
+        }
+        func render(_ piece: Piece) throws(SpecError) {
+            switch piece {
+            case .text(let text):
+                append(.text(text))
+            case .optional(let inner):
+                let allSet = inner.allSatisfy { piece in
+                    guard case .reference("inputs", let name, _) = piece, let input = inputs[name] else { return true }
+                    if case .unset = input.value { return false }
+                    return true
+                }
+                if allSet {
+                    for piece in inner { try render(piece) }
+                }
+            case .reference(let kind, let name, let raw):
+                if kind == "outputs" {
+                    append(.outputPath(name))
+                    return
+                }
+                switch inputs[name]?.value ?? .unset {
+                case .parameter(let value): append(.value(value))
+                case .data: append(.inputPath(name))
+                case .unset:
+                    throw location.error(
+                        .missingInput,
+                        "the command uses \(raw) outside $[[ ... ]], but input '\(name)' has no value"
+                    )
+                }
+            }
+        }
+        for piece in pieces { try render(piece) }
+        return CommandTemplate(segments: segments)
+    }
+
+    /// Splits the command into text, references and optional segments.
+    private static func parse(_ command: String, at location: SourceNode) throws(SpecError) -> [Piece] {
+        var pieces: [Piece] = []
+        var text = ""
+        var index = command.startIndex
+        while index < command.endIndex {
+            let rest = command[index...]
+            if rest.hasPrefix("$[["), let close = rest.range(of: "]]") {
+                let body = String(command[command.index(index, offsetBy: 3)..<close.lowerBound])
+                let raw = String(command[index..<close.upperBound])
+                let inner = try parseReferences(body, at: location)
+                if inner.contains(where: { if case .reference = $0 { return true } else { return false } }) {
+                    if !text.isEmpty { pieces.append(.text(text)) }
+                    text = ""
+                    pieces.append(.optional(inner))
+                } else {
+                    text += raw
+                }
+                index = close.upperBound
+                continue
+            }
+            if rest.hasPrefix("${{"), let close = rest.range(of: "}}") {
+                let raw = String(command[index..<close.upperBound])
+                if !text.isEmpty { pieces.append(.text(text)) }
+                text = ""
+                pieces.append(try reference(raw, at: location))
+                index = close.upperBound
+                continue
+            }
+            text.append(command[index])
+            index = command.index(after: index)
+        }
+        if !text.isEmpty { pieces.append(.text(text)) }
+        return pieces
+    }
+
+    /// Text and references only (inside `$[[ ... ]]`).
+    private static func parseReferences(_ body: String, at location: SourceNode) throws(SpecError) -> [Piece] {
+        var pieces: [Piece] = []
+        var text = ""
+        var index = body.startIndex
+        while index < body.endIndex {
+            let rest = body[index...]
+            if rest.hasPrefix("${{"), let close = rest.range(of: "}}") {
+                if !text.isEmpty { pieces.append(.text(text)) }
+                text = ""
+                pieces.append(try reference(String(body[index..<close.upperBound]), at: location))
+                index = close.upperBound
+                continue
+            }
+            text.append(body[index])
+            index = body.index(after: index)
+        }
+        if !text.isEmpty { pieces.append(.text(text)) }
+        return pieces
+    }
+
+    /// `${{ inputs.NAME }}` or `${{ outputs.NAME }}`.
+    private static func reference(_ raw: String, at location: SourceNode) throws(SpecError) -> Piece {
+        let inner = raw.dropFirst(3).dropLast(2).trimmingCharacters(in: .whitespaces)
+        let parts = inner.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0] == "inputs" || parts[0] == "outputs", !parts[1].isEmpty else {
+            throw location.error(
+                .invalidBinding, "\(raw) is not supported in a command; expected ${{inputs.NAME}} or ${{outputs.NAME}}"
+            )
+        }
+        return .reference(kind: String(parts[0]), name: String(parts[1]), raw: raw)
+    }
+}

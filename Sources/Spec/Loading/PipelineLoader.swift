@@ -1,0 +1,62 @@
+import Foundation
+
+/// Loads an Azure ML CLI v2 pipeline job YAML file into a validated, flattened `PipelinePlan`.
+///
+/// The file is parsed safely (size, depth and alias limits; duplicate and complex keys refused),
+/// scalars are typed by YAML 1.1 rules as Azure's PyYAML does, components are read from their files,
+/// bindings are followed, parameters are checked against their declarations, commands are compiled
+/// into `CommandTemplate`s and steps are put in dependency order. Pipeline components used as steps
+/// are expanded into their leaf steps, named `node/child`.
+public enum PipelineLoader {
+    /// Loads `file` and applies `overrides`.
+    ///
+    /// - Parameters:
+    ///   - file: Path of the pipeline YAML (relative paths are resolved against the current directory).
+    ///   - overrides: az-ml style `inputs.NAME=VALUE` strings from `--set`; `VALUE` is read as YAML text,
+    ///     like a value in the file. `inputs.NAME.path=VALUE` replaces the path of a data input.
+    /// - Returns: The plan; non-fatal findings (ignored keys and the like) are in `warnings`.
+    /// - Throws: `SpecError`, for the first problem found, naming the file, line, field and what was expected.
+    public static func load(file: String, overrides: [String] = []) throws(SpecError) -> PipelinePlan {
+        let path = PathResolver.absolute(file, relativeTo: FileManager.default.currentDirectoryPath)
+        do {
+            return try loadResolved(path, overrides: overrides)
+        } catch let error as SpecError {
+            throw error
+        } catch {
+            throw SpecError(.syntax, file: path, message: "\(error)")
+        }
+    }
+
+    private static func loadResolved(_ path: String, overrides: [String]) throws -> PipelinePlan {
+        var reader = SpecReader()
+        var spec = try reader.readPipelineJob(file: path)
+        for override in overrides {
+            try OverrideApplier.apply(override, to: &spec, reader: &reader)
+        }
+        let inputs = try PlanBuilder.jobInputs(spec)
+        var builder = PlanBuilder()
+        let scope = PlanBuilder.Scope(
+            prefix: "", spec: spec, inputs: inputs, inputNames: spec.inputValues.map(\.name),
+            defaultCompute: spec.settings.defaultCompute ?? spec.compute
+        )
+        let expansion = try builder.expand(scope)
+        var warnings = reader.warnings + builder.warnings
+        var outputs: [PipelineOutputBinding] = []
+        for declaration in spec.outputs {
+            guard let binding = expansion.outputBindings[declaration.name] else {
+                warnings.append(declaration.location.warning(
+                    "pipeline output '\(declaration.name)' is not bound by any step (bind it with ${{parent.outputs.\(declaration.name)}})"
+                ))
+                continue
+            }
+            outputs.append(PipelineOutputBinding(
+                name: declaration.name, type: declaration.type ?? binding.type, step: binding.step, output: binding.output
+            ))
+        }
+        let fileName = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        return PipelinePlan(
+            name: spec.displayName ?? fileName, sourceFile: path, experimentName: spec.experimentName,
+            settings: spec.settings, steps: expansion.steps, outputs: outputs, warnings: warnings
+        )
+    }
+}

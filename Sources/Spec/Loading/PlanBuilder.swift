@@ -1,0 +1,418 @@
+/// Resolves a parsed pipeline into leaf steps: follows bindings, applies component defaults and
+/// checks, orders the steps, compiles commands and binds pipeline outputs. Pipeline components are
+/// expanded in place, their steps named `node/child`.
+struct PlanBuilder {
+    /// Non-fatal findings, each `file:line:column: field: message`.
+    var warnings: [String] = []
+
+    /// One pipeline level being expanded.
+    struct Scope {
+        /// Prefix of step names (`""`, or `fast/` inside the pipeline node `fast`).
+        var prefix: String
+        var spec: PipelineSpec
+        /// The pipeline's inputs, resolved.
+        var inputs: [String: ResolvedValue]
+        /// Input names in declaration order, for messages.
+        var inputNames: [String]
+        /// Compute for steps that name none.
+        var defaultCompute: String?
+    }
+
+    /// A leaf output that fills a pipeline output.
+    struct OutputBinding {
+        var step: String
+        var output: String
+        var type: DataType
+    }
+
+    /// The steps of one pipeline level and the leaf outputs bound to its outputs.
+    struct Expansion {
+        var steps: [PlannedStep] = []
+        var outputBindings: [String: OutputBinding] = [:]
+    }
+
+    /// What siblings can read from a processed node.
+    private struct NodeResult {
+        var inputs: [String: ResolvedValue]
+        var outputs: [String: DataReference]
+        var outputNames: [String]
+        var inputNames: [String]
+    }
+
+    init() {}
+
+    /// The inputs of a pipeline job, as values.
+    static func jobInputs(_ spec: PipelineSpec) throws(SpecError) -> [String: ResolvedValue] {
+        var result: [String: ResolvedValue] = [:]
+        for input in spec.inputValues {
+            switch input.value {
+            case .literal(.null), .declaredParameter, .data(_, _, nil):
+                result[input.name] = .unset
+            case .literal(let literal):
+                result[input.name] = .parameter(literal)
+            case .data(let type, let mode, .source(let source)?):
+                result[input.name] = .data(DataReference(type: type, mode: mode, source: source))
+            case .binding, .data(_, _, .binding?):
+                throw input.location.error(
+                    .invalidBinding, "inputs of a pipeline job must be values or data paths, not ${{...}} bindings"
+                )
+            }
+        }
+        return result
+    }
+
+    /// Expands one pipeline level.
+    mutating func expand(_ scope: Scope) throws -> Expansion {
+        let nodes = scope.spec.nodes
+        var position: [String: Int] = [:]
+        for (index, node) in nodes.enumerated() { position[node.name] = index }
+        var dependencies = Array(repeating: [Int](), count: nodes.count)
+        for (index, node) in nodes.enumerated() {
+            for reference in node.referencedSteps {
+                guard let target = position[reference.step] else {
+                    let known = nodes.map(\.name).joined(separator: ", ")
+                    throw reference.location.error(
+                        .unknownStep, "no step named '\(reference.step)' in this pipeline (steps: \(known))"
+                    )
+                }
+                if target == index {
+                    throw reference.location.error(
+                        .cycle, "step '\(node.name)' reads its own output: a cycle \(node.name) -> \(node.name)"
+                    )
+                }
+                dependencies[index].append(target)
+            }
+        }
+        let order: [Int]
+        switch StableTopologicalSort.sort(count: nodes.count, dependencies: dependencies) {
+        case .ordered(let sorted):
+            order = sorted
+        case .cycle(let loop):
+            let names = loop.map { nodes[$0].name }
+            throw nodes[loop.first ?? 0].location.error(
+                .cycle, "steps depend on each other in a cycle: \(names.joined(separator: " -> "))"
+            )
+        }
+
+        var expansion = Expansion()
+        var results: [String: NodeResult] = [:]
+        for index in order {
+            let node = nodes[index]
+            var given: [String: (value: ResolvedValue, location: SourceNode)] = [:]
+            for input in node.inputs {
+                given[input.name] = (try resolve(input, in: scope, results: results), input.location)
+            }
+            let compute = try resolveCompute(node, in: scope, results: results) ?? scope.defaultCompute
+            let result: NodeResult
+            var leafOutputs: [String: OutputBinding] = [:]
+            switch node.kind {
+            case .command(let component):
+                let step = try buildStep(node, component: component, given: given, compute: compute, in: scope)
+                expansion.steps.append(step.planned)
+                result = step.result
+                for output in step.planned.outputs {
+                    leafOutputs[output.name] = OutputBinding(step: step.planned.name, output: output.name, type: output.type)
+                }
+            case .pipeline(let child):
+                let declared = try bind(
+                    child.inputDeclarations, given: given, node: node, in: scope
+                )
+                let childScope = Scope(
+                    prefix: scope.prefix + node.name + "/", spec: child, inputs: declared.values,
+                    inputNames: child.inputDeclarations.map(\.name), defaultCompute: compute
+                )
+                let inner = try expand(childScope)
+                expansion.steps += inner.steps
+                var outputs: [String: DataReference] = [:]
+                for declaration in child.outputs {
+                    guard let binding = inner.outputBindings[declaration.name] else { continue }
+                    leafOutputs[declaration.name] = binding
+                    outputs[declaration.name] = DataReference(
+                        type: binding.type, mode: nil, source: .stepOutput(step: binding.step, output: binding.output)
+                    )
+                }
+                for output in node.outputs where !child.outputs.contains(where: { $0.name == output.name }) {
+                    throw output.location.error(
+                        .undeclaredReference,
+                        "the pipeline component has no output '\(output.name)' (outputs: \(child.outputs.map(\.name).joined(separator: ", ")))"
+                    )
+                }
+                result = NodeResult(
+                    inputs: declared.values, outputs: outputs, outputNames: child.outputs.map(\.name),
+                    inputNames: child.inputDeclarations.map(\.name)
+                )
+            }
+            results[node.name] = result
+            for output in node.outputs {
+                guard let name = output.pipelineOutput else { continue }
+                guard let declaration = scope.spec.outputs.first(where: { $0.name == name }) else {
+                    let known = scope.spec.outputs.map(\.name)
+                    throw output.location.error(
+                        .undeclaredReference,
+                        "the pipeline has no output '\(name)' (outputs: \(known.isEmpty ? "none" : known.joined(separator: ", ")))"
+                    )
+                }
+                guard var leaf = leafOutputs[output.name] else {
+                    throw output.location.error(
+                        .undeclaredReference, "output '\(output.name)' of step '\(node.name)' is not produced by any step"
+                    )
+                }
+                if let existing = expansion.outputBindings[name] {
+                    throw output.location.error(
+                        .invalidBinding,
+                        "pipeline output '\(name)' is already bound to \(existing.step).\(existing.output); an output can be filled by one step only"
+                    )
+                }
+                leaf.type = declaration.type ?? leaf.type
+                expansion.outputBindings[name] = leaf
+            }
+        }
+        return expansion
+    }
+
+    // MARK: Bindings
+
+    /// Follows one binding in `scope`.
+    private func resolve(
+        _ binding: BindingExpression, at location: SourceNode, in scope: Scope, results: [String: NodeResult]
+    ) throws(SpecError) -> ResolvedValue {
+        switch binding {
+        case .parentInput(let name):
+            guard let value = scope.inputs[name] else {
+                let known = scope.inputNames.isEmpty ? "none" : scope.inputNames.joined(separator: ", ")
+                throw location.error(.undeclaredReference, "the pipeline has no input '\(name)' (inputs: \(known))")
+            }
+            return value
+        case .parentOutput:
+            throw location.error(.invalidBinding, "\(binding.text) can only bind a step's outputs, not an input")
+        case .stepOutput(let step, let output):
+            guard let result = results[step] else {
+                throw location.error(.unknownStep, "no step named '\(step)' in this pipeline")
+            }
+            guard let value = result.outputs[output] else {
+                let known = result.outputNames.isEmpty ? "none" : result.outputNames.joined(separator: ", ")
+                throw location.error(
+                    .undeclaredReference, "step '\(step)' has no output '\(output)' (outputs: \(known))"
+                )
+            }
+            return .data(value)
+        case .stepInput(let step, let input):
+            guard let result = results[step] else {
+                throw location.error(.unknownStep, "no step named '\(step)' in this pipeline")
+            }
+            guard let value = result.inputs[input] else {
+                let known = result.inputNames.isEmpty ? "none" : result.inputNames.joined(separator: ", ")
+                throw location.error(.undeclaredReference, "step '\(step)' has no input '\(input)' (inputs: \(known))")
+            }
+            return value
+        }
+    }
+
+    /// The value of a node input as written.
+    private func resolve(_ input: NamedInput, in scope: Scope, results: [String: NodeResult]) throws(SpecError) -> ResolvedValue {
+        switch input.value {
+        case .literal(.null), .declaredParameter, .data(_, _, nil):
+            return .unset
+        case .literal(let literal):
+            return .parameter(literal)
+        case .binding(let binding):
+            return try resolve(binding, at: input.location, in: scope, results: results)
+        case .data(let type, let mode, .source(let source)?):
+            return .data(DataReference(type: type, mode: mode, source: source))
+        case .data(let type, let mode, .binding(let binding)?):
+            switch try resolve(binding, at: input.location, in: scope, results: results) {
+            case .unset:
+                return .unset
+            case .data(var reference):
+                reference.type = type ?? reference.type
+                reference.mode = mode ?? reference.mode
+                return .data(reference)
+            case .parameter(let literal):
+                throw input.location.error(
+                    .invalidType, "path: \(binding.text) must refer to data, but it is the literal \(literal.quoted)"
+                )
+            }
+        }
+    }
+
+    /// The node's `compute:`, following a binding; nil when it names none.
+    private func resolveCompute(_ node: NodeSpec, in scope: Scope, results: [String: NodeResult]) throws(SpecError) -> String? {
+        guard let compute = node.compute, let location = node.computeLocation else { return nil }
+        switch compute {
+        case .literal(let literal):
+            return literal.pythonString
+        case .binding(let binding):
+            switch try resolve(binding, at: location, in: scope, results: results) {
+            case .parameter(let literal): return literal.pythonString
+            case .unset: return nil
+            case .data: throw location.error(.invalidType, "compute: \(binding.text) refers to data, not a compute name")
+            }
+        case .data, .declaredParameter:
+            return nil
+        }
+    }
+
+    /// Final values of declared inputs: given values checked against the declarations, defaults filled in.
+    private mutating func bind(
+        _ declarations: [InputDeclaration], given: [String: (value: ResolvedValue, location: SourceNode)],
+        node: NodeSpec, in scope: Scope
+    ) throws(SpecError) -> (values: [String: ResolvedValue], locations: [String: SourceNode]) {
+        var values: [String: ResolvedValue] = [:]
+        var locations: [String: SourceNode] = [:]
+        for input in node.inputs where !declarations.contains(where: { $0.name == input.name }) {
+            let known = declarations.map(\.name).joined(separator: ", ")
+            warnings.append(input.location.warning("the component has no input '\(input.name)' (inputs: \(known)); ignored"))
+        }
+        for declaration in declarations {
+            var value = given[declaration.name]?.value ?? .unset
+            let location = given[declaration.name]?.location ?? node.location
+            switch (declaration.kind, value) {
+            case (.data(let type), .parameter(.string(let text))):
+                let source = try PathResolver.dataSource(
+                    text, relativeTo: PathResolver.directory(of: location.file), at: location
+                )
+                value = .data(DataReference(type: type, mode: declaration.mode, source: source))
+            case (.data(let type), .parameter(let literal)):
+                throw location.error(
+                    .invalidType,
+                    "input '\(declaration.name)' is a data input (\(type.rawValue)) but was given the \(literal.kindName) \(literal.quoted)"
+                )
+            case (.parameter(let type), .data(let reference)):
+                throw location.error(
+                    .invalidType,
+                    "input '\(declaration.name)' is a \(type.rawValue) parameter but is bound to data (\(Self.describe(reference.source)))"
+                )
+            case (.data(let type), .data(var reference)):
+                reference.type = reference.type ?? type
+                reference.mode = reference.mode ?? declaration.mode
+                value = .data(reference)
+            default:
+                break
+            }
+            if case .unset = value {
+                if let defaultValue = declaration.defaultValue {
+                    value = .parameter(defaultValue)
+                } else if let defaultData = declaration.defaultData {
+                    value = .data(defaultData)
+                } else if !declaration.isOptional {
+                    throw location.error(
+                        .missingInput,
+                        "required input '\(declaration.name)' has no value; bind it under jobs.\(node.name).inputs or give it a default in the component"
+                    )
+                }
+            }
+            if case .parameter(let literal) = value, given[declaration.name] != nil {
+                try declaration.validate(literal, at: location)
+            }
+            values[declaration.name] = value
+            locations[declaration.name] = location
+        }
+        return (values, locations)
+    }
+
+    private static func describe(_ source: DataSource) -> String {
+        switch source {
+        case .stepOutput(let step, let output): return "output \(output) of step \(step)"
+        case .localPath(let path): return path
+        case .uri(let uri): return uri
+        }
+    }
+
+    // MARK: Steps
+
+    /// Builds the leaf step of a command node.
+    private mutating func buildStep(
+        _ node: NodeSpec, component: ComponentSpec, given: [String: (value: ResolvedValue, location: SourceNode)],
+        compute: String?, in scope: Scope
+    ) throws -> (planned: PlannedStep, result: NodeResult) {
+        let stepName = scope.prefix + node.name
+        var declarations: [InputDeclaration]
+        var values: [String: ResolvedValue]
+        if component.declaresInputsByValue {
+            declarations = []
+            values = [:]
+            for input in node.inputs {
+                let value = given[input.name]?.value ?? .unset
+                let kind: InputDeclaration.Kind
+                switch value {
+                case .parameter(let literal): kind = .parameter(ParameterType(inferredFrom: literal))
+                case .data(let reference): kind = .data(reference.type ?? .uriFolder)
+                case .unset: kind = .parameter(.string)
+                }
+                declarations.append(InputDeclaration(
+                    name: input.name, kind: kind, isOptional: false, defaultValue: nil, defaultData: nil, minimum: nil,
+                    maximum: nil, choices: nil, mode: nil, location: input.location
+                ))
+                values[input.name] = value
+            }
+        } else {
+            declarations = component.inputs
+            values = try bind(declarations, given: given, node: node, in: scope).values
+        }
+
+        // Outputs: declared by the component, or by the node for inline jobs.
+        var outputs: [StepDataOutput] = []
+        if component.declaresInputsByValue {
+            for output in node.outputs {
+                let pipelineType = output.pipelineOutput.flatMap { name in scope.spec.outputs.first { $0.name == name }?.type }
+                outputs.append(StepDataOutput(name: output.name, type: output.type ?? pipelineType ?? .uriFolder))
+            }
+        } else {
+            for output in node.outputs where !component.outputs.contains(where: { $0.name == output.name }) {
+                let known = component.outputs.map(\.name)
+                throw output.location.error(
+                    .undeclaredReference,
+                    "the component has no output '\(output.name)' (outputs: \(known.isEmpty ? "none" : known.joined(separator: ", ")))"
+                )
+            }
+            for declaration in component.outputs {
+                let override = node.outputs.first { $0.name == declaration.name }?.type
+                outputs.append(StepDataOutput(name: declaration.name, type: override ?? declaration.type ?? .uriFolder))
+            }
+        }
+
+        var compilerInputs: [String: CommandCompiler.Input] = [:]
+        var parameters: [String: String] = [:]
+        var dataInputs: [StepDataInput] = []
+        for declaration in declarations {
+            let state: CommandCompiler.Input.Value
+            switch values[declaration.name] ?? .unset {
+            case .parameter(let literal):
+                parameters[declaration.name] = literal.pythonString
+                state = .parameter(literal.pythonString)
+            case .data(let reference):
+                var type = reference.type ?? .uriFolder
+                if case .data(let declared) = declaration.kind { type = reference.type ?? declared }
+                dataInputs.append(StepDataInput(
+                    name: declaration.name, type: type, mode: reference.mode ?? declaration.mode, source: reference.source
+                ))
+                state = .data
+            case .unset:
+                state = .unset
+            }
+            compilerInputs[declaration.name] = CommandCompiler.Input(isOptional: declaration.isOptional, value: state)
+        }
+        let template = try CommandCompiler.compile(
+            component.command, inputs: compilerInputs, inputOrder: declarations.map(\.name),
+            outputs: outputs.map(\.name), at: component.commandLocation
+        )
+        let planned = PlannedStep(
+            name: stepName, displayName: node.displayName ?? component.displayName,
+            commandTemplate: component.command, command: template, parameters: parameters, inputs: dataInputs,
+            outputs: outputs, codeDirectory: component.codeDirectory, environment: component.environment,
+            compute: compute, timeoutSeconds: node.timeoutSeconds, isDeterministic: component.isDeterministic,
+            environmentVariables: node.environmentVariables
+        )
+        var outputReferences: [String: DataReference] = [:]
+        for output in outputs {
+            outputReferences[output.name] = DataReference(
+                type: output.type, mode: nil, source: .stepOutput(step: stepName, output: output.name)
+            )
+        }
+        let result = NodeResult(
+            inputs: values, outputs: outputReferences, outputNames: outputs.map(\.name),
+            inputNames: declarations.map(\.name)
+        )
+        return (planned, result)
+    }
+}

@@ -1,0 +1,307 @@
+import Foundation
+
+/// Reads pipeline and component files into `PipelineSpec`/`NodeSpec`/`ComponentSpec` values,
+/// refusing malformed structure and collecting warnings for keys it ignores.
+struct SpecReader {
+    /// Non-fatal findings, each `file:line:column: field: message`.
+    var warnings: [String] = []
+    /// Component files already read, by absolute path.
+    private var components: [String: ComponentSpec] = [:]
+    /// Pipeline component files being read, to refuse a component that includes itself.
+    private var pipelineFilesInProgress: [String] = []
+
+    /// Keys of a pipeline job, beyond which a warning is given.
+    static let pipelineJobKeys: Set<String> = [
+        "$schema", "type", "name", "display_name", "experiment_name", "description", "tags", "properties",
+        "settings", "inputs", "outputs", "jobs", "compute", "identity", "services", "id", "status",
+        "creation_context", "log_files", "component",
+    ]
+    /// Keys of `settings:` Conduit knows (Azure accepts any other and passes it on).
+    static let settingsKeys: Set<String> = [
+        "default_compute", "default_datastore", "continue_on_step_failure", "force_rerun", "on_init", "on_finalize",
+    ]
+    /// Keys of a command node.
+    static let commandNodeKeys: Set<String> = [
+        "type", "component", "command", "code", "environment", "inputs", "outputs", "compute", "limits", "resources",
+        "distribution", "environment_variables", "services", "identity", "queue_settings", "display_name",
+        "description", "tags", "properties", "comment", "name", "experiment_name", "is_deterministic", "$schema",
+    ]
+    /// Keys of a pipeline node.
+    static let pipelineNodeKeys: Set<String> = [
+        "type", "component", "inputs", "outputs", "compute", "display_name", "description", "tags", "properties",
+        "comment", "name", "experiment_name", "settings",
+    ]
+    /// Node types Azure ML accepts but Conduit does not run yet.
+    static let unsupportedNodeTypes: Set<String> = [
+        "sweep", "parallel", "spark", "automl", "import", "data_transfer", "do_while", "if_else", "parallel_for",
+    ]
+
+    init() {}
+
+    // MARK: Pipeline job
+
+    /// Reads the pipeline job in `file` (absolute path).
+    mutating func readPipelineJob(file: String) throws -> PipelineSpec {
+        guard let root = try YAMLDocument.load(file: file) else {
+            throw SpecError(.notAPipeline, file: file, message: "the file is empty; expected a pipeline job with type: pipeline")
+        }
+        guard root.isMapping else {
+            throw root.error(
+                .notAPipeline, "expected a pipeline job (a mapping with type: pipeline), found \(root.shapeName)"
+            )
+        }
+        let entries = try root.entries()
+        guard let typeNode = entries["type"] else {
+            throw root.error(.notAPipeline, "missing type: pipeline; this file is not a pipeline job")
+        }
+        let type = try typeNode.string()
+        guard type == "pipeline" else {
+            throw typeNode.error(
+                .notAPipeline, "type is '\(type)', but only pipeline jobs (type: pipeline) can be run"
+            )
+        }
+        warnUnknownKeys(entries, known: Self.pipelineJobKeys, in: root)
+        if let component = entries["component"] {
+            throw component.error(
+                .notSupported, "running a pipeline component as a job (top-level component:) is not supported yet; use jobs:"
+            )
+        }
+        let directory = PathResolver.directory(of: file)
+        var spec = PipelineSpec(
+            file: file, displayName: try entries["display_name"].map { try $0.string() },
+            experimentName: try entries["experiment_name"].map { try $0.string() },
+            settings: try readSettings(entries["settings"]),
+            compute: try entries["compute"].flatMap { $0.isNull ? nil : try $0.string() },
+            inputValues: [], inputDeclarations: [], outputs: [], nodes: [], location: root
+        )
+        if let inputs = entries["inputs"] {
+            spec.inputValues = try inputs.entriesOrEmpty().map { entry in
+                NamedInput(
+                    name: entry.key, value: try readInputValue(entry.value, baseDirectory: directory),
+                    location: entry.value
+                )
+            }
+        }
+        if let outputs = entries["outputs"] {
+            spec.outputs = try outputs.entriesOrEmpty().map { entry in
+                try readOutputDeclaration(name: entry.key, entry.value, requireType: false)
+            }
+        }
+        spec.nodes = try readJobs(entries["jobs"], in: root, baseDirectory: directory)
+        return spec
+    }
+
+    private mutating func readSettings(_ node: SourceNode?) throws -> PipelineSettings {
+        var settings = PipelineSettings()
+        guard let node, !node.isNull else { return settings }
+        let entries = try node.entries()
+        warnUnknownKeys(entries, known: Self.settingsKeys, in: node, note: "passed on unchanged, as Azure ML does")
+        if let value = entries["default_compute"], !value.isNull {
+            settings.defaultCompute = try value.string()
+        }
+        if let value = entries["continue_on_step_failure"], !value.isNull {
+            settings.continueOnStepFailure = try value.bool()
+        }
+        if let value = entries["force_rerun"], !value.isNull {
+            settings.forceRerun = try value.bool()
+        }
+        return settings
+    }
+
+    /// Reads `jobs:`: at least one node, each with a usable name.
+    mutating func readJobs(_ node: SourceNode?, in root: SourceNode, baseDirectory: String) throws -> [NodeSpec] {
+        guard let node else {
+            throw root.error(.missingField, "a pipeline needs jobs: with at least one step")
+        }
+        let entries = try node.entriesOrEmpty()
+        guard !entries.isEmpty else {
+            throw node.error(.missingField, "a pipeline needs at least one step under jobs:")
+        }
+        var nodes: [NodeSpec] = []
+        for entry in entries {
+            guard !entry.key.isEmpty,
+                  entry.key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
+                throw entry.value.error(
+                    .invalidType, "step name '\(entry.key)' may only hold letters, digits, '_' and '-'"
+                )
+            }
+            nodes.append(try readNode(name: entry.key, entry.value, baseDirectory: baseDirectory))
+        }
+        return nodes
+    }
+
+    // MARK: Nodes
+
+    /// Reads one node under `jobs:`.
+    mutating func readNode(name: String, _ node: SourceNode, baseDirectory: String) throws -> NodeSpec {
+        guard node.isMapping else {
+            throw node.error(.invalidType, "a step must be a mapping with command: or component:, found \(node.shapeName)")
+        }
+        let entries = try node.entries()
+        let type = try entries["type"].map { try $0.string() }
+        if let type, Self.unsupportedNodeTypes.contains(type) {
+            throw entries["type"]!.error(.notSupported, "steps of type '\(type)' are not supported yet; Conduit runs command steps and pipeline components")
+        }
+        if let type, type != "command", type != "pipeline" {
+            throw entries["type"]!.error(
+                .invalidEnum,
+                "unknown step type '\(type)'; expected one of: command, pipeline, sweep, parallel, spark, automl, import, data_transfer"
+            )
+        }
+        var spec = NodeSpec(
+            name: name, kind: .command(Self.placeholderComponent(node)), inputs: [], outputs: [], compute: nil,
+            computeLocation: nil, timeoutSeconds: nil, environmentVariables: [:],
+            displayName: try entries["display_name"].map { try $0.string() }, location: node
+        )
+        if type == "pipeline" {
+            warnUnknownKeys(entries, known: Self.pipelineNodeKeys, in: node)
+            guard let reference = entries["component"] else {
+                throw node.error(.missingField, "a pipeline step needs component: naming a pipeline component file")
+            }
+            spec.kind = .pipeline(try readPipelineComponent(reference, baseDirectory: baseDirectory))
+        } else {
+            warnUnknownKeys(entries, known: Self.commandNodeKeys, in: node)
+            spec.kind = .command(try readCommandOfNode(entries, node: node, baseDirectory: baseDirectory))
+        }
+        if let inputs = entries["inputs"] {
+            spec.inputs = try inputs.entriesOrEmpty().map { entry in
+                NamedInput(
+                    name: entry.key, value: try readInputValue(entry.value, baseDirectory: baseDirectory),
+                    location: entry.value
+                )
+            }
+        }
+        if let outputs = entries["outputs"] {
+            spec.outputs = try outputs.entriesOrEmpty().map { entry in try readNodeOutput(name: entry.key, entry.value) }
+        }
+        if let compute = entries["compute"], !compute.isNull {
+            let text = try compute.string()
+            switch BindingExpression.match(text) {
+            case .none: spec.compute = .literal(.string(text))
+            case .binding(let binding): spec.compute = .binding(binding)
+            case .invalid(let message): throw compute.error(.invalidBinding, message)
+            }
+            spec.computeLocation = compute
+        }
+        if let limits = entries["limits"], !limits.isNull {
+            let limitEntries = try limits.entries()
+            warnUnknownKeys(limitEntries, known: ["timeout", "max_total_trials", "max_concurrent_trials", "trial_timeout"], in: limits)
+            if let timeout = limitEntries["timeout"], !timeout.isNull {
+                let seconds = try timeout.integer()
+                guard seconds > 0 else {
+                    throw timeout.error(.outOfRange, "timeout must be a positive number of seconds, found \(seconds)")
+                }
+                spec.timeoutSeconds = seconds
+            }
+        }
+        if let variables = entries["environment_variables"], !variables.isNull {
+            for entry in try variables.entries() {
+                spec.environmentVariables[entry.key] = entry.value.isNull ? "" : try entry.value.string()
+            }
+        }
+        return spec
+    }
+
+    /// The component a command node runs: its `component:` (file or inline dict), or the node itself
+    /// for an inline command job, with node-level `command`/`code`/`environment` as overrides.
+    private mutating func readCommandOfNode(
+        _ entries: [(key: String, value: SourceNode)], node: SourceNode, baseDirectory: String
+    ) throws -> ComponentSpec {
+        guard let reference = entries["component"] else {
+            if let flag = entries["is_deterministic"] {
+                throw flag.error(
+                    .unknownField,
+                    "Unknown field: is_deterministic is not allowed on an inline command job (Azure ML refuses it too); put it in a component"
+                )
+            }
+            guard let command = entries["command"], !command.isNull else {
+                throw node.error(.missingCommand, "a command step needs command: (or component:)")
+            }
+            return ComponentSpec(
+                file: node.file, displayName: nil, inputs: [], outputs: [],
+                command: try command.string(expecting: "a command"), commandLocation: command,
+                codeDirectory: try readCode(entries["code"], baseDirectory: baseDirectory),
+                environment: try entries["environment"].map { $0.isNull ? "" : try CanonicalJSON.encode($0) } ?? "",
+                isDeterministic: true, declaresInputsByValue: true
+            )
+        }
+        var component = try readCommandComponent(reference, baseDirectory: baseDirectory)
+        if let command = entries["command"], !command.isNull {
+            component.command = try command.string(expecting: "a command")
+            component.commandLocation = command
+        }
+        if let code = entries["code"], !code.isNull {
+            component.codeDirectory = try readCode(code, baseDirectory: baseDirectory)
+        }
+        if let environment = entries["environment"], !environment.isNull {
+            component.environment = try CanonicalJSON.encode(environment)
+        }
+        return component
+    }
+
+    /// `code:` as an absolute directory; remote code is refused.
+    func readCode(_ node: SourceNode?, baseDirectory: String) throws(SpecError) -> String? {
+        guard let node, !node.isNull else { return nil }
+        let text = try node.string(expecting: "a directory")
+        if PathResolver.isRemote(text) || text.lowercased().hasPrefix("git+") {
+            throw node.error(.notSupported, "code: '\(text)' is remote; Conduit needs a local directory")
+        }
+        let path = PathResolver.absolute(PathResolver.strippingFileScheme(text), relativeTo: baseDirectory)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw node.error(.fileNotFound, "the code directory '\(text)' does not exist (looked for \(path))")
+        }
+        guard isDirectory.boolValue else {
+            throw node.error(.invalidType, "code: '\(text)' must be a directory (found a file at \(path))")
+        }
+        return path
+    }
+
+    // MARK: Warnings
+
+    /// Adds a warning for each key of `entries` not in `known`.
+    mutating func warnUnknownKeys(
+        _ entries: [(key: String, value: SourceNode)], known: Set<String>, in node: SourceNode,
+        note: String = "ignored"
+    ) {
+        for entry in entries where !known.contains(entry.key) {
+            let message = "unknown key '\(entry.key)' (\(note))"
+            let location = SourceNode(entry.value.node, file: node.file, field: node.childField(entry.key))
+            warnings.append(location.warning(message))
+        }
+    }
+
+    /// A stand-in replaced before `readNode` returns.
+    private static func placeholderComponent(_ node: SourceNode) -> ComponentSpec {
+        ComponentSpec(
+            file: node.file, displayName: nil, inputs: [], outputs: [], command: "", commandLocation: node,
+            codeDirectory: nil, environment: "", isDeterministic: true, declaresInputsByValue: true
+        )
+    }
+
+    // MARK: Component cache
+
+    /// Reads (once) the component file at `path`.
+    mutating func cachedComponent(at path: String, read: (inout SpecReader) throws -> ComponentSpec) throws -> ComponentSpec {
+        if let cached = components[path] { return cached }
+        let component = try read(&self)
+        components[path] = component
+        return component
+    }
+
+    /// Runs `body` while `path` is being read, refusing a pipeline component that includes itself.
+    mutating func whileReadingPipeline<T>(
+        _ path: String, at location: SourceNode, _ body: (inout SpecReader) throws -> T
+    ) throws -> T {
+        if pipelineFilesInProgress.contains(path) {
+            let chain = (pipelineFilesInProgress + [path]).joined(separator: " -> ")
+            throw location.error(.cycle, "pipeline components include each other in a cycle: \(chain)")
+        }
+        guard pipelineFilesInProgress.count < 16 else {
+            throw location.error(.tooLarge, "pipeline components are nested more than 16 levels deep")
+        }
+        pipelineFilesInProgress.append(path)
+        defer { pipelineFilesInProgress.removeLast() }
+        return try body(&self)
+    }
+}

@@ -1,0 +1,9 @@
+/// One `outputs:` entry of a node: a binding to a pipeline output and/or a type and mode.
+struct NodeOutput {
+    var name: String
+    /// The pipeline output this output fills (`${{parent.outputs.NAME}}`).
+    var pipelineOutput: String?
+    var type: DataType?
+    var mode: String?
+    var location: SourceNode
+}

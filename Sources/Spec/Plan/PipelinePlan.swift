@@ -1,0 +1,182 @@
+/// A pipeline file, loaded, validated and flattened into the leaf command steps that actually run.
+///
+/// Produced by `PipelineLoader.load(file:overrides:)`. Everything a coordinator needs to run the
+/// pipeline is here; nothing refers back to the YAML text. Local paths are absolute paths on the
+/// machine that loaded the file: the submitting client snapshots them before sending the plan.
+public struct PipelinePlan: Sendable, Codable, Hashable {
+    /// `display_name`, else the pipeline file's name without its extension.
+    public var name: String
+    /// Absolute path of the pipeline file.
+    public var sourceFile: String
+    /// `experiment_name`, when the file sets one.
+    public var experimentName: String?
+    /// Pipeline-wide settings.
+    public var settings: PipelineSettings
+    /// Leaf command steps in a topological order (file order wherever the edges allow it).
+    public var steps: [PlannedStep]
+    /// Pipeline-level outputs and the step outputs bound to them.
+    public var outputs: [PipelineOutputBinding]
+    /// Non-fatal findings (unknown keys and the like), each naming file, line and field.
+    public var warnings: [String]
+
+    public init(
+        name: String, sourceFile: String, experimentName: String? = nil, settings: PipelineSettings,
+        steps: [PlannedStep], outputs: [PipelineOutputBinding], warnings: [String] = []
+    ) {
+        self.name = name
+        self.sourceFile = sourceFile
+        self.experimentName = experimentName
+        self.settings = settings
+        self.steps = steps
+        self.outputs = outputs
+        self.warnings = warnings
+    }
+}
+
+/// `settings:` of a pipeline job.
+public struct PipelineSettings: Sendable, Codable, Hashable {
+    /// `settings.default_compute` as written (e.g. `azureml:cpu-highmem`).
+    public var defaultCompute: String?
+    /// `settings.continue_on_step_failure`; false by default.
+    public var continueOnStepFailure: Bool
+    /// `settings.force_rerun`; false by default.
+    public var forceRerun: Bool
+
+    public init(defaultCompute: String? = nil, continueOnStepFailure: Bool = false, forceRerun: Bool = false) {
+        self.defaultCompute = defaultCompute
+        self.continueOnStepFailure = continueOnStepFailure
+        self.forceRerun = forceRerun
+    }
+}
+
+/// One leaf command step, ready to be scheduled once its data inputs exist.
+public struct PlannedStep: Sendable, Codable, Hashable {
+    /// The step's path in the pipeline: `train`, or `fast/train` inside a pipeline node.
+    public var name: String
+    /// `display_name` of the node or its component.
+    public var displayName: String?
+    /// The command as written in the component or inline job (after YAML folding), before any
+    /// substitution. Part of the cache key.
+    public var commandTemplate: String
+    /// The command with literal parameters substituted and `$[[...]]` segments resolved; data
+    /// inputs and outputs remain placeholders that the worker fills with local paths.
+    public var command: CommandTemplate
+    /// Every parameter (literal) input that has a value, rendered as Azure renders it
+    /// (Python `str()` forms). Part of the cache key.
+    public var parameters: [String: String]
+    /// Data inputs that are bound (an unset optional input is absent).
+    public var inputs: [StepDataInput]
+    /// Declared outputs.
+    public var outputs: [StepDataOutput]
+    /// Absolute path of the `code:` directory on the loading machine, when the step has one.
+    public var codeDirectory: String?
+    /// Canonical JSON text of the environment definition (sorted keys), or `""` when none.
+    public var environment: String
+    /// The compute the step asks for, as written: the node's `compute`, else
+    /// `settings.default_compute`, else the job's top-level `compute`.
+    public var compute: String?
+    /// `limits.timeout` in seconds.
+    public var timeoutSeconds: Int?
+    /// `is_deterministic` of the component; true by default.
+    public var isDeterministic: Bool
+    /// `environment_variables` of the node.
+    public var environmentVariables: [String: String]
+
+    public init(
+        name: String, displayName: String? = nil, commandTemplate: String, command: CommandTemplate,
+        parameters: [String: String] = [:], inputs: [StepDataInput] = [], outputs: [StepDataOutput] = [],
+        codeDirectory: String? = nil, environment: String = "", compute: String? = nil,
+        timeoutSeconds: Int? = nil, isDeterministic: Bool = true, environmentVariables: [String: String] = [:]
+    ) {
+        self.name = name
+        self.displayName = displayName
+        self.commandTemplate = commandTemplate
+        self.command = command
+        self.parameters = parameters
+        self.inputs = inputs
+        self.outputs = outputs
+        self.codeDirectory = codeDirectory
+        self.environment = environment
+        self.compute = compute
+        self.timeoutSeconds = timeoutSeconds
+        self.isDeterministic = isDeterministic
+        self.environmentVariables = environmentVariables
+    }
+
+    /// Names of the steps whose outputs this step reads.
+    public var upstreamSteps: [String] {
+        var seen = Set<String>()
+        var result: [String] = []
+        for input in inputs {
+            if case .stepOutput(let step, _) = input.source, seen.insert(step).inserted {
+                result.append(step)
+            }
+        }
+        return result
+    }
+}
+
+/// Kinds of data that flow between steps.
+public enum DataType: String, Sendable, Codable, Hashable, CaseIterable {
+    case uriFile = "uri_file"
+    case uriFolder = "uri_folder"
+    case mltable
+    case customModel = "custom_model"
+    case mlflowModel = "mlflow_model"
+    case tritonModel = "triton_model"
+
+    /// Whether the data is a single file (only `uri_file`); every other kind is a folder.
+    public var isFile: Bool { self == .uriFile }
+}
+
+/// A bound data input of a step.
+public struct StepDataInput: Sendable, Codable, Hashable {
+    public var name: String
+    public var type: DataType
+    /// `mode` as written (`ro_mount`, `download`, ...), when given.
+    public var mode: String?
+    public var source: DataSource
+
+    public init(name: String, type: DataType, mode: String? = nil, source: DataSource) {
+        self.name = name
+        self.type = type
+        self.mode = mode
+        self.source = source
+    }
+}
+
+/// Where a data input's bytes come from.
+public enum DataSource: Sendable, Codable, Hashable {
+    /// An output of another step of the same plan.
+    case stepOutput(step: String, output: String)
+    /// A file or directory on the loading machine (absolute path).
+    case localPath(String)
+    /// A URI Conduit does not resolve itself yet (`azureml://...`, `https://...`); passed as text.
+    case uri(String)
+}
+
+/// A declared output of a step.
+public struct StepDataOutput: Sendable, Codable, Hashable {
+    public var name: String
+    public var type: DataType
+
+    public init(name: String, type: DataType) {
+        self.name = name
+        self.type = type
+    }
+}
+
+/// A pipeline-level output and the step output that fills it.
+public struct PipelineOutputBinding: Sendable, Codable, Hashable {
+    public var name: String
+    public var type: DataType
+    public var step: String
+    public var output: String
+
+    public init(name: String, type: DataType, step: String, output: String) {
+        self.name = name
+        self.type = type
+        self.step = step
+        self.output = output
+    }
+}

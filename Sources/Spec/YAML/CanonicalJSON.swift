@@ -1,0 +1,68 @@
+import Yams
+
+/// Canonical JSON text of a YAML value: keys sorted, no whitespace, scalars typed by YAML 1.1 rules.
+///
+/// Two environment definitions that mean the same thing produce the same text, so the text can be
+/// part of a cache key.
+enum CanonicalJSON {
+    /// The JSON text of `value`.
+    static func encode(_ value: SourceNode) throws(SpecError) -> String {
+        var output = ""
+        try append(value, to: &output)
+        return output
+    }
+
+    private static func append(_ value: SourceNode, to output: inout String) throws(SpecError) {
+        switch value.node {
+        case .mapping:
+            let entries = try value.entries().sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+            output += "{"
+            for (index, entry) in entries.enumerated() {
+                if index > 0 { output += "," }
+                output += quote(entry.key) + ":"
+                try append(entry.value, to: &output)
+            }
+            output += "}"
+        case .sequence:
+            output += "["
+            for (index, element) in try value.elements().enumerated() {
+                if index > 0 { output += "," }
+                try append(element, to: &output)
+            }
+            output += "]"
+        case .scalar, .alias:
+            switch try value.literal() {
+            case .null: output += "null"
+            case .bool(let flag): output += flag ? "true" : "false"
+            case .int(let number): output += String(number)
+            case .float(let number):
+                output += number.isFinite ? PythonFloatFormat.repr(number) : quote(PythonFloatFormat.repr(number))
+            case .string(let text), .timestamp(let text): output += quote(text)
+            }
+        }
+    }
+
+    /// A JSON string literal.
+    static func quote(_ text: String) -> String {
+        var result = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case "\u{08}": result += "\\b"
+            case "\u{0C}": result += "\\f"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    result.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return result + "\""
+    }
+}
