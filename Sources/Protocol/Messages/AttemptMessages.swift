@@ -1,0 +1,180 @@
+/// One piece of a step's command, as the coordinator sends it.
+public enum CommandPiece: Codable, Hashable, Sendable {
+    /// Author text.
+    case text(String)
+    /// A literal parameter value.
+    case value(String)
+    /// The local path of the named input.
+    case inputPath(String)
+    /// The local path of the named output.
+    case outputPath(String)
+}
+
+/// Whether an artifact is one file or a folder.
+public enum ArtifactKind: String, Codable, Hashable, Sendable {
+    case file
+    case folder
+}
+
+/// A data input of a dispatched attempt.
+public struct DispatchInput: Codable, Hashable, Sendable {
+    public var name: String
+    public var kind: ArtifactKind
+    /// Digest of the artifact's tree manifest (which is itself a blob), when the input is an artifact.
+    public var artifact: String?
+    /// A URI passed through as text, when the input is not an artifact.
+    public var uri: String?
+
+    public init(name: String, kind: ArtifactKind, artifact: String? = nil, uri: String? = nil) {
+        self.name = name
+        self.kind = kind
+        self.artifact = artifact
+        self.uri = uri
+    }
+}
+
+/// An output the attempt must produce.
+public struct DispatchOutput: Codable, Hashable, Sendable {
+    public var name: String
+    public var kind: ArtifactKind
+
+    public init(name: String, kind: ArtifactKind) {
+        self.name = name
+        self.kind = kind
+    }
+}
+
+/// Coordinator → worker: run one attempt of a step.
+public struct Dispatch: Codable, Hashable, Sendable {
+    /// Unique attempt id; every later message about the attempt carries it.
+    public var attemptID: String
+    public var runID: String
+    public var step: String
+    public var command: [CommandPiece]
+    /// Extra environment variables for the process.
+    public var environment: [String: String]
+    /// The code snapshot (tree manifest digest) to run in, if any.
+    public var code: String?
+    public var inputs: [DispatchInput]
+    public var outputs: [DispatchOutput]
+    public var timeoutSeconds: Int?
+
+    public init(
+        attemptID: String, runID: String, step: String, command: [CommandPiece], environment: [String: String] = [:],
+        code: String? = nil, inputs: [DispatchInput] = [], outputs: [DispatchOutput] = [], timeoutSeconds: Int? = nil
+    ) {
+        self.attemptID = attemptID
+        self.runID = runID
+        self.step = step
+        self.command = command
+        self.environment = environment
+        self.code = code
+        self.inputs = inputs
+        self.outputs = outputs
+        self.timeoutSeconds = timeoutSeconds
+    }
+}
+
+/// Coordinator → worker: stop an attempt and kill its process group.
+public struct Cancel: Codable, Hashable, Sendable {
+    public var attemptID: String
+    public var reason: String
+
+    public init(attemptID: String, reason: String) {
+        self.attemptID = attemptID
+        self.reason = reason
+    }
+}
+
+/// Worker → coordinator: the attempt's process is running.
+public struct AttemptStarted: Codable, Hashable, Sendable {
+    public var attemptID: String
+    public init(attemptID: String) { self.attemptID = attemptID }
+}
+
+/// How an attempt ended, as the worker saw it.
+public enum AttemptOutcome: String, Codable, Hashable, Sendable {
+    /// Exit status 0 and every output uploaded.
+    case succeeded
+    /// Non-zero exit status or killed by a signal it did not get from us.
+    case failed
+    /// Killed at its `limits.timeout`.
+    case timedOut = "timed_out"
+    /// Killed because the coordinator canceled it.
+    case canceled
+    /// The worker could not run it (inputs unavailable, disk full, spawn failed).
+    case workerError = "worker_error"
+}
+
+/// Worker → coordinator: the attempt ended. Sent only after every output blob is stored.
+public struct AttemptFinished: Codable, Hashable, Sendable {
+    public var attemptID: String
+    public var outcome: AttemptOutcome
+    public var exitCode: Int32?
+    public var signal: Int32?
+    /// Output name → artifact digest (tree manifest blob).
+    public var outputs: [String: String]
+    /// Milliseconds since 1970.
+    public var startedAt: Int64
+    public var endedAt: Int64
+    /// A human explanation for anything but success.
+    public var message: String?
+
+    public init(
+        attemptID: String, outcome: AttemptOutcome, exitCode: Int32? = nil, signal: Int32? = nil,
+        outputs: [String: String] = [:], startedAt: Int64, endedAt: Int64, message: String? = nil
+    ) {
+        self.attemptID = attemptID
+        self.outcome = outcome
+        self.exitCode = exitCode
+        self.signal = signal
+        self.outputs = outputs
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.message = message
+    }
+}
+
+/// Coordinator → worker: the finish report was recorded, or rejected (a stale attempt).
+public struct AttemptAcknowledged: Codable, Hashable, Sendable {
+    public var attemptID: String
+    public var accepted: Bool
+    public var reason: String?
+
+    public init(attemptID: String, accepted: Bool, reason: String? = nil) {
+        self.attemptID = attemptID
+        self.accepted = accepted
+        self.reason = reason
+    }
+}
+
+/// Which stream a log chunk came from.
+public enum LogStream: String, Codable, Hashable, Sendable {
+    case stdout
+    case stderr
+}
+
+/// Worker → coordinator: bytes the step wrote; the bytes travel in the bulk frame.
+public struct LogChunk: Codable, Hashable, Sendable {
+    public var attemptID: String
+    public var stream: LogStream
+    /// Per attempt, increasing from 0; lets the coordinator drop duplicates.
+    public var sequence: Int
+
+    public init(attemptID: String, stream: LogStream, sequence: Int) {
+        self.attemptID = attemptID
+        self.stream = stream
+        self.sequence = sequence
+    }
+}
+
+/// Worker → coordinator: metric values the step reported.
+public struct Metrics: Codable, Hashable, Sendable {
+    public var attemptID: String
+    public var values: [String: Double]
+
+    public init(attemptID: String, values: [String: Double]) {
+        self.attemptID = attemptID
+        self.values = values
+    }
+}

@@ -1,0 +1,59 @@
+/// A worker's resources and labels, sent at hello.
+public struct WorkerCapabilities: Codable, Hashable, Sendable {
+    public var cores: Int
+    public var memoryBytes: Int64
+    /// How many attempts the worker runs at once.
+    public var slots: Int
+    /// Labels that `compute:` names map to.
+    public var labels: [String]
+    public var hostname: String
+
+    public init(cores: Int, memoryBytes: Int64, slots: Int, labels: [String], hostname: String) {
+        self.cores = cores
+        self.memoryBytes = memoryBytes
+        self.slots = slots
+        self.labels = labels
+        self.hostname = hostname
+    }
+}
+
+/// Worker → coordinator: the first message on a connection.
+public struct Hello: Codable, Hashable, Sendable {
+    /// The protocol version the worker speaks (also in the envelope).
+    public var protocolVersion: UInt16
+    public var workerName: String
+    public var capabilities: WorkerCapabilities
+    /// Attempts the worker is still running from an earlier connection.
+    public var runningAttempts: [String]
+
+    public init(protocolVersion: UInt16 = ProtocolVersion.current, workerName: String, capabilities: WorkerCapabilities, runningAttempts: [String] = []) {
+        self.protocolVersion = protocolVersion
+        self.workerName = workerName
+        self.capabilities = capabilities
+        self.runningAttempts = runningAttempts
+    }
+}
+
+/// Coordinator → worker: registration accepted.
+public struct Welcome: Codable, Hashable, Sendable {
+    public var workerID: String
+    /// How often each side sends a heartbeat.
+    public var heartbeatIntervalMilliseconds: Int
+
+    public init(workerID: String, heartbeatIntervalMilliseconds: Int) {
+        self.workerID = workerID
+        self.heartbeatIntervalMilliseconds = heartbeatIntervalMilliseconds
+    }
+}
+
+/// Coordinator → worker: registration refused. The worker must not retry without a change.
+public struct Refuse: Codable, Hashable, Sendable {
+    public var reason: String
+    public init(reason: String) { self.reason = reason }
+}
+
+/// Both ways: "still here", with the attempts the worker is running.
+public struct Heartbeat: Codable, Hashable, Sendable {
+    public var runningAttempts: [String]
+    public init(runningAttempts: [String] = []) { self.runningAttempts = runningAttempts }
+}
