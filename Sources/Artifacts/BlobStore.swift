@@ -1,0 +1,246 @@
+import Crypto
+import Foundation
+import Glibc
+
+/// An on-disk content-addressed store of blobs, safe to share between threads and processes.
+///
+/// Layout under ``root``: `blobs/<first 2 hex>/<remaining 62 hex>` for finished blobs (mode 0444), and
+/// `tmp/` for files being written (`tmp/<hex>.partial` for resumable writers). A blob appears under its name
+/// only by an atomic `rename` after its content was fsynced and checked against its digest, so a blob that
+/// ``contains(_:)`` reports is complete. Keep `tmp/` on the same file system as `blobs/`.
+///
+/// Files handed out by ``linkOrCopy(_:to:)`` and ``Snapshot/materialize(_:from:at:)`` are hard links to
+/// the stored blob where possible: writing to them in place would change the stored content (blobs are
+/// read-only, but root ignores that). Run ``verify(_:)`` when in doubt.
+public struct BlobStore: Sendable {
+    /// The store's root directory.
+    public let root: String
+
+    /// Opens the store at `root`, creating `root`, `blobs/` and `tmp/` as needed.
+    public init(root: String) throws(ArtifactError) {
+        self.root = root
+        try FileIO.makeDirectories(root)
+        try FileIO.makeDirectories(blobsDirectory)
+        try FileIO.makeDirectories(tmpDirectory)
+    }
+
+    var blobsDirectory: String { FileIO.join(root, "blobs") }
+    var tmpDirectory: String { FileIO.join(root, "tmp") }
+
+    /// Where the blob `digest` lives (or would live).
+    public func path(of digest: Digest) -> String {
+        let hex = digest.hex
+        let split = hex.index(hex.startIndex, offsetBy: 2)
+        return "\(blobsDirectory)/\(hex[..<split])/\(hex[split...])"
+    }
+
+    /// Whether the blob is present.
+    public func contains(_ digest: Digest) -> Bool {
+        guard let info = FileIO.stat(path(of: digest)) else { return false }
+        return FileIO.isRegular(info)
+    }
+
+    /// The blob's size in bytes, or nil when it is absent.
+    public func size(of digest: Digest) -> Int64? {
+        guard let info = FileIO.stat(path(of: digest)), FileIO.isRegular(info) else { return nil }
+        return Int64(info.st_size)
+    }
+
+    /// Stores `bytes` and returns their digest; a no-op when the blob is already present.
+    ///
+    /// Writes a temporary file, fsyncs it, re-reads and re-hashes it, then renames it into place.
+    @discardableResult
+    public func put(_ bytes: some Collection<UInt8>) throws(ArtifactError) -> Digest {
+        let array = Array(bytes)
+        let digest = SHA256Hasher.digest(of: array)
+        if contains(digest) { return digest }
+        let temporary = FileIO.join(tmpDirectory, FileIO.uniqueName(prefix: "put"))
+        let fd = try FileIO.open(temporary, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o444, operation: "create")
+        var renamed = false
+        defer {
+            FileIO.close(fd)
+            if !renamed { FileIO.unlink(temporary) }
+        }
+        try FileIO.withBytes(array) { (buffer) throws(ArtifactError) in
+            try FileIO.writeAll(fd, buffer, path: temporary)
+        }
+        try FileIO.fsync(fd, path: temporary)
+        guard lseek(fd, 0, SEEK_SET) == 0 else { throw ArtifactError.io("seek", path: temporary) }
+        let (written, size) = try SHA256Hasher.digest(ofDescriptor: fd, path: temporary)
+        guard written == digest, size == Int64(array.count) else {
+            throw ArtifactError(
+                code: .hashMismatch,
+                message: "blob \(digest) read back differently after writing; the disk under '\(root)' may be failing",
+                path: temporary)
+        }
+        try install(temporary, as: digest)
+        renamed = true
+        return digest
+    }
+
+    /// Stores `data` and returns its digest.
+    @discardableResult
+    public func put(_ data: Data) throws(ArtifactError) -> Digest {
+        try put(Array(data))
+    }
+
+    /// Copies the file at `path` into the store, hashing while copying (1 MiB buffer, constant memory).
+    ///
+    /// - Returns: the content digest and size. When the blob was already present the copy is discarded.
+    @discardableResult
+    public func importFile(at path: String) throws(ArtifactError) -> (digest: Digest, size: Int64) {
+        let input = try FileIO.openForReading(path)
+        defer { FileIO.close(input) }
+        let temporary = FileIO.join(tmpDirectory, FileIO.uniqueName(prefix: "import"))
+        let output = try FileIO.open(
+            temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o444, operation: "create")
+        var renamed = false
+        defer {
+            FileIO.close(output)
+            if !renamed { FileIO.unlink(temporary) }
+        }
+        var hasher = SHA256()
+        var size: Int64 = 0
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: SHA256Hasher.chunkSize, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let count = try FileIO.read(input, into: buffer, path: path)
+            if count == 0 { break }
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+            hasher.update(bufferPointer: chunk)
+            try FileIO.writeAll(output, chunk, path: temporary)
+            size += Int64(count)
+        }
+        let digest = Digest(bytes: hasher.finalize())
+        if contains(digest) { return (digest, size) }
+        try FileIO.fsync(output, path: temporary)
+        try install(temporary, as: digest)
+        renamed = true
+        return (digest, size)
+    }
+
+    /// Reads up to `count` bytes of the blob starting at `offset` (fewer at the end of the blob).
+    ///
+    /// - Throws: ``ArtifactError`` `blobNotFound` when the blob is absent.
+    public func read(_ digest: Digest, offset: Int64 = 0, count: Int) throws(ArtifactError) -> [UInt8] {
+        precondition(offset >= 0 && count >= 0, "read(\(digest), offset: \(offset), count: \(count)): negative")
+        let fd = try openBlob(digest)
+        defer { FileIO.close(fd) }
+        var bytes = [UInt8](repeating: 0, count: count)
+        let read = try FileIO.withMutableBytes(&bytes) { (buffer) throws(ArtifactError) -> Int in
+            try FileIO.readFully(fd, into: buffer, at: offset, path: path(of: digest))
+        }
+        bytes.removeLast(count - read)
+        return bytes
+    }
+
+    /// Reads the whole blob into memory (use for manifests and other small blobs).
+    public func readAll(_ digest: Digest) throws(ArtifactError) -> [UInt8] {
+        guard let size = size(of: digest) else { throw notFound(digest) }
+        return try read(digest, offset: 0, count: Int(size))
+    }
+
+    /// Reads and parses the manifest stored under an artifact digest.
+    public func manifest(_ digest: Digest) throws(ArtifactError) -> TreeManifest {
+        let manifest = try TreeManifest.parse(canonicalBytes: readAll(digest))
+        guard manifest.digest == digest else {
+            throw ArtifactError(
+                code: .hashMismatch, message: "manifest blob \(digest) is corrupt; delete it and upload again",
+                path: path(of: digest))
+        }
+        return manifest
+    }
+
+    /// Stores a manifest's canonical text and returns the artifact digest.
+    @discardableResult
+    public func put(_ manifest: TreeManifest) throws(ArtifactError) -> Digest {
+        try put(manifest.canonicalBytes)
+    }
+
+    /// Re-hashes the stored blob; false when its content no longer matches its name.
+    ///
+    /// - Throws: ``ArtifactError`` `blobNotFound` when the blob is absent.
+    public func verify(_ digest: Digest) throws(ArtifactError) -> Bool {
+        let fd = try openBlob(digest)
+        defer { FileIO.close(fd) }
+        return try SHA256Hasher.digest(ofDescriptor: fd, path: path(of: digest)).digest == digest
+    }
+
+    /// Removes the blob (e.g. after ``verify(_:)`` found it corrupt); a no-op when absent.
+    public func remove(_ digest: Digest) {
+        FileIO.unlink(path(of: digest))
+    }
+
+    /// Opens a resumable writer for a blob of known digest and size (an upload or download in chunks).
+    ///
+    /// Data goes to `tmp/<hex>.partial`; ``BlobWriter/offset`` tells how much is already there from an
+    /// earlier, interrupted writer, so the transfer can resume. Only one writer per blob at a time (an
+    /// advisory `flock`, across processes).
+    ///
+    /// - Throws: ``ArtifactError`` `writerBusy` when another writer holds the blob.
+    public func openWriter(for expected: Digest, size: Int64) throws(ArtifactError) -> BlobWriter {
+        precondition(size >= 0, "openWriter(for: \(expected), size: \(size)): negative size")
+        return try BlobWriter(store: self, expected: expected, size: size)
+    }
+
+    /// Makes `destination` (which must not exist) a hard link to the blob, or a copy (mode 0644) when a
+    /// link is impossible (another file system, link limit reached, links not supported).
+    ///
+    /// - Throws: ``ArtifactError`` `blobNotFound`, `destinationExists`, or `io`.
+    public func linkOrCopy(_ digest: Digest, to destination: String) throws(ArtifactError) {
+        let source = path(of: digest)
+        if Glibc.link(source, destination) == 0 { return }
+        let error = lastErrno()
+        switch error {
+        case EEXIST:
+            throw ArtifactError(
+                code: .destinationExists, message: "'\(destination)' already exists; remove it first",
+                path: destination)
+        case ENOENT where !contains(digest):
+            throw notFound(digest)
+        case EXDEV, EMLINK, EPERM, ENOTSUP, EACCES:
+            try copy(digest, to: destination, mode: 0o644)
+        default:
+            throw ArtifactError.io("link blob \(digest) to", path: destination, errno: error)
+        }
+    }
+
+    /// Copies the blob to `destination` (which must not exist) with the given mode.
+    public func copy(_ digest: Digest, to destination: String, mode: mode_t = 0o644) throws(ArtifactError) {
+        guard contains(digest) else { throw notFound(digest) }
+        if FileIO.lstat(destination) != nil {
+            throw ArtifactError(
+                code: .destinationExists, message: "'\(destination)' already exists; remove it first",
+                path: destination)
+        }
+        try FileIO.copyFile(from: path(of: digest), to: destination, mode: mode)
+    }
+
+    // MARK: - Internals
+
+    func openBlob(_ digest: Digest) throws(ArtifactError) -> Int32 {
+        let fd = Glibc.open(path(of: digest), O_RDONLY | O_CLOEXEC)
+        if fd >= 0 { return fd }
+        let error = lastErrno()
+        if error == ENOENT { throw notFound(digest) }
+        throw ArtifactError.io("open blob", path: path(of: digest), errno: error)
+    }
+
+    func notFound(_ digest: Digest) -> ArtifactError {
+        ArtifactError(
+            code: .blobNotFound, message: "blob \(digest) is not in the store at '\(root)'; upload or fetch it first",
+            path: path(of: digest))
+    }
+
+    /// Renames a complete, fsynced temporary file into its blob path (fine if another writer won the race).
+    func install(_ temporary: String, as digest: Digest) throws(ArtifactError) {
+        let final = path(of: digest)
+        let directory = FileIO.parentPath(final)
+        if Glibc.mkdir(directory, 0o755) != 0 && lastErrno() != EEXIST {
+            throw ArtifactError.io("create directory", path: directory)
+        }
+        _ = chmod(temporary, 0o444)
+        try FileIO.rename(temporary, to: final)
+        FileIO.fsyncDirectory(directory)
+    }
+}

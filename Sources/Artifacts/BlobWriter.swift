@@ -1,0 +1,182 @@
+import Glibc
+import Synchronization
+
+/// A resumable, chunked writer for one blob of known digest and size; get one from
+/// ``BlobStore/openWriter(for:size:)``.
+///
+/// Chunks must arrive in order: ``append(_:at:)`` takes the offset the sender believes it is at and rejects
+/// any other, so a duplicated or lost chunk is detected. Bytes land in `tmp/<hex>.partial`, which survives a
+/// crash or ``close()``: a later writer for the same blob starts at ``offset``. ``finish()`` checks size and
+/// SHA-256 and only then renames the file into the store; on a hash mismatch the partial file is deleted
+/// (start over) and nothing enters the store.
+///
+/// Thread-safe: every operation takes the writer's mutex.
+public final class BlobWriter: Sendable {
+    /// The digest the content must have.
+    public let expected: Digest
+    /// The size the content must have, in bytes.
+    public let size: Int64
+    /// The temporary file being filled.
+    public let partialPath: String
+    private let store: BlobStore
+
+    private struct State {
+        var fd: Int32
+        var offset: Int64
+        var isClosed: Bool
+    }
+    private let state: Mutex<State>
+
+    init(store: BlobStore, expected: Digest, size: Int64) throws(ArtifactError) {
+        self.store = store
+        self.expected = expected
+        self.size = size
+        self.partialPath = FileIO.join(store.tmpDirectory, "\(expected.hex).partial")
+        if store.size(of: expected) == size {
+            // Already stored: nothing to transfer; finish() is a no-op.
+            state = Mutex(State(fd: -1, offset: size, isClosed: false))
+            return
+        }
+        let fd = try FileIO.open(partialPath, flags: O_RDWR | O_CREAT, mode: 0o644, operation: "open partial blob")
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let error = lastErrno()
+            FileIO.close(fd)
+            if error == EWOULDBLOCK {
+                throw ArtifactError(
+                    code: .writerBusy,
+                    message: "blob \(expected) is already being written by another writer; retry later",
+                    path: partialPath)
+            }
+            throw ArtifactError.io("lock", path: partialPath, errno: error)
+        }
+        let info: stat
+        do {
+            info = try FileIO.fstat(fd, path: partialPath)
+        } catch {
+            FileIO.close(fd)
+            throw error
+        }
+        var existing = Int64(info.st_size)
+        if existing > size {
+            // Left over from a writer that was told a different size: it cannot be a prefix.
+            _ = ftruncate(fd, 0)
+            existing = 0
+        }
+        state = Mutex(State(fd: fd, offset: existing, isClosed: false))
+    }
+
+    deinit {
+        state.withLock { state in
+            if state.fd >= 0 { FileIO.close(state.fd) }
+        }
+    }
+
+    /// How many bytes are already written: the offset the next ``append(_:at:)`` must use.
+    public var offset: Int64 { state.withLock { $0.offset } }
+
+    /// Whether all ``size`` bytes are there (``finish()`` may still reject them).
+    public var isComplete: Bool { offset == size }
+
+    /// Appends `chunk`, which must start at ``offset``.
+    ///
+    /// - Throws: ``ArtifactError`` `wrongOffset` when `offset` is not the current offset (the caller should
+    ///   resend from ``offset``), `sizeMismatch` when the chunk would run past ``size``, `writerClosed` after
+    ///   ``finish()`` or ``close()``.
+    public func append(_ chunk: some Collection<UInt8>, at offset: Int64) throws(ArtifactError) {
+        let bytes = Array(chunk)
+        try state.withLock { (state) throws(ArtifactError) in
+            guard !state.isClosed else { throw closedError() }
+            guard offset == state.offset else {
+                throw ArtifactError(
+                    code: .wrongOffset,
+                    message: "chunk for blob \(expected) starts at \(offset) but the writer is at \(state.offset); "
+                        + "resend from \(state.offset)",
+                    path: partialPath)
+            }
+            guard Int64(bytes.count) <= size - state.offset else {
+                throw ArtifactError(
+                    code: .sizeMismatch,
+                    message: "chunk of \(bytes.count) bytes at \(offset) runs past the announced size \(size) "
+                        + "of blob \(expected)",
+                    path: partialPath)
+            }
+            guard !bytes.isEmpty, state.fd >= 0 else { return }
+            try FileIO.withBytes(bytes) { (buffer) throws(ArtifactError) in
+                try FileIO.writeAll(state.fd, buffer, at: state.offset, path: partialPath)
+            }
+            state.offset += Int64(bytes.count)
+        }
+    }
+
+    /// Fsyncs, checks size and SHA-256, and renames the blob into the store; a no-op when the blob is
+    /// already stored. The writer is closed afterwards.
+    ///
+    /// - Throws: ``ArtifactError`` `sizeMismatch` when bytes are missing (the partial file is kept: append
+    ///   the rest), `hashMismatch` when the content is wrong (the partial file is deleted).
+    public func finish() throws(ArtifactError) {
+        try state.withLock { (state) throws(ArtifactError) in
+            guard !state.isClosed else { throw closedError() }
+            if store.contains(expected) {
+                if state.fd >= 0 {
+                    FileIO.close(state.fd)
+                    FileIO.unlink(partialPath)
+                    state.fd = -1
+                }
+                state.isClosed = true
+                return
+            }
+            guard state.offset == size else {
+                throw ArtifactError(
+                    code: .sizeMismatch,
+                    message: "blob \(expected) has \(state.offset) of \(size) bytes; append the rest before finishing",
+                    path: partialPath)
+            }
+            let fd = state.fd
+            try FileIO.fsync(fd, path: partialPath)
+            guard lseek(fd, 0, SEEK_SET) == 0 else { throw ArtifactError.io("seek", path: partialPath) }
+            let (actual, actualSize) = try SHA256Hasher.digest(ofDescriptor: fd, path: partialPath)
+            guard actual == expected, actualSize == size else {
+                FileIO.unlink(partialPath)
+                FileIO.close(fd)
+                state.fd = -1
+                state.isClosed = true
+                throw ArtifactError(
+                    code: .hashMismatch,
+                    message: "received content hashes to \(actual), not \(expected); it was discarded, "
+                        + "transfer the blob again from offset 0",
+                    path: partialPath)
+            }
+            try store.install(partialPath, as: expected)
+            FileIO.close(fd)
+            state.fd = -1
+            state.isClosed = true
+        }
+    }
+
+    /// Closes the writer, keeping the partial file so that a later writer can resume.
+    public func close() {
+        state.withLock { state in
+            if state.fd >= 0 { FileIO.close(state.fd) }
+            state.fd = -1
+            state.isClosed = true
+        }
+    }
+
+    /// Closes the writer and deletes the partial file.
+    public func discard() {
+        state.withLock { state in
+            if state.fd >= 0 {
+                FileIO.unlink(partialPath)
+                FileIO.close(state.fd)
+            }
+            state.fd = -1
+            state.isClosed = true
+        }
+    }
+
+    private func closedError() -> ArtifactError {
+        ArtifactError(
+            code: .writerClosed, message: "the writer for blob \(expected) is closed; open a new one",
+            path: partialPath)
+    }
+}

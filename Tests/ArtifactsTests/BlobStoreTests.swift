@@ -1,0 +1,170 @@
+import Foundation
+import Glibc
+import Testing
+
+@testable import Artifacts
+
+@Suite("Blob store")
+struct BlobStoreTests {
+    @Test func putReadVerify() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try BlobStore(root: dir.at("store"))
+        let bytes = Array("hello, blobs".utf8)
+        let digest = try store.put(bytes)
+        #expect(digest == SHA256Hasher.digest(of: bytes))
+        #expect(store.contains(digest))
+        #expect(store.size(of: digest) == Int64(bytes.count))
+        #expect(store.path(of: digest) == dir.at("store/blobs/\(digest.hex.prefix(2))/\(digest.hex.dropFirst(2))"))
+        #expect(try store.read(digest, offset: 0, count: 100) == bytes)
+        #expect(try store.read(digest, offset: 7, count: 5) == Array("blobs".utf8))
+        #expect(try store.read(digest, offset: 100, count: 5) == [])
+        #expect(try store.verify(digest))
+        #expect(try store.put(Data(bytes)) == digest)  // idempotent
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.at("store/tmp")).isEmpty)
+
+        let absent = SHA256Hasher.digest(ofUTF8: "absent")
+        #expect(!store.contains(absent))
+        #expect(store.size(of: absent) == nil)
+        let error = #expect(throws: ArtifactError.self) { try store.read(absent, offset: 0, count: 1) }
+        #expect(error?.code == .blobNotFound)
+    }
+
+    @Test func verifyDetectsCorruption() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try BlobStore(root: dir.at("store"))
+        let digest = try store.put(Array("original".utf8))
+        let path = store.path(of: digest)
+        chmod(path, 0o644)
+        try Data("tampered".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(try store.verify(digest) == false)
+    }
+
+    @Test func importFileStreams() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try BlobStore(root: dir.at("store"))
+        var content = [UInt8]()
+        for index in 0..<(3 * 1024 * 1024 + 17) { content.append(UInt8(truncatingIfNeeded: index &* 31)) }
+        let source = try dir.write("big.bin", bytes: content)
+        let (digest, size) = try store.importFile(at: source)
+        #expect(digest == SHA256Hasher.digest(of: content))
+        #expect(size == Int64(content.count))
+        #expect(try store.verify(digest))
+        #expect(fileMode(store.path(of: digest)) == 0o444)
+        #expect(try store.importFile(at: source).digest == digest)  // second import discards its copy
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.at("store/tmp")).isEmpty)
+    }
+
+    @Test func resumableWriter() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try BlobStore(root: dir.at("store"))
+        let content = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        let digest = SHA256Hasher.digest(of: content)
+        let size = Int64(content.count)
+
+        let first = try store.openWriter(for: digest, size: size)
+        #expect(first.offset == 0)
+        // A second writer for the same blob is refused while the first is open.
+        let busy = #expect(throws: ArtifactError.self) { try store.openWriter(for: digest, size: size) }
+        #expect(busy?.code == .writerBusy)
+        try first.append(content[0..<3000], at: 0)
+        try first.append(content[3000..<5000], at: 3000)
+        let wrong = #expect(throws: ArtifactError.self) { try first.append(content[6000..<7000], at: 6000) }
+        #expect(wrong?.code == .wrongOffset)
+        #expect(throws: ArtifactError.self) { try first.append(content[0..<10], at: 0) }  // duplicate chunk
+        #expect(first.offset == 5000)
+        first.close()  // interrupted transfer
+        #expect(!store.contains(digest))
+
+        let second = try store.openWriter(for: digest, size: size)
+        #expect(second.offset == 5000)  // resume
+        let early = #expect(throws: ArtifactError.self) { try second.finish() }
+        #expect(early?.code == .sizeMismatch)
+        let overrun = #expect(throws: ArtifactError.self) { try second.append(content[5000...] + [1], at: 5000) }
+        #expect(overrun?.code == .sizeMismatch)
+        try second.append(content[5000...], at: 5000)
+        #expect(second.isComplete)
+        try second.finish()
+        #expect(store.contains(digest))
+        #expect(try store.verify(digest))
+        #expect(try store.read(digest, offset: 0, count: content.count) == content)
+        #expect(!FileManager.default.fileExists(atPath: second.partialPath))
+        #expect(throws: ArtifactError.self) { try second.append([], at: size) }
+
+        // Once stored, a writer has nothing to do.
+        let third = try store.openWriter(for: digest, size: size)
+        #expect(third.offset == size)
+        try third.finish()
+    }
+
+    @Test func writerRejectsCorruptContent() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try BlobStore(root: dir.at("store"))
+        let content = Array(repeating: UInt8(42), count: 4096)
+        let digest = SHA256Hasher.digest(of: content)
+        let writer = try store.openWriter(for: digest, size: 4096)
+        var corrupt = content
+        corrupt[100] = 0
+        try writer.append(corrupt, at: 0)
+        let error = #expect(throws: ArtifactError.self) { try writer.finish() }
+        #expect(error?.code == .hashMismatch)
+        #expect(!store.contains(digest))
+        #expect(!FileManager.default.fileExists(atPath: writer.partialPath))
+        // A new writer starts over and succeeds.
+        let retry = try store.openWriter(for: digest, size: 4096)
+        #expect(retry.offset == 0)
+        try retry.append(content, at: 0)
+        try retry.finish()
+        #expect(try store.verify(digest))
+    }
+
+    @Test func linkOrCopyMakesHardLinks() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try BlobStore(root: dir.at("store"))
+        let digest = try store.put(Array("linked".utf8))
+        try store.linkOrCopy(digest, to: dir.at("out.txt"))
+        #expect(inode(dir.at("out.txt")) == inode(store.path(of: digest)))
+        let again = #expect(throws: ArtifactError.self) { try store.linkOrCopy(digest, to: dir.at("out.txt")) }
+        #expect(again?.code == .destinationExists)
+        let missing = #expect(throws: ArtifactError.self) {
+            try store.linkOrCopy(SHA256Hasher.digest(ofUTF8: "nope"), to: dir.at("nope"))
+        }
+        #expect(missing?.code == .blobNotFound)
+    }
+
+    /// 200 MiB through `importFile` and `digest(ofFileAt:)` must not grow the peak RSS by more than 100 MiB.
+    @Test func largeImportUsesBoundedMemory() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.at("large.bin")
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        #expect(fd >= 0)
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        for index in 0..<200 {
+            chunk[0] = UInt8(truncatingIfNeeded: index)
+            let written = chunk.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            #expect(written == chunk.count)
+        }
+        close(fd)
+        let before = peakResidentKiB()
+        let store = try BlobStore(root: dir.at("store"))
+        let (digest, size) = try store.importFile(at: path)
+        let (hashed, _) = try SHA256Hasher.digest(ofFileAt: path)
+        #expect(try store.verify(digest))
+        let growthMiB = (peakResidentKiB() - before) / 1024
+        #expect(size == 200 << 20)
+        #expect(hashed == digest)
+        #expect(growthMiB < 100, "peak RSS grew by \(growthMiB) MiB")
+    }
+
+    private func peakResidentKiB() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_maxrss
+    }
+}
