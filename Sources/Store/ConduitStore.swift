@@ -1,0 +1,172 @@
+import Foundation
+import GRDB
+import Protocol
+
+/// The coordinator's database: runs, steps, attempts, artifacts, cache entries, workers, events.
+///
+/// SQLite in WAL mode with `synchronous=FULL`, so a transition that was acknowledged survives a
+/// crash or power loss. Each public method is one transaction that keeps the invariants. Only the
+/// coordinator opens this database.
+public final class ConduitStore: Sendable {
+    private let writer: any DatabaseWriter
+
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        try Migrations.migrator.migrate(pool)
+        self.writer = pool
+    }
+
+    /// An in-memory database, for tests.
+    public init() throws {
+        let queue = try DatabaseQueue()
+        try Migrations.migrator.migrate(queue)
+        self.writer = queue
+    }
+
+    // MARK: Runs
+
+    /// Records a new run and its steps.
+    public func insertRun(_ run: RunRecord, steps: [StepRecord]) throws {
+        try writer.write { db in
+            try run.insert(db)
+            for step in steps { try step.insert(db) }
+            try EventRecord(runID: run.id, step: nil, kind: "submitted", detail: run.pipeline, at: run.createdAt).insert(db)
+        }
+    }
+
+    /// Saves a run row (status, reason, finish time).
+    public func updateRun(_ run: RunRecord, event: String? = nil) throws {
+        try writer.write { db in
+            try run.update(db)
+            if let event {
+                try EventRecord(runID: run.id, step: nil, kind: event, detail: run.reason, at: run.finishedAt ?? run.createdAt).insert(db)
+            }
+        }
+    }
+
+    public func run(id: String) throws -> RunRecord? {
+        try writer.read { db in try RunRecord.fetchOne(db, key: id) }
+    }
+
+    /// The most recent runs first.
+    public func runs(limit: Int) throws -> [RunRecord] {
+        try writer.read { db in
+            try RunRecord.order(RunRecord.Columns.createdAt.desc).limit(limit).fetchAll(db)
+        }
+    }
+
+    /// Runs that had not ended when the coordinator last stopped.
+    public func unfinishedRuns() throws -> [RunRecord] {
+        try writer.read { db in
+            try RunRecord.filter([RunStatus.queued.rawValue, RunStatus.running.rawValue].contains(RunRecord.Columns.status)).fetchAll(db)
+        }
+    }
+
+    // MARK: Steps
+
+    public func steps(runID: String) throws -> [StepRecord] {
+        try writer.read { db in
+            try StepRecord.filter(StepRecord.Columns.runID == runID).order(StepRecord.Columns.position).fetchAll(db)
+        }
+    }
+
+    public func step(runID: String, name: String) throws -> StepRecord? {
+        try writer.read { db in
+            try StepRecord.fetchOne(db, key: ["run_id": runID, "name": name])
+        }
+    }
+
+    /// Saves step rows and, optionally, an attempt row and an event, in one transaction.
+    public func save(steps: [StepRecord], attempt: AttemptRecord? = nil, events: [EventRecord] = []) throws {
+        try writer.write { db in
+            for step in steps { try step.update(db) }
+            if let attempt { try attempt.save(db) }
+            for event in events { try event.insert(db) }
+        }
+    }
+
+    /// Commits a step's success: the step row, its attempt, the produced artifacts and (when the
+    /// step may be reused) the cache entry, all at once. Artifacts already recorded stay as they were.
+    public func commitSuccess(step: StepRecord, attempt: AttemptRecord?, artifacts: [ArtifactRecord], cacheEntry: CacheEntryRecord?) throws {
+        try writer.write { db in
+            try step.update(db)
+            if let attempt { try attempt.save(db) }
+            for artifact in artifacts {
+                try artifact.insert(db, onConflict: .ignore)
+            }
+            if let cacheEntry { try cacheEntry.save(db) }
+            try EventRecord(runID: step.runID, step: step.name, kind: step.reused ? "reused" : "completed", detail: step.outputsJSON, at: step.finishedAt ?? 0).insert(db)
+        }
+    }
+
+    /// The latest earlier execution of a step with the same name that has a cache manifest:
+    /// first in runs of the same pipeline, else in any run.
+    public func nearestExecution(pipeline: String, step: String, before runID: String, createdBefore: Int64) throws -> (StepRecord, RunRecord)? {
+        try writer.read { db in
+            let sql = """
+                SELECT steps.*, runs.id AS r_id FROM steps JOIN runs ON runs.id = steps.run_id
+                WHERE steps.name = ? AND steps.run_id != ? AND steps.manifest_json IS NOT NULL
+                  AND runs.created_at <= ? AND steps.reused = 0 AND steps.status = 'completed'
+                ORDER BY (runs.pipeline = ?) DESC, runs.created_at DESC LIMIT 1
+                """
+            guard let row = try Row.fetchOne(db, sql: sql, arguments: [step, runID, createdBefore, pipeline]) else { return nil }
+            let stepRecord = try StepRecord(row: row)
+            guard let run = try RunRecord.fetchOne(db, key: row["r_id"] as String) else { return nil }
+            return (stepRecord, run)
+        }
+    }
+
+    // MARK: Attempts
+
+    public func attempts(runID: String, step: String) throws -> [AttemptRecord] {
+        try writer.read { db in
+            try AttemptRecord.filter(AttemptRecord.Columns.runID == runID && AttemptRecord.Columns.step == step)
+                .order(Column("dispatched_at")).fetchAll(db)
+        }
+    }
+
+    public func attempt(id: String) throws -> AttemptRecord? {
+        try writer.read { db in try AttemptRecord.fetchOne(db, key: id) }
+    }
+
+    // MARK: Cache
+
+    public func cacheEntry(key: String) throws -> CacheEntryRecord? {
+        try writer.read { db in try CacheEntryRecord.fetchOne(db, key: key) }
+    }
+
+    /// Forgets a cache entry whose outputs are no longer intact.
+    public func deleteCacheEntry(key: String) throws {
+        _ = try writer.write { db in try CacheEntryRecord.deleteOne(db, key: key) }
+    }
+
+    // MARK: Workers
+
+    public func saveWorker(_ worker: WorkerRecord) throws {
+        try writer.write { db in try worker.save(db) }
+    }
+
+    public func workers() throws -> [WorkerRecord] {
+        try writer.read { db in try WorkerRecord.order(Column("last_seen").desc).fetchAll(db) }
+    }
+
+    /// Marks every worker disconnected (at coordinator start-up).
+    public func markAllWorkersDisconnected() throws {
+        try writer.write { db in try db.execute(sql: "UPDATE workers SET connected = 0") }
+    }
+
+    // MARK: Events
+
+    public func events(runID: String, after seq: Int64 = 0) throws -> [EventRecord] {
+        try writer.read { db in
+            try EventRecord.filter(Column("run_id") == runID && Column("seq") > seq).order(Column("seq")).fetchAll(db)
+        }
+    }
+}

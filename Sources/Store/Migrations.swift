@@ -1,0 +1,89 @@
+import GRDB
+
+/// The schema's named migrations. Never edit one that has landed: add a new one.
+enum Migrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-core") { db in
+            try db.execute(sql: """
+                CREATE TABLE runs (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    pipeline TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    submission_json TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    finished_at INTEGER,
+                    reason TEXT
+                );
+                CREATE INDEX runs_by_pipeline ON runs(pipeline, created_at);
+                CREATE TABLE steps (
+                    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    position INTEGER NOT NULL,
+                    status TEXT NOT NULL,
+                    reused INTEGER NOT NULL DEFAULT 0,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    worker TEXT,
+                    reason TEXT,
+                    cache_key TEXT,
+                    manifest_json TEXT,
+                    outputs_json TEXT,
+                    source_run TEXT,
+                    source_attempt TEXT,
+                    log_attempt TEXT,
+                    metrics_json TEXT,
+                    started_at INTEGER,
+                    finished_at INTEGER,
+                    PRIMARY KEY (run_id, name)
+                );
+                CREATE INDEX steps_by_name ON steps(name);
+                CREATE TABLE attempts (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    step TEXT NOT NULL,
+                    worker TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    exit_code INTEGER,
+                    signal INTEGER,
+                    dispatched_at INTEGER NOT NULL,
+                    started_at INTEGER,
+                    finished_at INTEGER,
+                    message TEXT
+                );
+                CREATE INDEX attempts_by_step ON attempts(run_id, step);
+                CREATE TABLE artifacts (
+                    digest TEXT PRIMARY KEY NOT NULL,
+                    kind TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE TABLE cache_entries (
+                    key TEXT PRIMARY KEY NOT NULL,
+                    run_id TEXT NOT NULL,
+                    step TEXT NOT NULL,
+                    attempt_id TEXT NOT NULL,
+                    outputs_json TEXT NOT NULL,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE TABLE workers (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    name TEXT NOT NULL,
+                    capabilities_json TEXT NOT NULL,
+                    connected INTEGER NOT NULL,
+                    first_seen INTEGER NOT NULL,
+                    last_seen INTEGER NOT NULL
+                );
+                CREATE TABLE events (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    run_id TEXT NOT NULL,
+                    step TEXT,
+                    kind TEXT NOT NULL,
+                    detail TEXT,
+                    at INTEGER NOT NULL
+                );
+                CREATE INDEX events_by_run ON events(run_id, seq);
+                """)
+        }
+        return migrator
+    }
+}

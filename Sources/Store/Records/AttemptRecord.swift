@@ -1,0 +1,50 @@
+import GRDB
+import Protocol
+
+/// A row of `attempts`: one dispatch of a step to a worker.
+public struct AttemptRecord: Codable, Hashable, Sendable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "attempts"
+
+    /// Column names (snake_case in SQL).
+    enum CodingKeys: String, CodingKey {
+        case id
+        case runID = "run_id"
+        case step
+        case worker
+        case status
+        case exitCode = "exit_code"
+        case signal
+        case dispatchedAt = "dispatched_at"
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
+        case message
+    }
+
+    public enum Columns {
+        public static let id = Column("id")
+        public static let runID = Column("run_id")
+        public static let step = Column("step")
+    }
+
+    public var id: String
+    public var runID: String
+    public var step: String
+    public var worker: String
+    /// `dispatched`, `running`, or an `AttemptOutcome` raw value once ended.
+    public var status: String
+    public var exitCode: Int32?
+    public var signal: Int32?
+    public var dispatchedAt: Int64
+    public var startedAt: Int64?
+    public var finishedAt: Int64?
+    public var message: String?
+
+    public init(id: String, runID: String, step: String, worker: String, status: String, dispatchedAt: Int64) {
+        self.id = id
+        self.runID = runID
+        self.step = step
+        self.worker = worker
+        self.status = status
+        self.dispatchedAt = dispatchedAt
+    }
+}

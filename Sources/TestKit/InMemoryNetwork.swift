@@ -1,0 +1,102 @@
+import Protocol
+import Synchronization
+import Transport
+
+/// An in-memory stand-in for ZeroMQ: one coordinator endpoint, any number of workers.
+///
+/// Messages go through the real codec (encoded to frames and decoded again), so a test over
+/// this network exercises the same bytes as one over sockets.
+public final class InMemoryNetwork: Sendable {
+    /// The coordinator's end.
+    public let coordinator: InMemoryCoordinatorTransport
+    private let workers = Mutex<[PeerID: AsyncStream<WorkerTransportEvent>.Continuation]>([:])
+
+    public init() {
+        let (stream, continuation) = AsyncStream.makeStream(of: CoordinatorTransportEvent.self)
+        coordinator = InMemoryCoordinatorTransport(events: stream, continuation: continuation)
+        coordinator.network = self
+    }
+
+    /// A new worker connection with routing id `identity`.
+    public func connectWorker(identity: String) -> InMemoryWorkerTransport {
+        let peer = PeerID(Array(identity.utf8))
+        let (stream, continuation) = AsyncStream.makeStream(of: WorkerTransportEvent.self)
+        workers.withLock { $0[peer] = continuation }
+        return InMemoryWorkerTransport(peer: peer, events: stream, network: self)
+    }
+
+    func deliverToWorker(_ frames: [[UInt8]], peer: PeerID) -> Bool {
+        workers.withLock { table in
+            guard let continuation = table[peer] else { return false }
+            do throws(ProtocolError) {
+                continuation.yield(.message(try MessageCodec.decode(frames)))
+            } catch {
+                continuation.yield(.malformed(error))
+            }
+            return true
+        }
+    }
+
+    func deliverToCoordinator(_ frames: [[UInt8]], from peer: PeerID) {
+        do throws(ProtocolError) {
+            coordinator.continuation.yield(.message(peer, try MessageCodec.decode(frames)))
+        } catch {
+            coordinator.continuation.yield(.malformed(peer, error))
+        }
+    }
+
+    /// Sends raw frames to the coordinator as if from `peer` (for malformed-input tests).
+    public func injectRaw(_ frames: [[UInt8]], from identity: String) {
+        deliverToCoordinator(frames, from: PeerID(Array(identity.utf8)))
+    }
+
+    func disconnect(_ peer: PeerID) {
+        let continuation = workers.withLock { $0.removeValue(forKey: peer) }
+        continuation?.finish()
+    }
+}
+
+/// The coordinator's end of an `InMemoryNetwork`.
+public final class InMemoryCoordinatorTransport: CoordinatorTransport, @unchecked Sendable {
+    // `@unchecked Sendable`: `network` is set once in `InMemoryNetwork.init`, before the
+    // transport is shared, and only read afterwards.
+    public let events: AsyncStream<CoordinatorTransportEvent>
+    let continuation: AsyncStream<CoordinatorTransportEvent>.Continuation
+    weak var network: InMemoryNetwork?
+
+    init(events: AsyncStream<CoordinatorTransportEvent>, continuation: AsyncStream<CoordinatorTransportEvent>.Continuation) {
+        self.events = events
+        self.continuation = continuation
+    }
+
+    public func send(_ message: Message, to peer: PeerID) {
+        if network?.deliverToWorker(MessageCodec.encode(message), peer: peer) != true {
+            continuation.yield(.undeliverable(peer, reason: "no such peer"))
+        }
+    }
+
+    public func close() {
+        continuation.finish()
+    }
+}
+
+/// A worker's end of an `InMemoryNetwork`.
+public final class InMemoryWorkerTransport: WorkerTransport {
+    public let events: AsyncStream<WorkerTransportEvent>
+    let peer: PeerID
+    let network: InMemoryNetwork
+
+    init(peer: PeerID, events: AsyncStream<WorkerTransportEvent>, network: InMemoryNetwork) {
+        self.peer = peer
+        self.events = events
+        self.network = network
+    }
+
+    public func send(_ message: Message) {
+        network.deliverToCoordinator(MessageCodec.encode(message), from: peer)
+    }
+
+    public func close() {
+        network.disconnect(peer)
+    }
+}

@@ -1,0 +1,118 @@
+import Protocol
+import ZeroMQ
+
+/// Holds a socket's event iterator so that an `AsyncStream(unfolding:)` closure can advance it.
+///
+/// `@unchecked Sendable`: each transport's `events` stream has a single consumer, so `next()` is
+/// never awaited twice at once and the iterator is only touched by that consumer.
+final class SocketEventSource: @unchecked Sendable {
+    private var iterator: AsyncStream<ZMQSocketEvent>.Iterator
+
+    init(_ events: AsyncStream<ZMQSocketEvent>) {
+        iterator = events.makeAsyncIterator()
+    }
+
+    func next() async -> ZMQSocketEvent? {
+        await iterator.next()
+    }
+}
+
+/// Socket settings shared by both ends: size caps and ZMTP heartbeats.
+public enum ConduitSocketDefaults {
+    /// The largest message accepted: a chunk (≤ 1 MiB by default) plus its small header and body.
+    public static let maximumMessageBytes = 16 << 20
+    /// A single frame's cap.
+    public static let maximumFrameBytes = 8 << 20
+
+    static func options(identity: [UInt8]? = nil) -> ZMQSocketOptions {
+        var options = ZMQSocketOptions()
+        options.identity = identity
+        options.maxMessageBytes = maximumMessageBytes
+        options.maxFrameBytes = maximumFrameBytes
+        options.maxFrames = 4
+        options.heartbeatIntervalMilliseconds = 1000
+        options.heartbeatTimeoutMilliseconds = 5000
+        options.reconnectIntervalMilliseconds = 200
+        return options
+    }
+}
+
+/// The coordinator's transport over a ZeroMQ ROUTER socket (`ROUTER_MANDATORY` on).
+public final class ZMQCoordinatorTransport: CoordinatorTransport {
+    private let socket: ZMQSocket
+    public let events: AsyncStream<CoordinatorTransportEvent>
+    /// The endpoints actually bound (with the real port for `tcp://host:*`).
+    public var endpoints: [String] { socket.endpoints }
+
+    /// Binds a ROUTER socket on `loop` at `endpoint` (e.g. `tcp://0.0.0.0:5555`, `inproc://conduit`).
+    public init(loop: ZMQLoop, endpoint: String) async throws {
+        var options = ConduitSocketDefaults.options()
+        options.routerHandover = true
+        socket = try await loop.open(.router, options: options, bind: [endpoint])
+        let source = SocketEventSource(socket.events)
+        events = AsyncStream(unfolding: {
+            while let event = await source.next() {
+                switch event {
+                case .message(let frames):
+                    guard let identity = frames.first else { continue }
+                    let peer = PeerID(identity)
+                    do throws(ProtocolError) {
+                        return .message(peer, try MessageCodec.decode(Array(frames.dropFirst())))
+                    } catch {
+                        return .malformed(peer, error)
+                    }
+                case .dropped(let reason):
+                    return .malformed(PeerID([]), ProtocolError(.tooLarge, reason))
+                case .sendFailed(let frames, let error):
+                    return .undeliverable(PeerID(frames.first ?? []), reason: "\(error)")
+                }
+            }
+            return nil
+        })
+    }
+
+    public func send(_ message: Message, to peer: PeerID) {
+        socket.send([peer.bytes] + MessageCodec.encode(message))
+    }
+
+    public func close() {
+        socket.close()
+    }
+}
+
+/// A worker's transport over a ZeroMQ DEALER socket connected to the coordinator.
+public final class ZMQWorkerTransport: WorkerTransport {
+    private let socket: ZMQSocket
+    public let events: AsyncStream<WorkerTransportEvent>
+
+    /// Connects a DEALER socket on `loop` to `endpoint` (e.g. `tcp://head:5555`).
+    public init(loop: ZMQLoop, endpoint: String, identity: [UInt8]) async throws {
+        socket = try await loop.open(.dealer, options: ConduitSocketDefaults.options(identity: identity), connect: [endpoint])
+        let source = SocketEventSource(socket.events)
+        events = AsyncStream(unfolding: {
+            while let event = await source.next() {
+                switch event {
+                case .message(let frames):
+                    do throws(ProtocolError) {
+                        return .message(try MessageCodec.decode(frames))
+                    } catch {
+                        return .malformed(error)
+                    }
+                case .dropped(let reason):
+                    return .malformed(ProtocolError(.tooLarge, reason))
+                case .sendFailed:
+                    continue
+                }
+            }
+            return nil
+        })
+    }
+
+    public func send(_ message: Message) {
+        socket.send(MessageCodec.encode(message))
+    }
+
+    public func close() {
+        socket.close()
+    }
+}
