@@ -1,0 +1,121 @@
+import Foundation
+
+/// Everything a step's result depends on, in a canonical form whose SHA-256 is the cache key.
+///
+/// Stored in full with each execution so that a later miss can be explained field by field.
+public struct CacheManifest: Codable, Hashable, Sendable {
+    /// A data input: its type and content digest (or the URI when it is not an artifact).
+    public struct Input: Codable, Hashable, Sendable {
+        public var type: String
+        public var digest: String?
+        public var uri: String?
+
+        public init(type: String, digest: String? = nil, uri: String? = nil) {
+            self.type = type
+            self.digest = digest
+            self.uri = uri
+        }
+    }
+
+    /// The code snapshot: its digest and every file's digest by relative path.
+    public struct Code: Codable, Hashable, Sendable {
+        public var digest: String
+        public var files: [String: String]
+
+        public init(digest: String, files: [String: String]) {
+            self.digest = digest
+            self.files = files
+        }
+    }
+
+    /// Format version; part of the key, so a format change never yields false hits.
+    public var version: Int
+    public var command: String
+    public var parameters: [String: String]
+    public var code: Code?
+    public var environment: String
+    public var inputs: [String: Input]
+    /// Output name → type.
+    public var outputs: [String: String]
+
+    public init(command: String, parameters: [String: String], code: Code?, environment: String, inputs: [String: Input], outputs: [String: String]) {
+        self.version = 1
+        self.command = command
+        self.parameters = parameters
+        self.code = code
+        self.environment = environment
+        self.inputs = inputs
+        self.outputs = outputs
+    }
+
+    /// Sorted-key JSON: the same manifest always yields the same text.
+    public var canonicalJSON: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Strings and string maps only: encoding cannot fail.
+        let data = (try? encoder.encode(self)) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Decodes a stored manifest.
+    public static func decode(json: String) -> CacheManifest? {
+        try? JSONDecoder().decode(CacheManifest.self, from: Data(json.utf8))
+    }
+
+    /// Human-readable differences from `earlier`, one per changed field, e.g.
+    /// `parameter learning_rate: 0.1 → 0.01`, `code: src/evaluate.py changed`,
+    /// `input raw_data: content changed`.
+    public func differences(from earlier: CacheManifest) -> [String] {
+        var result: [String] = []
+        if version != earlier.version { result.append("cache format: version \(earlier.version) → \(version)") }
+        if command != earlier.command { result.append("command: the command text changed") }
+        for name in Set(parameters.keys).union(earlier.parameters.keys).sorted() {
+            switch (earlier.parameters[name], parameters[name]) {
+            case let (old?, new?) where old != new: result.append("parameter \(name): \(old) → \(new)")
+            case (nil, let new?): result.append("parameter \(name): added (\(new))")
+            case (let old?, nil): result.append("parameter \(name): removed (was \(old))")
+            default: break
+            }
+        }
+        switch (earlier.code, code) {
+        case let (old?, new?) where old.digest != new.digest:
+            var changed = false
+            for path in Set(old.files.keys).union(new.files.keys).sorted() {
+                switch (old.files[path], new.files[path]) {
+                case let (a?, b?) where a != b: result.append("code: \(path) changed"); changed = true
+                case (nil, _?): result.append("code: \(path) added"); changed = true
+                case (_?, nil): result.append("code: \(path) removed"); changed = true
+                default: break
+                }
+            }
+            if !changed { result.append("code: the snapshot changed") }
+        case (nil, _?): result.append("code: a code folder was added")
+        case (_?, nil): result.append("code: the code folder was removed")
+        default: break
+        }
+        if environment != earlier.environment { result.append("environment: the environment definition changed") }
+        for name in Set(inputs.keys).union(earlier.inputs.keys).sorted() {
+            switch (earlier.inputs[name], inputs[name]) {
+            case let (old?, new?) where old != new:
+                if old.type != new.type {
+                    result.append("input \(name): type \(old.type) → \(new.type)")
+                } else if old.uri != new.uri {
+                    result.append("input \(name): location changed")
+                } else {
+                    result.append("input \(name): content changed")
+                }
+            case (nil, _?): result.append("input \(name): added")
+            case (_?, nil): result.append("input \(name): removed")
+            default: break
+            }
+        }
+        for name in Set(outputs.keys).union(earlier.outputs.keys).sorted() where earlier.outputs[name] != outputs[name] {
+            switch (earlier.outputs[name], outputs[name]) {
+            case let (old?, new?): result.append("output \(name): type \(old) → \(new)")
+            case (nil, _?): result.append("output \(name): added")
+            default: result.append("output \(name): removed")
+            }
+        }
+        return result
+    }
+}

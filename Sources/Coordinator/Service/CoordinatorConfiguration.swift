@@ -1,0 +1,28 @@
+/// How a coordinator runs. Every field has a documented default.
+public struct CoordinatorConfiguration: Sendable {
+    /// Where the database, artifact store and logs live.
+    public var dataDirectory: String
+    /// How often heartbeats are sent to workers; default 1 s.
+    public var heartbeatInterval: Duration
+    /// A worker silent for this long is considered lost; default 10 s.
+    public var workerLossTimeout: Duration
+    /// Bytes per transfer chunk; default 512 KiB.
+    public var chunkBytes: Int
+    /// Chunks a peer may send or receive before waiting for more credit; default 8.
+    public var creditChunks: Int
+    /// Attempts of a step lost to infrastructure (worker gone, worker error) before it fails; default 3.
+    public var maximumInfrastructureAttempts: Int
+
+    public init(
+        dataDirectory: String, heartbeatInterval: Duration = .seconds(1), workerLossTimeout: Duration = .seconds(10),
+        chunkBytes: Int = 512 * 1024, creditChunks: Int = 8, maximumInfrastructureAttempts: Int = 3
+    ) {
+        precondition(chunkBytes > 0 && creditChunks > 0 && maximumInfrastructureAttempts > 0, "CoordinatorConfiguration: sizes must be positive")
+        self.dataDirectory = dataDirectory
+        self.heartbeatInterval = heartbeatInterval
+        self.workerLossTimeout = workerLossTimeout
+        self.chunkBytes = chunkBytes
+        self.creditChunks = creditChunks
+        self.maximumInfrastructureAttempts = maximumInfrastructureAttempts
+    }
+}

@@ -1,0 +1,199 @@
+import Artifacts
+import Foundation
+import Protocol
+import Spec
+import Store
+
+extension CoordinatorService {
+    // MARK: Blobs, for clients
+
+    /// Which of `digests` the artifact store lacks.
+    public func missingBlobs(_ digests: [String]) throws -> [String] {
+        try digests.filter { text in
+            guard let digest = Digest(hex: text) else { throw CoordinatorError(.invalidRequest, "\(text) is not a SHA-256 digest") }
+            return !blobs.contains(digest)
+        }
+    }
+
+    /// Stores a blob sent by a client, verifying that its bytes match `digest`.
+    public func putBlob(digest text: String, bytes: [UInt8]) throws {
+        guard let digest = Digest(hex: text) else { throw CoordinatorError(.invalidRequest, "\(text) is not a SHA-256 digest") }
+        if blobs.contains(digest) { return }
+        let writer = try blobs.openWriter(for: digest, size: Int64(bytes.count))
+        do {
+            if !bytes.isEmpty { try writer.append(bytes, at: writer.offset == Int64(bytes.count) ? 0 : 0) }
+            try writer.finish()
+        } catch {
+            throw CoordinatorError(.invalidRequest, "blob \(text) was rejected: \(error)")
+        }
+    }
+
+    /// Bytes of a blob (for downloads).
+    public func readBlob(digest text: String, offset: Int64, count: Int) throws -> [UInt8] {
+        guard let digest = Digest(hex: text), blobs.contains(digest) else { throw CoordinatorError(.notFound, "no blob \(text)") }
+        return try blobs.read(digest, offset: offset, count: count)
+    }
+
+    /// The path of a stored blob, for local (embedded) readers.
+    public nonisolated func blobPath(digest: String) -> String? {
+        guard let digest = Digest(hex: digest), blobs.contains(digest) else { return nil }
+        return blobs.path(of: digest)
+    }
+
+    /// The artifact store, for local (embedded) readers.
+    public nonisolated var artifactStore: BlobStore { blobs }
+
+    // MARK: Runs
+
+    /// The run's current state.
+    public func report(runID: String) throws -> RunReport {
+        if let run = runs[runID] {
+            return report(record: run.record, steps: run.plan.steps.compactMap { run.steps[$0.name] }, plan: run.plan)
+        }
+        guard let record = try store.run(id: runID) else { throw CoordinatorError(.notFound, "no run \(runID); `conduit runs` lists them") }
+        let plan = Self.plan(of: record)
+        return report(record: record, steps: try store.steps(runID: runID), plan: plan)
+    }
+
+    /// Waits until the run changes past `version` (or ends), at most `timeout`, then reports it.
+    public func waitForChange(runID: String, after version: Int64, timeout: Duration) async throws -> RunReport {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let current = try report(runID: runID)
+            if current.version > version || current.status.isFinal || ContinuousClock.now >= deadline {
+                return current
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// The most recent runs first.
+    public func listRuns(limit: Int = 50) throws -> [RunReport] {
+        try store.runs(limit: limit).map { record in
+            if let run = runs[record.id] {
+                return report(record: run.record, steps: run.plan.steps.compactMap { run.steps[$0.name] }, plan: run.plan)
+            }
+            return report(record: record, steps: try store.steps(runID: record.id), plan: Self.plan(of: record))
+        }
+    }
+
+    /// Connected workers first, then recently seen ones.
+    public func listWorkers() throws -> [WorkerReport] {
+        try store.workers().map { record in
+            let capabilities = (try? JSONDecoder().decode(WorkerCapabilities.self, from: Data(record.capabilitiesJSON.utf8)))
+                ?? WorkerCapabilities(cores: 0, memoryBytes: 0, slots: 0, labels: [], hostname: "")
+            let live = workers[record.id]
+            return WorkerReport(
+                id: record.id, name: record.name, capabilities: capabilities, connected: live != nil,
+                runningAttempts: live.map { Array($0.running).sorted() } ?? [], lastSeen: record.lastSeen
+            )
+        }
+    }
+
+    static func plan(of record: RunRecord) -> PipelinePlan? {
+        guard let request = try? JSONDecoder().decode(SubmitRequest.self, from: Data(record.submissionJSON.utf8)) else { return nil }
+        return try? JSONDecoder().decode(PipelinePlan.self, from: Data(request.planJSON.utf8))
+    }
+
+    func report(record: RunRecord, steps: [StepRecord], plan: PipelinePlan?) -> RunReport {
+        let stepReports = steps.map { step -> StepReport in
+            var reason = step.reason
+            if step.status == .queued, reason == nil, let planned = plan?.steps.first(where: { $0.name == step.name }) {
+                reason = scheduler.waitingReason(label: planned.compute.map(Self.label(forCompute:)))
+            }
+            var seconds: Double?
+            if let start = step.startedAt, let end = step.finishedAt, !step.reused { seconds = Double(end - start) / 1000 }
+            return StepReport(name: step.name, status: step.status, reused: step.reused, attempts: step.attempts, worker: step.worker, reason: reason, seconds: seconds)
+        }
+        var outputs: [String: String] = [:]
+        for binding in plan?.outputs ?? [] {
+            guard let step = steps.first(where: { $0.name == binding.step }), step.status == .completed,
+                  let json = step.outputsJSON, let values = try? JSONDecoder().decode([String: String].self, from: Data(json.utf8)),
+                  let digest = values[binding.output] else { continue }
+            outputs[binding.name] = digest
+        }
+        return RunReport(
+            run: record.id, pipeline: record.pipeline, status: record.status, steps: stepReports, outputs: outputs,
+            createdAt: record.createdAt, finishedAt: record.finishedAt, reason: record.reason, version: version
+        )
+    }
+
+    /// The pipeline outputs of a run with their artifact kinds.
+    public func outputArtifacts(runID: String) throws -> [OutputArtifact] {
+        let current = try report(runID: runID)
+        let plan: PipelinePlan?
+        if let run = runs[runID] { plan = run.plan } else { plan = try store.run(id: runID).flatMap(Self.plan(of:)) }
+        return current.outputs.keys.sorted().compactMap { name in
+            guard let digest = current.outputs[name] else { return nil }
+            let kind: ArtifactKind = plan?.outputs.first(where: { $0.name == name })?.type.isFile == true ? .file : .folder
+            return OutputArtifact(name: name, artifact: digest, kind: kind)
+        }
+    }
+
+    // MARK: Logs
+
+    /// The log of a step's latest (or reused) attempt from byte `offset`, and whether more may come.
+    public func logs(runID: String, step: String, offset: Int64) throws -> (bytes: [UInt8], finished: Bool) {
+        let record: StepRecord
+        if let live = runs[runID]?.steps[step] {
+            record = live
+        } else if let stored = try store.step(runID: runID, name: step) {
+            record = stored
+        } else {
+            guard try store.run(id: runID) != nil else { throw CoordinatorError(.notFound, "no run \(runID)") }
+            throw CoordinatorError(.notFound, "run \(runID) has no step \(step)")
+        }
+        let finished = record.status.isFinal
+        guard let attempt = record.logAttempt, let handle = FileHandle(forReadingAtPath: logPath(attemptID: attempt)) else {
+            return ([], finished)
+        }
+        defer { try? handle.close() }
+        try handle.seek(toOffset: UInt64(max(0, offset)))
+        let data = try handle.readToEnd() ?? Data()
+        return (Array(data), finished)
+    }
+
+    // MARK: Explain
+
+    /// Why a step ran or was reused; for a miss, how its manifest differs from the nearest
+    /// earlier execution of the same step.
+    public func explain(runID: String, step name: String) throws -> Explanation {
+        guard let record = try runs[runID].map({ $0.record }) ?? store.run(id: runID) else {
+            throw CoordinatorError(.notFound, "no run \(runID)")
+        }
+        guard let step = try runs[runID]?.steps[name] ?? store.step(runID: runID, name: name) else {
+            let names = try store.steps(runID: runID).map(\.name).joined(separator: ", ")
+            throw CoordinatorError(.notFound, "run \(runID) has no step \(name); its steps are \(names)")
+        }
+        if step.reused {
+            return Explanation(
+                run: runID, step: name, decision: "reused",
+                summary: "reused the outputs of run \(step.sourceRun ?? "?"): command, code, environment, parameters and input contents are unchanged",
+                differences: [], comparedRun: step.sourceRun, cacheKey: step.cacheKey
+            )
+        }
+        guard let json = step.manifestJSON, let manifest = CacheManifest.decode(json: json) else {
+            return Explanation(
+                run: runID, step: name, decision: "not run",
+                summary: step.reason ?? "the step never became ready (status \(step.status.rawValue))",
+                differences: [], comparedRun: nil, cacheKey: nil
+            )
+        }
+        var summary = step.reason ?? "ran"
+        var differences: [String] = []
+        var compared: String?
+        if let (earlier, earlierRun) = try store.nearestExecution(pipeline: record.pipeline, step: name, before: runID, createdBefore: record.createdAt),
+           let earlierJSON = earlier.manifestJSON, let earlierManifest = CacheManifest.decode(json: earlierJSON) {
+            compared = earlierRun.id
+            differences = manifest.differences(from: earlierManifest)
+            if step.reason == nil {
+                summary = differences.isEmpty
+                    ? "ran: nothing differs from run \(earlierRun.id), but its outputs were not available for reuse"
+                    : "ran: \(differences.count) field\(differences.count == 1 ? "" : "s") differ from run \(earlierRun.id)"
+            }
+        } else if step.reason == nil {
+            summary = "ran: no earlier execution of step \(name) was recorded"
+        }
+        return Explanation(run: runID, step: name, decision: "ran", summary: summary, differences: differences, comparedRun: compared, cacheKey: step.cacheKey)
+    }
+}

@@ -1,0 +1,309 @@
+import Artifacts
+import Foundation
+import Logging
+import Protocol
+import Spec
+import Store
+import Transport
+
+extension CoordinatorService {
+    /// Accepts a pipeline submission and starts it. Every blob the request names must already
+    /// be in the artifact store.
+    public func submit(_ request: SubmitRequest) throws -> String {
+        let plan: PipelinePlan
+        do {
+            plan = try JSONDecoder().decode(PipelinePlan.self, from: Data(request.planJSON.utf8))
+        } catch {
+            throw CoordinatorError(.invalidRequest, "the submitted plan does not decode: \(error)")
+        }
+        let names = Set(plan.steps.map(\.name))
+        for forced in request.force where !names.contains(forced) {
+            throw CoordinatorError(.invalidRequest, "--force \(forced): no such step; steps are \(plan.steps.map(\.name).joined(separator: ", "))")
+        }
+        var codeManifests: [String: CacheManifest.Code] = [:]
+        for (step, digest) in request.code {
+            codeManifests[step] = try codeSnapshot(digest: digest, step: step)
+        }
+        for (key, digest) in request.localInputs {
+            _ = try treeManifest(digest: digest, what: "input \(key.replacingOccurrences(of: "\u{1F}", with: "."))")
+        }
+        let runID = Self.newRunID()
+        let now = Clock.milliseconds()
+        let submissionJSON = String(decoding: (try? JSONEncoder().encode(request)) ?? Data(), as: UTF8.self)
+        let record = RunRecord(id: runID, pipeline: plan.name, status: .running, submissionJSON: submissionJSON, createdAt: now)
+        var steps: [String: StepRecord] = [:]
+        var nodes: [RunMachine.Node] = []
+        for (index, step) in plan.steps.enumerated() {
+            steps[step.name] = StepRecord(runID: runID, name: step.name, position: index, status: .waiting)
+            var upstream: [String: RunMachine.StepOutputReference] = [:]
+            var fixed: [String: String] = [:]
+            for input in step.inputs {
+                switch input.source {
+                case .stepOutput(let producer, let output):
+                    upstream[input.name] = .init(step: producer, output: output)
+                case .localPath(let path):
+                    guard let digest = request.localInputs[step.name + "\u{1F}" + input.name] else {
+                        throw CoordinatorError(.invalidRequest, "step \(step.name) input \(input.name): the local data \(path) was not uploaded")
+                    }
+                    fixed[input.name] = digest
+                case .uri(let uri):
+                    fixed[input.name] = uri
+                }
+            }
+            nodes.append(RunMachine.Node(name: step.name, upstreamInputs: upstream, fixedInputs: fixed))
+        }
+        try store.insertRun(record, steps: plan.steps.compactMap { steps[$0.name] })
+        var run = ActiveRun(
+            record: record, plan: plan, machine: RunMachine(nodes: nodes, continueOnStepFailure: plan.settings.continueOnStepFailure),
+            steps: steps, planned: Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.name, $0) }),
+            codeDigests: request.code, codeManifests: codeManifests, localInputs: request.localInputs, force: Set(request.force)
+        )
+        let actions = run.machine.on(.start)
+        runs[runID] = run
+        logger.info("run submitted", metadata: ["run": "\(runID)", "pipeline": "\(plan.name)", "steps": "\(plan.steps.count)"])
+        perform(actions, runID: runID)
+        persist(runID: runID)
+        flushOutbox()
+        bump()
+        return runID
+    }
+
+    /// Cancels a run: queued steps are dropped, running attempts are killed.
+    public func cancel(runID: String) throws {
+        guard runs[runID] != nil else {
+            guard try store.run(id: runID) != nil else { throw CoordinatorError(.notFound, "no run \(runID)") }
+            return  // already finished
+        }
+        apply(.cancel(reason: "canceled by the user"), runID: runID)
+    }
+
+    static func newRunID() -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        return "run-\(formatter.string(from: Date()))-\(String(repeating: "0", count: 8 - suffix.count))\(suffix)"
+    }
+
+    // MARK: Driving the run machine
+
+    /// Feeds `event` to a run's machine, carries out the actions, records and sends.
+    func apply(_ event: RunMachine.Event, runID: String) {
+        guard runs[runID] != nil else { return }
+        let actions = runs[runID]!.machine.on(event)
+        perform(actions, runID: runID)
+        persist(runID: runID)
+        flushOutbox()
+        bump()
+    }
+
+    func perform(_ actions: [RunMachine.Action], runID: String) {
+        var queue = actions[...]
+        while let action = queue.popFirst() {
+            guard runs[runID] != nil else { return }
+            switch action {
+            case .resolveCache(let step, let inputs):
+                let event = resolveCache(runID: runID, step: step, inputs: inputs)
+                queue.append(contentsOf: runs[runID]!.machine.on(event))
+            case .enqueue(let step, let inputs):
+                enqueue(runID: runID, step: step, inputs: inputs)
+            case .stop(let step, let reason):
+                stop(runID: runID, step: step, reason: reason)
+            case .finished(let status, let reason):
+                finish(runID: runID, status: status, reason: reason)
+            }
+        }
+    }
+
+    /// Copies the machine's step states into the step records and saves the changed ones.
+    func persist(runID: String) {
+        guard var run = runs[runID] else { return }
+        var changed: [StepRecord] = []
+        let now = Clock.milliseconds()
+        for (name, state) in run.machine.states {
+            guard var record = run.steps[name] else { continue }
+            let before = record
+            record.status = state.status
+            if state.status.isFinal, record.finishedAt == nil { record.finishedAt = now }
+            if let reason = state.reason { record.reason = reason }
+            if record != before {
+                run.steps[name] = record
+                changed.append(record)
+            }
+        }
+        runs[runID] = run
+        guard !changed.isEmpty else { return }
+        do {
+            try store.save(steps: changed)
+        } catch {
+            logger.error("could not record step states: \(error)", metadata: ["run": "\(runID)"])
+        }
+    }
+
+    /// Computes the step's cache manifest and decides from the cache.
+    func resolveCache(runID: String, step: String, inputs: [String: String]) -> RunMachine.Event {
+        guard var run = runs[runID], let planned = run.planned[step], var record = run.steps[step] else {
+            return .cacheResolved(step: step, hit: nil)
+        }
+        run.resolvedInputs[step] = inputs
+        var manifestInputs: [String: CacheManifest.Input] = [:]
+        for input in planned.inputs {
+            let value = inputs[input.name] ?? ""
+            if case .uri = input.source {
+                manifestInputs[input.name] = .init(type: input.type.rawValue, uri: value)
+            } else {
+                manifestInputs[input.name] = .init(type: input.type.rawValue, digest: value)
+            }
+        }
+        let manifest = CacheManifest(
+            command: planned.commandTemplate, parameters: planned.parameters, code: run.codeManifests[step],
+            environment: planned.environment, inputs: manifestInputs,
+            outputs: Dictionary(uniqueKeysWithValues: planned.outputs.map { ($0.name, $0.type.rawValue) })
+        )
+        let json = manifest.canonicalJSON
+        let key = SHA256Hasher.digest(of: Array(json.utf8)).hex
+        record.cacheKey = key
+        record.manifestJSON = json
+        defer {
+            run.steps[step] = record
+            runs[runID] = run
+        }
+        let optOut: String?
+        if run.plan.settings.forceRerun {
+            optOut = "settings.force_rerun is set"
+        } else if !planned.isDeterministic {
+            optOut = "the component sets is_deterministic: false"
+        } else if run.force.contains(step) {
+            optOut = "--force \(step) was given"
+        } else {
+            optOut = nil
+        }
+        if let optOut {
+            record.reason = "ran: reuse disabled because \(optOut)"
+            return .cacheResolved(step: step, hit: nil)
+        }
+        do {
+            guard let entry = try store.cacheEntry(key: key) else { return .cacheResolved(step: step, hit: nil) }
+            let outputs = (try? JSONDecoder().decode([String: String].self, from: Data(entry.outputsJSON.utf8))) ?? [:]
+            if let problem = verify(outputs: outputs, expected: planned.outputs.map(\.name)) {
+                logger.warning("cache entry not intact, recomputing: \(problem)", metadata: ["run": "\(runID)", "step": "\(step)"])
+                try store.deleteCacheEntry(key: key)
+                record.reason = "ran: the cached result from run \(entry.runID) was not intact (\(problem))"
+                return .cacheResolved(step: step, hit: nil)
+            }
+            record.reused = true
+            record.outputsJSON = entry.outputsJSON
+            record.sourceRun = entry.runID
+            record.sourceAttempt = entry.attemptID
+            record.logAttempt = entry.attemptID
+            record.reason = nil
+            logger.debug("cache hit", metadata: ["run": "\(runID)", "step": "\(step)", "from": "\(entry.runID)"])
+            return .cacheResolved(step: step, hit: outputs)
+        } catch {
+            logger.error("cache lookup failed: \(error)", metadata: ["run": "\(runID)", "step": "\(step)"])
+            return .cacheResolved(step: step, hit: nil)
+        }
+    }
+
+    /// Nil when every named output's artifact is complete in the store, else what is wrong.
+    func verify(outputs: [String: String], expected: [String]) -> String? {
+        for name in expected {
+            guard let digestText = outputs[name] else { return "output \(name) was not recorded" }
+            guard let digest = Digest(hex: digestText), blobs.contains(digest) else { return "output \(name): manifest blob \(digestText.prefix(12)) missing" }
+            guard let manifest = try? loadManifest(digest) else { return "output \(name): manifest unreadable" }
+            let missing = Snapshot.missingBlobs(of: manifest, in: blobs)
+            if let first = missing.first { return "output \(name): blob \(first.hex.prefix(12)) missing" }
+        }
+        return nil
+    }
+
+    func loadManifest(_ digest: Digest) throws -> TreeManifest {
+        let size = blobs.size(of: digest) ?? 0
+        let bytes = try blobs.read(digest, offset: 0, count: Int(size))
+        return try TreeManifest.parse(canonicalText: String(decoding: bytes, as: UTF8.self))
+    }
+
+    func treeManifest(digest text: String, what: String) throws -> TreeManifest {
+        guard let digest = Digest(hex: text), blobs.contains(digest) else {
+            throw CoordinatorError(.invalidRequest, "\(what): artifact \(text) was not uploaded")
+        }
+        do {
+            let manifest = try loadManifest(digest)
+            if let missing = Snapshot.missingBlobs(of: manifest, in: blobs).first {
+                throw CoordinatorError(.invalidRequest, "\(what): blob \(missing.hex) was not uploaded")
+            }
+            return manifest
+        } catch let error as CoordinatorError {
+            throw error
+        } catch {
+            throw CoordinatorError(.invalidRequest, "\(what): artifact \(text) is not a valid manifest: \(error)")
+        }
+    }
+
+    func codeSnapshot(digest: String, step: String) throws -> CacheManifest.Code {
+        let manifest = try treeManifest(digest: digest, what: "code of step \(step)")
+        var files: [String: String] = [:]
+        for entry in manifest.entries {
+            if let blob = entry.digest { files[entry.path] = blob.hex }
+        }
+        return CacheManifest.Code(digest: digest, files: files)
+    }
+
+    /// Queues a fresh attempt of `step`.
+    func enqueue(runID: String, step: String, inputs: [String: String]) {
+        guard var run = runs[runID], let planned = run.planned[step], var record = run.steps[step] else { return }
+        let number = record.attempts + 1
+        let attemptID = "\(runID)-\(record.position)-\(number)"
+        record.attempts = number
+        run.steps[step] = record
+        run.currentAttempt[step] = attemptID
+        run.resolvedInputs[step] = inputs
+        runs[runID] = run
+        attempts[attemptID] = ActiveAttempt(id: attemptID, runID: runID, step: step)
+        let label = planned.compute.map(Self.label(forCompute:))
+        for action in scheduler.on(.enqueue(.init(attemptID: attemptID, label: label))) {
+            handle(action)
+        }
+    }
+
+    /// The worker label a `compute:` value maps to: the name after `azureml:`.
+    static func label(forCompute compute: String) -> String {
+        compute.hasPrefix("azureml:") ? String(compute.dropFirst("azureml:".count)) : compute
+    }
+
+    func stop(runID: String, step: String, reason: String) {
+        guard var run = runs[runID], let attemptID = run.currentAttempt[step] else { return }
+        run.currentAttempt[step] = nil
+        runs[runID] = run
+        guard let attempt = attempts.removeValue(forKey: attemptID) else { return }
+        let freed = scheduler.on(.remove(attemptID: attemptID))
+        if let workerID = attempt.workerID, var worker = workers[workerID] {
+            worker.running.remove(attemptID)
+            workers[workerID] = worker
+            send(.cancel(Cancel(attemptID: attemptID, reason: reason)), to: worker.peer)
+        }
+        if var record = attempt.record {
+            record.status = AttemptOutcome.canceled.rawValue
+            record.finishedAt = Clock.milliseconds()
+            record.message = reason
+            try? store.save(steps: [], attempt: record)
+        }
+        for action in freed { handle(action) }
+    }
+
+    func finish(runID: String, status: RunStatus, reason: String?) {
+        guard var run = runs[runID] else { return }
+        run.record.status = status
+        run.record.reason = reason
+        run.record.finishedAt = Clock.milliseconds()
+        runs[runID] = run
+        persist(runID: runID)
+        do {
+            try store.updateRun(run.record, event: status.rawValue)
+        } catch {
+            logger.error("could not record the end of the run: \(error)", metadata: ["run": "\(runID)"])
+        }
+        logger.info("run finished", metadata: ["run": "\(runID)", "status": "\(status.rawValue)"])
+        runs[runID] = nil
+    }
+}

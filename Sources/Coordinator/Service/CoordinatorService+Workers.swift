@@ -1,0 +1,289 @@
+import Artifacts
+import Foundation
+import Logging
+import Protocol
+import Spec
+import Store
+import Transport
+
+extension CoordinatorService {
+    /// Handles one transport event.
+    func handle(_ event: CoordinatorTransportEvent) {
+        switch event {
+        case .malformed(let peer, let error):
+            logger.warning("dropped a malformed message: \(error)", metadata: ["peer": "\(peer)"])
+        case .undeliverable(let peer, let reason):
+            if let id = workerIDsByPeer[peer] {
+                removeWorker(id: id, reason: "connection to the worker lost: \(reason)")
+                flushOutbox()
+            }
+        case .message(let peer, let message):
+            handle(message, from: peer)
+            flushOutbox()
+        }
+    }
+
+    func handle(_ message: Message, from peer: PeerID) {
+        if case .hello(let hello) = message.payload {
+            register(hello, envelope: message.envelope, from: peer)
+            return
+        }
+        guard let workerID = workerIDsByPeer[peer], workers[workerID] != nil else {
+            send(.refuse(Refuse(reason: "unknown worker: send hello first")), to: peer, cause: message.envelope.messageID)
+            return
+        }
+        workers[workerID]!.lastSeen = .now
+        switch message.payload {
+        case .heartbeat:
+            break
+        case .attemptStarted(let started):
+            attemptStarted(started.attemptID, workerID: workerID)
+        case .attemptFinished(let finished):
+            attemptFinished(finished, workerID: workerID, peer: peer, cause: message.envelope.messageID)
+        case .logChunk(let chunk):
+            appendLog(chunk, bytes: message.bulk, workerID: workerID)
+        case .metrics(let metrics):
+            recordMetrics(metrics, workerID: workerID)
+        case .fetchRequest(let request):
+            serveFetch(request, to: peer)
+        case .uploadBegin(let begin):
+            beginUpload(begin, workerID: workerID, peer: peer)
+        case .uploadChunk(let chunk):
+            receiveUpload(chunk, bytes: message.bulk, peer: peer)
+        default:
+            logger.warning("ignored \(message.envelope.code) from a worker", metadata: ["worker": "\(workerID)"])
+        }
+    }
+
+    func register(_ hello: Hello, envelope: Envelope, from peer: PeerID) {
+        guard hello.protocolVersion == ProtocolVersion.current, envelope.version == ProtocolVersion.current else {
+            let reason = "protocol version \(hello.protocolVersion) is not supported: this coordinator speaks version \(ProtocolVersion.current); upgrade the worker"
+            logger.warning("refused worker \(hello.workerName): \(reason)")
+            send(.refuse(Refuse(reason: reason)), to: peer, cause: envelope.messageID)
+            return
+        }
+        if let old = workerIDsByPeer[peer] {
+            removeWorker(id: old, reason: "worker \(hello.workerName) reconnected")
+        }
+        workerCounter += 1
+        let baseName = hello.workerName.isEmpty ? "worker" : hello.workerName
+        let id = workers.values.contains(where: { $0.name == baseName }) ? "\(baseName)#\(workerCounter)" : baseName
+        let now = Clock.milliseconds()
+        workers[id] = ConnectedWorker(id: id, name: baseName, peer: peer, capabilities: hello.capabilities, lastSeen: .now, firstSeen: now)
+        workerIDsByPeer[peer] = id
+        let capabilitiesJSON = String(decoding: (try? JSONEncoder().encode(hello.capabilities)) ?? Data(), as: UTF8.self)
+        do {
+            try store.saveWorker(WorkerRecord(id: id, name: baseName, capabilitiesJSON: capabilitiesJSON, connected: true, firstSeen: now, lastSeen: now))
+        } catch {
+            logger.error("could not record worker \(id): \(error)")
+        }
+        logger.info("worker joined", metadata: ["worker": "\(id)", "slots": "\(hello.capabilities.slots)", "labels": "\(hello.capabilities.labels)"])
+        let interval = Int(configuration.heartbeatInterval.components.seconds * 1000 + configuration.heartbeatInterval.components.attoseconds / 1_000_000_000_000_000)
+        send(.welcome(Welcome(workerID: id, heartbeatIntervalMilliseconds: interval)), to: peer, cause: envelope.messageID)
+        for action in scheduler.on(.workerJoined(id: id, labels: Set(hello.capabilities.labels), slots: hello.capabilities.slots)) {
+            handle(action)
+        }
+        bump()
+    }
+
+    /// Forgets a worker; its running attempts go back to the queue (or fail after too many losses).
+    func removeWorker(id: String, reason: String) {
+        guard let worker = workers.removeValue(forKey: id) else { return }
+        workerIDsByPeer[worker.peer] = nil
+        uploads = uploads.filter { $0.value.peer != worker.peer }
+        if var record = try? store.workers().first(where: { $0.id == id }) {
+            record.connected = false
+            record.lastSeen = Clock.milliseconds()
+            try? store.saveWorker(record)
+        }
+        logger.warning("worker left: \(reason)", metadata: ["worker": "\(id)"])
+        for action in scheduler.on(.workerLeft(id: id)) {
+            handle(action)
+        }
+        bump()
+    }
+
+    /// Carries out a scheduler decision.
+    func handle(_ action: Scheduler.Action) {
+        switch action {
+        case .dispatch(let attemptID, let workerID):
+            dispatch(attemptID: attemptID, to: workerID)
+        case .lost(let attemptID, let workerID):
+            attemptLost(attemptID, reason: "worker \(workerID) was lost while running it")
+        }
+    }
+
+    func dispatch(attemptID: String, to workerID: String) {
+        guard var attempt = attempts[attemptID], var worker = workers[workerID], let run = runs[attempt.runID],
+              let planned = run.planned[attempt.step] else { return }
+        let inputs = run.resolvedInputs[attempt.step] ?? [:]
+        var dispatchInputs: [DispatchInput] = []
+        for input in planned.inputs {
+            let value = inputs[input.name] ?? ""
+            if case .uri = input.source {
+                dispatchInputs.append(DispatchInput(name: input.name, kind: input.type.isFile ? .file : .folder, uri: value))
+            } else {
+                dispatchInputs.append(DispatchInput(name: input.name, kind: input.type.isFile ? .file : .folder, artifact: value))
+            }
+        }
+        var environment = planned.environmentVariables
+        environment["CONDUIT_RUN_ID"] = attempt.runID
+        environment["CONDUIT_STEP"] = attempt.step
+        environment["CONDUIT_ATTEMPT_ID"] = attemptID
+        environment["AZUREML_RUN_ID"] = attemptID
+        let dispatch = Dispatch(
+            attemptID: attemptID, runID: attempt.runID, step: attempt.step, command: planned.command.segments.map(Self.piece),
+            environment: environment, code: run.codeDigests[attempt.step], inputs: dispatchInputs,
+            outputs: planned.outputs.map { DispatchOutput(name: $0.name, kind: $0.type.isFile ? .file : .folder) },
+            timeoutSeconds: planned.timeoutSeconds
+        )
+        let record = AttemptRecord(id: attemptID, runID: attempt.runID, step: attempt.step, worker: workerID, status: "dispatched", dispatchedAt: Clock.milliseconds())
+        attempt.workerID = workerID
+        attempt.record = record
+        attempts[attemptID] = attempt
+        worker.running.insert(attemptID)
+        workers[workerID] = worker
+        if var step = runs[attempt.runID]?.steps[attempt.step] {
+            step.worker = workerID
+            step.logAttempt = attemptID
+            step.startedAt = record.dispatchedAt
+            runs[attempt.runID]?.steps[attempt.step] = step
+            do {
+                try store.save(steps: [step], attempt: record)
+            } catch {
+                logger.error("could not record dispatch: \(error)", metadata: ["attempt": "\(attemptID)"])
+            }
+        }
+        logger.debug("dispatch", metadata: ["attempt": "\(attemptID)", "worker": "\(workerID)"])
+        send(.dispatch(dispatch), to: worker.peer)
+        bump()
+    }
+
+    static func piece(_ segment: CommandTemplate.Segment) -> CommandPiece {
+        switch segment {
+        case .text(let text): .text(text)
+        case .value(let value): .value(value)
+        case .inputPath(let name): .inputPath(name)
+        case .outputPath(let name): .outputPath(name)
+        }
+    }
+
+    /// The attempt, if `workerID` is the worker currently holding it; nil for stale reports.
+    func currentAttempt(_ attemptID: String, workerID: String) -> ActiveAttempt? {
+        guard let attempt = attempts[attemptID], attempt.workerID == workerID,
+              runs[attempt.runID]?.currentAttempt[attempt.step] == attemptID else { return nil }
+        return attempt
+    }
+
+    func attemptStarted(_ attemptID: String, workerID: String) {
+        guard var attempt = currentAttempt(attemptID, workerID: workerID) else { return }
+        attempt.record?.status = "running"
+        attempt.record?.startedAt = Clock.milliseconds()
+        attempts[attemptID] = attempt
+        if let record = attempt.record { try? store.save(steps: [], attempt: record) }
+        apply(.attemptStarted(step: attempt.step), runID: attempt.runID)
+    }
+
+    func attemptFinished(_ finished: AttemptFinished, workerID: String, peer: PeerID, cause: UInt64) {
+        guard let attempt = currentAttempt(finished.attemptID, workerID: workerID) else {
+            send(.attemptAcknowledged(AttemptAcknowledged(attemptID: finished.attemptID, accepted: false, reason: "attempt is no longer current")), to: peer, cause: cause)
+            return
+        }
+        attempts[finished.attemptID] = nil
+        workers[workerID]?.running.remove(finished.attemptID)
+        runs[attempt.runID]?.currentAttempt[attempt.step] = nil
+        var record = attempt.record ?? AttemptRecord(id: attempt.id, runID: attempt.runID, step: attempt.step, worker: workerID, status: "dispatched", dispatchedAt: finished.startedAt)
+        record.status = finished.outcome.rawValue
+        record.exitCode = finished.exitCode
+        record.signal = finished.signal
+        record.startedAt = finished.startedAt
+        record.finishedAt = finished.endedAt
+        record.message = finished.message
+        let freed = scheduler.on(.remove(attemptID: finished.attemptID))
+        switch finished.outcome {
+        case .succeeded:
+            commit(finished, attempt: attempt, record: record)
+        case .failed, .timedOut:
+            try? store.save(steps: [], attempt: record)
+            let reason = finished.message ?? (finished.exitCode.map { "exit code \($0)" } ?? "killed by signal \(finished.signal ?? 0)")
+            apply(.failed(step: attempt.step, status: finished.outcome == .timedOut ? .timedOut : .failed, reason: reason), runID: attempt.runID)
+        case .canceled:
+            try? store.save(steps: [], attempt: record)
+        case .workerError:
+            try? store.save(steps: [], attempt: record)
+            retryOrFail(attempt, reason: finished.message ?? "the worker could not run the step")
+        }
+        send(.attemptAcknowledged(AttemptAcknowledged(attemptID: finished.attemptID, accepted: true)), to: peer, cause: cause)
+        for action in freed { handle(action) }
+        bump()
+    }
+
+    /// Records a success once every output is verified in the store.
+    func commit(_ finished: AttemptFinished, attempt: ActiveAttempt, record: AttemptRecord) {
+        guard let run = runs[attempt.runID], let planned = run.planned[attempt.step], var step = run.steps[attempt.step] else { return }
+        if let problem = verify(outputs: finished.outputs, expected: planned.outputs.map(\.name)) {
+            try? store.save(steps: [], attempt: record)
+            apply(.failed(step: attempt.step, status: .failed, reason: "outputs were not stored intact: \(problem)"), runID: attempt.runID)
+            return
+        }
+        let now = Clock.milliseconds()
+        var artifacts: [ArtifactRecord] = []
+        for output in planned.outputs {
+            guard let text = finished.outputs[output.name], let digest = Digest(hex: text), let manifest = try? loadManifest(digest) else { continue }
+            artifacts.append(ArtifactRecord(digest: text, kind: output.type.isFile ? "file" : "folder", size: manifest.totalSize, createdAt: now))
+        }
+        let outputsJSON = Self.json(finished.outputs)
+        step.outputsJSON = outputsJSON
+        step.status = .completed
+        step.finishedAt = now
+        step.logAttempt = attempt.id
+        step.reused = false
+        let cacheable = !run.plan.settings.forceRerun && planned.isDeterministic
+        let entry = cacheable && step.cacheKey != nil
+            ? CacheEntryRecord(key: step.cacheKey!, runID: attempt.runID, step: attempt.step, attemptID: attempt.id, outputsJSON: outputsJSON, createdAt: now)
+            : nil
+        do {
+            try store.commitSuccess(step: step, attempt: record, artifacts: artifacts, cacheEntry: entry)
+        } catch {
+            logger.error("could not commit outputs: \(error)", metadata: ["attempt": "\(attempt.id)"])
+            apply(.failed(step: attempt.step, status: .failed, reason: "the coordinator could not record the outputs: \(error)"), runID: attempt.runID)
+            return
+        }
+        runs[attempt.runID]?.steps[attempt.step] = step
+        apply(.succeeded(step: attempt.step, outputs: finished.outputs), runID: attempt.runID)
+    }
+
+    func attemptLost(_ attemptID: String, reason: String) {
+        guard let attempt = attempts.removeValue(forKey: attemptID) else { return }
+        if var record = attempt.record {
+            record.status = "lost"
+            record.finishedAt = Clock.milliseconds()
+            record.message = reason
+            try? store.save(steps: [], attempt: record)
+        }
+        guard runs[attempt.runID]?.currentAttempt[attempt.step] == attemptID else { return }
+        runs[attempt.runID]?.currentAttempt[attempt.step] = nil
+        retryOrFail(attempt, reason: reason)
+    }
+
+    /// Queues the step again after an infrastructure failure, or fails it after too many.
+    func retryOrFail(_ attempt: ActiveAttempt, reason: String) {
+        guard var run = runs[attempt.runID] else { return }
+        let failures = run.infrastructureFailures[attempt.step, default: 0] + 1
+        run.infrastructureFailures[attempt.step] = failures
+        runs[attempt.runID] = run
+        if failures >= configuration.maximumInfrastructureAttempts {
+            apply(.failed(step: attempt.step, status: .failed, reason: "\(reason) (\(failures) infrastructure failures)"), runID: attempt.runID)
+        } else {
+            logger.warning("re-queueing after an infrastructure failure: \(reason)", metadata: ["run": "\(attempt.runID)", "step": "\(attempt.step)"])
+            enqueue(runID: attempt.runID, step: attempt.step, inputs: run.resolvedInputs[attempt.step] ?? [:])
+            persist(runID: attempt.runID)
+        }
+    }
+
+    static func json(_ value: [String: String]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(value)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+}

@@ -1,0 +1,142 @@
+import Artifacts
+import Foundation
+import Logging
+import Protocol
+import ServiceLifecycle
+import Spec
+import Store
+import Transport
+
+/// The coordinator daemon's core: holds every active run, places attempts on workers, serves
+/// artifacts and records everything in the store.
+///
+/// An actor: transport events, timer ticks and client calls are handled one at a time. Decisions
+/// come from the pure `RunMachine` and `Scheduler`; this type carries out their actions. Every
+/// transition is written to the store before any message that depends on it is sent.
+public actor CoordinatorService: Service {
+    let configuration: CoordinatorConfiguration
+    let store: ConduitStore
+    let blobs: BlobStore
+    let transport: any CoordinatorTransport
+    let messages = MessageFactory(senderID: "coordinator")
+    var logger: Logger
+    let logDirectory: String
+
+    var runs: [String: ActiveRun] = [:]
+    var scheduler = Scheduler()
+    var workers: [String: ConnectedWorker] = [:]
+    var workerIDsByPeer: [PeerID: String] = [:]
+    var attempts: [String: ActiveAttempt] = [:]
+    var uploads: [String: UploadState] = [:]
+    var outbox: [(Message, PeerID)] = []
+    var workerCounter = 0
+    /// Increases with every change to any run; run reports carry it so clients can wait.
+    var version: Int64 = 0
+    let startedAt = ContinuousClock.now
+
+    /// Opens the store under `configuration.dataDirectory` and takes over `transport`.
+    public init(configuration: CoordinatorConfiguration, transport: any CoordinatorTransport, logger: Logger = Logger(label: "conduit.coordinator")) throws {
+        let fileManager = FileManager.default
+        let root = configuration.dataDirectory
+        do {
+            try fileManager.createDirectory(atPath: root, withIntermediateDirectories: true)
+            try fileManager.createDirectory(atPath: root + "/logs", withIntermediateDirectories: true)
+        } catch {
+            throw CoordinatorError(.storage, "cannot create the data directory \(root): \(error.localizedDescription)")
+        }
+        self.configuration = configuration
+        self.store = try ConduitStore(path: root + "/conduit.sqlite")
+        self.blobs = try BlobStore(root: root + "/blobs")
+        self.transport = transport
+        self.logger = logger
+        self.logDirectory = root + "/logs"
+        try store.markAllWorkersDisconnected()
+        try Self.failUnfinishedRuns(in: store)
+    }
+
+    /// Handles transport events and timers until the task is canceled or the service group shuts down.
+    public func run() async throws {
+        let events = transport.events
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [weak self] in
+                for await event in events {
+                    guard let self else { return }
+                    await self.handle(event)
+                }
+            }
+            group.addTask { [weak self] in
+                while !Task.isCancelled {
+                    guard let interval = await self?.configuration.heartbeatInterval else { return }
+                    try? await Task.sleep(for: interval)
+                    await self?.tick()
+                }
+            }
+            await withGracefulShutdownHandler {
+                await group.next()
+            } onGracefulShutdown: { [transport] in
+                transport.close()
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Runs left unfinished by an earlier coordinator process end as failed, so none stays
+    /// "running" forever. (Re-attaching attempts still running on workers comes later.)
+    private static func failUnfinishedRuns(in store: ConduitStore) throws {
+        for var run in try store.unfinishedRuns() {
+            let now = Clock.milliseconds()
+            var steps = try store.steps(runID: run.id)
+            for index in steps.indices where !steps[index].status.isFinal {
+                steps[index].status = .canceled
+                steps[index].reason = "the coordinator restarted while the step was pending"
+                steps[index].finishedAt = now
+            }
+            try store.save(steps: steps)
+            run.status = .failed
+            run.reason = "the coordinator restarted before the run finished"
+            run.finishedAt = now
+            try store.updateRun(run, event: "failed")
+        }
+    }
+
+    // MARK: Sending
+
+    func send(_ payload: Payload, to peer: PeerID, cause: UInt64 = 0, bulk: [UInt8] = []) {
+        outbox.append((messages.make(payload, cause: cause, bulk: bulk), peer))
+    }
+
+    /// Sends what was queued; called after the store has recorded the transitions behind it.
+    func flushOutbox() {
+        let pending = outbox
+        outbox.removeAll(keepingCapacity: true)
+        for (message, peer) in pending {
+            transport.send(message, to: peer)
+        }
+    }
+
+    func bump() {
+        version += 1
+    }
+
+    // MARK: Timers
+
+    func tick() {
+        let now = ContinuousClock.now
+        for (id, worker) in workers {
+            if now - worker.lastSeen > configuration.workerLossTimeout {
+                logger.warning("worker lost: silent too long", metadata: ["worker": "\(id)"])
+                removeWorker(id: id, reason: "worker \(worker.name) stopped answering")
+            } else {
+                send(.heartbeat(Heartbeat(runningAttempts: Array(worker.running))), to: worker.peer)
+            }
+        }
+        flushOutbox()
+    }
+}
+
+/// Wall-clock helpers; the only place the service reads the time of day.
+enum Clock {
+    static func milliseconds() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded())
+    }
+}

@@ -1,0 +1,69 @@
+/// How a worker runs. Every field has a documented default.
+public struct WorkerConfiguration: Sendable {
+    /// Shown in `conduit workers`; defaults to the host name.
+    public var name: String
+    /// Labels that `compute:` names map to; none means "takes any step".
+    public var labels: [String]
+    /// Attempts run at once; defaults to 1.
+    public var slots: Int
+    /// Where attempt directories and the local content cache live.
+    public var workDirectory: String
+    /// How often a heartbeat is sent; default 1 s.
+    public var heartbeatInterval: Duration
+    /// Silence from the coordinator after which the worker registers again; default 10 s.
+    public var coordinatorSilenceTimeout: Duration
+    /// Bytes per upload chunk; default 512 KiB.
+    public var chunkBytes: Int
+    /// Fetch chunks requested at a time; default 8.
+    public var fetchCredit: Int
+    /// Grace between SIGTERM and SIGKILL when a step is stopped; default 2 s.
+    public var killGracePeriod: Duration
+    /// Keep attempt directories after the attempt ends (for debugging); default false.
+    public var keepAttemptDirectories: Bool
+
+    public init(
+        name: String, labels: [String] = [], slots: Int = 1, workDirectory: String,
+        heartbeatInterval: Duration = .seconds(1), coordinatorSilenceTimeout: Duration = .seconds(10),
+        chunkBytes: Int = 512 * 1024, fetchCredit: Int = 8, killGracePeriod: Duration = .seconds(2),
+        keepAttemptDirectories: Bool = false
+    ) {
+        precondition(slots > 0, "WorkerConfiguration: slots must be at least 1")
+        precondition(chunkBytes > 0 && fetchCredit > 0, "WorkerConfiguration: chunk sizes must be positive")
+        self.name = name
+        self.labels = labels
+        self.slots = slots
+        self.workDirectory = workDirectory
+        self.heartbeatInterval = heartbeatInterval
+        self.coordinatorSilenceTimeout = coordinatorSilenceTimeout
+        self.chunkBytes = chunkBytes
+        self.fetchCredit = fetchCredit
+        self.killGracePeriod = killGracePeriod
+        self.keepAttemptDirectories = keepAttemptDirectories
+    }
+}
+
+/// Why a worker stopped or could not do something.
+public struct WorkerError: Error, Hashable, Sendable, CustomStringConvertible {
+    public struct Code: RawRepresentable, Hashable, Sendable {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        /// The coordinator refused the registration.
+        public static let refused = Code(rawValue: "refused")
+        /// A blob could not be fetched or uploaded.
+        public static let transfer = Code(rawValue: "transfer")
+        /// The attempt directory could not be prepared.
+        public static let workspace = Code(rawValue: "workspace")
+        /// The worker is shutting down.
+        public static let shutdown = Code(rawValue: "shutdown")
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,213 @@
+import Artifacts
+import Foundation
+import Protocol
+import Spec
+
+extension WorkerService {
+    /// Runs one dispatched attempt from start to report.
+    func execute(_ dispatch: Dispatch) async {
+        let started = Self.now()
+        let directory = configuration.workDirectory + "/attempts/" + Self.safeName(dispatch.attemptID)
+        var report: AttemptFinished
+        do {
+            report = try await runAttempt(dispatch, in: directory, started: started)
+        } catch {
+            logger.error("attempt could not run: \(error)", metadata: ["attempt": "\(dispatch.attemptID)"])
+            report = AttemptFinished(attemptID: dispatch.attemptID, outcome: .workerError, startedAt: started, endedAt: Self.now(), message: "\(error)")
+        }
+        running[dispatch.attemptID] = nil
+        send(.attemptFinished(report))
+        if !configuration.keepAttemptDirectories {
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+    }
+
+    private func runAttempt(_ dispatch: Dispatch, in directory: String, started: Int64) async throws -> AttemptFinished {
+        let fileManager = FileManager.default
+        try? fileManager.removeItem(atPath: directory)
+        let workingDirectory: String
+        do {
+            try fileManager.createDirectory(atPath: directory + "/inputs", withIntermediateDirectories: true)
+            try fileManager.createDirectory(atPath: directory + "/outputs", withIntermediateDirectories: true)
+            if let code = dispatch.code {
+                guard let digest = Digest(hex: code) else { throw WorkerError(.workspace, "code digest \(code) is not valid") }
+                let manifest = try await ensureArtifact(digest)
+                workingDirectory = directory + "/code"
+                try Snapshot.materialize(manifest, from: cache, at: workingDirectory)
+            } else {
+                workingDirectory = directory + "/wd"
+                try fileManager.createDirectory(atPath: workingDirectory, withIntermediateDirectories: true)
+            }
+        }
+        var inputPaths: [String: String] = [:]
+        for input in dispatch.inputs {
+            if let uri = input.uri {
+                inputPaths[input.name] = uri
+                continue
+            }
+            guard let text = input.artifact, let digest = Digest(hex: text) else { continue }
+            let manifest = try await ensureArtifact(digest)
+            let base = directory + "/inputs/" + Self.safeName(input.name)
+            if manifest.kind == .file, let entry = manifest.entries.first {
+                try fileManager.createDirectory(atPath: base, withIntermediateDirectories: true)
+                let path = base + "/" + entry.path
+                try Snapshot.materialize(manifest, from: cache, at: path)
+                inputPaths[input.name] = path
+            } else {
+                try Snapshot.materialize(manifest, from: cache, at: base)
+                inputPaths[input.name] = base
+            }
+        }
+        var outputPaths: [String: String] = [:]
+        for output in dispatch.outputs {
+            let path = directory + "/outputs/" + Self.safeName(output.name)
+            if output.kind == .folder {
+                try fileManager.createDirectory(atPath: path, withIntermediateDirectories: true)
+            }
+            outputPaths[output.name] = path
+        }
+        let template = CommandTemplate(segments: dispatch.command.map(Self.segment))
+        let rendered = template.render(inputPaths: inputPaths, outputPaths: outputPaths)
+        var environment = ProcessInfo.processInfo.environment
+        environment.merge(dispatch.environment) { _, new in new }
+        environment.merge(rendered.environment) { _, new in new }
+        let metricsFile = directory + "/metrics.jsonl"
+        environment["CONDUIT_METRICS_FILE"] = metricsFile
+
+        guard running[dispatch.attemptID]?.canceled != true else {
+            return AttemptFinished(attemptID: dispatch.attemptID, outcome: .canceled, startedAt: started, endedAt: Self.now(), message: "canceled before it started")
+        }
+        let process = try ChildProcess.launch(command: rendered.command, workingDirectory: workingDirectory, environment: environment)
+        running[dispatch.attemptID]?.process = process
+        send(.attemptStarted(AttemptStarted(attemptID: dispatch.attemptID)))
+        logger.debug("started", metadata: ["attempt": "\(dispatch.attemptID)", "pid": "\(process.pid)"])
+
+        let (termination, timedOut) = await supervise(process, attemptID: dispatch.attemptID, timeout: dispatch.timeoutSeconds)
+        let ended = Self.now()
+        sendMetrics(from: metricsFile, attemptID: dispatch.attemptID)
+        if running[dispatch.attemptID]?.canceled == true {
+            return AttemptFinished(attemptID: dispatch.attemptID, outcome: .canceled, exitCode: termination.exitCode, signal: termination.signal, startedAt: started, endedAt: ended, message: "canceled")
+        }
+        if timedOut {
+            return AttemptFinished(
+                attemptID: dispatch.attemptID, outcome: .timedOut, exitCode: termination.exitCode, signal: termination.signal,
+                startedAt: started, endedAt: ended, message: "timed out after \(dispatch.timeoutSeconds ?? 0) s (limits.timeout); its process group was killed"
+            )
+        }
+        guard termination.exitCode == 0 else {
+            let message = termination.exitCode.map { "exit code \($0)" } ?? "killed by signal \(termination.signal ?? 0)"
+            return AttemptFinished(attemptID: dispatch.attemptID, outcome: .failed, exitCode: termination.exitCode, signal: termination.signal, startedAt: started, endedAt: ended, message: message)
+        }
+        var outputs: [String: String] = [:]
+        for output in dispatch.outputs {
+            let path = outputPaths[output.name]!
+            let manifest: TreeManifest
+            if output.kind == .file {
+                guard fileManager.fileExists(atPath: path) else {
+                    return AttemptFinished(
+                        attemptID: dispatch.attemptID, outcome: .failed, exitCode: 0, startedAt: started, endedAt: ended,
+                        message: "output \(output.name) is a uri_file but the command wrote no file at ${{outputs.\(output.name)}}"
+                    )
+                }
+                manifest = try Snapshot.file(at: path, store: cache)
+            } else {
+                manifest = try Snapshot.folder(at: path, store: cache, honoringIgnoreFiles: false)
+            }
+            for blob in Set(manifest.entries.compactMap(\.digest)).sorted() {
+                try await upload(blob, attemptID: dispatch.attemptID)
+            }
+            try await upload(manifest.digest, attemptID: dispatch.attemptID)
+            outputs[output.name] = manifest.digest.hex
+        }
+        return AttemptFinished(attemptID: dispatch.attemptID, outcome: .succeeded, exitCode: 0, outputs: outputs, startedAt: started, endedAt: ended)
+    }
+
+    private enum Supervision: Sendable {
+        case exited(ProcessTermination)
+        case outputClosed
+        case timedOut
+        case idle
+    }
+
+    /// Streams the process's output as logs, enforces the timeout, and returns how it ended.
+    private func supervise(_ process: ChildProcess, attemptID: String, timeout: Int?) async -> (ProcessTermination, Bool) {
+        let grace = configuration.killGracePeriod
+        return await withTaskGroup(of: Supervision.self) { group in
+            group.addTask { .exited(await process.wait()) }
+            group.addTask { [weak self] in
+                var sequence = 0
+                for await (kind, bytes) in process.output {
+                    await self?.sendLog(attemptID: attemptID, stream: kind == .stdout ? .stdout : .stderr, sequence: sequence, bytes: bytes)
+                    sequence += 1
+                }
+                return .outputClosed
+            }
+            if let timeout, timeout > 0 {
+                group.addTask {
+                    do {
+                        try await Task.sleep(for: .seconds(timeout))
+                    } catch {
+                        return .idle
+                    }
+                    process.terminateGroup(gracePeriod: grace)
+                    return .timedOut
+                }
+            }
+            var termination: ProcessTermination?
+            var outputClosed = false
+            var timedOut = false
+            for await event in group {
+                switch event {
+                case .exited(let value): termination = value
+                case .outputClosed: outputClosed = true
+                case .timedOut: timedOut = true
+                case .idle: break
+                }
+                if termination != nil && outputClosed {
+                    group.cancelAll()
+                    break
+                }
+            }
+            return (termination ?? ProcessTermination(exitCode: nil, signal: 9), timedOut)
+        }
+    }
+
+    func sendLog(attemptID: String, stream: LogStream, sequence: Int, bytes: [UInt8]) {
+        send(.logChunk(LogChunk(attemptID: attemptID, stream: stream, sequence: sequence)), bulk: bytes)
+    }
+
+    /// Reads `{"name": ..., "value": ...}` lines the step appended to `$CONDUIT_METRICS_FILE`.
+    private func sendMetrics(from path: String, attemptID: String) {
+        guard let data = FileManager.default.contents(atPath: path) else { return }
+        var values: [String: Double] = [:]
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            struct Line: Decodable { var name: String; var value: Double }
+            if let parsed = try? JSONDecoder().decode(Line.self, from: Data(line.utf8)), parsed.value.isFinite {
+                values[parsed.name] = parsed.value
+            }
+        }
+        if !values.isEmpty { send(.metrics(Metrics(attemptID: attemptID, values: values))) }
+    }
+
+    static func segment(_ piece: CommandPiece) -> CommandTemplate.Segment {
+        switch piece {
+        case .text(let text): .text(text)
+        case .value(let value): .value(value)
+        case .inputPath(let name): .inputPath(name)
+        case .outputPath(let name): .outputPath(name)
+        }
+    }
+
+    /// A file-name-safe form of an id or name.
+    static func safeName(_ name: String) -> String {
+        let mapped = name.map { character -> Character in
+            character.isLetter || character.isNumber || character == "-" || character == "_" || character == "." ? character : "_"
+        }
+        let result = String(mapped)
+        return result.isEmpty || result == "." || result == ".." ? "_" : result
+    }
+
+    static func now() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded())
+    }
+}

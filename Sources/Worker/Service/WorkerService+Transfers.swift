@@ -1,0 +1,129 @@
+import Artifacts
+import Foundation
+import Protocol
+
+/// A blob being fetched from the coordinator, and who waits for it.
+struct FetchState {
+    var writer: BlobWriter?
+    var outstanding: Int
+    var waiters: [CheckedContinuation<Void, any Error>]
+}
+
+/// A blob being uploaded to the coordinator, and who waits for it.
+struct UploadState {
+    let digest: Digest
+    let attemptID: String
+    let size: Int64
+    var cursor: Int64 = 0
+    var allowedEnd: Int64 = 0
+    var waiters: [CheckedContinuation<Void, any Error>]
+}
+
+extension WorkerService {
+    // MARK: Fetching inputs
+
+    /// Makes sure `digest` is in the local cache, fetching it from the coordinator if needed.
+    func ensureBlob(_ digest: Digest) async throws {
+        if cache.contains(digest) { return }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            if fetches[digest.hex] != nil {
+                fetches[digest.hex]!.waiters.append(continuation)
+                return
+            }
+            fetches[digest.hex] = FetchState(writer: nil, outstanding: configuration.fetchCredit, waiters: [continuation])
+            send(.fetchRequest(FetchRequest(blob: digest.hex, offset: 0, credit: configuration.fetchCredit)))
+        }
+    }
+
+    func receiveFetchChunk(_ chunk: FetchChunk, bytes: [UInt8]) {
+        guard var state = fetches[chunk.blob], let digest = Digest(hex: chunk.blob) else { return }
+        do {
+            if state.writer == nil {
+                state.writer = try cache.openWriter(for: digest, size: chunk.size)
+            }
+            let writer = state.writer!
+            state.outstanding -= 1
+            if chunk.offset == writer.offset, !bytes.isEmpty {
+                try writer.append(bytes, at: chunk.offset)
+            }
+            if writer.offset >= chunk.size {
+                try writer.finish()
+                fetches[chunk.blob] = nil
+                for waiter in state.waiters { waiter.resume() }
+                return
+            }
+            if state.outstanding <= 0 {
+                state.outstanding = configuration.fetchCredit
+                send(.fetchRequest(FetchRequest(blob: chunk.blob, offset: writer.offset, credit: configuration.fetchCredit)))
+            }
+            fetches[chunk.blob] = state
+        } catch {
+            failFetch(chunk.blob, reason: "\(error)")
+        }
+    }
+
+    func failFetch(_ blob: String, reason: String) {
+        guard let state = fetches.removeValue(forKey: blob) else { return }
+        let error = WorkerError(.transfer, "fetching blob \(blob.prefix(12)) failed: \(reason)")
+        for waiter in state.waiters { waiter.resume(throwing: error) }
+    }
+
+    /// Fetches an artifact's manifest and every blob it lists; returns the manifest.
+    func ensureArtifact(_ digest: Digest) async throws -> TreeManifest {
+        try await ensureBlob(digest)
+        let size = cache.size(of: digest) ?? 0
+        let text = String(decoding: try cache.read(digest, offset: 0, count: Int(size)), as: UTF8.self)
+        let manifest = try TreeManifest.parse(canonicalText: text)
+        for blob in Snapshot.missingBlobs(of: manifest, in: cache) {
+            try await ensureBlob(blob)
+        }
+        return manifest
+    }
+
+    // MARK: Uploading outputs
+
+    /// Uploads a blob from the local cache; returns once the coordinator has stored and verified it.
+    func upload(_ digest: Digest, attemptID: String) async throws {
+        let size = cache.size(of: digest) ?? 0
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            if uploads[digest.hex] != nil {
+                uploads[digest.hex]!.waiters.append(continuation)
+                return
+            }
+            uploads[digest.hex] = UploadState(digest: digest, attemptID: attemptID, size: size, waiters: [continuation])
+            send(.uploadBegin(UploadBegin(attemptID: attemptID, blob: digest.hex, size: size)))
+        }
+    }
+
+    func receiveCredit(_ credit: UploadCredit) {
+        guard var state = uploads[credit.blob] else { return }
+        state.cursor = max(state.cursor, credit.offset)
+        state.allowedEnd = max(state.allowedEnd, credit.offset + Int64(credit.credit) * Int64(configuration.chunkBytes))
+        let end = min(state.allowedEnd, state.size)
+        while state.cursor < end {
+            let count = Int(min(Int64(configuration.chunkBytes), end - state.cursor))
+            do {
+                let bytes = try cache.read(state.digest, offset: state.cursor, count: count)
+                send(.uploadChunk(UploadChunk(attemptID: state.attemptID, blob: credit.blob, offset: state.cursor)), bulk: bytes)
+                state.cursor += Int64(bytes.count)
+                if bytes.isEmpty { break }
+            } catch {
+                uploads[credit.blob] = nil
+                let failure = WorkerError(.transfer, "reading blob \(credit.blob.prefix(12)) for upload failed: \(error)")
+                for waiter in state.waiters { waiter.resume(throwing: failure) }
+                return
+            }
+        }
+        uploads[credit.blob] = state
+    }
+
+    func finishUpload(_ stored: UploadStored) {
+        guard let state = uploads.removeValue(forKey: stored.blob) else { return }
+        if stored.ok {
+            for waiter in state.waiters { waiter.resume() }
+        } else {
+            let error = WorkerError(.transfer, "the coordinator did not store blob \(stored.blob.prefix(12)): \(stored.reason ?? "no reason given")")
+            for waiter in state.waiters { waiter.resume(throwing: error) }
+        }
+    }
+}

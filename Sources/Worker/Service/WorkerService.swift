@@ -1,0 +1,174 @@
+import Artifacts
+import Foundation
+import Logging
+import Protocol
+import ServiceLifecycle
+import Transport
+
+/// A worker: registers with the coordinator, runs the attempts it is sent (up to `slots` at
+/// once), streams their logs, and uploads their outputs.
+///
+/// An actor: transport events, heartbeats and attempt progress are handled one at a time;
+/// processes run outside it and only report in.
+public actor WorkerService: Service {
+    let configuration: WorkerConfiguration
+    let transport: any WorkerTransport
+    let messages: MessageFactory
+    let cache: BlobStore
+    var logger: Logger
+
+    var workerID: String?
+    var refusal: String?
+    var lastHeard: ContinuousClock.Instant = .now
+    var running: [String: RunningAttempt] = [:]
+    var fetches: [String: FetchState] = [:]
+    var uploads: [String: UploadState] = [:]
+    let dispatches: AsyncStream<Dispatch>
+    let dispatchContinuation: AsyncStream<Dispatch>.Continuation
+    let registration: AsyncStream<Bool>
+    let registrationContinuation: AsyncStream<Bool>.Continuation
+
+    /// Prepares the work directory and the local content cache.
+    public init(configuration: WorkerConfiguration, transport: any WorkerTransport, logger: Logger = Logger(label: "conduit.worker")) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: configuration.workDirectory + "/attempts", withIntermediateDirectories: true)
+        } catch {
+            throw WorkerError(.workspace, "cannot create the work directory \(configuration.workDirectory): \(error.localizedDescription)")
+        }
+        self.configuration = configuration
+        self.transport = transport
+        self.messages = MessageFactory(senderID: configuration.name)
+        self.cache = try BlobStore(root: configuration.workDirectory + "/cache")
+        var logger = logger
+        logger[metadataKey: "worker"] = "\(configuration.name)"
+        self.logger = logger
+        (dispatches, dispatchContinuation) = AsyncStream.makeStream()
+        (registration, registrationContinuation) = AsyncStream.makeStream()
+    }
+
+    /// Whether the coordinator accepted the worker (false when refused); for callers that
+    /// want to wait for registration.
+    public nonisolated var registrations: AsyncStream<Bool> { registration }
+
+    /// Registers and serves attempts until shutdown; throws when the coordinator refuses it.
+    public func run() async throws {
+        sendHello()
+        let events = transport.events
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                group.addTask { [weak self] in
+                    for await event in events {
+                        guard let self else { return }
+                        await self.handle(event)
+                    }
+                    await self?.stopAccepting()
+                }
+                group.addTask { [weak self] in
+                    while !Task.isCancelled {
+                        guard let interval = self?.configuration.heartbeatInterval else { return }
+                        try? await Task.sleep(for: interval)
+                        await self?.tick()
+                    }
+                }
+                for await dispatch in dispatches {
+                    group.addTask { [weak self] in
+                        await self?.execute(dispatch)
+                    }
+                }
+                group.cancelAll()
+            }
+        } onGracefulShutdown: { [dispatchContinuation, transport] in
+            dispatchContinuation.finish()
+            transport.close()
+        }
+        for attempt in running.values { attempt.process?.terminateGroup(gracePeriod: configuration.killGracePeriod) }
+        if let refusal {
+            throw WorkerError(.refused, "the coordinator refused this worker: \(refusal)")
+        }
+    }
+
+    func stopAccepting() {
+        dispatchContinuation.finish()
+    }
+
+    func send(_ payload: Payload, cause: UInt64 = 0, bulk: [UInt8] = []) {
+        transport.send(messages.make(payload, cause: cause, bulk: bulk))
+    }
+
+    func sendHello() {
+        let capabilities = WorkerCapabilities(
+            cores: SystemResources.cores, memoryBytes: SystemResources.memoryBytes, slots: configuration.slots,
+            labels: configuration.labels, hostname: SystemResources.hostname
+        )
+        send(.hello(Hello(workerName: configuration.name, capabilities: capabilities, runningAttempts: Array(running.keys))))
+    }
+
+    func tick() {
+        if ContinuousClock.now - lastHeard > configuration.coordinatorSilenceTimeout {
+            logger.warning("no word from the coordinator; registering again")
+            lastHeard = .now
+            workerID = nil
+            sendHello()
+            return
+        }
+        send(.heartbeat(Heartbeat(runningAttempts: Array(running.keys))))
+    }
+
+    func handle(_ event: WorkerTransportEvent) {
+        switch event {
+        case .malformed(let error):
+            logger.warning("dropped a malformed message from the coordinator: \(error)")
+        case .message(let message):
+            lastHeard = .now
+            handle(message)
+        }
+    }
+
+    func handle(_ message: Message) {
+        switch message.payload {
+        case .welcome(let welcome):
+            workerID = welcome.workerID
+            logger.info("registered with the coordinator", metadata: ["id": "\(welcome.workerID)"])
+            registrationContinuation.yield(true)
+        case .refuse(let refuse):
+            refusal = refuse.reason
+            logger.error("the coordinator refused this worker: \(refuse.reason)")
+            registrationContinuation.yield(false)
+            registrationContinuation.finish()
+            dispatchContinuation.finish()
+            transport.close()
+        case .heartbeat:
+            break
+        case .dispatch(let dispatch):
+            guard running[dispatch.attemptID] == nil else { return }
+            running[dispatch.attemptID] = RunningAttempt()
+            dispatchContinuation.yield(dispatch)
+        case .cancel(let cancel):
+            guard var attempt = running[cancel.attemptID] else { return }
+            attempt.canceled = true
+            running[cancel.attemptID] = attempt
+            logger.info("canceling: \(cancel.reason)", metadata: ["attempt": "\(cancel.attemptID)"])
+            attempt.process?.terminateGroup(gracePeriod: configuration.killGracePeriod)
+        case .attemptAcknowledged(let ack):
+            if !ack.accepted {
+                logger.warning("the coordinator rejected the result: \(ack.reason ?? "")", metadata: ["attempt": "\(ack.attemptID)"])
+            }
+        case .fetchChunk(let chunk):
+            receiveFetchChunk(chunk, bytes: message.bulk)
+        case .fetchFailed(let failed):
+            failFetch(failed.blob, reason: failed.reason)
+        case .uploadCredit(let credit):
+            receiveCredit(credit)
+        case .uploadStored(let stored):
+            finishUpload(stored)
+        default:
+            logger.warning("ignored \(message.envelope.code) from the coordinator")
+        }
+    }
+}
+
+/// A dispatched attempt on this worker.
+struct RunningAttempt {
+    var process: ChildProcess?
+    var canceled = false
+}

@@ -1,0 +1,48 @@
+@testable import Coordinator
+import Testing
+
+@Suite struct CacheManifestTests {
+    let base = CacheManifest(
+        command: "python train.py --lr ${{inputs.lr}}", parameters: ["lr": "0.1", "epochs": "300"],
+        code: .init(digest: "c1", files: ["train.py": "f1", "common.py": "f2"]), environment: #"{"image":"python:3.11"}"#,
+        inputs: ["data": .init(type: "uri_folder", digest: "d1")], outputs: ["model": "uri_folder"]
+    )
+
+    @Test func canonicalJSONIsStableAndKeyOrderIndependent() {
+        var reordered = base
+        reordered.parameters = ["epochs": "300", "lr": "0.1"]
+        #expect(reordered.canonicalJSON == base.canonicalJSON)
+        #expect(CacheManifest.decode(json: base.canonicalJSON) == base)
+    }
+
+    @Test func identicalManifestsHaveNoDifferences() {
+        #expect(base.differences(from: base).isEmpty)
+    }
+
+    @Test func eachChangedFieldIsNamed() {
+        var changed = base
+        changed.parameters["lr"] = "0.01"
+        changed.code = .init(digest: "c2", files: ["train.py": "f1", "common.py": "f3", "new.py": "f4"])
+        changed.inputs["data"] = .init(type: "uri_folder", digest: "d2")
+        changed.environment = #"{"image":"python:3.12"}"#
+        changed.command += " --verbose"
+        changed.outputs["report"] = "uri_folder"
+        let differences = changed.differences(from: base)
+        #expect(differences == [
+            "command: the command text changed",
+            "parameter lr: 0.1 → 0.01",
+            "code: common.py changed",
+            "code: new.py added",
+            "environment: the environment definition changed",
+            "input data: content changed",
+            "output report: added",
+        ])
+    }
+
+    @Test func parameterAddedAndRemovedAreNamed() {
+        var changed = base
+        changed.parameters["l2"] = "0.001"
+        changed.parameters["epochs"] = nil
+        #expect(changed.differences(from: base) == ["parameter epochs: removed (was 300)", "parameter l2: added (0.001)"])
+    }
+}

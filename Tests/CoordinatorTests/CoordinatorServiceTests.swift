@@ -1,0 +1,79 @@
+import Coordinator
+import Foundation
+import Protocol
+import TestKit
+import Testing
+import Transport
+
+/// The coordinator shell over the in-memory transport: registration and hostile input.
+@Suite(.timeLimit(.minutes(1)))
+struct CoordinatorServiceTests {
+    func withCoordinator(_ body: (InMemoryNetwork, CoordinatorService) async throws -> Void) async throws {
+        let directory = try ProcessHarness.temporaryDirectory("conduit-coordinator")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let network = InMemoryNetwork()
+        let service = try CoordinatorService(configuration: CoordinatorConfiguration(dataDirectory: directory), transport: network.coordinator)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await service.run() }
+            try await body(network, service)
+            network.coordinator.close()
+            group.cancelAll()
+        }
+    }
+
+    func hello(version: UInt16, name: String = "w") -> Message {
+        let capabilities = WorkerCapabilities(cores: 2, memoryBytes: 1 << 30, slots: 1, labels: [], hostname: "h")
+        return Message(
+            envelope: Envelope(version: version, code: .hello, messageID: 1, senderID: name),
+            payload: .hello(Hello(protocolVersion: version, workerName: name, capabilities: capabilities))
+        )
+    }
+
+    func firstMessage(_ transport: InMemoryWorkerTransport) async -> Message? {
+        for await event in transport.events {
+            if case .message(let message) = event { return message }
+        }
+        return nil
+    }
+
+    @Test func aWorkerWithTheWrongProtocolVersionIsRefusedWithAReason() async throws {
+        try await withCoordinator { network, service in
+            let worker = network.connectWorker(identity: "old")
+            worker.send(hello(version: 99))
+            let reply = await firstMessage(worker)
+            guard case .refuse(let refuse)? = reply?.payload else {
+                Issue.record("expected refuse, got \(String(describing: reply))")
+                return
+            }
+            #expect(refuse.reason.contains("protocol version 99"))
+            #expect(refuse.reason.contains("version \(ProtocolVersion.current)"))
+            #expect(try await service.listWorkers().isEmpty)
+        }
+    }
+
+    @Test func malformedAndUnknownMessagesDoNotHurtTheCoordinator() async throws {
+        try await withCoordinator { network, service in
+            network.injectRaw([], from: "x")
+            network.injectRaw([[0xC0, 0xD1, 0, 1, 0x7F, 0x7F]], from: "x")
+            network.injectRaw([[1, 2, 3], Array(repeating: 0xFF, count: 1000)], from: "x")
+            var unknown = MessageCodec.encode(hello(version: ProtocolVersion.current))
+            unknown[0][4] = 0x7E
+            network.injectRaw(unknown, from: "x")
+            let stranger = network.connectWorker(identity: "stranger")
+            stranger.send(Message(envelope: Envelope(code: .attemptFinished, messageID: 2, senderID: "s"),
+                                  payload: .attemptFinished(AttemptFinished(attemptID: "nope", outcome: .succeeded, startedAt: 0, endedAt: 0))))
+            guard case .refuse? = await firstMessage(stranger)?.payload else {
+                Issue.record("an unregistered sender must be told to say hello first")
+                return
+            }
+            let worker = network.connectWorker(identity: "good")
+            worker.send(hello(version: ProtocolVersion.current, name: "good"))
+            guard case .welcome(let welcome)? = await firstMessage(worker)?.payload else {
+                Issue.record("a good worker must still be welcomed")
+                return
+            }
+            #expect(welcome.workerID == "good")
+            #expect(try await service.listWorkers().map(\.name) == ["good"])
+        }
+    }
+}
