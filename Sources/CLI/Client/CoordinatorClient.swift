@@ -1,0 +1,52 @@
+import Foundation
+import Protocol
+
+/// What the CLI asks of a coordinator: over HTTP (`HTTPCoordinatorClient`) or in the same
+/// process (`LocalCoordinatorClient`, for `conduit run`).
+protocol CoordinatorClient: Sendable {
+    func missingBlobs(_ digests: [String]) async throws -> [String]
+    func uploadBlob(digest: String, source: BlobSource) async throws
+    func submit(_ request: SubmitRequest) async throws -> String
+    func report(run: String) async throws -> RunReport
+    /// Waits (long-poll) until the run changes past `version`, at most `seconds`.
+    func waitForChange(run: String, after version: Int64, seconds: Double) async throws -> RunReport
+    func runs(limit: Int) async throws -> [RunReport]
+    func workers() async throws -> [WorkerReport]
+    func cancel(run: String) async throws -> RunReport
+    func logs(run: String, step: String, offset: Int64) async throws -> (bytes: [UInt8], finished: Bool)
+    func explain(run: String, step: String) async throws -> Explanation
+    func outputs(run: String) async throws -> [OutputArtifact]
+    /// Writes a blob's bytes to `path`.
+    func downloadBlob(digest: String, to path: String) async throws
+}
+
+/// Where the bytes of a blob to upload come from.
+enum BlobSource: Sendable {
+    case file(String)
+    case bytes([UInt8])
+}
+
+/// An error the CLI reports to the user, with the exit status to use.
+struct CLIError: Error, CustomStringConvertible {
+    var message: String
+    var exitCode: Int32
+
+    init(_ message: String, exitCode: Int32 = ExitStatus.usage) {
+        self.message = message
+        self.exitCode = exitCode
+    }
+
+    var description: String { message }
+}
+
+/// The CLI's exit statuses (documented in `conduit --help` and README).
+enum ExitStatus {
+    /// The run completed, or the command succeeded.
+    static let success: Int32 = 0
+    /// The run failed or was canceled.
+    static let runFailed: Int32 = 1
+    /// The pipeline or the command line is invalid.
+    static let usage: Int32 = 2
+    /// The coordinator could not be reached or answered with an error.
+    static let unavailable: Int32 = 3
+}

@@ -1,0 +1,76 @@
+import Artifacts
+import Coordinator
+import Foundation
+import Protocol
+
+/// Calls a coordinator running in this process (`conduit run`).
+struct LocalCoordinatorClient: CoordinatorClient {
+    let service: CoordinatorService
+
+    private func call<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as CoordinatorError {
+            throw CLIError(error.message, exitCode: error.code == .invalidRequest || error.code == .notFound ? ExitStatus.usage : ExitStatus.unavailable)
+        }
+    }
+
+    func missingBlobs(_ digests: [String]) async throws -> [String] {
+        try await call { try await service.missingBlobs(digests) }
+    }
+
+    func uploadBlob(digest: String, source: BlobSource) async throws {
+        let store = service.artifactStore
+        switch source {
+        case .bytes(let bytes):
+            _ = try store.put(bytes)
+        case .file(let path):
+            _ = try store.importFile(at: path)
+        }
+    }
+
+    func submit(_ request: SubmitRequest) async throws -> String {
+        try await call { try await service.submit(request) }
+    }
+
+    func report(run: String) async throws -> RunReport {
+        try await call { try await service.report(runID: run) }
+    }
+
+    func waitForChange(run: String, after version: Int64, seconds: Double) async throws -> RunReport {
+        try await call { try await service.waitForChange(runID: run, after: version, timeout: .milliseconds(Int64(seconds * 1000))) }
+    }
+
+    func runs(limit: Int) async throws -> [RunReport] {
+        try await call { try await service.listRuns(limit: limit) }
+    }
+
+    func workers() async throws -> [WorkerReport] {
+        try await call { try await service.listWorkers() }
+    }
+
+    func cancel(run: String) async throws -> RunReport {
+        try await call {
+            try await service.cancel(runID: run)
+            return try await service.report(runID: run)
+        }
+    }
+
+    func logs(run: String, step: String, offset: Int64) async throws -> (bytes: [UInt8], finished: Bool) {
+        try await call { try await service.logs(runID: run, step: step, offset: offset) }
+    }
+
+    func explain(run: String, step: String) async throws -> Explanation {
+        try await call { try await service.explain(runID: run, step: step) }
+    }
+
+    func outputs(run: String) async throws -> [OutputArtifact] {
+        try await call { try await service.outputArtifacts(runID: run) }
+    }
+
+    func downloadBlob(digest: String, to path: String) async throws {
+        guard let source = service.blobPath(digest: digest) else { throw CLIError("no blob \(digest)") }
+        try? FileManager.default.removeItem(atPath: path)
+        try FileManager.default.copyItem(atPath: source, toPath: path)
+    }
+}

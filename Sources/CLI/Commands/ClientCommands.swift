@@ -1,0 +1,257 @@
+import ArgumentParser
+import Foundation
+import Protocol
+
+/// `conduit submit`: send a pipeline to a coordinator.
+struct SubmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Submit a pipeline to a coordinator; prints the run id (or follows it with --wait)."
+    )
+
+    @Argument(help: "The pipeline YAML file.")
+    var pipeline: String
+
+    @OptionGroup var overrides: OverrideOptions
+
+    @Flag(help: "Follow the run to its end, printing progress; exit non-zero if it fails.")
+    var wait = false
+
+    @Option(name: .customLong("force"), help: "Run this step even if a cached result exists (repeatable).")
+    var force: [String] = []
+
+    @Option(name: .customLong("output-dir"), help: "With --wait: copy pipeline outputs to DIR/OUTPUT_NAME.")
+    var outputDirectory: String?
+
+    @Flag(help: "Print JSON: the run id, or with --wait the whole run.")
+    var json = false
+
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        try await withCLIErrors {
+            let plan = try SubmissionBuilder.load(file: pipeline, overrides: overrides.overrides)
+            let client = try client.client()
+            let progress = ProgressPrinter(enabled: wait)
+            for warning in plan.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+            let run = try await SubmissionBuilder.submit(plan: plan, force: force, client: client, progress: progress)
+            guard wait else {
+                if json { printJSON(["run": run]) } else { print(run) }
+                return ExitStatus.success
+            }
+            progress.note("run \(run): \(plan.name), \(plan.steps.count) step\(plan.steps.count == 1 ? "" : "s")")
+            let report = try await RunFollower.follow(run: run, client: client, progress: progress)
+            var outputs = report.outputs
+            if let outputDirectory {
+                outputs = try await OutputDownloader.download(run: run, into: outputDirectory, client: client)
+            }
+            return RunFollower.finish(report, outputs: outputs, json: json)
+        }
+    }
+}
+
+/// `conduit status RUN`.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show a run and each of its steps.")
+
+    @Argument(help: "The run id.")
+    var run: String
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        try await withCLIErrors {
+            let report = try await client.client().report(run: run)
+            if json {
+                printJSON(RunSummary(report: report, outputs: report.outputs))
+                return ExitStatus.success
+            }
+            print("run \(report.run) (\(report.pipeline)): \(report.status.rawValue)\(report.reason.map { " — \($0)" } ?? "")")
+            let width = max(8, report.steps.map(\.name.count).max() ?? 8)
+            for step in report.steps {
+                var line = "  " + step.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + ProgressPrinter.describe(step)
+                if step.attempts > 1 { line += ", \(step.attempts) attempts" }
+                if let reason = step.reason, step.status != .completed { line += "  (\(reason))" }
+                print(line)
+            }
+            for name in report.outputs.keys.sorted() { print("output \(name): \(report.outputs[name]!)") }
+            return ExitStatus.success
+        }
+    }
+}
+
+/// `conduit runs`.
+struct RunsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "runs", abstract: "List recent runs, newest first.")
+
+    @Option(help: "How many runs to list.")
+    var limit: Int = 20
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        try await withCLIErrors {
+            let runs = try await client.client().runs(limit: limit)
+            if json {
+                printJSON(runs.map { RunSummary(report: $0, outputs: $0.outputs) })
+                return ExitStatus.success
+            }
+            if runs.isEmpty { print("no runs yet: start one with `conduit submit PIPELINE.yml`") }
+            for run in runs {
+                let reused = run.steps.filter(\.reused).count
+                let created = Date(timeIntervalSince1970: Double(run.createdAt) / 1000)
+                print("\(run.run)  \(run.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0))  \(run.pipeline)  \(run.steps.count) steps, \(reused) reused  \(ISO8601DateFormatter().string(from: created))")
+            }
+            return ExitStatus.success
+        }
+    }
+}
+
+/// `conduit workers`.
+struct WorkersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "workers", abstract: "List workers with their capabilities and running attempts.")
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        try await withCLIErrors {
+            let workers = try await client.client().workers()
+            if json {
+                printJSON(workers)
+                return ExitStatus.success
+            }
+            if workers.isEmpty { print("no workers have registered: start one with `conduit worker --coordinator tcp://HOST:5555`") }
+            for worker in workers {
+                let capabilities = worker.capabilities
+                let memory = String(format: "%.1f GiB", Double(capabilities.memoryBytes) / 1_073_741_824)
+                let labels = capabilities.labels.isEmpty ? "any step" : "labels " + capabilities.labels.joined(separator: ",")
+                print("\(worker.id)  \(worker.connected ? "connected" : "gone     ")  \(capabilities.cores) cores, \(memory), \(capabilities.slots) slots (\(worker.runningAttempts.count) busy), \(labels)")
+            }
+            return ExitStatus.success
+        }
+    }
+}
+
+/// `conduit logs RUN STEP`.
+struct LogsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "logs", abstract: "Print a step's output (stdout and stderr), optionally following it.")
+
+    @Argument(help: "The run id.")
+    var run: String
+
+    @Argument(help: "The step name (nested steps as node/child).")
+    var step: String
+
+    @Flag(name: .shortAndLong, help: "Keep printing until the step ends.")
+    var follow = false
+
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        try await withCLIErrors {
+            let client = try client.client()
+            var offset: Int64 = 0
+            while true {
+                let (bytes, finished) = try await client.logs(run: run, step: step, offset: offset)
+                if !bytes.isEmpty {
+                    FileHandle.standardOutput.write(Data(bytes))
+                    offset += Int64(bytes.count)
+                }
+                if !follow || (finished && bytes.isEmpty) { break }
+                if bytes.isEmpty { try await Task.sleep(for: .milliseconds(250)) }
+            }
+            return ExitStatus.success
+        }
+    }
+}
+
+/// `conduit cancel RUN`.
+struct CancelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a run: queued steps are dropped, running ones killed.")
+
+    @Argument(help: "The run id.")
+    var run: String
+
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        try await withCLIErrors {
+            let report = try await client.client().cancel(run: run)
+            print("run \(report.run): \(report.status.rawValue)")
+            return ExitStatus.success
+        }
+    }
+}
+
+/// `conduit download RUN OUTPUT DIR`.
+struct DownloadCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "download", abstract: "Copy a pipeline output of a run to DIR/OUTPUT.")
+
+    @Argument(help: "The run id.")
+    var run: String
+
+    @Argument(help: "The pipeline output name.")
+    var output: String
+
+    @Argument(help: "The directory to copy it into.")
+    var directory: String
+
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        try await withCLIErrors {
+            let client = try client.client()
+            let outputs = try await client.outputs(run: run)
+            guard let artifact = outputs.first(where: { $0.name == output }) else {
+                let names = outputs.map(\.name).joined(separator: ", ")
+                throw CLIError("run \(run) has no output \(output)\(names.isEmpty ? " (it produced none)" : "; its outputs are \(names)")")
+            }
+            let destination = (directory as NSString).appendingPathComponent(output)
+            try await OutputDownloader.download(artifact: artifact.artifact, to: destination, client: client)
+            print(destination)
+            return ExitStatus.success
+        }
+    }
+}
+
+/// `conduit explain RUN STEP`.
+struct ExplainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "explain",
+        abstract: "Say why a step ran or was reused; for a re-run, name each field that changed."
+    )
+
+    @Argument(help: "The run id.")
+    var run: String
+
+    @Argument(help: "The step name (nested steps as node/child).")
+    var step: String
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        try await withCLIErrors {
+            let explanation = try await client.client().explain(run: run, step: step)
+            if json {
+                printJSON(explanation)
+                return ExitStatus.success
+            }
+            print("\(explanation.step) in \(explanation.run): \(explanation.decision)")
+            print("  \(explanation.summary)")
+            for difference in explanation.differences { print("  - \(difference)") }
+            return ExitStatus.success
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+/// `conduit run`: a coordinator and a local worker in this process.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a pipeline on this machine (embedded coordinator and worker).",
+        discussion: """
+            Results are kept in the data directory (default $CONDUIT_HOME or ~/.conduit), so running the same
+            pipeline again reuses every unchanged step. Every compute: name runs on the local worker.
+            Pipeline outputs are copied to OUTPUT-DIR/OUTPUT_NAME.
+            """
+    )
+
+    @Argument(help: "The pipeline YAML file.")
+    var pipeline: String
+
+    @OptionGroup var overrides: OverrideOptions
+
+    @Option(name: .customLong("output-dir"), help: "Where pipeline outputs are copied (default: ./conduit-outputs).")
+    var outputDirectory: String = "conduit-outputs"
+
+    @Option(name: .customLong("data-dir"), help: "Data directory for runs, cache and artifacts (default: $CONDUIT_HOME or ~/.conduit).")
+    var dataDirectory: String?
+
+    @Option(help: "Steps the local worker runs at once (default: the number of cores).")
+    var slots: Int?
+
+    @Option(name: .customLong("force"), help: "Run this step even if a cached result exists (repeatable).")
+    var force: [String] = []
+
+    @Flag(help: "Print one JSON object describing the run at the end.")
+    var json = false
+
+    @OptionGroup var logging: LogOptions
+
+    func validate() throws {
+        if let slots, slots < 1 { throw ValidationError("--slots must be at least 1") }
+    }
+
+    func run() async throws {
+        LoggingSetup.bootstrap(level: logging.logLevel, defaultLevel: .warning)
+        try await withCLIErrors {
+            let plan = try SubmissionBuilder.load(file: pipeline, overrides: overrides.overrides)
+            let progress = ProgressPrinter(enabled: true)
+            for warning in plan.warnings { progress.note("warning: \(warning)") }
+            let data = dataDirectory ?? EmbeddedSystem.defaultDataDirectory
+            let output = outputDirectory
+            let force = force
+            let json = json
+            let slots = slots ?? ProcessInfo.processInfo.activeProcessorCount
+            return try await EmbeddedSystem.with(dataDirectory: data, slots: slots, logger: Logger(label: "conduit")) { client in
+                let run = try await SubmissionBuilder.submit(plan: plan, force: force, client: client, progress: progress)
+                progress.note("run \(run): \(plan.name), \(plan.steps.count) step\(plan.steps.count == 1 ? "" : "s")")
+                let report = try await RunFollower.follow(run: run, client: client, progress: progress)
+                let outputs = try await OutputDownloader.download(run: run, into: output, client: client)
+                return RunFollower.finish(report, outputs: outputs, json: json)
+            }
+        }
+    }
+}
+
+/// `conduit validate`: load and check a pipeline without running it.
+struct ValidateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check a pipeline file and print its steps, without running anything."
+    )
+
+    @Argument(help: "The pipeline YAML file.")
+    var pipeline: String
+
+    @OptionGroup var overrides: OverrideOptions
+
+    @Flag(help: "Print the plan as JSON.")
+    var json = false
+
+    func run() async throws {
+        try await withCLIErrors {
+            let plan = try SubmissionBuilder.load(file: pipeline, overrides: overrides.overrides)
+            for warning in plan.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+            if json {
+                printJSON(plan)
+            } else {
+                print("\(pipeline): valid pipeline \"\(plan.name)\" with \(plan.steps.count) step\(plan.steps.count == 1 ? "" : "s")")
+                for step in plan.steps {
+                    let after = step.upstreamSteps
+                    print("  \(step.name)\(after.isEmpty ? "" : " (after \(after.joined(separator: ", ")))")\(step.compute.map { " on \($0)" } ?? "")")
+                }
+            }
+            return ExitStatus.success
+        }
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+
+/// The `conduit` command.
+@main
+struct Conduit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "conduit",
+        abstract: "Run ML pipelines written in Azure ML CLI v2 YAML on your own machines, reusing unchanged steps.",
+        discussion: """
+            One machine:   conduit run pipeline.yml
+            A cluster:     conduit coordinator --data-dir DIR   (head node)
+                           conduit worker --coordinator tcp://HEAD:5555   (each node)
+                           conduit submit pipeline.yml --wait
+
+            Clients find the coordinator through --coordinator-url or CONDUIT_URL (default http://127.0.0.1:8765).
+            Exit status: 0 success, 1 the run failed or was canceled, 2 invalid pipeline or arguments,
+            3 the coordinator could not be reached or failed.
+            """,
+        version: "0.1.0",
+        subcommands: [
+            RunCommand.self, ValidateCommand.self, CoordinatorCommand.self, WorkerCommand.self, SubmitCommand.self,
+            StatusCommand.self, RunsCommand.self, WorkersCommand.self, LogsCommand.self, CancelCommand.self,
+            DownloadCommand.self, ExplainCommand.self,
+        ]
+    )
+}
+
+/// Runs a command body, printing `CLIError`s and exiting with their status.
+func withCLIErrors(_ body: () async throws -> Int32) async throws {
+    let status: Int32
+    do {
+        status = try await body()
+    } catch let error as CLIError {
+        FileHandle.standardError.write(Data("\(error.message)\n".utf8))
+        status = error.exitCode
+    }
+    if status != 0 { throw ExitCode(status) }
+}

@@ -1,0 +1,54 @@
+import Coordinator
+import Foundation
+import Logging
+import Transport
+import Worker
+import ZeroMQ
+
+/// A coordinator and one local worker in this process, talking ZeroMQ over `inproc://`.
+enum EmbeddedSystem {
+    /// The default data directory: `$CONDUIT_HOME`, else `~/.conduit`.
+    static var defaultDataDirectory: String {
+        if let home = ProcessInfo.processInfo.environment["CONDUIT_HOME"], !home.isEmpty { return home }
+        return (NSHomeDirectory() as NSString).appendingPathComponent(".conduit")
+    }
+
+    /// Starts both services, runs `body` with a client for the coordinator, then stops them.
+    static func with<T: Sendable>(
+        dataDirectory: String, slots: Int, logger: Logger,
+        _ body: @Sendable (any CoordinatorClient) async throws -> T
+    ) async throws -> T {
+        let loop = try ZMQLoop()
+        defer { loop.shutdown() }
+        let endpoint = "inproc://conduit-embedded"
+        let coordinatorTransport = try await ZMQCoordinatorTransport(loop: loop, endpoint: endpoint)
+        let coordinator = try CoordinatorService(
+            configuration: CoordinatorConfiguration(dataDirectory: dataDirectory), transport: coordinatorTransport, logger: logger
+        )
+        let identity = Array("local-\(UInt64.random(in: 0...UInt64.max))".utf8)
+        let workerTransport = try await ZMQWorkerTransport(loop: loop, endpoint: endpoint, identity: identity)
+        let worker = try WorkerService(
+            configuration: WorkerConfiguration(name: "local", slots: slots, workDirectory: dataDirectory + "/worker"),
+            transport: workerTransport, logger: logger
+        )
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await coordinator.run()
+                return nil
+            }
+            group.addTask {
+                try await worker.run()
+                return nil
+            }
+            var registrations = worker.registrations.makeAsyncIterator()
+            guard await registrations.next() == true else {
+                throw CLIError("the embedded worker could not register", exitCode: ExitStatus.unavailable)
+            }
+            let result = try await body(LocalCoordinatorClient(service: coordinator))
+            workerTransport.close()
+            coordinatorTransport.close()
+            group.cancelAll()
+            return result
+        }
+    }
+}

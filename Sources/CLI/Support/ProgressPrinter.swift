@@ -1,0 +1,43 @@
+import Foundation
+import Protocol
+
+/// Prints live progress to standard error: one line per step transition.
+final class ProgressPrinter: Sendable {
+    let enabled: Bool
+
+    init(enabled: Bool) {
+        self.enabled = enabled
+    }
+
+    func note(_ text: String) {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("conduit: \(text)\n".utf8))
+    }
+
+    /// Prints what changed between two reports of the same run.
+    func show(_ report: RunReport, previous: RunReport?) {
+        guard enabled else { return }
+        let width = max(8, report.steps.map(\.name.count).max() ?? 8)
+        let before = Dictionary((previous?.steps ?? []).map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for step in report.steps {
+            let old = before[step.name]
+            guard old?.status != step.status || old?.reused != step.reused else { continue }
+            if step.status == .waiting || step.status == .queued { continue }
+            var line = "  " + step.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + Self.describe(step)
+            if let reason = step.reason, step.status == .failed || step.status == .timedOut || step.status == .skipped {
+                line += "  (\(reason))"
+            }
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
+    }
+
+    static func describe(_ step: StepReport) -> String {
+        switch step.status {
+        case .completed where step.reused: return "reused"
+        case .completed: return "completed" + (step.seconds.map { String(format: " in %.1fs", $0) } ?? "")
+        case .running: return "running" + (step.worker.map { " on \($0)" } ?? "")
+        case .timedOut: return "timed out"
+        default: return step.status.rawValue
+        }
+    }
+}

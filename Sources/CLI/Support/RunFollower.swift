@@ -1,0 +1,81 @@
+import Foundation
+import Protocol
+
+/// Follows a run to its end, printing progress, then prints the summary.
+enum RunFollower {
+    static func follow(run: String, client: any CoordinatorClient, progress: ProgressPrinter) async throws -> RunReport {
+        var report = try await client.report(run: run)
+        progress.show(report, previous: nil)
+        while !report.status.isFinal {
+            let next = try await client.waitForChange(run: run, after: report.version, seconds: 10)
+            progress.show(next, previous: report)
+            report = next
+        }
+        return report
+    }
+
+    /// Prints the final state: JSON (`--json`) or a human summary; returns the exit status.
+    static func finish(_ report: RunReport, outputs: [String: String], json: Bool) -> Int32 {
+        if json {
+            printJSON(RunSummary(report: report, outputs: outputs))
+        } else {
+            let reused = report.steps.filter(\.reused).count
+            let ran = report.steps.filter { $0.status == .completed && !$0.reused }.count
+            var line = "run \(report.run): \(report.status.rawValue)"
+            if let finished = report.finishedAt {
+                line += String(format: " in %.1fs", Double(finished - report.createdAt) / 1000)
+            }
+            line += " (\(ran) ran, \(reused) reused"
+            let others = report.steps.count - ran - reused
+            line += others > 0 ? ", \(others) did not complete)" : ")"
+            print(line)
+            if let reason = report.reason, report.status != .completed { print("reason: \(reason)") }
+            for step in report.steps where step.status == .failed || step.status == .timedOut {
+                print("  \(step.name): \(step.status.rawValue)\(step.reason.map { " (\($0))" } ?? "") — see `conduit logs \(report.run) \(step.name)`")
+            }
+            for name in outputs.keys.sorted() {
+                print("output \(name): \(outputs[name]!)")
+            }
+        }
+        return report.status == .completed ? ExitStatus.success : ExitStatus.runFailed
+    }
+}
+
+/// The `--json` summary of a run: the names scripts rely on.
+struct RunSummary: Encodable {
+    struct Step: Encodable {
+        var name: String
+        var status: String
+        var reused: Bool
+        var attempts: Int
+        var worker: String?
+        var reason: String?
+    }
+
+    var run: String
+    var pipeline: String
+    var status: String
+    var reason: String?
+    var steps: [Step]
+    var outputs: [String: String]
+
+    init(report: RunReport, outputs: [String: String]) {
+        run = report.run
+        pipeline = report.pipeline
+        status = report.status.rawValue
+        reason = report.reason
+        steps = report.steps.map {
+            Step(name: $0.name, status: $0.status.rawValue, reused: $0.reused, attempts: $0.attempts, worker: $0.worker, reason: $0.reason)
+        }
+        self.outputs = outputs
+    }
+}
+
+/// Prints a value as sorted, pretty JSON on standard output.
+func printJSON(_ value: some Encodable) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+    if let data = try? encoder.encode(value) {
+        print(String(decoding: data, as: UTF8.self))
+    }
+}

@@ -1,0 +1,86 @@
+import Artifacts
+import Foundation
+import Protocol
+import Spec
+
+/// Turns a loaded plan into a submission: snapshots code folders and local input data, uploads
+/// whatever blobs the coordinator lacks, and names the artifacts in the request.
+enum SubmissionBuilder {
+    static func submit(plan: PipelinePlan, force: [String], client: any CoordinatorClient, progress: ProgressPrinter) async throws -> String {
+        var sources: [String: BlobSource] = [:]
+        var codeByDirectory: [String: String] = [:]
+        var code: [String: String] = [:]
+        var localInputs: [String: String] = [:]
+        var dataByPath: [String: String] = [:]
+
+        func remember(_ manifest: TreeManifest, root: String, isFile: Bool) {
+            sources[manifest.digest.hex] = .bytes(Array(manifest.canonicalText.utf8))
+            for entry in manifest.entries {
+                guard let digest = entry.digest else { continue }
+                sources[digest.hex] = .file(isFile ? root : root + "/" + entry.path)
+            }
+        }
+
+        for step in plan.steps {
+            if let directory = step.codeDirectory {
+                if let digest = codeByDirectory[directory] {
+                    code[step.name] = digest
+                } else {
+                    let manifest = try snapshot("code folder \(directory) of step \(step.name)") { try Snapshot.folder(at: directory, store: nil) }
+                    remember(manifest, root: directory, isFile: false)
+                    codeByDirectory[directory] = manifest.digest.hex
+                    code[step.name] = manifest.digest.hex
+                }
+            }
+            for input in step.inputs {
+                guard case .localPath(let path) = input.source else { continue }
+                if let digest = dataByPath[path] {
+                    localInputs[step.name + "\u{1F}" + input.name] = digest
+                    continue
+                }
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                    throw CLIError("\(plan.sourceFile): step \(step.name), input \(input.name): \(path) does not exist")
+                }
+                let manifest = try snapshot("input \(input.name) of step \(step.name) (\(path))") {
+                    isDirectory.boolValue
+                        ? try Snapshot.folder(at: path, store: nil, honoringIgnoreFiles: false)
+                        : try Snapshot.file(at: path, store: nil)
+                }
+                remember(manifest, root: path, isFile: !isDirectory.boolValue)
+                dataByPath[path] = manifest.digest.hex
+                localInputs[step.name + "\u{1F}" + input.name] = manifest.digest.hex
+            }
+        }
+
+        let missing = try await client.missingBlobs(sources.keys.sorted())
+        if !missing.isEmpty {
+            progress.note("uploading \(missing.count) file\(missing.count == 1 ? "" : "s") (code and data)")
+        }
+        for digest in missing {
+            guard let source = sources[digest] else { continue }
+            try await client.uploadBlob(digest: digest, source: source)
+        }
+        let planJSON = String(decoding: try JSONEncoder().encode(plan), as: UTF8.self)
+        return try await client.submit(SubmitRequest(planJSON: planJSON, localInputs: localInputs, code: code, force: force))
+    }
+
+    private static func snapshot(_ what: String, _ body: () throws -> TreeManifest) throws -> TreeManifest {
+        do {
+            return try body()
+        } catch {
+            throw CLIError("cannot read the \(what): \(error)")
+        }
+    }
+
+    /// Loads and validates a pipeline file, turning errors into user-facing ones.
+    static func load(file: String, overrides: [String]) throws -> PipelinePlan {
+        do {
+            return try PipelineLoader.load(file: file, overrides: overrides)
+        } catch let error as SpecError {
+            throw CLIError("error: \(error)")
+        } catch {
+            throw CLIError("error: \(file): \(error)")
+        }
+    }
+}

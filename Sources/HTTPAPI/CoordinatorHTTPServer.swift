@@ -1,0 +1,177 @@
+import Artifacts
+import Coordinator
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import Protocol
+
+/// The coordinator's HTTP/JSON API for clients (the CLI, later the web UI and triggers).
+///
+/// Routes are thin: each decodes its request, calls `CoordinatorService`, and encodes the answer.
+/// Errors carry a JSON body `{"error": "..."}`; see `docs/protocol.md` for the route table.
+public enum CoordinatorHTTPServer {
+    /// The largest JSON request body accepted (a submission with a large plan).
+    public static let maximumJSONBytes = 64 << 20
+
+    /// An `Application` (a swift-service-lifecycle `Service`) serving `service` on `host:port`.
+    /// `onRunning` receives the bound port (useful with port 0).
+    public static func application(
+        service: CoordinatorService, host: String, port: Int, logger: Logger,
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = Router()
+        addRoutes(to: router, service: service)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "conduit"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+            logger: logger
+        )
+    }
+
+    static func addRoutes(to router: Router<BasicRequestContext>, service: CoordinatorService) {
+        router.get("/v1/health") { _, _ in
+            try json(["status": "ok", "protocol": "\(ProtocolVersion.current)"])
+        }
+        router.post("/v1/blobs/missing") { request, context in
+            let body = try await decode(MissingBlobsRequest.self, from: request)
+            return try await call { try json(MissingBlobsResponse(missing: try await service.missingBlobs(body.digests))) }
+        }
+        router.put("/v1/blobs/{digest}") { request, context in
+            let text = try context.parameters.require("digest")
+            guard let digest = Digest(hex: text) else { throw HTTPError(.badRequest, message: "\(text) is not a SHA-256 digest") }
+            let store = service.artifactStore
+            if store.contains(digest) { return Response(status: .noContent) }
+            guard let lengthText = request.headers[.contentLength], let length = Int64(lengthText) else {
+                throw HTTPError(.lengthRequired, message: "PUT /v1/blobs needs a Content-Length")
+            }
+            let writer = try store.openWriter(for: digest, size: length)
+            var offset = writer.offset
+            var skip = offset
+            for try await buffer in request.body {
+                var bytes = Array(buffer.readableBytesView)
+                if skip > 0 {
+                    let dropped = min(Int64(bytes.count), skip)
+                    bytes.removeFirst(Int(dropped))
+                    skip -= dropped
+                }
+                guard !bytes.isEmpty else { continue }
+                try writer.append(bytes, at: offset)
+                offset += Int64(bytes.count)
+            }
+            do {
+                try writer.finish()
+            } catch {
+                throw HTTPError(.badRequest, message: "blob \(text) was rejected: \(error)")
+            }
+            return Response(status: .created)
+        }
+        router.get("/v1/blobs/{digest}") { _, context in
+            let text = try context.parameters.require("digest")
+            let store = service.artifactStore
+            guard let digest = Digest(hex: text), let size = store.size(of: digest) else {
+                throw HTTPError(.notFound, message: "no blob \(text)")
+            }
+            return Response(
+                status: .ok, headers: [.contentType: "application/octet-stream"],
+                body: ResponseBody(contentLength: Int(size)) { writer in
+                    var offset: Int64 = 0
+                    while offset < size {
+                        let bytes = try store.read(digest, offset: offset, count: Int(min(1 << 20, size - offset)))
+                        if bytes.isEmpty { break }
+                        try await writer.write(ByteBuffer(bytes: bytes))
+                        offset += Int64(bytes.count)
+                    }
+                    try await writer.finish(nil)
+                }
+            )
+        }
+        router.post("/v1/runs") { request, _ in
+            let body = try await decode(SubmitRequest.self, from: request)
+            return try await call { try json(SubmitResponse(run: try await service.submit(body))) }
+        }
+        router.get("/v1/runs") { request, _ in
+            let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 50
+            return try await call { try json(try await service.listRuns(limit: limit)) }
+        }
+        router.get("/v1/runs/{id}") { request, context in
+            let id = try context.parameters.require("id")
+            if let after = request.uri.queryParameters["after"].flatMap({ Int64($0) }) {
+                let seconds = request.uri.queryParameters["wait"].flatMap { Double($0) } ?? 10
+                let timeout = Duration.milliseconds(Int64(min(max(seconds, 0), 60) * 1000))
+                return try await call { try json(try await service.waitForChange(runID: id, after: after, timeout: timeout)) }
+            }
+            return try await call { try json(try await service.report(runID: id)) }
+        }
+        router.post("/v1/runs/{id}/cancel") { _, context in
+            let id = try context.parameters.require("id")
+            return try await call {
+                try await service.cancel(runID: id)
+                return try json(try await service.report(runID: id))
+            }
+        }
+        router.get("/v1/runs/{id}/logs") { request, context in
+            let id = try context.parameters.require("id")
+            guard let step = request.uri.queryParameters["step"].map(String.init) else {
+                throw HTTPError(.badRequest, message: "logs need ?step=NAME")
+            }
+            let offset = request.uri.queryParameters["offset"].flatMap { Int64($0) } ?? 0
+            return try await call {
+                let (bytes, finished) = try await service.logs(runID: id, step: step, offset: offset)
+                return Response(
+                    status: .ok,
+                    headers: [.contentType: "text/plain; charset=utf-8", HTTPField.Name("X-Conduit-Step-Finished")!: finished ? "true" : "false"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes))
+                )
+            }
+        }
+        router.get("/v1/runs/{id}/explain") { request, context in
+            let id = try context.parameters.require("id")
+            guard let step = request.uri.queryParameters["step"].map(String.init) else {
+                throw HTTPError(.badRequest, message: "explain needs ?step=NAME")
+            }
+            return try await call { try json(try await service.explain(runID: id, step: step)) }
+        }
+        router.get("/v1/runs/{id}/outputs") { _, context in
+            let id = try context.parameters.require("id")
+            return try await call { try json(try await service.outputArtifacts(runID: id)) }
+        }
+        router.get("/v1/workers") { _, _ in
+            try await call { try json(try await service.listWorkers()) }
+        }
+    }
+
+    /// Runs `body`, turning coordinator errors into HTTP errors with a JSON body.
+    static func call(_ body: () async throws -> Response) async throws -> Response {
+        do {
+            return try await body()
+        } catch let error as CoordinatorError {
+            let status: HTTPResponse.Status = switch error.code {
+            case .notFound: .notFound
+            case .invalidRequest: .badRequest
+            case .conflict: .conflict
+            default: .internalServerError
+            }
+            return try json(APIError(error: error.message), status: status)
+        }
+    }
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = try encoder.encode(value)
+        return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+        var request = request
+        let buffer = try await request.collectBody(upTo: maximumJSONBytes)
+        do {
+            return try JSONDecoder().decode(type, from: Data(buffer.readableBytesView))
+        } catch {
+            throw HTTPError(.badRequest, message: "the request body is not a valid \(T.self): \(error)")
+        }
+    }
+}

@@ -1,0 +1,253 @@
+import Foundation
+import TestKit
+import Testing
+
+/// Starts a cluster, runs `body`, and always stops the processes.
+func withCluster(workers: Int, _ body: (Cluster) async throws -> Void) async throws {
+    let cluster = try Cluster()
+    do {
+        try await cluster.start(workers: workers)
+        try await body(cluster)
+    } catch {
+        await cluster.shutdown()
+        throw error
+    }
+    await cluster.shutdown()
+}
+
+/// A real coordinator and two real workers (separate processes, ZeroMQ over loopback TCP),
+/// driven through the CLI as a user would.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct PipelineLifecycleTests {
+    @Test func runsReusesAndRerunsExactlyWhatChanged() async throws {
+        try await withCluster(workers: 2) { cluster in
+            let work = try ProcessHarness.temporaryDirectory()
+            let pipeline = try Fixtures.numbersPipeline(in: work)
+
+            // 1. Everything runs; outputs are correct.
+            let first = try await cluster.cli(["submit", pipeline, "--wait", "--json", "--output-dir", work + "/out1"])
+            #expect(first.status == 0, "\(first.stderr)")
+            let firstSummary = try first.json()
+            #expect(firstSummary["status"] as? String == "completed")
+            let firstSteps = steps(of: firstSummary)
+            #expect(Set(firstSteps.keys) == ["generate", "scale", "total", "describe"])
+            #expect(firstSteps.values.allSatisfy { $0.status == "completed" && !$0.reused && $0.attempts == 1 })
+            #expect(try String(contentsOfFile: work + "/out1/total/total.txt", encoding: .utf8) == "30\n")
+            let firstRun = try #require(firstSummary["run"] as? String)
+
+            // 2. Nothing changed: nothing runs.
+            let second = try await cluster.cli(["submit", pipeline, "--wait", "--json"])
+            #expect(second.status == 0, "\(second.stderr)")
+            let secondSteps = steps(of: try second.json())
+            #expect(secondSteps.values.allSatisfy { $0.status == "completed" && $0.reused }, "\(secondSteps)")
+            let secondRun = try #require(try second.json()["run"] as? String)
+            let explainReused = try await cluster.cli(["explain", secondRun, "scale"])
+            #expect(explainReused.stdout.contains("reused"))
+            #expect(explainReused.stdout.contains(firstRun))
+
+            // 3. A changed parameter re-runs exactly the steps downstream of it.
+            let third = try await cluster.cli(["submit", pipeline, "--set", "inputs.factor=3", "--wait", "--json", "--output-dir", work + "/out3"])
+            #expect(third.status == 0, "\(third.stderr)")
+            let thirdSummary = try third.json()
+            let thirdSteps = steps(of: thirdSummary)
+            #expect(thirdSteps["generate"]?.reused == true)
+            #expect(thirdSteps["describe"]?.reused == true)
+            #expect(thirdSteps["scale"]?.reused == false)
+            #expect(thirdSteps["total"]?.reused == false)
+            #expect(try String(contentsOfFile: work + "/out3/total/total.txt", encoding: .utf8) == "45\n")
+            let thirdRun = try #require(thirdSummary["run"] as? String)
+            let explainParameter = try await cluster.cli(["explain", thirdRun, "scale", "--json"])
+            let differences = try explainParameter.json()["differences"] as? [String] ?? []
+            #expect(differences == ["parameter factor: 2 → 3"], "\(explainParameter.stdout)")
+            let explainInput = try await cluster.cli(["explain", thirdRun, "total"])
+            #expect(explainInput.stdout.contains("input scaled: content changed"), "\(explainInput.stdout)")
+
+            // 4. A changed code file re-runs its step and what depends on its output.
+            try "import pathlib, sys\ncount, out = int(sys.argv[1]), pathlib.Path(sys.argv[2])\n(out / 'numbers.txt').write_text(' '.join(str(i) for i in range(1, count + 2)) + '\\n')\n"
+                .write(toFile: work + "/generate_src/generate.py", atomically: true, encoding: .utf8)
+            let fourth = try await cluster.cli(["submit", pipeline, "--wait", "--json"])
+            #expect(fourth.status == 0, "\(fourth.stderr)")
+            let fourthSummary = try fourth.json()
+            let fourthSteps = steps(of: fourthSummary)
+            #expect(fourthSteps["generate"]?.reused == false)
+            #expect(fourthSteps["scale"]?.reused == false)
+            #expect(fourthSteps["total"]?.reused == false)
+            #expect(fourthSteps["describe"]?.reused == true)
+            let fourthRun = try #require(fourthSummary["run"] as? String)
+            let explainCode = try await cluster.cli(["explain", fourthRun, "generate"])
+            #expect(explainCode.stdout.contains("code: generate.py changed"), "\(explainCode.stdout)")
+
+            // 5. Forcing an upstream step that produces identical bytes leaves downstream reused.
+            let fifth = try await cluster.cli(["submit", pipeline, "--force", "generate", "--wait", "--json"])
+            #expect(fifth.status == 0, "\(fifth.stderr)")
+            let fifthSteps = steps(of: try fifth.json())
+            #expect(fifthSteps["generate"]?.reused == false)
+            #expect(fifthSteps["scale"]?.reused == true)
+            #expect(fifthSteps["total"]?.reused == true)
+
+            // The runs and logs are all kept.
+            let runs = try await cluster.cli(["runs", "--json"])
+            #expect(runs.status == 0)
+            #expect(runs.stdout.contains(firstRun) && runs.stdout.contains(fourthRun))
+            let logs = try await cluster.cli(["logs", firstRun, "total"])
+            #expect(logs.stdout.contains("total 30"), "\(logs.stdout)")
+            let status = try await cluster.cli(["status", firstRun, "--json"])
+            #expect(try status.json()["status"] as? String == "completed")
+            let workers = try await cluster.cli(["workers"])
+            #expect(workers.stdout.contains("worker1") && workers.stdout.contains("worker2"))
+        }
+    }
+
+    @Test func aFailingStepFailsTheRunAndCancelsTheRest() async throws {
+        try await withCluster(workers: 2) { cluster in
+            let work = try ProcessHarness.temporaryDirectory()
+            let marker = work + "/slow-pid"
+            let pipeline = try Fixtures.pipeline("""
+                type: pipeline
+                jobs:
+                  slow:
+                    command: echo $$ > \(marker); sleep 60; echo done > ${{outputs.o}}/x
+                    outputs: {o: }
+                  broken:
+                    command: sleep 1; echo "about to fail" >&2; exit 3
+                  after:
+                    command: ls ${{inputs.x}}
+                    inputs:
+                      x: ${{parent.jobs.slow.outputs.o}}
+                """, in: work)
+            let started = ContinuousClock.now
+            let result = try await cluster.cli(["submit", pipeline, "--wait", "--json"])
+            #expect(ContinuousClock.now - started < .seconds(30))
+            #expect(result.status == 1)
+            let summary = try result.json()
+            #expect(summary["status"] as? String == "failed")
+            let view = steps(of: summary)
+            #expect(view["broken"]?.status == "failed")
+            #expect(view["slow"]?.status == "canceled")
+            #expect(view["after"]?.status == "canceled")
+            #expect((summary["reason"] as? String ?? "").contains("broken"))
+            let pid = Int32((try? String(contentsOfFile: marker, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+            #expect(pid > 0)
+            try await Task.sleep(for: .seconds(3))
+            #expect(!processIsAlive(pid), "the canceled step's process is still running")
+            let run = try #require(summary["run"] as? String)
+            let logs = try await cluster.cli(["logs", run, "broken"])
+            #expect(logs.stdout.contains("about to fail"))
+        }
+    }
+
+    @Test func aTimeoutKillsTheWholeProcessTree() async throws {
+        try await withCluster(workers: 2) { cluster in
+            let work = try ProcessHarness.temporaryDirectory()
+            let pids = work + "/pids"
+            let pipeline = try Fixtures.pipeline("""
+                type: pipeline
+                settings:
+                  continue_on_step_failure: true
+                jobs:
+                  tree:
+                    command: (sleep 100 & echo $! >> \(pids); wait) & echo $! >> \(pids); sleep 100 & echo $! >> \(pids); wait
+                    limits:
+                      timeout: 2
+                  fine:
+                    command: echo ok
+                """, in: work)
+            let result = try await cluster.cli(["submit", pipeline, "--wait", "--json"])
+            #expect(result.status == 1)
+            let summary = try result.json()
+            let view = steps(of: summary)
+            #expect(view["tree"]?.status == "timed_out")
+            #expect(view["fine"]?.status == "completed")
+            try await Task.sleep(for: .seconds(3))
+            let recorded = (try? String(contentsOfFile: pids, encoding: .utf8)) ?? ""
+            let list = recorded.split(separator: "\n").compactMap { Int32($0) }
+            #expect(list.count == 3, "pids: \(recorded)")
+            for pid in list {
+                #expect(!processIsAlive(pid), "process \(pid) of the timed-out step survived")
+            }
+        }
+    }
+
+    @Test func cancelStopsARunningRun() async throws {
+        try await withCluster(workers: 2) { cluster in
+            let work = try ProcessHarness.temporaryDirectory()
+            let marker = work + "/pid"
+            let pipeline = try Fixtures.pipeline("""
+                type: pipeline
+                jobs:
+                  long:
+                    command: echo $$ > \(marker); sleep 120
+                """, in: work)
+            let submitted = try await cluster.cli(["submit", pipeline])
+            #expect(submitted.status == 0, "\(submitted.stderr)")
+            let run = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let deadline = ContinuousClock.now + .seconds(30)
+            while !FileManager.default.fileExists(atPath: marker) && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let canceled = try await cluster.cli(["cancel", run])
+            #expect(canceled.status == 0, "\(canceled.stderr)")
+            #expect(canceled.stdout.contains("canceled"))
+            let status = try await cluster.cli(["status", run, "--json"])
+            let summary = try status.json()
+            #expect(summary["status"] as? String == "canceled")
+            #expect(steps(of: summary)["long"]?.status == "canceled")
+            let pid = Int32((try? String(contentsOfFile: marker, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+            try await Task.sleep(for: .seconds(3))
+            #expect(pid > 0 && !processIsAlive(pid))
+        }
+    }
+
+    @Test func shellMetacharactersInSetValuesNeverRun() async throws {
+        try await withCluster(workers: 1) { cluster in
+            let work = try ProcessHarness.temporaryDirectory()
+            let pwned = work + "/pwned"
+            let pipeline = try Fixtures.pipeline("""
+                type: pipeline
+                inputs:
+                  message: hi
+                outputs:
+                  said: {type: uri_file}
+                jobs:
+                  say:
+                    command: echo ${{inputs.message}} > ${{outputs.said}}; echo "quoted=${{inputs.message}}" >> ${{outputs.said}}
+                    inputs:
+                      message: ${{parent.inputs.message}}
+                    outputs:
+                      said: ${{parent.outputs.said}}
+                """, in: work)
+            let hostile = "x; touch \(pwned) $(touch \(pwned)) `touch \(pwned)`"
+            let result = try await cluster.cli(["submit", pipeline, "--set", "inputs.message=\(hostile)", "--wait", "--json", "--output-dir", work + "/out"])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: pwned))
+            let said = try String(contentsOfFile: work + "/out/said", encoding: .utf8)
+            #expect(said.contains("quoted=\(hostile)"), "\(said)")
+        }
+    }
+
+    @Test func invalidPipelinesAreRefusedFastAndTheCoordinatorStaysHealthy() async throws {
+        guard let acceptance = Fixtures.acceptanceDirectory else { return }
+        try await withCluster(workers: 1) { cluster in
+            let directory = acceptance + "/invalid"
+            let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yml") }.sorted()
+            #expect(files.count >= 10)
+            for file in files {
+                let path = directory + "/" + file
+                let firstLine = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").first ?? ""
+                let word = firstLine.replacingOccurrences(of: "# expect:", with: "").trimmingCharacters(in: .whitespaces).lowercased()
+                for command in [["validate", path], ["submit", path, "--wait"]] {
+                    let started = ContinuousClock.now
+                    let result = try await cluster.cli(command)
+                    #expect(ContinuousClock.now - started < .seconds(1), "\(command) took too long")
+                    #expect(result.status != 0, "\(file) was accepted")
+                    let text = (result.stderr + result.stdout).lowercased()
+                    #expect(text.contains(word), "\(file): \(text)")
+                    #expect(text.contains(file.lowercased()), "\(file): error does not name the file: \(text)")
+                }
+            }
+            let runs = try await cluster.cli(["runs", "--json"])
+            #expect(runs.status == 0)
+            #expect(runs.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[\n\n]" || runs.stdout.contains("[]") || !runs.stdout.contains("\"run\""))
+        }
+    }
+}
