@@ -75,7 +75,10 @@ public struct RunMachine: Sendable {
     /// Whether a failed step leaves independent steps running.
     public let continueOnStepFailure: Bool
     private var downstream: [String: [String]]
+    private var nodeIndex: [String: Int]
     private var canceledByUser = false
+    /// Steps whose state changed since the last `takeChanges()`.
+    private var changed: Set<String> = []
 
     /// A run over `nodes`, which must be in topological order with unique names whose
     /// upstream references name earlier nodes.
@@ -95,6 +98,19 @@ public struct RunMachine: Sendable {
         }
         self.states = states
         self.downstream = downstream
+        self.nodeIndex = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1.name, $0) })
+    }
+
+    /// The names of steps whose state changed since the last call, sorted by plan order.
+    public mutating func takeChanges() -> [String] {
+        let names = changed.sorted { (nodeIndex[$0] ?? 0) < (nodeIndex[$1] ?? 0) }
+        changed.removeAll(keepingCapacity: true)
+        return names
+    }
+
+    /// The node named `name`.
+    public func node(named name: String) -> Node? {
+        nodeIndex[name].map { nodes[$0] }
     }
 
     /// Applies `event` and returns what to do, in order.
@@ -116,21 +132,25 @@ public struct RunMachine: Sendable {
                 state.outputs = hit
                 state.reused = true
                 states[step] = state
+            changed.insert(step)
                 actions.append(contentsOf: propagate(from: step))
             } else {
                 states[step] = state
-                let node = nodes.first { $0.name == step }!
+            changed.insert(step)
+                let node = nodes[nodeIndex[step]!]
                 actions.append(.enqueue(step: step, inputs: inputs(of: node)))
             }
         case .attemptStarted(let step):
             guard var state = states[step], state.status == .queued, !state.resolving else { return [] }
             state.status = .running
             states[step] = state
+            changed.insert(step)
         case .succeeded(let step, let outputs):
             guard var state = states[step], state.status == .queued || state.status == .running, !state.resolving else { return [] }
             state.status = .completed
             state.outputs = outputs
             states[step] = state
+            changed.insert(step)
             actions.append(contentsOf: propagate(from: step))
         case .failed(let step, let status, let reason):
             guard var state = states[step], state.status == .queued || state.status == .running else { return [] }
@@ -138,6 +158,7 @@ public struct RunMachine: Sendable {
             state.reason = reason
             state.resolving = false
             states[step] = state
+            changed.insert(step)
             if self.reason == nil { self.reason = "step \(step) \(status == .timedOut ? "timed out" : "failed"): \(reason)" }
             if continueOnStepFailure {
                 actions.append(contentsOf: skipDownstream(of: step))
@@ -165,13 +186,15 @@ public struct RunMachine: Sendable {
     private mutating func becomeReady(_ node: Node) -> [Action] {
         states[node.name]?.status = .queued
         states[node.name]?.resolving = true
+        changed.insert(node.name)
         return [.resolveCache(step: node.name, inputs: inputs(of: node))]
     }
 
     private mutating func propagate(from step: String) -> [Action] {
         var actions: [Action] = []
         for name in downstream[step] ?? [] {
-            guard states[name]?.status == .waiting, let node = nodes.first(where: { $0.name == name }) else { continue }
+            guard states[name]?.status == .waiting, let index = nodeIndex[name] else { continue }
+            let node = nodes[index]
             let ready = node.upstreamInputs.values.allSatisfy { states[$0.step]?.status == .completed }
             if ready { actions.append(contentsOf: becomeReady(node)) }
         }
@@ -187,6 +210,7 @@ public struct RunMachine: Sendable {
                 actions.append(.stop(step: name, reason: "skipped: an input comes from step \(step), which did not complete"))
             }
             states[name]?.status = .skipped
+            changed.insert(name)
             states[name]?.resolving = false
             states[name]?.reason = "an input comes from step \(step), which did not complete"
             pending.append(contentsOf: downstream[name] ?? [])
@@ -202,6 +226,7 @@ public struct RunMachine: Sendable {
                 actions.append(.stop(step: node.name, reason: reason))
             }
             states[node.name]?.status = .canceled
+            changed.insert(node.name)
             states[node.name]?.resolving = false
             states[node.name]?.reason = reason
         }

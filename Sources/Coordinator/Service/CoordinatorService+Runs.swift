@@ -115,24 +115,20 @@ extension CoordinatorService {
         }
     }
 
-    /// Copies the machine's step states into the step records and saves the changed ones.
+    /// Copies the states of the steps the machine changed into their records and saves them.
     func persist(runID: String) {
-        guard var run = runs[runID] else { return }
+        guard let names = runs[runID]?.machine.takeChanges(), !names.isEmpty else { return }
         var changed: [StepRecord] = []
+        changed.reserveCapacity(names.count)
         let now = Clock.milliseconds()
-        for (name, state) in run.machine.states {
-            guard var record = run.steps[name] else { continue }
-            let before = record
+        for name in names {
+            guard let state = runs[runID]!.machine.states[name], var record = runs[runID]!.steps[name] else { continue }
             record.status = state.status
             if state.status.isFinal, record.finishedAt == nil { record.finishedAt = now }
             if let reason = state.reason { record.reason = reason }
-            if record != before {
-                run.steps[name] = record
-                changed.append(record)
-            }
+            runs[runID]!.steps[name] = record
+            changed.append(record)
         }
-        runs[runID] = run
-        guard !changed.isEmpty else { return }
         do {
             try store.save(steps: changed)
         } catch {
@@ -142,10 +138,12 @@ extension CoordinatorService {
 
     /// Computes the step's cache manifest and decides from the cache.
     func resolveCache(runID: String, step: String, inputs: [String: String]) -> RunMachine.Event {
-        guard var run = runs[runID], let planned = run.planned[step], var record = run.steps[step] else {
+        guard let planned = runs[runID]?.planned[step], var record = runs[runID]?.steps[step] else {
             return .cacheResolved(step: step, hit: nil)
         }
-        run.resolvedInputs[step] = inputs
+        runs[runID]!.resolvedInputs[step] = inputs
+        let settings = runs[runID]!.plan.settings
+        let forced = runs[runID]!.force.contains(step)
         var manifestInputs: [String: CacheManifest.Input] = [:]
         for input in planned.inputs {
             let value = inputs[input.name] ?? ""
@@ -156,7 +154,7 @@ extension CoordinatorService {
             }
         }
         let manifest = CacheManifest(
-            command: planned.commandTemplate, parameters: planned.parameters, code: run.codeManifests[step],
+            command: planned.commandTemplate, parameters: planned.parameters, code: runs[runID]!.codeManifests[step],
             environment: planned.environment, inputs: manifestInputs,
             outputs: Dictionary(uniqueKeysWithValues: planned.outputs.map { ($0.name, $0.type.rawValue) })
         )
@@ -164,16 +162,13 @@ extension CoordinatorService {
         let key = SHA256Hasher.digest(of: Array(json.utf8)).hex
         record.cacheKey = key
         record.manifestJSON = json
-        defer {
-            run.steps[step] = record
-            runs[runID] = run
-        }
+        defer { runs[runID]!.steps[step] = record }
         let optOut: String?
-        if run.plan.settings.forceRerun {
+        if settings.forceRerun {
             optOut = "settings.force_rerun is set"
         } else if !planned.isDeterministic {
             optOut = "the component sets is_deterministic: false"
-        } else if run.force.contains(step) {
+        } else if forced {
             optOut = "--force \(step) was given"
         } else {
             optOut = nil
@@ -251,14 +246,13 @@ extension CoordinatorService {
 
     /// Queues a fresh attempt of `step`.
     func enqueue(runID: String, step: String, inputs: [String: String]) {
-        guard var run = runs[runID], let planned = run.planned[step], var record = run.steps[step] else { return }
+        guard let planned = runs[runID]?.planned[step], var record = runs[runID]?.steps[step] else { return }
         let number = record.attempts + 1
         let attemptID = "\(runID)-\(record.position)-\(number)"
         record.attempts = number
-        run.steps[step] = record
-        run.currentAttempt[step] = attemptID
-        run.resolvedInputs[step] = inputs
-        runs[runID] = run
+        runs[runID]!.steps[step] = record
+        runs[runID]!.currentAttempt[step] = attemptID
+        runs[runID]!.resolvedInputs[step] = inputs
         attempts[attemptID] = ActiveAttempt(id: attemptID, runID: runID, step: step)
         let label = planned.compute.map(Self.label(forCompute:))
         for action in scheduler.on(.enqueue(.init(attemptID: attemptID, label: label))) {
@@ -272,9 +266,8 @@ extension CoordinatorService {
     }
 
     func stop(runID: String, step: String, reason: String) {
-        guard var run = runs[runID], let attemptID = run.currentAttempt[step] else { return }
-        run.currentAttempt[step] = nil
-        runs[runID] = run
+        guard let attemptID = runs[runID]?.currentAttempt[step] else { return }
+        runs[runID]!.currentAttempt[step] = nil
         guard let attempt = attempts.removeValue(forKey: attemptID) else { return }
         let freed = scheduler.on(.remove(attemptID: attemptID))
         if let workerID = attempt.workerID, var worker = workers[workerID] {
@@ -292,14 +285,13 @@ extension CoordinatorService {
     }
 
     func finish(runID: String, status: RunStatus, reason: String?) {
-        guard var run = runs[runID] else { return }
-        run.record.status = status
-        run.record.reason = reason
-        run.record.finishedAt = Clock.milliseconds()
-        runs[runID] = run
+        guard runs[runID] != nil else { return }
+        runs[runID]!.record.status = status
+        runs[runID]!.record.reason = reason
+        runs[runID]!.record.finishedAt = Clock.milliseconds()
         persist(runID: runID)
         do {
-            try store.updateRun(run.record, event: status.rawValue)
+            try store.updateRun(runs[runID]!.record, event: status.rawValue)
         } catch {
             logger.error("could not record the end of the run: \(error)", metadata: ["run": "\(runID)"])
         }

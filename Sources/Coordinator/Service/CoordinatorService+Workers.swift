@@ -114,9 +114,10 @@ extension CoordinatorService {
     }
 
     func dispatch(attemptID: String, to workerID: String) {
-        guard var attempt = attempts[attemptID], var worker = workers[workerID], let run = runs[attempt.runID],
-              let planned = run.planned[attempt.step] else { return }
-        let inputs = run.resolvedInputs[attempt.step] ?? [:]
+        guard var attempt = attempts[attemptID], var worker = workers[workerID],
+              let planned = runs[attempt.runID]?.planned[attempt.step] else { return }
+        let inputs = runs[attempt.runID]!.resolvedInputs[attempt.step] ?? [:]
+        let code = runs[attempt.runID]!.codeDigests[attempt.step]
         var dispatchInputs: [DispatchInput] = []
         for input in planned.inputs {
             let value = inputs[input.name] ?? ""
@@ -133,7 +134,7 @@ extension CoordinatorService {
         environment["AZUREML_RUN_ID"] = attemptID
         let dispatch = Dispatch(
             attemptID: attemptID, runID: attempt.runID, step: attempt.step, command: planned.command.segments.map(Self.piece),
-            environment: environment, code: run.codeDigests[attempt.step], inputs: dispatchInputs,
+            environment: environment, code: code, inputs: dispatchInputs,
             outputs: planned.outputs.map { DispatchOutput(name: $0.name, kind: $0.type.isFile ? .file : .folder) },
             timeoutSeconds: planned.timeoutSeconds
         )
@@ -220,7 +221,8 @@ extension CoordinatorService {
 
     /// Records a success once every output is verified in the store.
     func commit(_ finished: AttemptFinished, attempt: ActiveAttempt, record: AttemptRecord) {
-        guard let run = runs[attempt.runID], let planned = run.planned[attempt.step], var step = run.steps[attempt.step] else { return }
+        guard let planned = runs[attempt.runID]?.planned[attempt.step], var step = runs[attempt.runID]?.steps[attempt.step] else { return }
+        let forceRerun = runs[attempt.runID]!.plan.settings.forceRerun
         if let problem = verify(outputs: finished.outputs, expected: planned.outputs.map(\.name)) {
             try? store.save(steps: [], attempt: record)
             apply(.failed(step: attempt.step, status: .failed, reason: "outputs were not stored intact: \(problem)"), runID: attempt.runID)
@@ -238,7 +240,7 @@ extension CoordinatorService {
         step.finishedAt = now
         step.logAttempt = attempt.id
         step.reused = false
-        let cacheable = !run.plan.settings.forceRerun && planned.isDeterministic
+        let cacheable = !forceRerun && planned.isDeterministic
         let entry = cacheable && step.cacheKey != nil
             ? CacheEntryRecord(key: step.cacheKey!, runID: attempt.runID, step: attempt.step, attemptID: attempt.id, outputsJSON: outputsJSON, createdAt: now)
             : nil
@@ -268,15 +270,14 @@ extension CoordinatorService {
 
     /// Queues the step again after an infrastructure failure, or fails it after too many.
     func retryOrFail(_ attempt: ActiveAttempt, reason: String) {
-        guard var run = runs[attempt.runID] else { return }
-        let failures = run.infrastructureFailures[attempt.step, default: 0] + 1
-        run.infrastructureFailures[attempt.step] = failures
-        runs[attempt.runID] = run
+        guard runs[attempt.runID] != nil else { return }
+        let failures = runs[attempt.runID]!.infrastructureFailures[attempt.step, default: 0] + 1
+        runs[attempt.runID]!.infrastructureFailures[attempt.step] = failures
         if failures >= configuration.maximumInfrastructureAttempts {
             apply(.failed(step: attempt.step, status: .failed, reason: "\(reason) (\(failures) infrastructure failures)"), runID: attempt.runID)
         } else {
             logger.warning("re-queueing after an infrastructure failure: \(reason)", metadata: ["run": "\(attempt.runID)", "step": "\(attempt.step)"])
-            enqueue(runID: attempt.runID, step: attempt.step, inputs: run.resolvedInputs[attempt.step] ?? [:])
+            enqueue(runID: attempt.runID, step: attempt.step, inputs: runs[attempt.runID]!.resolvedInputs[attempt.step] ?? [:])
             persist(runID: attempt.runID)
         }
     }

@@ -1,0 +1,70 @@
+import Foundation
+import Protocol
+import Store
+import Testing
+
+@Suite struct ConduitStoreTests {
+    func run(_ id: String, pipeline: String = "p", createdAt: Int64, status: RunStatus = .running) -> RunRecord {
+        RunRecord(id: id, pipeline: pipeline, status: status, submissionJSON: "{}", createdAt: createdAt)
+    }
+
+    @Test func runsStepsAndAttemptsRoundTrip() throws {
+        let store = try ConduitStore()
+        var prep = StepRecord(runID: "r1", name: "prep", position: 0, status: .waiting)
+        let train = StepRecord(runID: "r1", name: "fast/train", position: 1, status: .waiting)
+        try store.insertRun(run("r1", createdAt: 10), steps: [train, prep])
+        #expect(try store.steps(runID: "r1").map(\.name) == ["prep", "fast/train"])
+        prep.status = .running
+        prep.attempts = 1
+        let attempt = AttemptRecord(id: "r1-0-1", runID: "r1", step: "prep", worker: "w1", status: "dispatched", dispatchedAt: 11)
+        try store.save(steps: [prep], attempt: attempt)
+        #expect(try store.step(runID: "r1", name: "prep")?.status == .running)
+        #expect(try store.attempts(runID: "r1", step: "prep") == [attempt])
+        #expect(try store.events(runID: "r1").map(\.kind) == ["submitted"])
+    }
+
+    @Test func aCommittedSuccessRecordsArtifactsAndTheCacheEntryTogether() throws {
+        let store = try ConduitStore()
+        var step = StepRecord(runID: "r1", name: "train", position: 0, status: .running)
+        try store.insertRun(run("r1", createdAt: 1), steps: [step])
+        step.status = .completed
+        step.outputsJSON = #"{"model":"abc"}"#
+        step.cacheKey = "k1"
+        let artifact = ArtifactRecord(digest: "abc", kind: "folder", size: 3, createdAt: 2)
+        let entry = CacheEntryRecord(key: "k1", runID: "r1", step: "train", attemptID: "a1", outputsJSON: step.outputsJSON!, createdAt: 2)
+        try store.commitSuccess(step: step, attempt: nil, artifacts: [artifact], cacheEntry: entry)
+        // Committing the same artifact again (another step produced identical bytes) is fine.
+        try store.commitSuccess(step: step, attempt: nil, artifacts: [artifact], cacheEntry: nil)
+        #expect(try store.cacheEntry(key: "k1") == entry)
+        try store.deleteCacheEntry(key: "k1")
+        #expect(try store.cacheEntry(key: "k1") == nil)
+    }
+
+    @Test func nearestExecutionPrefersTheSamePipelineAndTheLatestRun() throws {
+        let store = try ConduitStore()
+        for (id, pipeline, created) in [("old", "p", 1), ("other", "q", 5), ("recent", "p", 3), ("current", "p", 9)] as [(String, String, Int64)] {
+            var step = StepRecord(runID: id, name: "train", position: 0, status: .completed)
+            step.manifestJSON = #"{"run":"\#(id)"}"#
+            try store.insertRun(run(id, pipeline: pipeline, createdAt: created), steps: [step])
+        }
+        let found = try store.nearestExecution(pipeline: "p", step: "train", before: "current", createdBefore: 9)
+        #expect(found?.1.id == "recent")
+        let elsewhere = try store.nearestExecution(pipeline: "z", step: "train", before: "current", createdBefore: 9)
+        #expect(elsewhere?.1.id == "other")
+        #expect(try store.nearestExecution(pipeline: "p", step: "evaluate", before: "current", createdBefore: 9) == nil)
+    }
+
+    @Test func unfinishedRunsAreFoundAfterAReopen() throws {
+        let directory = NSTemporaryDirectory() + "conduit-store-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let store = try ConduitStore(path: directory + "/db.sqlite")
+            try store.insertRun(run("a", createdAt: 1), steps: [])
+            try store.insertRun(run("b", createdAt: 2, status: .completed), steps: [])
+        }
+        let reopened = try ConduitStore(path: directory + "/db.sqlite")
+        #expect(try reopened.unfinishedRuns().map(\.id) == ["a"])
+        #expect(try reopened.runs(limit: 10).map(\.id) == ["b", "a"])
+    }
+}
