@@ -30,6 +30,21 @@ public final class ConduitStore: Sendable {
         self.writer = queue
     }
 
+    // MARK: Batches
+
+    /// Applies a batch in one transaction (one fsync).
+    public func write(_ batch: StoreBatch) throws {
+        guard !batch.isEmpty else { return }
+        try writer.write { db in
+            for run in batch.runs.values { try run.update(db) }
+            for step in batch.steps.values { try step.update(db) }
+            for attempt in batch.attempts.values { try attempt.save(db) }
+            for artifact in batch.artifacts { try artifact.insert(db, onConflict: .ignore) }
+            for entry in batch.cacheEntries { try entry.save(db) }
+            for event in batch.events { try event.insert(db) }
+        }
+    }
+
     // MARK: Runs
 
     /// Records a new run and its steps.

@@ -93,6 +93,11 @@ struct PipelineLifecycleTests {
             #expect(logs.stdout.contains("total 30"), "\(logs.stdout)")
             let status = try await cluster.cli(["status", firstRun, "--json"])
             #expect(try status.json()["status"] as? String == "completed")
+            let download = try await cluster.cli(["download", firstRun, "total", work + "/downloaded"])
+            #expect(download.status == 0, "\(download.stderr)")
+            #expect(try String(contentsOfFile: work + "/downloaded/total/total.txt", encoding: .utf8) == "30\n")
+            let missing = try await cluster.cli(["download", firstRun, "nope", work + "/downloaded"])
+            #expect(missing.status == 2 && missing.stderr.contains("its outputs are total"), "\(missing.stderr)")
             let workers = try await cluster.cli(["workers"])
             #expect(workers.stdout.contains("worker1") && workers.stdout.contains("worker2"))
         }

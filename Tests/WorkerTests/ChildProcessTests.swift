@@ -35,7 +35,7 @@ struct ChildProcessTests {
         return stat[close...].dropFirst(2).first == "Z"
     }
 
-    static func waitUntilGone(_ pids: [Int32], seconds: Double = 3) async throws -> Bool {
+    static func waitUntilGone(_ pids: [Int32], seconds: Double = 15) async throws -> Bool {
         let deadline = ContinuousClock.now + .seconds(seconds)
         while ContinuousClock.now < deadline {
             if pids.allSatisfy(isGone) { return true }
@@ -138,11 +138,12 @@ struct ChildProcessTests {
         #expect(pids.count == 2)
         #expect(!pids.contains(where: Self.isGone))
         let started = ContinuousClock.now
-        process.terminateGroup(gracePeriod: .seconds(5))
+        process.terminateGroup(gracePeriod: .seconds(30))
         let termination = await process.wait()
         #expect(termination.signal == SIGTERM)
         #expect(try await Self.waitUntilGone(pids + [process.pid]))
-        #expect(ContinuousClock.now - started < .seconds(4), "SIGTERM alone should have ended everything")
+        // Well below the 30 s grace: SIGTERM alone ended everything.
+        #expect(ContinuousClock.now - started < .seconds(20), "SIGTERM alone should have ended everything")
     }
 
     @Test func leftoversAreKilledWhenBashExits() async throws {
@@ -151,7 +152,8 @@ struct ChildProcessTests {
         let (out, _) = await Self.collect(process)  // ends only once the background sleep is gone
         let pid = try #require(Int32(out.trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(await process.wait().succeeded)
-        #expect(ContinuousClock.now - started < .seconds(2))
+        // Far below the background sleep's 60 s: it was killed when bash exited.
+        #expect(ContinuousClock.now - started < .seconds(30))
         #expect(try await Self.waitUntilGone([pid]))
     }
 
@@ -166,7 +168,8 @@ struct ChildProcessTests {
         let elapsed = ContinuousClock.now - started
         #expect(termination.signal == SIGKILL)
         #expect(elapsed >= .milliseconds(450))
-        #expect(elapsed < .seconds(3))
+        // Far below the step's 100 s: SIGKILL followed the grace period.
+        #expect(elapsed < .seconds(30))
     }
 
     @Test func childrenGetTheGracePeriodAfterBashExits() async throws {
@@ -212,7 +215,9 @@ struct ChildProcessTests {
             #expect(await process.wait().succeeded)
         }
         let after = Self.openDescriptorCount()
-        // Other suites may run in parallel in the same process: allow a little slack, far below 200.
-        #expect(after - before < 20, "descriptors went from \(before) to \(after)")
+        // Each launch opens at least four descriptors (two pipes), so a leak would add 800 or
+        // more. Other suites run in parallel in this process and open some of their own
+        // meanwhile (integration tests spawn processes with pipes): allow for that.
+        #expect(after - before < 200, "descriptors went from \(before) to \(after)")
     }
 }

@@ -76,6 +76,8 @@ public struct RunMachine: Sendable {
     public let continueOnStepFailure: Bool
     private var downstream: [String: [String]]
     private var nodeIndex: [String: Int]
+    /// For each waiting step, how many distinct upstream steps have not completed yet.
+    private var remainingUpstream: [String: Int]
     private var canceledByUser = false
     /// Steps whose state changed since the last `takeChanges()`.
     private var changed: Set<String> = []
@@ -88,10 +90,13 @@ public struct RunMachine: Sendable {
         self.status = .queued
         var states: [String: StepState] = [:]
         var downstream: [String: [String]] = [:]
+        var remaining: [String: Int] = [:]
         for node in nodes {
             precondition(states[node.name] == nil, "RunMachine: duplicate step \(node.name)")
             states[node.name] = StepState(status: .waiting, outputs: [:], reused: false, reason: nil, resolving: false)
-            for reference in Set(node.upstreamInputs.values.map(\.step)).sorted() {
+            let upstream = Set(node.upstreamInputs.values.map(\.step))
+            remaining[node.name] = upstream.count
+            for reference in upstream.sorted() {
                 precondition(states[reference] != nil, "RunMachine: \(node.name) reads \(reference), which is not earlier in the order")
                 downstream[reference, default: []].append(node.name)
             }
@@ -99,6 +104,7 @@ public struct RunMachine: Sendable {
         self.states = states
         self.downstream = downstream
         self.nodeIndex = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1.name, $0) })
+        self.remainingUpstream = remaining
     }
 
     /// The names of steps whose state changed since the last call, sorted by plan order.
@@ -193,10 +199,9 @@ public struct RunMachine: Sendable {
     private mutating func propagate(from step: String) -> [Action] {
         var actions: [Action] = []
         for name in downstream[step] ?? [] {
-            guard states[name]?.status == .waiting, let index = nodeIndex[name] else { continue }
-            let node = nodes[index]
-            let ready = node.upstreamInputs.values.allSatisfy { states[$0.step]?.status == .completed }
-            if ready { actions.append(contentsOf: becomeReady(node)) }
+            guard states[name]?.status == .waiting, let index = nodeIndex[name], let count = remainingUpstream[name] else { continue }
+            remainingUpstream[name] = count - 1
+            if count == 1 { actions.append(contentsOf: becomeReady(nodes[index])) }
         }
         return actions
     }

@@ -49,10 +49,17 @@ public struct Scheduler: Sendable {
     }
 
     public private(set) var workers: [String: Slots] = [:]
-    public private(set) var queue: [Pending] = []
     /// attempt → worker, for running attempts.
     public private(set) var placements: [String: String] = [:]
     private var workerOrder: [String] = []
+    /// Queued attempts in order; removed ones leave a hole until the next compaction, so that
+    /// placing and removing never shifts or copies the whole queue.
+    private var slots: [Pending?] = []
+    private var head = 0
+    private var positions: [String: Int] = [:]
+
+    /// Queued attempts, oldest first.
+    public var queue: [Pending] { slots[head...].compactMap { $0 } }
 
     public init() {}
 
@@ -63,23 +70,25 @@ public struct Scheduler: Sendable {
             if workers[id] == nil { workerOrder.append(id) }
             workers[id] = Slots(labels: labels, capacity: max(1, slots), running: workers[id]?.running ?? [])
         case .workerLeft(let id):
-            guard let slots = workers.removeValue(forKey: id) else { return [] }
+            guard let gone = workers.removeValue(forKey: id) else { return [] }
             workerOrder.removeAll { $0 == id }
-            for attempt in slots.running.sorted() {
+            for attempt in gone.running.sorted() {
                 placements[attempt] = nil
                 actions.append(.lost(attemptID: attempt, workerID: id))
             }
         case .enqueue(let pending):
-            guard placements[pending.attemptID] == nil, !queue.contains(where: { $0.attemptID == pending.attemptID }) else { return [] }
-            queue.append(pending)
+            guard placements[pending.attemptID] == nil, positions[pending.attemptID] == nil else { return [] }
+            positions[pending.attemptID] = slots.count
+            slots.append(pending)
         case .remove(let attemptID):
             if let worker = placements.removeValue(forKey: attemptID) {
                 workers[worker]?.running.remove(attemptID)
             } else {
-                queue.removeAll { $0.attemptID == attemptID }
+                takeFromQueue(attemptID)
             }
         }
         actions.append(contentsOf: place())
+        compact()
         return actions
     }
 
@@ -93,34 +102,49 @@ public struct Scheduler: Sendable {
     }
 
     private mutating func place() -> [Action] {
-        guard !queue.isEmpty else { return [] }
+        guard !positions.isEmpty else { return [] }
         var totalFree = workers.values.reduce(0) { $0 + max(0, $1.free) }
         guard totalFree > 0 else { return [] }
         var actions: [Action] = []
-        var remaining: [Pending] = []
-        remaining.reserveCapacity(queue.count)
-        for (index, pending) in queue.enumerated() {
-            if totalFree == 0 {
-                remaining.append(contentsOf: queue[index...])
-                break
-            }
+        var index = head
+        while index < slots.count && totalFree > 0 {
+            defer { index += 1 }
+            guard let pending = slots[index] else { continue }
             var best: String?
             var bestFree = 0
             for id in workerOrder {
-                guard let slots = workers[id], slots.free > bestFree, slots.accepts(pending.label) else { continue }
+                guard let candidate = workers[id], candidate.free > bestFree, candidate.accepts(pending.label) else { continue }
                 best = id
-                bestFree = slots.free
+                bestFree = candidate.free
             }
-            if let best {
-                workers[best]!.running.insert(pending.attemptID)
-                placements[pending.attemptID] = best
-                totalFree -= 1
-                actions.append(.dispatch(attemptID: pending.attemptID, workerID: best))
-            } else {
-                remaining.append(pending)
+            guard let best else { continue }
+            takeFromQueue(pending.attemptID)
+            workers[best]!.running.insert(pending.attemptID)
+            placements[pending.attemptID] = best
+            totalFree -= 1
+            actions.append(.dispatch(attemptID: pending.attemptID, workerID: best))
+        }
+        return actions
+    }
+
+    /// Removes a queued attempt, leaving a hole and advancing the head past holes.
+    private mutating func takeFromQueue(_ attemptID: String) {
+        guard let position = positions.removeValue(forKey: attemptID) else { return }
+        slots[position] = nil
+        while head < slots.count && slots[head] == nil { head += 1 }
+    }
+
+    /// Drops the holes before the head once they are most of the storage.
+    private mutating func compact() {
+        if head == slots.count {
+            slots.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head > 1024 && head * 2 > slots.count {
+            slots.removeFirst(head)
+            head = 0
+            for (index, pending) in slots.enumerated() {
+                if let pending { positions[pending.attemptID] = index }
             }
         }
-        queue = remaining
-        return actions
     }
 }

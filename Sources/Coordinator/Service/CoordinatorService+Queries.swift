@@ -58,13 +58,11 @@ extension CoordinatorService {
     /// Waits until the run changes past `version` (or ends), at most `timeout`, then reports it.
     public func waitForChange(runID: String, after version: Int64, timeout: Duration) async throws -> RunReport {
         let deadline = ContinuousClock.now + timeout
-        while true {
-            let current = try report(runID: runID)
-            if current.version > version || current.status.isFinal || ContinuousClock.now >= deadline {
-                return current
-            }
-            try await Task.sleep(for: .milliseconds(10))
+        // Cheap checks first: a report is built only once something changed.
+        while self.version <= version && runs[runID] != nil && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
         }
+        return try report(runID: runID)
     }
 
     /// The most recent runs first.
@@ -96,9 +94,10 @@ extension CoordinatorService {
     }
 
     func report(record: RunRecord, steps: [StepRecord], plan: PipelinePlan?) -> RunReport {
+        let planned = runs[record.id]?.planned ?? Dictionary((plan?.steps ?? []).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let stepReports = steps.map { step -> StepReport in
             var reason = step.reason
-            if step.status == .queued, reason == nil, let planned = plan?.steps.first(where: { $0.name == step.name }) {
+            if step.status == .queued, reason == nil, let planned = planned[step.name] {
                 reason = scheduler.waitingReason(label: planned.compute.map(Self.label(forCompute:)))
             }
             var seconds: Double?
@@ -106,8 +105,9 @@ extension CoordinatorService {
             return StepReport(name: step.name, status: step.status, reused: step.reused, attempts: step.attempts, worker: step.worker, reason: reason, seconds: seconds)
         }
         var outputs: [String: String] = [:]
+        let byName = Dictionary(steps.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for binding in plan?.outputs ?? [] {
-            guard let step = steps.first(where: { $0.name == binding.step }), step.status == .completed,
+            guard let step = byName[binding.step], step.status == .completed,
                   let json = step.outputsJSON, let values = try? JSONDecoder().decode([String: String].self, from: Data(json.utf8)),
                   let digest = values[binding.output] else { continue }
             outputs[binding.name] = digest

@@ -129,11 +129,7 @@ extension CoordinatorService {
             runs[runID]!.steps[name] = record
             changed.append(record)
         }
-        do {
-            try store.save(steps: changed)
-        } catch {
-            logger.error("could not record step states: \(error)", metadata: ["run": "\(runID)"])
-        }
+        for record in changed { batch.update(record) }
     }
 
     /// Computes the step's cache manifest and decides from the cache.
@@ -178,7 +174,9 @@ extension CoordinatorService {
             return .cacheResolved(step: step, hit: nil)
         }
         do {
-            guard let entry = try store.cacheEntry(key: key) else { return .cacheResolved(step: step, hit: nil) }
+            guard let entry = try batch.cacheEntries.last(where: { $0.key == key }) ?? store.cacheEntry(key: key) else {
+                return .cacheResolved(step: step, hit: nil)
+            }
             let outputs = (try? JSONDecoder().decode([String: String].self, from: Data(entry.outputsJSON.utf8))) ?? [:]
             if let problem = verify(outputs: outputs, expected: planned.outputs.map(\.name)) {
                 logger.warning("cache entry not intact, recomputing: \(problem)", metadata: ["run": "\(runID)", "step": "\(step)"])
@@ -279,7 +277,7 @@ extension CoordinatorService {
             record.status = AttemptOutcome.canceled.rawValue
             record.finishedAt = Clock.milliseconds()
             record.message = reason
-            try? store.save(steps: [], attempt: record)
+            batch.save(record)
         }
         for action in freed { handle(action) }
     }
@@ -290,11 +288,9 @@ extension CoordinatorService {
         runs[runID]!.record.reason = reason
         runs[runID]!.record.finishedAt = Clock.milliseconds()
         persist(runID: runID)
-        do {
-            try store.updateRun(runs[runID]!.record, event: status.rawValue)
-        } catch {
-            logger.error("could not record the end of the run: \(error)", metadata: ["run": "\(runID)"])
-        }
+        let record = runs[runID]!.record
+        batch.update(record)
+        batch.append(EventRecord(runID: runID, step: nil, kind: status.rawValue, detail: reason, at: record.finishedAt ?? 0))
         logger.info("run finished", metadata: ["run": "\(runID)", "status": "\(status.rawValue)"])
         runs[runID] = nil
     }

@@ -17,7 +17,7 @@ extension CoordinatorService {
         attempts[chunk.attemptID] = attempt
         let path = logPath(attemptID: chunk.attemptID)
         if !FileManager.default.fileExists(atPath: path) {
-            FileManager.default.createFile(atPath: path, contents: nil)
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
         }
         guard let handle = FileHandle(forWritingAtPath: path) else { return }
         defer { try? handle.close() }
@@ -31,7 +31,7 @@ extension CoordinatorService {
         values.merge(metrics.values.filter { $0.value.isFinite }) { _, new in new }
         step.metricsJSON = String(decoding: (try? JSONEncoder().encode(values)) ?? Data("{}".utf8), as: UTF8.self)
         runs[attempt.runID]?.steps[attempt.step] = step
-        try? store.save(steps: [step])
+        batch.update(step)
     }
 
     /// Sends up to `credit` chunks of a blob from `offset`.
@@ -86,6 +86,9 @@ extension CoordinatorService {
             }
             uploads[uploadKey(begin.blob, peer)] = UploadState(writer: writer, size: begin.size, peer: peer, attemptID: begin.attemptID)
             send(.uploadCredit(UploadCredit(blob: begin.blob, offset: writer.offset, credit: configuration.creditChunks)), to: peer)
+        } catch where error.code == .writerBusy {
+            // Another worker is uploading the same bytes: this one gets that upload's outcome.
+            uploadWaiters[begin.blob, default: []].append(peer)
         } catch {
             send(.uploadStored(UploadStored(blob: begin.blob, ok: false, reason: "the coordinator cannot store it: \(error)")), to: peer)
         }
@@ -100,12 +103,19 @@ extension CoordinatorService {
                 uploads[key] = nil
                 try state.writer.finish()
                 send(.uploadStored(UploadStored(blob: chunk.blob, ok: true)), to: peer)
+                for waiter in uploadWaiters.removeValue(forKey: chunk.blob) ?? [] {
+                    send(.uploadStored(UploadStored(blob: chunk.blob, ok: true)), to: waiter)
+                }
             } else {
                 send(.uploadCredit(UploadCredit(blob: chunk.blob, offset: state.writer.offset, credit: configuration.creditChunks)), to: peer)
             }
         } catch {
             uploads[key] = nil
+            state.writer.close()
             send(.uploadStored(UploadStored(blob: chunk.blob, ok: false, reason: "\(error)")), to: peer)
+            for waiter in uploadWaiters.removeValue(forKey: chunk.blob) ?? [] {
+                send(.uploadStored(UploadStored(blob: chunk.blob, ok: false, reason: "a concurrent upload of the same blob failed: \(error)")), to: waiter)
+            }
         }
     }
 }

@@ -90,7 +90,13 @@ extension CoordinatorService {
     func removeWorker(id: String, reason: String) {
         guard let worker = workers.removeValue(forKey: id) else { return }
         workerIDsByPeer[worker.peer] = nil
-        uploads = uploads.filter { $0.value.peer != worker.peer }
+        for (key, upload) in uploads where upload.peer == worker.peer {
+            upload.writer.close()
+            uploads[key] = nil
+            for waiter in uploadWaiters.removeValue(forKey: upload.writer.expected.hex) ?? [] {
+                send(.uploadStored(UploadStored(blob: upload.writer.expected.hex, ok: false, reason: "the worker uploading the same blob was lost")), to: waiter)
+            }
+        }
         if var record = try? store.workers().first(where: { $0.id == id }) {
             record.connected = false
             record.lastSeen = Clock.milliseconds()
@@ -149,11 +155,8 @@ extension CoordinatorService {
             step.logAttempt = attemptID
             step.startedAt = record.dispatchedAt
             runs[attempt.runID]?.steps[attempt.step] = step
-            do {
-                try store.save(steps: [step], attempt: record)
-            } catch {
-                logger.error("could not record dispatch: \(error)", metadata: ["attempt": "\(attemptID)"])
-            }
+            batch.update(step)
+            batch.save(record)
         }
         logger.debug("dispatch", metadata: ["attempt": "\(attemptID)", "worker": "\(workerID)"])
         send(.dispatch(dispatch), to: worker.peer)
@@ -181,7 +184,7 @@ extension CoordinatorService {
         attempt.record?.status = "running"
         attempt.record?.startedAt = Clock.milliseconds()
         attempts[attemptID] = attempt
-        if let record = attempt.record { try? store.save(steps: [], attempt: record) }
+        if let record = attempt.record { batch.save(record, urgent: false) }
         apply(.attemptStarted(step: attempt.step), runID: attempt.runID)
     }
 
@@ -205,13 +208,13 @@ extension CoordinatorService {
         case .succeeded:
             commit(finished, attempt: attempt, record: record)
         case .failed, .timedOut:
-            try? store.save(steps: [], attempt: record)
+            batch.save(record)
             let reason = finished.message ?? (finished.exitCode.map { "exit code \($0)" } ?? "killed by signal \(finished.signal ?? 0)")
             apply(.failed(step: attempt.step, status: finished.outcome == .timedOut ? .timedOut : .failed, reason: reason), runID: attempt.runID)
         case .canceled:
-            try? store.save(steps: [], attempt: record)
+            batch.save(record)
         case .workerError:
-            try? store.save(steps: [], attempt: record)
+            batch.save(record)
             retryOrFail(attempt, reason: finished.message ?? "the worker could not run the step")
         }
         send(.attemptAcknowledged(AttemptAcknowledged(attemptID: finished.attemptID, accepted: true)), to: peer, cause: cause)
@@ -224,7 +227,7 @@ extension CoordinatorService {
         guard let planned = runs[attempt.runID]?.planned[attempt.step], var step = runs[attempt.runID]?.steps[attempt.step] else { return }
         let forceRerun = runs[attempt.runID]!.plan.settings.forceRerun
         if let problem = verify(outputs: finished.outputs, expected: planned.outputs.map(\.name)) {
-            try? store.save(steps: [], attempt: record)
+            batch.save(record)
             apply(.failed(step: attempt.step, status: .failed, reason: "outputs were not stored intact: \(problem)"), runID: attempt.runID)
             return
         }
@@ -244,13 +247,13 @@ extension CoordinatorService {
         let entry = cacheable && step.cacheKey != nil
             ? CacheEntryRecord(key: step.cacheKey!, runID: attempt.runID, step: attempt.step, attemptID: attempt.id, outputsJSON: outputsJSON, createdAt: now)
             : nil
-        do {
-            try store.commitSuccess(step: step, attempt: record, artifacts: artifacts, cacheEntry: entry)
-        } catch {
-            logger.error("could not commit outputs: \(error)", metadata: ["attempt": "\(attempt.id)"])
-            apply(.failed(step: attempt.step, status: .failed, reason: "the coordinator could not record the outputs: \(error)"), runID: attempt.runID)
-            return
-        }
+        // One transaction with everything else this event changes: written before the
+        // acknowledgement and before any step that reads these outputs is dispatched.
+        batch.update(step)
+        batch.save(record)
+        for artifact in artifacts { batch.insert(artifact) }
+        if let entry { batch.save(entry) }
+        batch.append(EventRecord(runID: attempt.runID, step: attempt.step, kind: "completed", detail: outputsJSON, at: now))
         runs[attempt.runID]?.steps[attempt.step] = step
         apply(.succeeded(step: attempt.step, outputs: finished.outputs), runID: attempt.runID)
     }
@@ -261,7 +264,7 @@ extension CoordinatorService {
             record.status = "lost"
             record.finishedAt = Clock.milliseconds()
             record.message = reason
-            try? store.save(steps: [], attempt: record)
+            batch.save(record)
         }
         guard runs[attempt.runID]?.currentAttempt[attempt.step] == attemptID else { return }
         runs[attempt.runID]?.currentAttempt[attempt.step] = nil

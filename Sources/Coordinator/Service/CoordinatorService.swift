@@ -28,7 +28,11 @@ public actor CoordinatorService: Service {
     var workerIDsByPeer: [PeerID: String] = [:]
     var attempts: [String: ActiveAttempt] = [:]
     var uploads: [String: UploadState] = [:]
+    /// Blob → peers whose upload of the same bytes waits for the one in progress.
+    var uploadWaiters: [String: [PeerID]] = [:]
     var outbox: [(Message, PeerID)] = []
+    /// Writes collected while handling the current event; see `flushOutbox()`.
+    var batch = StoreBatch()
     var workerCounter = 0
     /// Increases with every change to any run; run reports carry it so clients can wait.
     var version: Int64 = 0
@@ -105,11 +109,24 @@ public actor CoordinatorService: Service {
         outbox.append((messages.make(payload, cause: cause, bulk: bulk), peer))
     }
 
-    /// Sends what was queued; called after the store has recorded the transitions behind it.
+    /// Writes the pending batch (one transaction), then sends what was queued, so that no
+    /// message goes out before the transitions behind it are durable. A batch holding only
+    /// progress notes waits for the next write when nothing is to be sent.
     func flushOutbox() {
+        var durable = true
+        if !batch.isEmpty && (batch.isUrgent || !outbox.isEmpty) {
+            do {
+                try store.write(batch)
+            } catch {
+                durable = false
+                logger.error("could not record transitions; acknowledgements are withheld: \(error)")
+            }
+            batch = StoreBatch()
+        }
         let pending = outbox
         outbox.removeAll(keepingCapacity: true)
         for (message, peer) in pending {
+            if !durable, case .attemptAcknowledged(let ack) = message.payload, ack.accepted { continue }
             transport.send(message, to: peer)
         }
     }

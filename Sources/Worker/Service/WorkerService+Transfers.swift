@@ -49,6 +49,7 @@ extension WorkerService {
             if writer.offset >= chunk.size {
                 try writer.finish()
                 fetches[chunk.blob] = nil
+                coordinatorHas.insert(chunk.blob)
                 for waiter in state.waiters { waiter.resume() }
                 return
             }
@@ -84,6 +85,7 @@ extension WorkerService {
 
     /// Uploads a blob from the local cache; returns once the coordinator has stored and verified it.
     func upload(_ digest: Digest, attemptID: String) async throws {
+        if coordinatorHas.contains(digest.hex) { return }
         let size = cache.size(of: digest) ?? 0
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             if uploads[digest.hex] != nil {
@@ -120,6 +122,7 @@ extension WorkerService {
     func finishUpload(_ stored: UploadStored) {
         guard let state = uploads.removeValue(forKey: stored.blob) else { return }
         if stored.ok {
+            coordinatorHas.insert(stored.blob)
             for waiter in state.waiters { waiter.resume() }
         } else {
             let error = WorkerError(.transfer, "the coordinator did not store blob \(stored.blob.prefix(12)): \(stored.reason ?? "no reason given")")

@@ -23,6 +23,8 @@ public actor WorkerService: Service {
     var running: [String: RunningAttempt] = [:]
     var fetches: [String: FetchState] = [:]
     var uploads: [String: UploadState] = [:]
+    /// Blobs the coordinator is known to hold (uploaded or fetched from it): not uploaded again.
+    var coordinatorHas: Set<String> = []
     let dispatches: AsyncStream<Dispatch>
     let dispatchContinuation: AsyncStream<Dispatch>.Continuation
     let registration: AsyncStream<Bool>
