@@ -107,20 +107,6 @@ public final class ConduitStore: Sendable {
         }
     }
 
-    /// Commits a step's success: the step row, its attempt, the produced artifacts and (when the
-    /// step may be reused) the cache entry, all at once. Artifacts already recorded stay as they were.
-    public func commitSuccess(step: StepRecord, attempt: AttemptRecord?, artifacts: [ArtifactRecord], cacheEntry: CacheEntryRecord?) throws {
-        try writer.write { db in
-            try step.update(db)
-            if let attempt { try attempt.save(db) }
-            for artifact in artifacts {
-                try artifact.insert(db, onConflict: .ignore)
-            }
-            if let cacheEntry { try cacheEntry.save(db) }
-            try EventRecord(runID: step.runID, step: step.name, kind: step.reused ? "reused" : "completed", detail: step.outputsJSON, at: step.finishedAt ?? 0).insert(db)
-        }
-    }
-
     /// The latest earlier execution of a step with the same name that has a cache manifest:
     /// first in runs of the same pipeline, else in any run.
     public func nearestExecution(pipeline: String, step: String, before runID: String, createdBefore: Int64) throws -> (StepRecord, RunRecord)? {

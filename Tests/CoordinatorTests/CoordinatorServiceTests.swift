@@ -78,4 +78,13 @@ struct CoordinatorServiceTests {
             #expect(workers.map(\.name) == ["good"])
         }
     }
+
+    @Test func aSecondCoordinatorOnTheSameDataDirectoryIsRefused() throws {
+        let directory = try ProcessHarness.temporaryDirectory("conduit-lock")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let first = try CoordinatorService(configuration: CoordinatorConfiguration(dataDirectory: directory), transport: InMemoryNetwork().coordinator)
+        #expect { try CoordinatorService(configuration: CoordinatorConfiguration(dataDirectory: directory), transport: InMemoryNetwork().coordinator) }
+            throws: { ($0 as? CoordinatorError)?.code == .conflict && "\($0)".contains(directory) }
+        withExtendedLifetime(first) {}
+    }
 }

@@ -23,7 +23,7 @@ import Testing
         #expect(try store.events(runID: "r1").map(\.kind) == ["submitted"])
     }
 
-    @Test func aCommittedSuccessRecordsArtifactsAndTheCacheEntryTogether() throws {
+    @Test func aBatchRecordsTheStepArtifactsAndCacheEntryTogether() throws {
         let store = try ConduitStore()
         var step = StepRecord(runID: "r1", name: "train", position: 0, status: .running)
         try store.insertRun(run("r1", createdAt: 1), steps: [step])
@@ -32,9 +32,17 @@ import Testing
         step.cacheKey = "k1"
         let artifact = ArtifactRecord(digest: "abc", kind: "folder", size: 3, createdAt: 2)
         let entry = CacheEntryRecord(key: "k1", runID: "r1", step: "train", attemptID: "a1", outputsJSON: step.outputsJSON!, createdAt: 2)
-        try store.commitSuccess(step: step, attempt: nil, artifacts: [artifact], cacheEntry: entry)
-        // Committing the same artifact again (another step produced identical bytes) is fine.
-        try store.commitSuccess(step: step, attempt: nil, artifacts: [artifact], cacheEntry: nil)
+        var batch = StoreBatch()
+        batch.update(step)
+        batch.insert(artifact)
+        batch.save(entry)
+        #expect(batch.isUrgent)
+        try store.write(batch)
+        // Recording the same artifact again (another step produced identical bytes) is fine.
+        var again = StoreBatch()
+        again.insert(artifact)
+        try store.write(again)
+        #expect(try store.step(runID: "r1", name: "train")?.status == .completed)
         #expect(try store.cacheEntry(key: "k1") == entry)
         try store.deleteCacheEntry(key: "k1")
         #expect(try store.cacheEntry(key: "k1") == nil)
@@ -66,5 +74,14 @@ import Testing
         let reopened = try ConduitStore(path: directory + "/db.sqlite")
         #expect(try reopened.unfinishedRuns().map(\.id) == ["a"])
         #expect(try reopened.runs(limit: 10).map(\.id) == ["b", "a"])
+    }
+
+    @Test func progressNotesAloneAreNotUrgent() {
+        var batch = StoreBatch()
+        #expect(batch.isEmpty)
+        batch.save(AttemptRecord(id: "a", runID: "r", step: "s", worker: "w", status: "running", dispatchedAt: 0), urgent: false)
+        #expect(!batch.isEmpty && !batch.isUrgent)
+        batch.update(StepRecord(runID: "r", name: "s", position: 0, status: .running))
+        #expect(batch.isUrgent)
     }
 }

@@ -2,6 +2,7 @@ import Artifacts
 import Coordinator
 import Foundation
 import Protocol
+import Spec
 
 /// Calls a coordinator running in this process (`conduit run`).
 struct LocalCoordinatorClient: CoordinatorClient {
@@ -31,6 +32,11 @@ struct LocalCoordinatorClient: CoordinatorClient {
 
     func submit(_ request: SubmitRequest) async throws -> String {
         try await call { try await service.submit(request) }
+    }
+
+    /// Submits without decoding the plan again: it is already in memory.
+    func submit(_ request: SubmitRequest, plan: PipelinePlan) async throws -> String {
+        try await call { try await service.submit(request, plan: plan) }
     }
 
     func report(run: String) async throws -> RunReport {

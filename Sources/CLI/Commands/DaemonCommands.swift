@@ -47,10 +47,15 @@ struct CoordinatorCommand: AsyncParsableCommand {
             } catch {
                 throw CLIError("cannot listen for workers on \(listen): \(error)", exitCode: ExitStatus.unavailable)
             }
-            let service = try CoordinatorService(
-                configuration: CoordinatorConfiguration(dataDirectory: dataDirectory, workerLossTimeout: .milliseconds(Int64(workerTimeout * 1000))),
-                transport: transport, logger: logger
-            )
+            let service: CoordinatorService
+            do {
+                service = try CoordinatorService(
+                    configuration: CoordinatorConfiguration(dataDirectory: dataDirectory, workerLossTimeout: .milliseconds(Int64(workerTimeout * 1000))),
+                    transport: transport, logger: logger
+                )
+            } catch let error as CoordinatorError {
+                throw CLIError("conduit coordinator: \(error.message)", exitCode: ExitStatus.unavailable)
+            }
             let endpoints = transport.endpoints.joined(separator: ", ")
             let application = CoordinatorHTTPServer.application(service: service, host: host, port: port, logger: logger) { bound in
                 // One line on stdout that scripts (and the integration tests) read.

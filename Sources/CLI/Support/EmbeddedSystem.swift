@@ -22,9 +22,14 @@ enum EmbeddedSystem {
         defer { loop.shutdown() }
         let endpoint = "inproc://conduit-embedded"
         let coordinatorTransport = try await ZMQCoordinatorTransport(loop: loop, endpoint: endpoint)
-        let coordinator = try CoordinatorService(
-            configuration: CoordinatorConfiguration(dataDirectory: dataDirectory), transport: coordinatorTransport, logger: logger
-        )
+        let coordinator: CoordinatorService
+        do {
+            coordinator = try CoordinatorService(
+                configuration: CoordinatorConfiguration(dataDirectory: dataDirectory), transport: coordinatorTransport, logger: logger
+            )
+        } catch let error as CoordinatorError {
+            throw CLIError("conduit run: \(error.message)", exitCode: ExitStatus.unavailable)
+        }
         let identity = Array("local-\(UInt64.random(in: 0...UInt64.max))".utf8)
         let workerTransport = try await ZMQWorkerTransport(loop: loop, endpoint: endpoint, identity: identity)
         let worker = try WorkerService(

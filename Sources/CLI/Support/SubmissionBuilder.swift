@@ -62,7 +62,11 @@ enum SubmissionBuilder {
             try await client.uploadBlob(digest: digest, source: source)
         }
         let planJSON = String(decoding: try JSONEncoder().encode(plan), as: UTF8.self)
-        return try await client.submit(SubmitRequest(planJSON: planJSON, localInputs: localInputs, code: code, force: force))
+        let request = SubmitRequest(planJSON: planJSON, localInputs: localInputs, code: code, force: force)
+        if let local = client as? LocalCoordinatorClient {
+            return try await local.submit(request, plan: plan)
+        }
+        return try await client.submit(request)
     }
 
     private static func snapshot(_ what: String, _ body: () throws -> TreeManifest) throws -> TreeManifest {
@@ -77,10 +81,8 @@ enum SubmissionBuilder {
     static func load(file: String, overrides: [String]) throws -> PipelinePlan {
         do {
             return try PipelineLoader.load(file: file, overrides: overrides)
-        } catch let error as SpecError {
-            throw CLIError("error: \(error)")
         } catch {
-            throw CLIError("error: \(file): \(error)")
+            throw CLIError("error: \(error)")
         }
     }
 }

@@ -15,25 +15,6 @@ extension CoordinatorService {
         }
     }
 
-    /// Stores a blob sent by a client, verifying that its bytes match `digest`.
-    public func putBlob(digest text: String, bytes: [UInt8]) throws {
-        guard let digest = Digest(hex: text) else { throw CoordinatorError(.invalidRequest, "\(text) is not a SHA-256 digest") }
-        if blobs.contains(digest) { return }
-        let writer = try blobs.openWriter(for: digest, size: Int64(bytes.count))
-        do {
-            if !bytes.isEmpty { try writer.append(bytes, at: writer.offset == Int64(bytes.count) ? 0 : 0) }
-            try writer.finish()
-        } catch {
-            throw CoordinatorError(.invalidRequest, "blob \(text) was rejected: \(error)")
-        }
-    }
-
-    /// Bytes of a blob (for downloads).
-    public func readBlob(digest text: String, offset: Int64, count: Int) throws -> [UInt8] {
-        guard let digest = Digest(hex: text), blobs.contains(digest) else { throw CoordinatorError(.notFound, "no blob \(text)") }
-        return try blobs.read(digest, offset: offset, count: count)
-    }
-
     /// The path of a stored blob, for local (embedded) readers.
     public nonisolated func blobPath(digest: String) -> String? {
         guard let digest = Digest(hex: digest), blobs.contains(digest) else { return nil }
@@ -51,8 +32,7 @@ extension CoordinatorService {
             return report(record: run.record, steps: run.plan.steps.compactMap { run.steps[$0.name] }, plan: run.plan)
         }
         guard let record = try store.run(id: runID) else { throw CoordinatorError(.notFound, "no run \(runID); `conduit runs` lists them") }
-        let plan = Self.plan(of: record)
-        return report(record: record, steps: try store.steps(runID: runID), plan: plan)
+        return report(record: record, steps: try store.steps(runID: runID), plan: plan(runID: runID, record: record))
     }
 
     /// Waits until the run changes past `version` (or ends), at most `timeout`, then reports it.
@@ -60,6 +40,12 @@ extension CoordinatorService {
         let deadline = ContinuousClock.now + timeout
         // Cheap checks first: a report is built only once something changed.
         while self.version <= version && runs[runID] != nil && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        // Coalesce a burst of changes into one report (at most one per 50 ms while the run is
+        // active); the end of the run is reported at once.
+        let coalesceUntil = min(deadline, ContinuousClock.now + .milliseconds(50))
+        while runs[runID] != nil && ContinuousClock.now < coalesceUntil {
             try await Task.sleep(for: .milliseconds(5))
         }
         return try report(runID: runID)
@@ -71,7 +57,7 @@ extension CoordinatorService {
             if let run = runs[record.id] {
                 return report(record: run.record, steps: run.plan.steps.compactMap { run.steps[$0.name] }, plan: run.plan)
             }
-            return report(record: record, steps: try store.steps(runID: record.id), plan: Self.plan(of: record))
+            return report(record: record, steps: try store.steps(runID: record.id), plan: plan(runID: record.id, record: record))
         }
     }
 
@@ -121,8 +107,7 @@ extension CoordinatorService {
     /// The pipeline outputs of a run with their artifact kinds.
     public func outputArtifacts(runID: String) throws -> [OutputArtifact] {
         let current = try report(runID: runID)
-        let plan: PipelinePlan?
-        if let run = runs[runID] { plan = run.plan } else { plan = try store.run(id: runID).flatMap(Self.plan(of:)) }
+        let plan = try runs[runID]?.plan ?? recentPlans[runID] ?? store.run(id: runID).flatMap(Self.plan(of:))
         return current.outputs.keys.sorted().compactMap { name in
             guard let digest = current.outputs[name] else { return nil }
             let kind: ArtifactKind = plan?.outputs.first(where: { $0.name == name })?.type.isFile == true ? .file : .folder

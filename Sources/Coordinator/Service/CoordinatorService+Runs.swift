@@ -16,6 +16,12 @@ extension CoordinatorService {
         } catch {
             throw CoordinatorError(.invalidRequest, "the submitted plan does not decode: \(error)")
         }
+        return try submit(request, plan: plan)
+    }
+
+    /// Accepts a submission whose plan the caller has already decoded (the in-process client);
+    /// `plan` must be what `request.planJSON` encodes.
+    public func submit(_ request: SubmitRequest, plan: PipelinePlan) throws -> String {
         let names = Set(plan.steps.map(\.name))
         for forced in request.force where !names.contains(forced) {
             throw CoordinatorError(.invalidRequest, "--force \(forced): no such step; steps are \(plan.steps.map(\.name).joined(separator: ", "))")
@@ -75,6 +81,21 @@ extension CoordinatorService {
             return  // already finished
         }
         apply(.cancel(reason: "canceled by the user"), runID: runID)
+    }
+
+    /// Keeps the plan of a finished run for later reports (the 32 most recent).
+    func rememberPlan(_ plan: PipelinePlan, runID: String) {
+        recentPlans[runID] = plan
+        recentPlanOrder.append(runID)
+        if recentPlanOrder.count > 32 {
+            recentPlans[recentPlanOrder.removeFirst()] = nil
+        }
+    }
+
+    /// The plan of any run: active, recently finished, or decoded from the store.
+    func plan(runID: String, record: RunRecord?) -> PipelinePlan? {
+        if let plan = runs[runID]?.plan ?? recentPlans[runID] { return plan }
+        return record.flatMap(Self.plan(of:))
     }
 
     static func newRunID() -> String {
@@ -292,6 +313,7 @@ extension CoordinatorService {
         batch.update(record)
         batch.append(EventRecord(runID: runID, step: nil, kind: status.rawValue, detail: reason, at: record.finishedAt ?? 0))
         logger.info("run finished", metadata: ["run": "\(runID)", "status": "\(status.rawValue)"])
+        rememberPlan(runs[runID]!.plan, runID: runID)
         runs[runID] = nil
     }
 }

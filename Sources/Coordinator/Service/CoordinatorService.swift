@@ -21,8 +21,13 @@ public actor CoordinatorService: Service {
     let messages = MessageFactory(senderID: "coordinator")
     var logger: Logger
     let logDirectory: String
+    let lock: DataDirectoryLock
 
     var runs: [String: ActiveRun] = [:]
+    /// Plans of recently finished runs, so that reports right after the end need not decode the
+    /// stored submission again (bounded; older runs decode from the store).
+    var recentPlans: [String: PipelinePlan] = [:]
+    var recentPlanOrder: [String] = []
     var scheduler = Scheduler()
     var workers: [String: ConnectedWorker] = [:]
     var workerIDsByPeer: [PeerID: String] = [:]
@@ -48,6 +53,7 @@ public actor CoordinatorService: Service {
         } catch {
             throw CoordinatorError(.storage, "cannot create the data directory \(root): \(error.localizedDescription)")
         }
+        self.lock = try DataDirectoryLock(directory: root)
         self.configuration = configuration
         self.store = try ConduitStore(path: root + "/conduit.sqlite")
         self.blobs = try BlobStore(root: root + "/blobs")

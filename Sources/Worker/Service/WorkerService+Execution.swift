@@ -18,26 +18,33 @@ extension WorkerService {
         running[dispatch.attemptID] = nil
         send(.attemptFinished(report))
         if !configuration.keepAttemptDirectories {
-            try? FileManager.default.removeItem(atPath: directory)
+            // Removed at the next heartbeat tick, off the path between one step and the next.
+            finishedDirectories.append(directory)
         }
     }
 
     private func runAttempt(_ dispatch: Dispatch, in directory: String, started: Int64) async throws -> AttemptFinished {
         let fileManager = FileManager.default
-        try? fileManager.removeItem(atPath: directory)
+        if fileManager.fileExists(atPath: directory) {
+            try? fileManager.removeItem(atPath: directory)
+        }
+        // Directories are created only when needed: on ext4, creating and removing many
+        // directories makes each new one slower to allocate.
         let workingDirectory: String
-        do {
-            try fileManager.createDirectory(atPath: directory + "/inputs", withIntermediateDirectories: true)
-            try fileManager.createDirectory(atPath: directory + "/outputs", withIntermediateDirectories: true)
-            if let code = dispatch.code {
-                guard let digest = Digest(hex: code) else { throw WorkerError(.workspace, "code digest \(code) is not valid") }
-                let manifest = try await ensureArtifact(digest)
-                workingDirectory = directory + "/code"
-                try Snapshot.materialize(manifest, from: cache, at: workingDirectory)
-            } else {
-                workingDirectory = directory + "/wd"
-                try fileManager.createDirectory(atPath: workingDirectory, withIntermediateDirectories: true)
-            }
+        try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if !dispatch.outputs.isEmpty {
+            try fileManager.createDirectory(atPath: directory + "/outputs", withIntermediateDirectories: false)
+        }
+        if dispatch.inputs.contains(where: { $0.artifact != nil }) {
+            try fileManager.createDirectory(atPath: directory + "/inputs", withIntermediateDirectories: false)
+        }
+        if let code = dispatch.code {
+            guard let digest = Digest(hex: code) else { throw WorkerError(.workspace, "code digest \(code) is not valid") }
+            let manifest = try await ensureArtifact(digest)
+            workingDirectory = directory + "/code"
+            try Snapshot.materialize(manifest, from: cache, at: workingDirectory)
+        } else {
+            workingDirectory = directory
         }
         var inputPaths: [String: String] = [:]
         for input in dispatch.inputs {
@@ -62,7 +69,7 @@ extension WorkerService {
         for output in dispatch.outputs {
             let path = directory + "/outputs/" + Self.safeName(output.name)
             if output.kind == .folder {
-                try fileManager.createDirectory(atPath: path, withIntermediateDirectories: true)
+                try fileManager.createDirectory(atPath: path, withIntermediateDirectories: false)
             }
             outputPaths[output.name] = path
         }

@@ -25,6 +25,8 @@ public actor WorkerService: Service {
     var uploads: [String: UploadState] = [:]
     /// Blobs the coordinator is known to hold (uploaded or fetched from it): not uploaded again.
     var coordinatorHas: Set<String> = []
+    /// Attempt directories to remove at the next tick.
+    var finishedDirectories: [String] = []
     let dispatches: AsyncStream<Dispatch>
     let dispatchContinuation: AsyncStream<Dispatch>.Continuation
     let registration: AsyncStream<Bool>
@@ -106,6 +108,10 @@ public actor WorkerService: Service {
     }
 
     func tick() {
+        for directory in finishedDirectories {
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+        finishedDirectories.removeAll()
         if ContinuousClock.now - lastHeard > configuration.coordinatorSilenceTimeout {
             logger.warning("no word from the coordinator; registering again")
             lastHeard = .now
