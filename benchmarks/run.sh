@@ -7,7 +7,8 @@
 #   CONDUIT_BIN=.build/debug/conduit bash benchmarks/run.sh
 #
 # Knobs (environment): BENCH_REPS (3), BENCH_CHAIN (200), BENCH_FAN (1000),
-# BENCH_TIMEOUT (seconds per conduit command, 120), BENCH_KEEP=1 keeps the
+# BENCH_TIMEOUT (seconds per conduit command, 120), BENCH_DIR (scratch parent,
+# default .build), BENCH_KEEP=1 keeps the
 # temp dir (pipelines, data dirs, logs, JSON) for inspection.
 #
 # Exit status: 0 when every run completed (targets missed are printed as
@@ -31,7 +32,11 @@ for tool in python3 timeout xargs seq; do
     command -v "$tool" >/dev/null || { echo "run.sh: $tool is required" >&2; exit 2; }
 done
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/conduit-bench.XXXXXX")"
+# Scratch lives under .build/ (ignored) unless BENCH_DIR says otherwise: on a machine whose /tmp
+# has seen heavy churn, ext4 can take ~0.5 ms per mkdir there, which would measure the disk, not
+# Conduit (see docs/benchmarks.md).
+mkdir -p "${BENCH_DIR:-$ROOT/.build}"
+WORK="$(mktemp -d "${BENCH_DIR:-$ROOT/.build}/conduit-bench.XXXXXX")"
 RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
 PIDS=()

@@ -37,8 +37,30 @@ public final class ConduitStore: Sendable {
         guard !batch.isEmpty else { return }
         try writer.write { db in
             for run in batch.runs.values { try run.update(db) }
-            for step in batch.steps.values { try step.update(db) }
-            for attempt in batch.attempts.values { try attempt.save(db) }
+            // Steps and attempts are the bulk of every batch: cached statements, no SQL built per row.
+            let updateStep = try db.cachedStatement(sql: """
+                UPDATE steps SET status = ?, reused = ?, attempts = ?, worker = ?, reason = ?, cache_key = ?,
+                    manifest_json = ?, outputs_json = ?, source_run = ?, source_attempt = ?, log_attempt = ?,
+                    metrics_json = ?, started_at = ?, finished_at = ?
+                WHERE run_id = ? AND name = ?
+                """)
+            for step in batch.steps.values {
+                try updateStep.execute(arguments: [
+                    step.status.rawValue, step.reused, step.attempts, step.worker, step.reason, step.cacheKey,
+                    step.manifestJSON, step.outputsJSON, step.sourceRun, step.sourceAttempt, step.logAttempt,
+                    step.metricsJSON, step.startedAt, step.finishedAt, step.runID, step.name,
+                ])
+            }
+            let upsertAttempt = try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO attempts (id, run_id, step, worker, status, exit_code, signal, dispatched_at, started_at, finished_at, message)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for attempt in batch.attempts.values {
+                try upsertAttempt.execute(arguments: [
+                    attempt.id, attempt.runID, attempt.step, attempt.worker, attempt.status, attempt.exitCode,
+                    attempt.signal, attempt.dispatchedAt, attempt.startedAt, attempt.finishedAt, attempt.message,
+                ])
+            }
             for artifact in batch.artifacts { try artifact.insert(db, onConflict: .ignore) }
             for entry in batch.cacheEntries { try entry.save(db) }
             for event in batch.events { try event.insert(db) }
@@ -139,8 +161,13 @@ public final class ConduitStore: Sendable {
 
     // MARK: Cache
 
+    /// The cache entry for `key`: one SELECT on the writer's connection, without the cost of a
+    /// read transaction (a fully cached run of a thousand steps makes a thousand of these).
     public func cacheEntry(key: String) throws -> CacheEntryRecord? {
-        try writer.read { db in try CacheEntryRecord.fetchOne(db, key: key) }
+        try writer.writeWithoutTransaction { db in
+            let statement = try db.cachedStatement(sql: "SELECT * FROM cache_entries WHERE key = ?")
+            return try CacheEntryRecord.fetchOne(statement, arguments: [key])
+        }
     }
 
     /// Forgets a cache entry whose outputs are no longer intact.

@@ -45,4 +45,17 @@ import Testing
         changed.parameters["epochs"] = nil
         #expect(changed.differences(from: base) == ["parameter epochs: removed (was 300)", "parameter l2: added (0.001)"])
     }
+
+    @Test func canonicalJSONEscapesEverythingAndReadsBack() {
+        var odd = base
+        odd.command = "echo \"quoted\" \\ back\tslash\nnew line \u{01} é 🚀 /path"
+        odd.parameters["weird \"key\""] = "line\r\n"
+        odd.inputs["remote"] = .init(type: "uri_file", uri: "https://example.org/a?b=c&d")
+        odd.code = nil
+        let json = odd.canonicalJSON
+        #expect(!json.contains("\n"), "raw newlines must be escaped: \(json)")
+        #expect(json.hasPrefix("{\"command\":"))
+        #expect(CacheManifest.decode(json: json) == odd)
+        #expect(odd.canonicalJSON == json)
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Spec
 
@@ -117,5 +118,33 @@ struct CommandTemplateTests {
         let rendered = plan.steps[0].command.render(inputPaths: [:], outputPaths: [:])
         #expect(rendered.command == "echo ${CONDUIT_VALUE_0}")
         #expect(rendered.environment == ["CONDUIT_VALUE_0": "$(rm -rf /)"])
+    }
+}
+
+@Suite struct PlanCodingTests {
+    @Test func plansSurviveJSONInTheirCompactForm() throws {
+        let step = PlannedStep(
+            name: "fast/train", commandTemplate: "python t.py ${{inputs.x}}",
+            command: CommandTemplate(segments: [.text("python t.py "), .value("0.1"), .inputPath("x"), .outputPath("m")]),
+            parameters: ["lr": "0.1"],
+            inputs: [
+                StepDataInput(name: "x", type: .uriFolder, source: .stepOutput(step: "prep", output: "train")),
+                StepDataInput(name: "raw", type: .uriFile, mode: "download", source: .localPath("/data/heart.csv")),
+                StepDataInput(name: "web", type: .uriFile, source: .uri("https://example.org/x.csv")),
+            ],
+            outputs: [StepDataOutput(name: "m", type: .uriFolder)]
+        )
+        let plan = PipelinePlan(name: "p", sourceFile: "/p.yml", settings: PipelineSettings(), steps: [step], outputs: [])
+        let data = try JSONEncoder().encode(plan)
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.contains(#"["value","0.1"]"#))
+        #expect(text.contains(#"["step","prep","train"]"#))
+        #expect(try JSONDecoder().decode(PipelinePlan.self, from: data) == plan)
+    }
+
+    @Test func unknownSegmentKindsAreRejected() {
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(CommandTemplate.Segment.self, from: Data(#"["shell","rm -rf /"]"#.utf8))
+        }
     }
 }

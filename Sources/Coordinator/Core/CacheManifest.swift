@@ -48,13 +48,90 @@ public struct CacheManifest: Codable, Hashable, Sendable {
         self.outputs = outputs
     }
 
-    /// Sorted-key JSON: the same manifest always yields the same text.
+    /// Sorted-key JSON: the same manifest always yields the same text (and so the same key).
+    ///
+    /// Written by hand rather than with `JSONEncoder`: the text defines the cache key, so its
+    /// exact form is part of Conduit's format, and a run of a thousand steps builds a thousand
+    /// of these. `decode(json:)` reads it back with `JSONDecoder`.
     public var canonicalJSON: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Strings and string maps only: encoding cannot fail.
-        let data = (try? encoder.encode(self)) ?? Data()
-        return String(decoding: data, as: UTF8.self)
+        var out = "{"
+        var first = true
+        func key(_ name: String) {
+            if !first { out += "," }
+            first = false
+            Self.appendString(name, to: &out)
+            out += ":"
+        }
+        if let code {
+            key("code")
+            out += "{\"digest\":"
+            Self.appendString(code.digest, to: &out)
+            out += ",\"files\":"
+            Self.appendObject(code.files, to: &out)
+            out += "}"
+        }
+        key("command")
+        Self.appendString(command, to: &out)
+        key("environment")
+        Self.appendString(environment, to: &out)
+        key("inputs")
+        out += "{"
+        for (index, name) in inputs.keys.sorted().enumerated() {
+            let input = inputs[name]!
+            if index > 0 { out += "," }
+            Self.appendString(name, to: &out)
+            out += ":{"
+            var fields: [(String, String)] = []
+            if let digest = input.digest { fields.append(("digest", digest)) }
+            fields.append(("type", input.type))
+            if let uri = input.uri { fields.append(("uri", uri)) }
+            for (position, (field, value)) in fields.enumerated() {
+                if position > 0 { out += "," }
+                Self.appendString(field, to: &out)
+                out += ":"
+                Self.appendString(value, to: &out)
+            }
+            out += "}"
+        }
+        out += "}"
+        key("outputs")
+        Self.appendObject(outputs, to: &out)
+        key("parameters")
+        Self.appendObject(parameters, to: &out)
+        key("version")
+        out += String(version)
+        out += "}"
+        return out
+    }
+
+    private static func appendObject(_ values: [String: String], to out: inout String) {
+        out += "{"
+        for (index, name) in values.keys.sorted().enumerated() {
+            if index > 0 { out += "," }
+            appendString(name, to: &out)
+            out += ":"
+            appendString(values[name]!, to: &out)
+        }
+        out += "}"
+    }
+
+    /// A JSON string literal (RFC 8259 escapes; `/` is not escaped).
+    private static func appendString(_ text: String, to out: inout String) {
+        out += "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
     }
 
     /// Decodes a stored manifest.

@@ -42,9 +42,10 @@ extension CoordinatorService {
         while self.version <= version && runs[runID] != nil && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(5))
         }
-        // Coalesce a burst of changes into one report (at most one per 50 ms while the run is
-        // active); the end of the run is reported at once.
-        let coalesceUntil = min(deadline, ContinuousClock.now + .milliseconds(50))
+        // Coalesce a burst of changes into one report (at most about five a second while the
+        // run is active: enough for live progress, cheap for a thousand-step run); the end of the
+        // run is reported at once.
+        let coalesceUntil = min(deadline, ContinuousClock.now + .milliseconds(200))
         while runs[runID] != nil && ContinuousClock.now < coalesceUntil {
             try await Task.sleep(for: .milliseconds(5))
         }

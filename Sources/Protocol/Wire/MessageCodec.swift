@@ -40,10 +40,22 @@ public enum MessageCodec {
         return Message(envelope: envelope, payload: payload, bulk: frames.count == 3 ? frames[2] : [])
     }
 
-    private static func encodeBody(_ payload: Payload) -> [UInt8] {
+    /// Shared coders: configured once, only read afterwards (encoding and decoding keep their
+    /// state per call).
+    private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return encoder
+    }()
+
+    private static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return decoder
+    }()
+
+    private static func encodeBody(_ payload: Payload) -> [UInt8] {
         let data: Data
         do {
             switch payload {
@@ -75,8 +87,6 @@ public enum MessageCodec {
 
     private static func decodeBody(code: MessageCode, _ bytes: [UInt8]) throws(ProtocolError) -> Payload {
         let data = Data(bytes)
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         func body<T: Decodable>(_ type: T.Type) throws(ProtocolError) -> T {
             do {
                 return try decoder.decode(type, from: data)

@@ -35,7 +35,8 @@ public final class ChildProcess: Sendable {
         self.shared = shared
     }
 
-    /// Starts `bash -c command` in `workingDirectory` with exactly `environment`.
+    /// Starts `bash -c command` in `workingDirectory` with exactly `environment` (a plain simple
+    /// command is exec'd directly, as bash would; see `SimpleCommand`).
     ///
     /// - Throws: ``ChildProcessError`` when the directory is missing, bash is missing, or spawning fails.
     public static func launch(
@@ -101,12 +102,22 @@ public final class ChildProcess: Sendable {
         sigdelset(&allSignals, SIGSTOP)
         posix_spawnattr_setsigdefault(&attributes, &allSignals)
 
-        let arguments = ["bash", "-c", command]
+        // A plain simple command is exec'd directly, exactly as `bash -c` would exec it (see
+        // `SimpleCommand`); anything else runs under `bash -c` as written.
+        var program = bash
+        var arguments = ["bash", "-c", command]
+        var environment = environment
+        if let words = SimpleCommand.words(of: command),
+           let resolved = SimpleCommand.resolve(words[0], path: environment["PATH"], workingDirectory: workingDirectory) {
+            program = resolved
+            arguments = words
+            environment = SimpleCommand.environment(environment, program: resolved, workingDirectory: workingDirectory)
+        }
         let environmentStrings = environment.map { "\($0.key)=\($0.value)" }
         var pid: pid_t = 0
         let spawnResult = withCStringArray(arguments) { argv in
             withCStringArray(environmentStrings) { envp in
-                posix_spawn(&pid, bash, &actions, &attributes, argv, envp)
+                posix_spawn(&pid, program, &actions, &attributes, argv, envp)
             }
         }
         close(stdoutPipe[1])
@@ -117,7 +128,7 @@ public final class ChildProcess: Sendable {
             closeAll()
             throw ChildProcessError(
                 code: .spawnFailed,
-                message: "could not start '\(bash) -c …' in '\(workingDirectory)'; check the directory's permissions",
+                message: "could not start '\(program)' in '\(workingDirectory)'; check the directory's permissions",
                 errno: spawnResult)
         }
 
