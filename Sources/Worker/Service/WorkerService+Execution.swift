@@ -26,17 +26,16 @@ extension WorkerService {
     private func runAttempt(_ dispatch: Dispatch, in directory: String, started: Int64) async throws -> AttemptFinished {
         let fileManager = FileManager.default
         if fileManager.fileExists(atPath: directory) {
-            try? fileManager.removeItem(atPath: directory)
+            directories.recycle(directory)
         }
-        // Directories are created only when needed: on ext4, creating and removing many
-        // directories makes each new one slower to allocate.
+        // Directories come from the worker's pool of spares and only when needed: see DirectoryPool.
         let workingDirectory: String
-        try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try directories.makeDirectory(directory)
         if !dispatch.outputs.isEmpty {
-            try fileManager.createDirectory(atPath: directory + "/outputs", withIntermediateDirectories: false)
+            try directories.makeDirectory(directory + "/outputs")
         }
         if dispatch.inputs.contains(where: { $0.artifact != nil }) {
-            try fileManager.createDirectory(atPath: directory + "/inputs", withIntermediateDirectories: false)
+            try directories.makeDirectory(directory + "/inputs")
         }
         if let code = dispatch.code {
             guard let digest = Digest(hex: code) else { throw WorkerError(.workspace, "code digest \(code) is not valid") }
@@ -69,7 +68,7 @@ extension WorkerService {
         for output in dispatch.outputs {
             let path = directory + "/outputs/" + Self.safeName(output.name)
             if output.kind == .folder {
-                try fileManager.createDirectory(atPath: path, withIntermediateDirectories: false)
+                try directories.makeDirectory(path)
             }
             outputPaths[output.name] = path
         }

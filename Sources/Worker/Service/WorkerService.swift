@@ -27,6 +27,8 @@ public actor WorkerService: Service {
     var coordinatorHas: Set<String> = []
     /// Attempt directories to remove at the next tick.
     var finishedDirectories: [String] = []
+    /// Spare empty directories, reused for attempt directories.
+    var directories: DirectoryPool
     let dispatches: AsyncStream<Dispatch>
     let dispatchContinuation: AsyncStream<Dispatch>.Continuation
     let registration: AsyncStream<Bool>
@@ -43,6 +45,7 @@ public actor WorkerService: Service {
         self.transport = transport
         self.messages = MessageFactory(senderID: configuration.name)
         self.cache = try BlobStore(root: configuration.workDirectory + "/cache")
+        self.directories = DirectoryPool(spareRoot: configuration.workDirectory + "/spare")
         var logger = logger
         logger[metadataKey: "worker"] = "\(configuration.name)"
         self.logger = logger
@@ -109,7 +112,7 @@ public actor WorkerService: Service {
 
     func tick() {
         for directory in finishedDirectories {
-            try? FileManager.default.removeItem(atPath: directory)
+            directories.recycle(directory)
         }
         finishedDirectories.removeAll()
         if ContinuousClock.now - lastHeard > configuration.coordinatorSilenceTimeout {
