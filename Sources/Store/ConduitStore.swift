@@ -73,7 +73,10 @@ public final class ConduitStore: Sendable {
     public func insertRun(_ run: RunRecord, steps: [StepRecord]) throws {
         try writer.write { db in
             try run.insert(db)
-            for step in steps { try step.insert(db) }
+            let insertStep = try db.cachedStatement(sql: "INSERT INTO steps (run_id, name, position, status, reused, attempts) VALUES (?, ?, ?, ?, ?, ?)")
+            for step in steps {
+                try insertStep.execute(arguments: [step.runID, step.name, step.position, step.status.rawValue, step.reused, step.attempts])
+            }
             try EventRecord(runID: run.id, step: nil, kind: "submitted", detail: run.pipeline, at: run.createdAt).insert(db)
         }
     }

@@ -231,10 +231,16 @@ extension CoordinatorService {
         return nil
     }
 
+    /// The parsed manifest of an artifact. A manifest's text is its digest, so a parsed copy is
+    /// kept; callers still check that its blobs are present in the store.
     func loadManifest(_ digest: Digest) throws -> TreeManifest {
+        if let cached = manifestCache[digest] { return cached }
         let size = blobs.size(of: digest) ?? 0
         let bytes = try blobs.read(digest, offset: 0, count: Int(size))
-        return try TreeManifest.parse(canonicalText: String(decoding: bytes, as: UTF8.self))
+        let manifest = try TreeManifest.parse(canonicalText: String(decoding: bytes, as: UTF8.self))
+        if manifestCache.count >= 4096 { manifestCache.removeAll(keepingCapacity: true) }
+        manifestCache[digest] = manifest
+        return manifest
     }
 
     func treeManifest(digest text: String, what: String) throws -> TreeManifest {

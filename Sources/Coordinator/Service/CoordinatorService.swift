@@ -27,6 +27,8 @@ public actor CoordinatorService: Service {
     /// Plans of recently finished runs, so that reports right after the end need not decode the
     /// stored submission again (bounded; older runs decode from the store).
     var recentPlans: [String: PipelinePlan] = [:]
+    /// Parsed artifact manifests by digest (content-addressed, so never stale); bounded.
+    var manifestCache: [Digest: TreeManifest] = [:]
     var recentPlanOrder: [String] = []
     var scheduler = Scheduler()
     var workers: [String: ConnectedWorker] = [:]
