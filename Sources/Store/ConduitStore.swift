@@ -73,9 +73,17 @@ public final class ConduitStore: Sendable {
     public func insertRun(_ run: RunRecord, steps: [StepRecord]) throws {
         try writer.write { db in
             try run.insert(db)
-            let insertStep = try db.cachedStatement(sql: "INSERT INTO steps (run_id, name, position, status, reused, attempts) VALUES (?, ?, ?, ?, ?, ?)")
+            let insertStep = try db.cachedStatement(sql: """
+                INSERT INTO steps (run_id, name, position, status, reused, attempts, worker, reason, cache_key, manifest_json,
+                    outputs_json, source_run, source_attempt, log_attempt, metrics_json, started_at, finished_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
             for step in steps {
-                try insertStep.execute(arguments: [step.runID, step.name, step.position, step.status.rawValue, step.reused, step.attempts])
+                try insertStep.execute(arguments: [
+                    step.runID, step.name, step.position, step.status.rawValue, step.reused, step.attempts, step.worker,
+                    step.reason, step.cacheKey, step.manifestJSON, step.outputsJSON, step.sourceRun, step.sourceAttempt,
+                    step.logAttempt, step.metricsJSON, step.startedAt, step.finishedAt,
+                ])
             }
             try EventRecord(runID: run.id, step: nil, kind: "submitted", detail: run.pipeline, at: run.createdAt).insert(db)
         }

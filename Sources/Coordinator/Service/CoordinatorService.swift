@@ -76,11 +76,12 @@ public actor CoordinatorService: Service {
                     await self.handle(event)
                 }
             }
+            let interval = configuration.heartbeatInterval
             group.addTask { [weak self] in
                 while !Task.isCancelled {
-                    guard let interval = await self?.configuration.heartbeatInterval else { return }
                     try? await Task.sleep(for: interval)
-                    await self?.tick()
+                    guard let self else { return }
+                    await self.tick()
                 }
             }
             await withGracefulShutdownHandler {
