@@ -18,8 +18,9 @@ extension WorkerService {
         running[dispatch.attemptID] = nil
         send(.attemptFinished(report))
         if !configuration.keepAttemptDirectories {
-            // Removed at the next heartbeat tick, off the path between one step and the next.
-            finishedDirectories.append(directory)
+            // Emptied now, while the coordinator records the result: the next attempt reuses
+            // these directories (a few renames, no new inodes; see DirectoryPool).
+            directories.recycle(directory)
         }
     }
 

@@ -25,8 +25,6 @@ public actor WorkerService: Service {
     var uploads: [String: UploadState] = [:]
     /// Blobs the coordinator is known to hold (uploaded or fetched from it): not uploaded again.
     var coordinatorHas: Set<String> = []
-    /// Attempt directories to remove at the next tick.
-    var finishedDirectories: [String] = []
     /// Spare empty directories, reused for attempt directories.
     var directories: DirectoryPool
     let dispatches: AsyncStream<Dispatch>
@@ -111,10 +109,6 @@ public actor WorkerService: Service {
     }
 
     func tick() {
-        for directory in finishedDirectories {
-            directories.recycle(directory)
-        }
-        finishedDirectories.removeAll()
         if ContinuousClock.now - lastHeard > configuration.coordinatorSilenceTimeout {
             logger.warning("no word from the coordinator; registering again")
             lastHeard = .now
