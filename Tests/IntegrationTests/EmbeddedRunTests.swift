@@ -1,0 +1,98 @@
+import Foundation
+import TestKit
+import Testing
+
+/// `conduit run`: the embedded coordinator and worker in one process, on the project's example.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct EmbeddedRunTests {
+    func run(_ arguments: [String], home: String) throws -> CLIResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ProcessHarness.conduitExecutable())
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["CONDUIT_HOME"] = home
+        process.environment = environment
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return CLIResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    @Test func theExamplePipelineRunsThenReusesThenRerunsOnlyWhatChanged() throws {
+        let home = try ProcessHarness.temporaryDirectory("conduit-home")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let pipeline = ProcessHarness.packageRoot() + "/examples/house-prices/pipeline.yml"
+
+        let first = try run(["run", pipeline, "--json", "--output-dir", home + "/out"], home: home)
+        #expect(first.status == 0, "\(first.stderr)")
+        let summary = try first.json()
+        #expect(summary["status"] as? String == "completed")
+        #expect(Set(steps(of: summary).keys) == ["prep", "profile", "train", "evaluate"])
+        #expect(first.stderr.contains("train") && first.stderr.contains("completed"), "live progress goes to stderr")
+        let metricsData = try Data(contentsOf: URL(fileURLWithPath: home + "/out/metrics/metrics.json"))
+        let metrics = try #require(try JSONSerialization.jsonObject(with: metricsData) as? [String: Any])
+        #expect((metrics["r2"] as? Double ?? 0) > 0.8, "\(metrics)")
+        #expect(FileManager.default.fileExists(atPath: home + "/out/model/model.json"))
+        #expect(FileManager.default.isWritableFile(atPath: home + "/out/model/model.json"), "outputs handed to the user are writable copies")
+        #expect(FileManager.default.fileExists(atPath: home + "/conduit.sqlite"), "the default data directory is $CONDUIT_HOME")
+
+        let second = try run(["run", pipeline, "--json"], home: home)
+        #expect(second.status == 0)
+        #expect(steps(of: try second.json()).values.allSatisfy { $0.reused })
+
+        let third = try run(["run", pipeline, "--json", "--set", "inputs.alpha=10"], home: home)
+        let changed = steps(of: try third.json())
+        #expect(changed["prep"]?.reused == true && changed["profile"]?.reused == true)
+        #expect(changed["train"]?.reused == false && changed["evaluate"]?.reused == false)
+
+        let human = try run(["run", pipeline], home: home)
+        #expect(human.status == 0)
+        #expect(human.stdout.contains("completed") && human.stdout.contains("4 reused"), "\(human.stdout)")
+    }
+
+    @Test func aFailingEmbeddedRunExitsNonZeroAndBadInputIsRefusedWithoutStartingAnything() throws {
+        let home = try ProcessHarness.temporaryDirectory("conduit-home")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let failing = try Fixtures.pipeline("""
+            type: pipeline
+            jobs:
+              boom:
+                command: echo "it broke" >&2; exit 4
+            """, in: home)
+        let result = try run(["run", failing, "--json"], home: home)
+        #expect(result.status == 1)
+        #expect(try result.json()["status"] as? String == "failed")
+
+        let invalid = try Fixtures.pipeline("""
+            type: pipeline
+            jobs:
+              a:
+                command: echo ${{inputs.nothing}}
+            """, named: "bad.yml", in: home)
+        let refused = try run(["run", invalid], home: home)
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("bad.yml") && refused.stderr.contains("nothing"), "\(refused.stderr)")
+    }
+
+    @Test func logsFollowStreamsUntilTheStepEnds() async throws {
+        try await withCluster(workers: 1) { cluster in
+            let work = try ProcessHarness.temporaryDirectory()
+            let pipeline = try Fixtures.pipeline("""
+                type: pipeline
+                jobs:
+                  talk:
+                    command: for i in 1 2 3; do echo "tick $i"; sleep 0.5; done
+                """, in: work)
+            let submitted = try await cluster.cli(["submit", pipeline])
+            let run = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let followed = try await cluster.cli(["logs", run, "talk", "--follow"], timeout: .seconds(60))
+            #expect(followed.status == 0, "\(followed.stderr)")
+            #expect(followed.stdout == "tick 1\ntick 2\ntick 3\n", "\(followed.stdout)")
+        }
+    }
+}
