@@ -141,6 +141,21 @@ public final class Cluster: @unchecked Sendable {
         }
     }
 
+    /// Kills the coordinator with SIGKILL and starts it again on the same ZeroMQ endpoint and
+    /// data directory (the HTTP port may change; `httpURL` is updated).
+    public func restartCoordinator() async throws {
+        coordinator.signal(SIGKILL)
+        _ = await coordinator.waitForExit(timeout: .seconds(10))
+        coordinator = try ChildHandle(
+            name: "coordinator", executable: executable,
+            arguments: ["coordinator", "--data-dir", directory + "/coordinator", "--listen", zmqEndpoint, "--http", "127.0.0.1:0", "--worker-timeout", "5"]
+        )
+        guard let line = await coordinator.waitForOutput(containing: "clients on http://", timeout: .seconds(30)) else {
+            throw HarnessError("the coordinator did not restart:\n\(coordinator.text)")
+        }
+        httpURL = Self.capture(after: "clients on ", in: line)
+    }
+
     /// Starts one more worker and waits until it registered.
     @discardableResult
     public func addWorker(name: String, slots: Int = 1, labels: [String] = []) async throws -> ChildHandle {

@@ -46,6 +46,7 @@ struct CoordinatorServiceTests {
                 return
             }
             #expect(refuse.reason.contains("protocol version 99"))
+            #expect(refuse.helloRequired != true, "a version mismatch is final")
             #expect(refuse.reason.contains("version \(ProtocolVersion.current)"))
             let workers = try await service.listWorkers()
             #expect(workers.isEmpty)
@@ -63,10 +64,11 @@ struct CoordinatorServiceTests {
             let stranger = network.connectWorker(identity: "stranger")
             stranger.send(Message(envelope: Envelope(code: .attemptFinished, messageID: 2, senderID: "s"),
                                   payload: .attemptFinished(AttemptFinished(attemptID: "nope", outcome: .succeeded, startedAt: 0, endedAt: 0))))
-            guard case .refuse? = await firstMessage(stranger)?.payload else {
+            guard case .refuse(let refuse)? = await firstMessage(stranger)?.payload else {
                 Issue.record("an unregistered sender must be told to say hello first")
                 return
             }
+            #expect(refuse.helloRequired == true, "not a fatal refusal: the worker registers again")
             let worker = network.connectWorker(identity: "good")
             worker.send(hello(version: ProtocolVersion.current, name: "good"))
             guard case .welcome(let welcome)? = await firstMessage(worker)?.payload else {

@@ -256,3 +256,45 @@ struct PipelineLifecycleTests {
         }
     }
 }
+
+/// A coordinator killed with SIGKILL and restarted: nothing stays running, workers come back.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct CoordinatorRestartTests {
+    @Test func afterKillMinusNineTheRunEndsAndWorkersRegisterAgain() async throws {
+        try await withCluster(workers: 2) { cluster in
+            let work = try ProcessHarness.temporaryDirectory()
+            let marker = work + "/started"
+            let long = try Fixtures.pipeline("""
+                type: pipeline
+                jobs:
+                  long:
+                    command: touch \(marker); sleep 30
+                """, named: "long.yml", in: work)
+            let submitted = try await cluster.cli(["submit", long])
+            let run = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let deadline = ContinuousClock.now + .seconds(30)
+            while !FileManager.default.fileExists(atPath: marker) && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            try await cluster.restartCoordinator()
+
+            let status = try await cluster.cli(["status", run, "--json"])
+            let summary = try status.json()
+            #expect(summary["status"] as? String == "failed", "a run interrupted by a restart must not stay running")
+            #expect((summary["reason"] as? String ?? "").contains("restarted"))
+
+            // The workers notice the new coordinator and register again; new work runs.
+            let quick = try Fixtures.pipeline("""
+                type: pipeline
+                jobs:
+                  quick:
+                    command: echo back
+                """, named: "quick.yml", in: work)
+            let result = try await cluster.cli(["submit", quick, "--wait", "--json"], timeout: .seconds(60))
+            #expect(result.status == 0, "\(result.stderr)")
+            let workers = try await cluster.cli(["workers", "--json"])
+            #expect(workers.stdout.contains("worker1") && workers.stdout.contains("worker2"))
+            for worker in cluster.workers { #expect(worker.process.isRunning, "\(worker.name) exited:\n\(worker.text)") }
+        }
+    }
+}

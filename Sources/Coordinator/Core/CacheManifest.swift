@@ -1,4 +1,5 @@
 import Foundation
+import Spec
 
 /// Everything a step's result depends on, in a canonical form whose SHA-256 is the cache key.
 ///
@@ -76,7 +77,7 @@ public struct CacheManifest: Codable, Hashable, Sendable {
         Self.appendString(environment, to: &out)
         key("inputs")
         out += "{"
-        for (index, name) in inputs.keys.sorted().enumerated() {
+        for (index, name) in Self.sortedKeys(inputs.keys).enumerated() {
             let input = inputs[name]!
             if index > 0 { out += "," }
             Self.appendString(name, to: &out)
@@ -106,7 +107,7 @@ public struct CacheManifest: Codable, Hashable, Sendable {
 
     private static func appendObject(_ values: [String: String], to out: inout String) {
         out += "{"
-        for (index, name) in values.keys.sorted().enumerated() {
+        for (index, name) in sortedKeys(values.keys).enumerated() {
             if index > 0 { out += "," }
             appendString(name, to: &out)
             out += ":"
@@ -115,23 +116,13 @@ public struct CacheManifest: Codable, Hashable, Sendable {
         out += "}"
     }
 
-    /// A JSON string literal (RFC 8259 escapes; `/` is not escaped).
     private static func appendString(_ text: String, to out: inout String) {
-        out += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
+        out += CanonicalJSON.quote(text)
+    }
+
+    /// Keys in byte order, as `CanonicalJSON` sorts them.
+    private static func sortedKeys(_ keys: some Sequence<String>) -> [String] {
+        keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
     /// Decodes a stored manifest.

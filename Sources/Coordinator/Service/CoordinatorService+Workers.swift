@@ -29,7 +29,7 @@ extension CoordinatorService {
             return
         }
         guard let workerID = workerIDsByPeer[peer], workers[workerID] != nil else {
-            send(.refuse(Refuse(reason: "unknown worker: send hello first")), to: peer, cause: message.envelope.messageID)
+            send(.refuse(Refuse(reason: "unknown worker: send hello first", helloRequired: true)), to: peer, cause: message.envelope.messageID)
             return
         }
         workers[workerID]!.lastSeen = .now

@@ -46,10 +46,18 @@ public struct Welcome: Codable, Hashable, Sendable {
     }
 }
 
-/// Coordinator → worker: registration refused. The worker must not retry without a change.
+/// Coordinator → worker: registration refused. The worker must not retry without a change,
+/// unless `helloRequired` is true: then the coordinator merely does not know this connection
+/// (it restarted, or forgot the worker) and the worker registers again.
 public struct Refuse: Codable, Hashable, Sendable {
     public var reason: String
-    public init(reason: String) { self.reason = reason }
+    /// True when the worker should send `hello` again rather than stop; absent means false.
+    public var helloRequired: Bool?
+
+    public init(reason: String, helloRequired: Bool? = nil) {
+        self.reason = reason
+        self.helloRequired = helloRequired
+    }
 }
 
 /// Both ways: "still here", with the attempts the worker is running.

@@ -3,8 +3,9 @@ import Yams
 /// Canonical JSON text of a YAML value: keys sorted, no whitespace, scalars typed by YAML 1.1 rules.
 ///
 /// Two environment definitions that mean the same thing produce the same text, so the text can be
-/// part of a cache key.
-enum CanonicalJSON {
+/// part of a cache key. `quote(_:)` is shared with the coordinator's cache manifest, so that
+/// Conduit has one definition of a canonical JSON string.
+public enum CanonicalJSON {
     /// The JSON text of `value`.
     static func encode(_ value: SourceNode) throws(SpecError) -> String {
         var output = ""
@@ -42,8 +43,8 @@ enum CanonicalJSON {
         }
     }
 
-    /// A JSON string literal.
-    static func quote(_ text: String) -> String {
+    /// A JSON string literal (RFC 8259 escapes; `/` and non-ASCII are written as they are).
+    public static func quote(_ text: String) -> String {
         var result = "\""
         for scalar in text.unicodeScalars {
             switch scalar {

@@ -20,6 +20,7 @@ public actor WorkerService: Service {
     var workerID: String?
     var refusal: String?
     var lastHeard: ContinuousClock.Instant = .now
+    var lastHello: ContinuousClock.Instant = .now
     var running: [String: RunningAttempt] = [:]
     var fetches: [String: FetchState] = [:]
     var uploads: [String: UploadState] = [:]
@@ -101,6 +102,7 @@ public actor WorkerService: Service {
     }
 
     func sendHello() {
+        lastHello = .now
         let capabilities = WorkerCapabilities(
             cores: SystemResources.cores, memoryBytes: SystemResources.memoryBytes, slots: configuration.slots,
             labels: configuration.labels, hostname: SystemResources.hostname
@@ -135,6 +137,14 @@ public actor WorkerService: Service {
             workerID = welcome.workerID
             logger.info("registered with the coordinator", metadata: ["id": "\(welcome.workerID)"])
             registrationContinuation.yield(true)
+        case .refuse(let refuse) where refuse.helloRequired == true:
+            // The coordinator does not know this connection (it restarted): register again,
+            // at most once per heartbeat interval.
+            if workerID != nil || ContinuousClock.now - lastHello > configuration.heartbeatInterval {
+                logger.info("the coordinator does not know this worker; registering again")
+                workerID = nil
+                sendHello()
+            }
         case .refuse(let refuse):
             refusal = refuse.reason
             logger.error("the coordinator refused this worker: \(refuse.reason)")
