@@ -44,8 +44,8 @@ public enum CoordinatorHTTPServer {
             guard let digest = Digest(hex: text) else { throw HTTPError(.badRequest, message: "\(text) is not a SHA-256 digest") }
             let store = service.artifactStore
             if store.contains(digest) { return Response(status: .noContent) }
-            guard let lengthText = request.headers[.contentLength], let length = Int64(lengthText) else {
-                throw HTTPError(.lengthRequired, message: "PUT /v1/blobs needs a Content-Length")
+            guard let lengthText = request.headers[.contentLength], let length = Int64(lengthText), length >= 0 else {
+                throw HTTPError(.lengthRequired, message: "PUT /v1/blobs needs a valid Content-Length")
             }
             let writer = try store.openWriter(for: digest, size: length)
             var offset = writer.offset

@@ -1,6 +1,7 @@
 import Coordinator
 import Foundation
 import Protocol
+import Spec
 import TestKit
 import Testing
 import Transport
@@ -88,5 +89,43 @@ struct CoordinatorServiceTests {
         #expect { try CoordinatorService(configuration: CoordinatorConfiguration(dataDirectory: directory), transport: InMemoryNetwork().coordinator) }
             throws: { ($0 as? CoordinatorError)?.code == .conflict && "\($0)".contains(directory) }
         withExtendedLifetime(first) {}
+    }
+}
+
+@Suite struct SubmittedPlanTests {
+    func plan(_ steps: [PlannedStep], outputs: [PipelineOutputBinding] = []) -> PipelinePlan {
+        PipelinePlan(name: "p", sourceFile: "/p.yml", settings: PipelineSettings(), steps: steps, outputs: outputs)
+    }
+
+    func step(_ name: String, reads: (String, String)? = nil, writes: [String] = []) -> PlannedStep {
+        PlannedStep(
+            name: name, commandTemplate: "true", command: CommandTemplate(segments: [.text("true")]),
+            inputs: reads.map { [StepDataInput(name: "x", type: .uriFolder, source: .stepOutput(step: $0.0, output: $0.1))] } ?? [],
+            outputs: writes.map { StepDataOutput(name: $0, type: .uriFolder) }
+        )
+    }
+
+    /// Plans arrive over HTTP from any client: malformed ones are refused, never trapped on.
+    @Test func malformedPlansAreRefusedWithAReason() async throws {
+        let directory = try ProcessHarness.temporaryDirectory("conduit-plans")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let service = try CoordinatorService(configuration: CoordinatorConfiguration(dataDirectory: directory), transport: InMemoryNetwork().coordinator)
+        let bad: [(PipelinePlan, String)] = [
+            (plan([]), "no steps"),
+            (plan([step("a"), step("a")]), "twice"),
+            (plan([step("b", reads: ("a", "o")), step("a", writes: ["o"])]), "earlier step"),
+            (plan([step("a", writes: ["o"]), step("b", reads: ("a", "nope"))]), "a.nope"),
+            (plan([step("a")], outputs: [PipelineOutputBinding(name: "m", type: .uriFolder, step: "ghost", output: "o")]), "ghost"),
+            (plan([step("a", writes: ["o", "o"])]), "twice"),
+        ]
+        for (plan, words) in bad {
+            let json = String(decoding: try JSONEncoder().encode(plan), as: UTF8.self)
+            let request = SubmitRequest(planJSON: json, localInputs: [:], code: [:], force: [])
+            await #expect { try await service.submit(request) } throws: {
+                ($0 as? CoordinatorError)?.code == .invalidRequest && "\($0)".contains(words)
+            }
+        }
+        let garbage = SubmitRequest(planJSON: "{not json", localInputs: [:], code: [:], force: [])
+        await #expect(throws: CoordinatorError.self) { try await service.submit(garbage) }
     }
 }

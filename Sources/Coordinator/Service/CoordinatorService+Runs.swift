@@ -22,6 +22,7 @@ extension CoordinatorService {
     /// Accepts a submission whose plan the caller has already decoded (the in-process client);
     /// `plan` must be what `request.planJSON` encodes.
     public func submit(_ request: SubmitRequest, plan: PipelinePlan) throws -> String {
+        try Self.checkStructure(of: plan)
         let names = Set(plan.steps.map(\.name))
         for forced in request.force where !names.contains(forced) {
             throw CoordinatorError(.invalidRequest, "--force \(forced): no such step; steps are \(plan.steps.map(\.name).joined(separator: ", "))")
@@ -72,6 +73,34 @@ extension CoordinatorService {
         flushOutbox()
         bump()
         return runID
+    }
+
+    /// Checks what the run machine relies on, since a plan may come from any HTTP client: unique
+    /// step names, inputs that read outputs of earlier steps, outputs bound to existing steps.
+    static func checkStructure(of plan: PipelinePlan) throws {
+        guard !plan.steps.isEmpty else { throw CoordinatorError(.invalidRequest, "the plan has no steps") }
+        var outputsByStep: [String: Set<String>] = [:]
+        for step in plan.steps {
+            guard !step.name.isEmpty, outputsByStep[step.name] == nil else {
+                throw CoordinatorError(.invalidRequest, "the plan names step '\(step.name)' twice (or with an empty name)")
+            }
+            for input in step.inputs {
+                guard case .stepOutput(let producer, let output) = input.source else { continue }
+                guard let outputs = outputsByStep[producer], outputs.contains(output) else {
+                    throw CoordinatorError(
+                        .invalidRequest,
+                        "step \(step.name) input \(input.name) reads \(producer).\(output), which is not an output of an earlier step"
+                    )
+                }
+            }
+            guard Set(step.outputs.map(\.name)).count == step.outputs.count, Set(step.inputs.map(\.name)).count == step.inputs.count else {
+                throw CoordinatorError(.invalidRequest, "step \(step.name) names an input or an output twice")
+            }
+            outputsByStep[step.name] = Set(step.outputs.map(\.name))
+        }
+        for binding in plan.outputs where outputsByStep[binding.step]?.contains(binding.output) != true {
+            throw CoordinatorError(.invalidRequest, "pipeline output \(binding.name) is bound to \(binding.step).\(binding.output), which does not exist")
+        }
     }
 
     /// Cancels a run: queued steps are dropped, running attempts are killed.
