@@ -132,3 +132,16 @@ func processIsAlive(_ pid: Int32) -> Bool {
     }
     return true
 }
+
+/// Waits until a step has created `path` (at most `timeout`).
+func waitForFile(_ path: String, timeout: Duration = .seconds(30)) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while !FileManager.default.fileExists(atPath: path) && ContinuousClock.now < deadline {
+        try await Task.sleep(for: .milliseconds(100))
+    }
+}
+
+/// The process id a step wrote into `path` (`echo $$ > path`), or 0.
+func recordedPID(at path: String) -> Int32 {
+    Int32((try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+}

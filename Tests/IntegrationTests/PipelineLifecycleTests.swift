@@ -131,7 +131,7 @@ struct PipelineLifecycleTests {
             #expect(view["slow"]?.status == "canceled")
             #expect(view["after"]?.status == "canceled")
             #expect((summary["reason"] as? String ?? "").contains("broken"))
-            let pid = Int32((try? String(contentsOfFile: marker, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+            let pid = recordedPID(at: marker)
             #expect(pid > 0)
             try await Task.sleep(for: .seconds(3))
             #expect(!processIsAlive(pid), "the canceled step's process is still running")
@@ -186,10 +186,7 @@ struct PipelineLifecycleTests {
             let submitted = try await cluster.cli(["submit", pipeline])
             #expect(submitted.status == 0, "\(submitted.stderr)")
             let run = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            let deadline = ContinuousClock.now + .seconds(30)
-            while !FileManager.default.fileExists(atPath: marker) && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(100))
-            }
+            try await waitForFile(marker)
             let canceled = try await cluster.cli(["cancel", run])
             #expect(canceled.status == 0, "\(canceled.stderr)")
             #expect(canceled.stdout.contains("canceled"))
@@ -197,7 +194,7 @@ struct PipelineLifecycleTests {
             let summary = try status.json()
             #expect(summary["status"] as? String == "canceled")
             #expect(steps(of: summary)["long"]?.status == "canceled")
-            let pid = Int32((try? String(contentsOfFile: marker, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+            let pid = recordedPID(at: marker)
             try await Task.sleep(for: .seconds(3))
             #expect(pid > 0 && !processIsAlive(pid))
         }
@@ -272,10 +269,7 @@ struct CoordinatorRestartTests {
                 """, named: "long.yml", in: work)
             let submitted = try await cluster.cli(["submit", long])
             let run = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            let deadline = ContinuousClock.now + .seconds(30)
-            while !FileManager.default.fileExists(atPath: marker) && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(100))
-            }
+            try await waitForFile(marker)
             try await cluster.restartCoordinator()
 
             let status = try await cluster.cli(["status", run, "--json"])
