@@ -8,14 +8,13 @@ struct Conduit: AsyncParsableCommand {
         commandName: "conduit",
         abstract: "Run ML pipelines written in Azure ML CLI v2 YAML on your own machines, reusing unchanged steps.",
         discussion: """
-            One machine:   conduit run pipeline.yml
-            A cluster:     conduit coordinator --data-dir DIR   (head node)
-                           conduit worker --coordinator tcp://HEAD:5555   (each node)
-                           conduit submit pipeline.yml --wait
+            One machine: conduit run pipeline.yml
+
+            A cluster: conduit coordinator --data-dir DIR on the head node, conduit worker --coordinator tcp://HEAD:5555 on each node, then conduit submit pipeline.yml --wait.
 
             Clients find the coordinator through --coordinator-url or CONDUIT_URL (default http://127.0.0.1:8765).
-            Exit status: 0 success, 1 the run failed or was canceled, 2 invalid pipeline or arguments,
-            3 the coordinator could not be reached or failed.
+
+            Exit status: 0 success; 1 the run failed or was canceled; 2 invalid pipeline or arguments; 3 the coordinator could not be reached or failed.
             """,
         version: "0.1.0",
         subcommands: [

@@ -8,9 +8,7 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run a pipeline on this machine (embedded coordinator and worker).",
         discussion: """
-            Results are kept in the data directory (default $CONDUIT_HOME or ~/.conduit), so running the same
-            pipeline again reuses every unchanged step. Every compute: name runs on the local worker.
-            Pipeline outputs are copied to OUTPUT-DIR/OUTPUT_NAME.
+            Results are kept in the data directory (default $CONDUIT_HOME or ~/.conduit), so running the same pipeline again reuses every unchanged step. Every compute: name runs on the local worker. Pipeline outputs are copied to OUTPUT-DIR/OUTPUT_NAME.
             """
     )
 
@@ -19,7 +17,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var overrides: OverrideOptions
 
-    @Option(name: .customLong("output-dir"), help: "Where pipeline outputs are copied (default: ./conduit-outputs).")
+    @Option(name: .customLong("output-dir"), help: "Where pipeline outputs are copied.")
     var outputDirectory: String = "conduit-outputs"
 
     @Option(name: .customLong("data-dir"), help: "Data directory for runs, cache and artifacts (default: $CONDUIT_HOME or ~/.conduit).")
