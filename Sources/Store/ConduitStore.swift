@@ -36,6 +36,10 @@ public final class ConduitStore: Sendable {
     public func write(_ batch: StoreBatch) throws {
         guard !batch.isEmpty else { return }
         try writer.write { db in
+            for id in batch.newRunIDs {
+                guard let new = batch.newRuns[id] else { continue }
+                try Self.insert(new.run, steps: new.steps, into: db)
+            }
             for run in batch.runs.values { try run.update(db) }
             // Steps and attempts are the bulk of every batch: cached statements, no SQL built per row.
             let updateStep = try db.cachedStatement(sql: """
@@ -72,20 +76,24 @@ public final class ConduitStore: Sendable {
     /// Records a new run and its steps.
     public func insertRun(_ run: RunRecord, steps: [StepRecord]) throws {
         try writer.write { db in
-            try run.insert(db)
-            let insertStep = try db.cachedStatement(sql: """
-                INSERT INTO steps (run_id, name, position, status, reused, attempts, worker, reason, cache_key, manifest_json,
-                    outputs_json, source_run, source_attempt, log_attempt, metrics_json, started_at, finished_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            for step in steps {
-                try insertStep.execute(arguments: [
-                    step.runID, step.name, step.position, step.status.rawValue, step.reused, step.attempts, step.worker,
-                    step.reason, step.cacheKey, step.manifestJSON, step.outputsJSON, step.sourceRun, step.sourceAttempt,
-                    step.logAttempt, step.metricsJSON, step.startedAt, step.finishedAt,
-                ])
-            }
+            try Self.insert(run, steps: steps, into: db)
             try EventRecord(runID: run.id, step: nil, kind: "submitted", detail: run.pipeline, at: run.createdAt).insert(db)
+        }
+    }
+
+    private static func insert(_ run: RunRecord, steps: [StepRecord], into db: Database) throws {
+        try run.insert(db)
+        let insertStep = try db.cachedStatement(sql: """
+            INSERT INTO steps (run_id, name, position, status, reused, attempts, worker, reason, cache_key, manifest_json,
+                outputs_json, source_run, source_attempt, log_attempt, metrics_json, started_at, finished_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for step in steps {
+            try insertStep.execute(arguments: [
+                step.runID, step.name, step.position, step.status.rawValue, step.reused, step.attempts, step.worker,
+                step.reason, step.cacheKey, step.manifestJSON, step.outputsJSON, step.sourceRun, step.sourceAttempt,
+                step.logAttempt, step.metricsJSON, step.startedAt, step.finishedAt,
+            ])
         }
     }
 

@@ -4,6 +4,9 @@
 /// that depends on it, so every acknowledged transition is durable first, at the cost of one
 /// fsync per event rather than one per change.
 public struct StoreBatch: Sendable {
+    /// Runs created by this batch, with their steps in plan order, written in their latest state.
+    public private(set) var newRuns: [String: (run: RunRecord, steps: [StepRecord])] = [:]
+    private var newRunOrder: [String] = []
     public private(set) var runs: [String: RunRecord] = [:]
     public private(set) var steps: [String: StepRecord] = [:]
     public private(set) var attempts: [String: AttemptRecord] = [:]
@@ -16,18 +19,38 @@ public struct StoreBatch: Sendable {
     public init() {}
 
     public var isEmpty: Bool {
-        runs.isEmpty && steps.isEmpty && attempts.isEmpty && artifacts.isEmpty && cacheEntries.isEmpty && events.isEmpty
+        newRuns.isEmpty && runs.isEmpty && steps.isEmpty && attempts.isEmpty && artifacts.isEmpty && cacheEntries.isEmpty && events.isEmpty
     }
 
-    /// A run row to update (the latest version wins).
-    public mutating func update(_ run: RunRecord) {
-        runs[run.id] = run
+    /// A new run and its steps to insert; `steps` must be in plan order (`position` 0, 1, ...).
+    public mutating func insert(_ run: RunRecord, steps: [StepRecord]) {
+        newRuns[run.id] = (run, steps)
+        newRunOrder.append(run.id)
+        events.append(EventRecord(runID: run.id, step: nil, kind: "submitted", detail: run.pipeline, at: run.createdAt))
         isUrgent = true
     }
 
-    /// A step row to update (the latest version wins).
+    /// The ids of the new runs in the order they were added.
+    public var newRunIDs: [String] { newRunOrder }
+
+    /// A run row to update (the latest version wins).
+    public mutating func update(_ run: RunRecord) {
+        if newRuns[run.id] != nil {
+            newRuns[run.id]!.run = run
+        } else {
+            runs[run.id] = run
+        }
+        isUrgent = true
+    }
+
+    /// A step row to update (the latest version wins); a step of a new run is inserted in this state.
     public mutating func update(_ step: StepRecord) {
-        steps[step.runID + "\u{1F}" + step.name] = step
+        // A new run's steps are in plan order, so a step's position is its index.
+        if let run = newRuns[step.runID], run.steps.indices.contains(step.position), run.steps[step.position].name == step.name {
+            newRuns[step.runID]!.steps[step.position] = step
+        } else {
+            steps[step.runID + "\u{1F}" + step.name] = step
+        }
         isUrgent = true
     }
 

@@ -84,4 +84,23 @@ import Testing
         batch.update(StepRecord(runID: "r", name: "s", position: 0, status: .running))
         #expect(batch.isUrgent)
     }
+
+    @Test func aNewRunInABatchIsInsertedInItsLatestState() throws {
+        let store = try ConduitStore()
+        var batch = StoreBatch()
+        var run = run("r9", createdAt: 5)
+        let steps = (0..<3).map { StepRecord(runID: "r9", name: "s\($0)", position: $0, status: .waiting) }
+        batch.insert(run, steps: steps)
+        var done = steps[1]
+        done.status = .completed
+        done.reused = true
+        batch.update(done)
+        run.status = .completed
+        batch.update(run)
+        try store.write(batch)
+        #expect(try store.run(id: "r9")?.status == .completed)
+        #expect(try store.steps(runID: "r9").map(\.status) == [.waiting, .completed, .waiting])
+        #expect(try store.step(runID: "r9", name: "s1")?.reused == true)
+        #expect(try store.events(runID: "r9").map(\.kind) == ["submitted"])
+    }
 }

@@ -59,7 +59,6 @@ extension CoordinatorService {
             }
             nodes.append(RunMachine.Node(name: step.name, upstreamInputs: upstream, fixedInputs: fixed))
         }
-        try store.insertRun(record, steps: plan.steps.compactMap { steps[$0.name] })
         var run = ActiveRun(
             record: record, plan: plan, machine: RunMachine(nodes: nodes, continueOnStepFailure: plan.settings.continueOnStepFailure),
             steps: steps, planned: Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.name, $0) }),
@@ -67,9 +66,28 @@ extension CoordinatorService {
         )
         let actions = run.machine.on(.start)
         runs[runID] = run
+        // The run's rows go into the same transaction as its first transitions (for a fully cached
+        // run: its whole history), inserted in their latest state.
+        batch.insert(record, steps: plan.steps.compactMap { steps[$0.name] })
         logger.info("run submitted", metadata: ["run": "\(runID)", "pipeline": "\(plan.name)", "steps": "\(plan.steps.count)"])
         perform(actions, runID: runID)
         persist(runID: runID)
+        do {
+            try writeBatch()
+        } catch {
+            // Nothing of the run was recorded: forget it and tell the client.
+            for (attemptID, attempt) in attempts where attempt.runID == runID {
+                attempts[attemptID] = nil
+                if let workerID = attempt.workerID { workers[workerID]?.running.remove(attemptID) }
+                _ = scheduler.on(.remove(attemptID: attemptID))
+            }
+            runs[runID] = nil
+            outbox.removeAll { message, _ in
+                if case .dispatch(let dispatch) = message.payload { return dispatch.runID == runID }
+                return false
+            }
+            throw CoordinatorError(.storage, "the coordinator could not record the run: \(error)")
+        }
         flushOutbox()
         bump()
         return runID

@@ -125,12 +125,11 @@ public actor CoordinatorService: Service {
         var durable = true
         if !batch.isEmpty && (batch.isUrgent || !outbox.isEmpty) {
             do {
-                try store.write(batch)
+                try writeBatch()
             } catch {
                 durable = false
                 logger.error("could not record transitions; acknowledgements are withheld: \(error)")
             }
-            batch = StoreBatch()
         }
         let pending = outbox
         outbox.removeAll(keepingCapacity: true)
@@ -138,6 +137,12 @@ public actor CoordinatorService: Service {
             if !durable, case .attemptAcknowledged(let ack) = message.payload, ack.accepted { continue }
             transport.send(message, to: peer)
         }
+    }
+
+    /// Writes the pending batch now (one transaction) and starts a new one.
+    func writeBatch() throws {
+        defer { batch = StoreBatch() }
+        try store.write(batch)
     }
 
     func bump() {
