@@ -119,7 +119,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WorkerTests",
-            dependencies: ["Worker", "Protocol", "TestKit"],
+            dependencies: ["Worker", "Protocol", "TestKit", "Transport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

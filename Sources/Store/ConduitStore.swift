@@ -71,16 +71,7 @@ public final class ConduitStore: Sendable {
         }
     }
 
-    // MARK: Runs
-
-    /// Records a new run and its steps.
-    public func insertRun(_ run: RunRecord, steps: [StepRecord]) throws {
-        try writer.write { db in
-            try Self.insert(run, steps: steps, into: db)
-            try EventRecord(runID: run.id, step: nil, kind: "submitted", detail: run.pipeline, at: run.createdAt).insert(db)
-        }
-    }
-
+    /// Inserts a run row and its step rows (one cached statement for all steps).
     private static func insert(_ run: RunRecord, steps: [StepRecord], into db: Database) throws {
         try run.insert(db)
         let insertStep = try db.cachedStatement(sql: """
@@ -97,15 +88,7 @@ public final class ConduitStore: Sendable {
         }
     }
 
-    /// Saves a run row (status, reason, finish time).
-    public func updateRun(_ run: RunRecord, event: String? = nil) throws {
-        try writer.write { db in
-            try run.update(db)
-            if let event {
-                try EventRecord(runID: run.id, step: nil, kind: event, detail: run.reason, at: run.finishedAt ?? run.createdAt).insert(db)
-            }
-        }
-    }
+    // MARK: Runs
 
     public func run(id: String) throws -> RunRecord? {
         try writer.read { db in try RunRecord.fetchOne(db, key: id) }
@@ -139,15 +122,6 @@ public final class ConduitStore: Sendable {
         }
     }
 
-    /// Saves step rows and, optionally, an attempt row and an event, in one transaction.
-    public func save(steps: [StepRecord], attempt: AttemptRecord? = nil, events: [EventRecord] = []) throws {
-        try writer.write { db in
-            for step in steps { try step.update(db) }
-            if let attempt { try attempt.save(db) }
-            for event in events { try event.insert(db) }
-        }
-    }
-
     /// The latest earlier execution of a step with the same name that has a cache manifest:
     /// first in runs of the same pipeline, else in any run.
     public func nearestExecution(pipeline: String, step: String, before runID: String, createdBefore: Int64) throws -> (StepRecord, RunRecord)? {
@@ -172,10 +146,6 @@ public final class ConduitStore: Sendable {
             try AttemptRecord.filter(AttemptRecord.Columns.runID == runID && AttemptRecord.Columns.step == step)
                 .order(Column("dispatched_at")).fetchAll(db)
         }
-    }
-
-    public func attempt(id: String) throws -> AttemptRecord? {
-        try writer.read { db in try AttemptRecord.fetchOne(db, key: id) }
     }
 
     // MARK: Cache

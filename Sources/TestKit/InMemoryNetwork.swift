@@ -50,6 +50,11 @@ public final class InMemoryNetwork: Sendable {
         deliverToCoordinator(frames, from: PeerID(Array(identity.utf8)))
     }
 
+    /// Sends raw frames to the worker connected as `identity` (for malformed-input tests).
+    public func injectRawToWorker(_ frames: [[UInt8]], identity: String) {
+        _ = deliverToWorker(frames, peer: PeerID(Array(identity.utf8)))
+    }
+
     func disconnect(_ peer: PeerID) {
         let continuation = workers.withLock { $0.removeValue(forKey: peer) }
         continuation?.finish()

@@ -4,6 +4,13 @@ import Store
 import Testing
 
 @Suite struct ConduitStoreTests {
+    /// Records a new run the way the coordinator does: in a batch.
+    func insert(_ run: RunRecord, steps: [StepRecord], into store: ConduitStore) throws {
+        var batch = StoreBatch()
+        batch.insert(run, steps: steps)
+        try store.write(batch)
+    }
+
     func run(_ id: String, pipeline: String = "p", createdAt: Int64, status: RunStatus = .running) -> RunRecord {
         RunRecord(id: id, pipeline: pipeline, status: status, submissionJSON: "{}", createdAt: createdAt)
     }
@@ -12,12 +19,15 @@ import Testing
         let store = try ConduitStore()
         var prep = StepRecord(runID: "r1", name: "prep", position: 0, status: .waiting)
         let train = StepRecord(runID: "r1", name: "fast/train", position: 1, status: .waiting)
-        try store.insertRun(run("r1", createdAt: 10), steps: [train, prep])
+        try insert(run("r1", createdAt: 10), steps: [prep, train], into: store)
         #expect(try store.steps(runID: "r1").map(\.name) == ["prep", "fast/train"])
         prep.status = .running
         prep.attempts = 1
         let attempt = AttemptRecord(id: "r1-0-1", runID: "r1", step: "prep", worker: "w1", status: "dispatched", dispatchedAt: 11)
-        try store.save(steps: [prep], attempt: attempt)
+        var batch = StoreBatch()
+        batch.update(prep)
+        batch.save(attempt)
+        try store.write(batch)
         #expect(try store.step(runID: "r1", name: "prep")?.status == .running)
         #expect(try store.attempts(runID: "r1", step: "prep") == [attempt])
         #expect(try store.events(runID: "r1").map(\.kind) == ["submitted"])
@@ -26,7 +36,7 @@ import Testing
     @Test func aBatchRecordsTheStepArtifactsAndCacheEntryTogether() throws {
         let store = try ConduitStore()
         var step = StepRecord(runID: "r1", name: "train", position: 0, status: .running)
-        try store.insertRun(run("r1", createdAt: 1), steps: [step])
+        try insert(run("r1", createdAt: 1), steps: [step], into: store)
         step.status = .completed
         step.outputsJSON = #"{"model":"abc"}"#
         step.cacheKey = "k1"
@@ -53,7 +63,7 @@ import Testing
         for (id, pipeline, created) in [("old", "p", 1), ("other", "q", 5), ("recent", "p", 3), ("current", "p", 9)] as [(String, String, Int64)] {
             var step = StepRecord(runID: id, name: "train", position: 0, status: .completed)
             step.manifestJSON = #"{"run":"\#(id)"}"#
-            try store.insertRun(run(id, pipeline: pipeline, createdAt: created), steps: [step])
+            try insert(run(id, pipeline: pipeline, createdAt: created), steps: [step], into: store)
         }
         let found = try store.nearestExecution(pipeline: "p", step: "train", before: "current", createdBefore: 9)
         #expect(found?.1.id == "recent")
@@ -68,8 +78,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         do {
             let store = try ConduitStore(path: directory + "/db.sqlite")
-            try store.insertRun(run("a", createdAt: 1), steps: [])
-            try store.insertRun(run("b", createdAt: 2, status: .completed), steps: [])
+            try insert(run("a", createdAt: 1), steps: [], into: store)
+            try insert(run("b", createdAt: 2, status: .completed), steps: [], into: store)
         }
         let reopened = try ConduitStore(path: directory + "/db.sqlite")
         #expect(try reopened.unfinishedRuns().map(\.id) == ["a"])

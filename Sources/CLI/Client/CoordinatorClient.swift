@@ -1,12 +1,15 @@
 import Foundation
 import Protocol
+import Spec
 
 /// What the CLI asks of a coordinator: over HTTP (`HTTPCoordinatorClient`) or in the same
 /// process (`LocalCoordinatorClient`, for `conduit run`).
 protocol CoordinatorClient: Sendable {
     func missingBlobs(_ digests: [String]) async throws -> [String]
     func uploadBlob(digest: String, source: BlobSource) async throws
-    func submit(_ request: SubmitRequest) async throws -> String
+    /// Submits a run; `plan` is what `request.planJSON` encodes, for a client that can hand it
+    /// over without encoding and decoding it again.
+    func submit(_ request: SubmitRequest, plan: PipelinePlan) async throws -> String
     func report(run: String) async throws -> RunReport
     /// Waits (long-poll) until the run changes past `version`, at most `seconds`.
     func waitForChange(run: String, after version: Int64, seconds: Double) async throws -> RunReport

@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import Protocol
+import Spec
 
 /// Talks to a coordinator's HTTP/JSON API.
 struct HTTPCoordinatorClient: CoordinatorClient {
@@ -90,7 +91,8 @@ struct HTTPCoordinatorClient: CoordinatorClient {
         _ = try await perform(request)
     }
 
-    func submit(_ request: SubmitRequest) async throws -> String {
+    /// The plan travels as `request.planJSON`; the coordinator decodes it.
+    func submit(_ request: SubmitRequest, plan _: PipelinePlan) async throws -> String {
         try await post(SubmitResponse.self, "v1/runs", body: request).run
     }
 

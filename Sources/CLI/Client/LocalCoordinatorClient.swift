@@ -30,10 +30,6 @@ struct LocalCoordinatorClient: CoordinatorClient {
         }
     }
 
-    func submit(_ request: SubmitRequest) async throws -> String {
-        try await call { try await service.submit(request) }
-    }
-
     /// Submits without decoding the plan again: it is already in memory.
     func submit(_ request: SubmitRequest, plan: PipelinePlan) async throws -> String {
         try await call { try await service.submit(request, plan: plan) }

@@ -63,10 +63,7 @@ enum SubmissionBuilder {
         }
         let planJSON = String(decoding: try JSONEncoder().encode(plan), as: UTF8.self)
         let request = SubmitRequest(planJSON: planJSON, localInputs: localInputs, code: code, force: force)
-        if let local = client as? LocalCoordinatorClient {
-            return try await local.submit(request, plan: plan)
-        }
-        return try await client.submit(request)
+        return try await client.submit(request, plan: plan)
     }
 
     private static func snapshot(_ what: String, _ body: () throws -> TreeManifest) throws -> TreeManifest {

@@ -62,7 +62,7 @@ extension CoordinatorService {
         var run = ActiveRun(
             record: record, plan: plan, machine: RunMachine(nodes: nodes, continueOnStepFailure: plan.settings.continueOnStepFailure),
             steps: steps, planned: Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.name, $0) }),
-            codeDigests: request.code, codeManifests: codeManifests, localInputs: request.localInputs, force: Set(request.force)
+            codeDigests: request.code, codeManifests: codeManifests, force: Set(request.force)
         )
         let actions = run.machine.on(.start)
         runs[runID] = run

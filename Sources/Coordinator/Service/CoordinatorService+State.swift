@@ -13,7 +13,6 @@ struct ActiveRun {
     let planned: [String: PlannedStep]
     let codeDigests: [String: String]
     let codeManifests: [String: CacheManifest.Code]
-    let localInputs: [String: String]
     let force: Set<String>
     /// step → the attempt currently queued or running for it.
     var currentAttempt: [String: String] = [:]

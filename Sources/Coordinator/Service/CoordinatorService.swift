@@ -96,20 +96,22 @@ public actor CoordinatorService: Service {
     /// Runs left unfinished by an earlier coordinator process end as failed, so none stays
     /// "running" forever. (Re-attaching attempts still running on workers comes later.)
     private static func failUnfinishedRuns(in store: ConduitStore) throws {
+        var batch = StoreBatch()
+        let now = Clock.milliseconds()
         for var run in try store.unfinishedRuns() {
-            let now = Clock.milliseconds()
-            var steps = try store.steps(runID: run.id)
-            for index in steps.indices where !steps[index].status.isFinal {
-                steps[index].status = .canceled
-                steps[index].reason = "the coordinator restarted while the step was pending"
-                steps[index].finishedAt = now
+            for var step in try store.steps(runID: run.id) where !step.status.isFinal {
+                step.status = .canceled
+                step.reason = "the coordinator restarted while the step was pending"
+                step.finishedAt = now
+                batch.update(step)
             }
-            try store.save(steps: steps)
             run.status = .failed
             run.reason = "the coordinator restarted before the run finished"
             run.finishedAt = now
-            try store.updateRun(run, event: "failed")
+            batch.update(run)
+            batch.append(EventRecord(runID: run.id, step: nil, kind: "failed", detail: run.reason, at: now))
         }
+        try store.write(batch)
     }
 
     // MARK: Sending
