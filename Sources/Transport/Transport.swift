@@ -5,7 +5,10 @@ public struct PeerID: Hashable, Sendable, CustomStringConvertible {
     /// The routing id bytes.
     public var bytes: [UInt8]
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
-    public var description: String { bytes.map { String(format: "%02x", $0) }.joined() }
+    public var description: String {
+        let digits = Array("0123456789abcdef")
+        return String(bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0F)]] })
+    }
 }
 
 /// What the coordinator's transport delivers.

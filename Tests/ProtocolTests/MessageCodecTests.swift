@@ -119,6 +119,65 @@ let sampleMessages: [Message] = {
         #expect { try MessageCodec.decode(frames) } throws: { ($0 as? ProtocolError)?.code == .badBody }
     }
 
+    @Test(arguments: sampleMessages)
+    func trailingBytesAfterABodyAreRejected(_ message: Message) {
+        var frames = MessageCodec.encode(message)
+        frames[1].append(0)
+        #expect { try MessageCodec.decode(frames) } throws: { ($0 as? ProtocolError)?.code == .badBody }
+    }
+
+    @Test func hostileCountsAndInvalidTextAreRejectedWithoutAllocating() {
+        var heartbeat = WireWriter()
+        heartbeat.unsigned(UInt64.max >> 1)  // "this many attempt ids", with no bytes behind it
+        let frames = [HeaderCodec.encode(Envelope(code: .heartbeat, messageID: 1, senderID: "w")), heartbeat.bytes]
+        #expect { try MessageCodec.decode(frames) } throws: { ($0 as? ProtocolError)?.message.contains("exceeds") == true }
+
+        var started = WireWriter()
+        started.unsigned(2)
+        started.byte(0xC3)
+        started.byte(0x28)  // not UTF-8
+        let invalid = [HeaderCodec.encode(Envelope(code: .attemptStarted, messageID: 1, senderID: "w")), started.bytes]
+        #expect { try MessageCodec.decode(invalid) } throws: { ($0 as? ProtocolError)?.message.contains("UTF-8") == true }
+
+        let overlong = [UInt8](repeating: 0xFF, count: 11)
+        var reader = WireReader(overlong, context: "test")
+        #expect(throws: ProtocolError.self) { try reader.unsigned() }
+    }
+
+    @Test func aMapWithARepeatedKeyIsRejected() {
+        var body = WireWriter()
+        body.string("x")
+        body.unsigned(2)
+        for _ in 0..<2 {
+            body.string("loss")
+            body.double(1)
+        }
+        let frames = [HeaderCodec.encode(Envelope(code: .metrics, messageID: 1, senderID: "w")), body.bytes]
+        #expect { try MessageCodec.decode(frames) } throws: { ($0 as? ProtocolError)?.message.contains("duplicate key") == true }
+    }
+
+    @Test func integersKeepTheirFullRange() throws {
+        for value: Int64 in [0, 1, -1, 63, -64, 64, 300, -300, .max, .min] {
+            var writer = WireWriter()
+            writer.signed(value)
+            var reader = WireReader(writer.bytes, context: "test")
+            #expect(try reader.signed() == value)
+            #expect(reader.isAtEnd)
+        }
+        var writer = WireWriter()
+        writer.unsigned(.max)
+        var reader = WireReader(writer.bytes, context: "test")
+        #expect(try reader.unsigned() == .max)
+    }
+
+    @Test func aHelloFromAnotherVersionIsReadFromItsHeaderAlone() throws {
+        let header = HeaderCodec.encode(Envelope(version: 1, code: .hello, messageID: 1, senderID: "old-worker"))
+        let decoded = try MessageCodec.decode([header, Array(#"{"protocolVersion":1}"#.utf8)])
+        guard case .hello(let hello) = decoded.payload else { Issue.record("not a hello"); return }
+        #expect(hello.protocolVersion == 1)
+        #expect(hello.workerName == "old-worker")
+    }
+
     @Test func nonFiniteMetricsSurviveTheWire() throws {
         let message = Message(
             envelope: Envelope(code: .metrics, messageID: 1, senderID: "w"),

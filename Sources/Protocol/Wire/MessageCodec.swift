@@ -1,9 +1,7 @@
-import Foundation
-
 /// Turns messages into ZeroMQ frames and back: `[header, body]` or `[header, body, bulk]`.
 ///
-/// The header is binary (`HeaderCodec`), the body JSON, and bulk bytes travel untouched in their
-/// own frame. Decoding never traps: anything malformed becomes a `ProtocolError`.
+/// The header is binary (`HeaderCodec`), the body a compact binary layout per message (`WireBody`),
+/// and bulk bytes travel untouched in their own frame. Decoding never traps: anything malformed becomes a `ProtocolError`.
 public enum MessageCodec {
     /// The largest body accepted; bodies are small control messages.
     public static let maximumBodyBytes = 4 << 20
@@ -33,66 +31,54 @@ public enum MessageCodec {
         guard frames[1].count <= maximumBodyBytes else {
             throw ProtocolError(.tooLarge, "body of \(frames[1].count) bytes exceeds \(maximumBodyBytes)")
         }
-        let payload = try decodeBody(code: envelope.code, frames[1])
+        let payload: Payload
+        if envelope.code == .hello && envelope.version != ProtocolVersion.current {
+            // Body layouts may change between versions; the header's never does. A hello from
+            // another version is decoded from its header alone, so it can be refused with a reason.
+            payload = .hello(Hello(
+                protocolVersion: envelope.version, workerName: envelope.senderID,
+                capabilities: WorkerCapabilities(cores: 0, memoryBytes: 0, slots: 0, labels: [], hostname: "")
+            ))
+        } else {
+            payload = try decodeBody(code: envelope.code, frames[1])
+        }
         if payload.hasBulk != (frames.count == 3) {
             throw ProtocolError(.badFrames, "\(envelope.code) expects \(payload.hasBulk ? 3 : 2) frames, got \(frames.count)")
         }
         return Message(envelope: envelope, payload: payload, bulk: frames.count == 3 ? frames[2] : [])
     }
 
-    /// Shared coders: configured once, only read afterwards (encoding and decoding keep their
-    /// state per call).
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return encoder
-    }()
-
-    private static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return decoder
-    }()
-
     private static func encodeBody(_ payload: Payload) -> [UInt8] {
-        let data: Data
-        do {
-            switch payload {
-            case .hello(let value): data = try encoder.encode(value)
-            case .welcome(let value): data = try encoder.encode(value)
-            case .refuse(let value): data = try encoder.encode(value)
-            case .heartbeat(let value): data = try encoder.encode(value)
-            case .dispatch(let value): data = try encoder.encode(value)
-            case .cancel(let value): data = try encoder.encode(value)
-            case .attemptStarted(let value): data = try encoder.encode(value)
-            case .attemptFinished(let value): data = try encoder.encode(value)
-            case .attemptAcknowledged(let value): data = try encoder.encode(value)
-            case .logChunk(let value): data = try encoder.encode(value)
-            case .metrics(let value): data = try encoder.encode(value)
-            case .fetchRequest(let value): data = try encoder.encode(value)
-            case .fetchChunk(let value): data = try encoder.encode(value)
-            case .fetchFailed(let value): data = try encoder.encode(value)
-            case .uploadBegin(let value): data = try encoder.encode(value)
-            case .uploadCredit(let value): data = try encoder.encode(value)
-            case .uploadChunk(let value): data = try encoder.encode(value)
-            case .uploadStored(let value): data = try encoder.encode(value)
-            }
-        } catch {
-            // Every payload is plain strings, integers and doubles (non-finite ones become strings).
-            preconditionFailure("encoding \(payload.code) failed: \(error)")
+        var writer = WireWriter()
+        switch payload {
+        case .hello(let value): value.write(to: &writer)
+        case .welcome(let value): value.write(to: &writer)
+        case .refuse(let value): value.write(to: &writer)
+        case .heartbeat(let value): value.write(to: &writer)
+        case .dispatch(let value): value.write(to: &writer)
+        case .cancel(let value): value.write(to: &writer)
+        case .attemptStarted(let value): value.write(to: &writer)
+        case .attemptFinished(let value): value.write(to: &writer)
+        case .attemptAcknowledged(let value): value.write(to: &writer)
+        case .logChunk(let value): value.write(to: &writer)
+        case .metrics(let value): value.write(to: &writer)
+        case .fetchRequest(let value): value.write(to: &writer)
+        case .fetchChunk(let value): value.write(to: &writer)
+        case .fetchFailed(let value): value.write(to: &writer)
+        case .uploadBegin(let value): value.write(to: &writer)
+        case .uploadCredit(let value): value.write(to: &writer)
+        case .uploadChunk(let value): value.write(to: &writer)
+        case .uploadStored(let value): value.write(to: &writer)
         }
-        return Array(data)
+        return writer.bytes
     }
 
     private static func decodeBody(code: MessageCode, _ bytes: [UInt8]) throws(ProtocolError) -> Payload {
-        let data = Data(bytes)
-        func body<T: Decodable>(_ type: T.Type) throws(ProtocolError) -> T {
-            do {
-                return try decoder.decode(type, from: data)
-            } catch {
-                throw ProtocolError(.badBody, "\(code) body does not decode: \(error)")
-            }
+        var reader = WireReader(bytes, context: code.description)
+        func body<T: WireBody>(_: T.Type) throws(ProtocolError) -> T {
+            let value = try T(from: &reader)
+            try reader.finish()
+            return value
         }
         switch code {
         case .hello: return .hello(try body(Hello.self))
