@@ -65,9 +65,26 @@ public final class ConduitStore: Sendable {
                     attempt.signal, attempt.dispatchedAt, attempt.startedAt, attempt.finishedAt, attempt.message,
                 ])
             }
-            for artifact in batch.artifacts { try artifact.insert(db, onConflict: .ignore) }
-            for entry in batch.cacheEntries { try entry.save(db) }
-            for event in batch.events { try event.insert(db) }
+            if !batch.artifacts.isEmpty {
+                let insertArtifact = try db.cachedStatement(sql: "INSERT OR IGNORE INTO artifacts (digest, kind, size, created_at) VALUES (?, ?, ?, ?)")
+                for artifact in batch.artifacts {
+                    try insertArtifact.execute(arguments: [artifact.digest, artifact.kind, artifact.size, artifact.createdAt])
+                }
+            }
+            if !batch.cacheEntries.isEmpty {
+                let saveEntry = try db.cachedStatement(sql: """
+                    INSERT OR REPLACE INTO cache_entries (key, run_id, step, attempt_id, outputs_json, created_at) VALUES (?, ?, ?, ?, ?, ?)
+                    """)
+                for entry in batch.cacheEntries {
+                    try saveEntry.execute(arguments: [entry.key, entry.runID, entry.step, entry.attemptID, entry.outputsJSON, entry.createdAt])
+                }
+            }
+            if !batch.events.isEmpty {
+                let insertEvent = try db.cachedStatement(sql: "INSERT INTO events (run_id, step, kind, detail, at) VALUES (?, ?, ?, ?, ?)")
+                for event in batch.events {
+                    try insertEvent.execute(arguments: [event.runID, event.step, event.kind, event.detail, event.at])
+                }
+            }
         }
     }
 

@@ -12,12 +12,17 @@ public struct CoordinatorConfiguration: Sendable {
     public var creditChunks: Int
     /// Attempts of a step lost to infrastructure (worker gone, worker error) before it fails; default 3.
     public var maximumInfrastructureAttempts: Int
+    /// Attempts sent to each worker beyond its slots; they wait on the worker, so a slot that
+    /// frees up starts the next attempt at once instead of idling for a round trip. Default 1.
+    public var dispatchAhead: Int
 
     public init(
         dataDirectory: String, heartbeatInterval: Duration = .seconds(1), workerLossTimeout: Duration = .seconds(10),
-        chunkBytes: Int = 512 * 1024, creditChunks: Int = 8, maximumInfrastructureAttempts: Int = 3
+        chunkBytes: Int = 512 * 1024, creditChunks: Int = 8, maximumInfrastructureAttempts: Int = 3, dispatchAhead: Int = 1
     ) {
         precondition(chunkBytes > 0 && creditChunks > 0 && maximumInfrastructureAttempts > 0, "CoordinatorConfiguration: sizes must be positive")
+        precondition(dispatchAhead >= 0, "CoordinatorConfiguration: dispatchAhead must not be negative")
+        self.dispatchAhead = dispatchAhead
         self.dataDirectory = dataDirectory
         self.heartbeatInterval = heartbeatInterval
         self.workerLossTimeout = workerLossTimeout

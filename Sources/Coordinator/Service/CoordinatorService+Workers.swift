@@ -80,7 +80,7 @@ extension CoordinatorService {
         logger.info("worker joined", metadata: ["worker": "\(id)", "slots": "\(hello.capabilities.slots)", "labels": "\(hello.capabilities.labels)"])
         let interval = Int(configuration.heartbeatInterval.components.seconds * 1000 + configuration.heartbeatInterval.components.attoseconds / 1_000_000_000_000_000)
         send(.welcome(Welcome(workerID: id, heartbeatIntervalMilliseconds: interval)), to: peer, cause: envelope.messageID)
-        for action in scheduler.on(.workerJoined(id: id, labels: Set(hello.capabilities.labels), slots: hello.capabilities.slots)) {
+        for action in scheduler.on(.workerJoined(id: id, labels: Set(hello.capabilities.labels), slots: max(1, hello.capabilities.slots) + configuration.dispatchAhead)) {
             handle(action)
         }
         bump()
@@ -285,9 +285,13 @@ extension CoordinatorService {
         }
     }
 
+    /// A JSON object with sorted keys (written for every finished step, so without an encoder).
     static func json(_ value: [String: String]) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: (try? encoder.encode(value)) ?? Data("{}".utf8), as: UTF8.self)
+        var text = "{"
+        for (index, key) in value.keys.sorted().enumerated() {
+            if index > 0 { text += "," }
+            text += CanonicalJSON.quote(key) + ":" + CanonicalJSON.quote(value[key]!)
+        }
+        return text + "}"
     }
 }

@@ -17,6 +17,11 @@ extension WorkerService {
         }
         running[dispatch.attemptID] = nil
         send(.attemptFinished(report))
+        if waitingAttempts.isEmpty {
+            activeAttempts -= 1
+        } else {
+            dispatchContinuation.yield(waitingAttempts.removeFirst())
+        }
         if !configuration.keepAttemptDirectories {
             // Emptied now, while the coordinator records the result: the next attempt reuses
             // these directories (a few renames, no new inodes; see DirectoryPool).
@@ -35,9 +40,6 @@ extension WorkerService {
         if !dispatch.outputs.isEmpty {
             try directories.makeDirectory(directory + "/outputs")
         }
-        if dispatch.inputs.contains(where: { $0.artifact != nil }) {
-            try directories.makeDirectory(directory + "/inputs")
-        }
         if let code = dispatch.code {
             guard let digest = Digest(hex: code) else { throw WorkerError(.workspace, "code digest \(code) is not valid") }
             let manifest = try await ensureArtifact(digest)
@@ -53,17 +55,7 @@ extension WorkerService {
                 continue
             }
             guard let text = input.artifact, let digest = Digest(hex: text) else { continue }
-            let manifest = try await ensureArtifact(digest)
-            let base = directory + "/inputs/" + Self.safeName(input.name)
-            if manifest.kind == .file, let entry = manifest.entries.first {
-                try fileManager.createDirectory(atPath: base, withIntermediateDirectories: true)
-                let path = base + "/" + entry.path
-                try Snapshot.materialize(manifest, from: cache, at: path)
-                inputPaths[input.name] = path
-            } else {
-                try Snapshot.materialize(manifest, from: cache, at: base)
-                inputPaths[input.name] = base
-            }
+            inputPaths[input.name] = try await checkout(digest)
         }
         var outputPaths: [String: String] = [:]
         for output in dispatch.outputs {
@@ -75,7 +67,7 @@ extension WorkerService {
         }
         let template = CommandTemplate(segments: dispatch.command.map(Self.segment))
         let rendered = template.render(inputPaths: inputPaths, outputPaths: outputPaths)
-        var environment = ProcessInfo.processInfo.environment
+        var environment = baseEnvironment
         environment.merge(dispatch.environment) { _, new in new }
         environment.merge(rendered.environment) { _, new in new }
         let metricsFile = directory + "/metrics.jsonl"
@@ -185,7 +177,8 @@ extension WorkerService {
 
     /// Reads `{"name": ..., "value": ...}` lines the step appended to `$CONDUIT_METRICS_FILE`.
     private func sendMetrics(from path: String, attemptID: String) {
-        guard let data = FileManager.default.contents(atPath: path) else { return }
+        // Most steps report no metrics: one access() instead of opening the file.
+        guard access(path, F_OK) == 0, let data = FileManager.default.contents(atPath: path) else { return }
         var values: [String: Double] = [:]
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
             struct Line: Decodable { var name: String; var value: Double }

@@ -81,6 +81,46 @@ extension WorkerService {
         return manifest
     }
 
+    /// The path of a read-only checkout of an input artifact in the local cache: made once per
+    /// artifact (files are hard links to the cached blobs) and shared by every attempt that reads
+    /// it, so an input costs no file system work after its first use. Inputs are read-only, as
+    /// with Azure ML's `ro_mount`: a step writes only to its outputs.
+    func checkout(_ digest: Digest) async throws -> String {
+        if let path = checkouts[digest] { return path }
+        let manifest = try await ensureArtifact(digest)
+        let root = configuration.workDirectory + "/cache/checkouts/" + digest.hex
+        let path = manifest.kind == .file ? root + "/" + (manifest.entries.first?.path ?? "") : root
+        if access(root, F_OK) != 0 {
+            // Built aside and renamed into place, so a checkout that exists is complete.
+            checkoutCounter += 1
+            let partial = configuration.workDirectory + "/cache/checkouts/.partial-\(getpid())-\(checkoutCounter)"
+            do {
+                if manifest.kind == .file {
+                    try directories.makeDirectory(partial)
+                    try Snapshot.materialize(manifest, from: cache, at: partial + "/" + (manifest.entries.first?.path ?? ""))
+                } else {
+                    try Snapshot.materialize(manifest, from: cache, at: partial)
+                    for entry in manifest.entries where entry.kind == .directory {
+                        chmod(partial + "/" + entry.path, 0o555)
+                    }
+                }
+                chmod(partial, 0o555)
+            } catch {
+                directories.recycle(partial)
+                throw error
+            }
+            if rename(partial, root) != 0 {
+                // Another attempt made the same checkout first.
+                directories.recycle(partial)
+                guard access(root, F_OK) == 0 else {
+                    throw WorkerError(.workspace, "cannot create the checkout \(root): \(String(cString: strerror(errno)))")
+                }
+            }
+        }
+        checkouts[digest] = path
+        return path
+    }
+
     // MARK: Uploading outputs
 
     /// Uploads a blob from the local cache; returns once the coordinator has stored and verified it.

@@ -22,10 +22,20 @@ public actor WorkerService: Service {
     var lastHeard: ContinuousClock.Instant = .now
     var lastHello: ContinuousClock.Instant = .now
     var running: [String: RunningAttempt] = [:]
+    /// Attempts holding a slot (being prepared, running, or reporting).
+    var activeAttempts = 0
+    /// Dispatched attempts waiting for a slot, oldest first: the coordinator sends a worker a
+    /// little more than its slots, so that a slot never idles for a round trip.
+    var waitingAttempts: [Dispatch] = []
+    /// This process's environment, read once: every attempt starts from it.
+    let baseEnvironment = ProcessInfo.processInfo.environment
     var fetches: [String: FetchState] = [:]
     var uploads: [String: UploadState] = [:]
     /// Blobs the coordinator is known to hold (uploaded or fetched from it): not uploaded again.
     var coordinatorHas: Set<String> = []
+    /// Read-only checkouts of input artifacts: artifact → the path a step reads.
+    var checkouts: [Digest: String] = [:]
+    var checkoutCounter = 0
     /// Spare empty directories, reused for attempt directories.
     var directories: DirectoryPool
     let dispatches: AsyncStream<Dispatch>
@@ -37,6 +47,7 @@ public actor WorkerService: Service {
     public init(configuration: WorkerConfiguration, transport: any WorkerTransport, logger: Logger = Logger(label: "conduit.worker")) throws {
         do {
             try FileManager.default.createDirectory(atPath: configuration.workDirectory + "/attempts", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: configuration.workDirectory + "/cache/checkouts", withIntermediateDirectories: true)
         } catch {
             throw WorkerError(.workspace, "cannot create the work directory \(configuration.workDirectory): \(error.localizedDescription)")
         }
@@ -157,8 +168,20 @@ public actor WorkerService: Service {
         case .dispatch(let dispatch):
             guard running[dispatch.attemptID] == nil else { return }
             running[dispatch.attemptID] = RunningAttempt()
-            dispatchContinuation.yield(dispatch)
+            if activeAttempts < configuration.slots {
+                activeAttempts += 1
+                dispatchContinuation.yield(dispatch)
+            } else {
+                waitingAttempts.append(dispatch)
+            }
         case .cancel(let cancel):
+            if let index = waitingAttempts.firstIndex(where: { $0.attemptID == cancel.attemptID }) {
+                waitingAttempts.remove(at: index)
+                running[cancel.attemptID] = nil
+                let now = Self.now()
+                send(.attemptFinished(AttemptFinished(attemptID: cancel.attemptID, outcome: .canceled, startedAt: now, endedAt: now, message: "canceled before it started")))
+                return
+            }
             guard var attempt = running[cancel.attemptID] else { return }
             attempt.canceled = true
             running[cancel.attemptID] = attempt
