@@ -83,6 +83,12 @@ public final class InMemoryCoordinatorTransport: CoordinatorTransport, @unchecke
     public func close() {
         continuation.finish()
     }
+
+    /// What `pendingEvents` reports: 0 by default (every event commits on its own); a test sets
+    /// it to make the coordinator believe a burst of messages is waiting.
+    public let simulatedBacklog = Mutex(0)
+
+    public var pendingEvents: Int { simulatedBacklog.withLock { $0 } }
 }
 
 /// A worker's end of an `InMemoryNetwork`.

@@ -31,6 +31,13 @@ public protocol CoordinatorTransport: Sendable {
     func send(_ message: Message, to peer: PeerID)
     /// Stops delivering and sending.
     func close()
+    /// Events already received and not yet taken from ``events`` (0 when unknown): the
+    /// coordinator commits once for a burst of messages instead of once per message.
+    var pendingEvents: Int { get }
+}
+
+extension CoordinatorTransport {
+    public var pendingEvents: Int { 0 }
 }
 
 /// What a worker's transport delivers.

@@ -8,12 +8,17 @@ import ZeroMQ
 final class SocketEventSource: @unchecked Sendable {
     private var iterator: AsyncStream<ZMQSocketEvent>.Iterator
 
-    init(_ events: AsyncStream<ZMQSocketEvent>) {
-        iterator = events.makeAsyncIterator()
+    private let socket: ZMQSocket
+
+    init(_ socket: ZMQSocket) {
+        self.socket = socket
+        iterator = socket.events.makeAsyncIterator()
     }
 
     func next() async -> ZMQSocketEvent? {
-        await iterator.next()
+        let event = await iterator.next()
+        if event != nil { socket.eventTaken() }
+        return event
     }
 }
 
@@ -49,7 +54,7 @@ public final class ZMQCoordinatorTransport: CoordinatorTransport {
         var options = ConduitSocketDefaults.options()
         options.routerHandover = true
         socket = try await loop.open(.router, options: options, bind: [endpoint])
-        let source = SocketEventSource(socket.events)
+        let source = SocketEventSource(socket)
         events = AsyncStream(unfolding: {
             while let event = await source.next() {
                 switch event {
@@ -71,6 +76,8 @@ public final class ZMQCoordinatorTransport: CoordinatorTransport {
         })
     }
 
+    public var pendingEvents: Int { socket.pendingEvents }
+
     public func send(_ message: Message, to peer: PeerID) {
         socket.send([peer.bytes] + MessageCodec.encode(message))
     }
@@ -88,7 +95,7 @@ public final class ZMQWorkerTransport: WorkerTransport {
     /// Connects a DEALER socket on `loop` to `endpoint` (e.g. `tcp://head:5555`).
     public init(loop: ZMQLoop, endpoint: String, identity: [UInt8]) async throws {
         socket = try await loop.open(.dealer, options: ConduitSocketDefaults.options(identity: identity), connect: [endpoint])
-        let source = SocketEventSource(socket.events)
+        let source = SocketEventSource(socket)
         events = AsyncStream(unfolding: {
             while let event = await source.next() {
                 switch event {

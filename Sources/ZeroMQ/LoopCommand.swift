@@ -17,7 +17,7 @@ struct OpenRequest: Sendable {
     var bind: [String]
     var connect: [String]
     /// Where received messages and send failures go; finished when the socket closes or fails to open.
-    var events: AsyncStream<ZMQSocketEvent>.Continuation
+    var events: SocketEventSink
     /// Resumed with the bound endpoints (`ZMQ_LAST_ENDPOINT` after each bind) or a ``ZMQError``.
     var reply: CheckedContinuation<[String], any Error>
 }

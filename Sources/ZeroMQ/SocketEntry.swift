@@ -5,7 +5,7 @@ final class SocketEntry {
     let options: ZMQSocketOptions
     /// The libzmq socket; used only on the loop thread.
     let handle: UnsafeMutableRawPointer
-    let events: AsyncStream<ZMQSocketEvent>.Continuation
+    let events: SocketEventSink
     /// Messages accepted by ``ZMQSocket/send(_:)`` but not yet taken by libzmq.
     var outgoing = OutgoingQueue()
     /// ROUTER only: messages for peers whose pipe was full (`EAGAIN` under `ZMQ_ROUTER_MANDATORY`), keyed by
@@ -29,7 +29,7 @@ final class SocketEntry {
         type: ZMQSocketType,
         options: ZMQSocketOptions,
         handle: UnsafeMutableRawPointer,
-        events: AsyncStream<ZMQSocketEvent>.Continuation
+        events: SocketEventSink
     ) {
         self.id = id
         self.type = type

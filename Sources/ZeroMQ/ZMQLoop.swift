@@ -58,7 +58,9 @@ public final class ZMQLoop: Sendable {
     ) async throws -> ZMQSocket {
         try options.validate()
         let id = nextSocketID.add(1, ordering: .relaxed).newValue
-        let (events, continuation) = AsyncStream.makeStream(of: ZMQSocketEvent.self, bufferingPolicy: .unbounded)
+        let (events, stream) = AsyncStream.makeStream(of: ZMQSocketEvent.self, bufferingPolicy: .unbounded)
+        let backlog = EventBacklog()
+        let continuation = SocketEventSink(continuation: stream, backlog: backlog)
         let core = self.core
         let endpoints: [String] = try await withCheckedThrowingContinuation { reply in
             let request = OpenRequest(
@@ -69,7 +71,7 @@ public final class ZMQLoop: Sendable {
                     code: .terminated, message: "cannot open a \(type) socket: the ZMQ loop has been shut down"))
             }
         }
-        return ZMQSocket(loop: self, id: id, type: type, endpoints: endpoints, events: events)
+        return ZMQSocket(loop: self, id: id, type: type, endpoints: endpoints, events: events, backlog: backlog)
     }
 
     /// Closes every socket (finishing their event streams), terminates the zmq context and joins the I/O

@@ -16,7 +16,10 @@ public final class ZMQSocket: Sendable {
     let loop: ZMQLoop
     let id: Int
 
-    init(loop: ZMQLoop, id: Int, type: ZMQSocketType, endpoints: [String], events: AsyncStream<ZMQSocketEvent>) {
+    private let backlog: EventBacklog
+
+    init(loop: ZMQLoop, id: Int, type: ZMQSocketType, endpoints: [String], events: AsyncStream<ZMQSocketEvent>, backlog: EventBacklog) {
+        self.backlog = backlog
         self.loop = loop
         self.id = id
         self.type = type
@@ -35,6 +38,16 @@ public final class ZMQSocket: Sendable {
     /// Failures (`hostUnreachable` for an unknown ROUTER peer, `messageTooLarge` over this socket's caps,
     /// `invalidArgument` for no frames) arrive as ``ZMQSocketEvent/sendFailed(frames:error:)``. After
     /// ``close()`` or the loop's shutdown, messages are silently ignored.
+    /// Events delivered to ``events`` that the consumer has not yet marked taken with
+    /// ``eventTaken()``: more than zero means another event can be read without waiting. A
+    /// consumer uses it to batch work (one database commit for several messages, say).
+    public var pendingEvents: Int { backlog.count.load(ordering: .relaxed) }
+
+    /// Marks one event of ``events`` as taken; call once per event read.
+    public func eventTaken() {
+        backlog.count.subtract(1, ordering: .relaxed)
+    }
+
     public func send(_ frames: [[UInt8]]) {
         loop.core.submit(.send(socket: id, frames: frames))
     }

@@ -3,6 +3,7 @@ import Foundation
 import Protocol
 import Spec
 import TestKit
+import Synchronization
 import Testing
 import Transport
 
@@ -127,5 +128,70 @@ struct CoordinatorServiceTests {
         }
         let garbage = SubmitRequest(planJSON: "{not json", localInputs: [:], code: [:], force: [])
         await #expect(throws: CoordinatorError.self) { try await service.submit(garbage) }
+    }
+}
+
+/// Group commit: while more messages wait, their writes share one transaction and the replies
+/// wait for it; a bound and any client query end the wait.
+@Suite(.timeLimit(.minutes(1)))
+struct GroupCommitTests {
+    let service = CoordinatorServiceTests()
+
+    /// The codes of the messages a worker received, in order.
+    final class Received: Sendable {
+        let codes = Mutex<[MessageCode]>([])
+        var isEmpty: Bool { codes.withLock { $0.isEmpty } }
+
+        func waitFor(_ code: MessageCode) async throws -> Bool {
+            for _ in 0..<500 {
+                if codes.withLock({ $0.contains(code) }) { return true }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            return false
+        }
+    }
+
+    func record(_ worker: InMemoryWorkerTransport) -> (Task<Void, Never>, Received) {
+        let received = Received()
+        let task = Task {
+            for await event in worker.events {
+                if case .message(let message) = event { received.codes.withLock { $0.append(message.payload.code) } }
+            }
+        }
+        return (task, received)
+    }
+
+    @Test func repliesWaitForTheBatchUntilAClientAsks() async throws {
+        try await service.withCoordinator { network, coordinator in
+            network.coordinator.simulatedBacklog.withLock { $0 = 1 }
+            let worker = network.connectWorker(identity: "w")
+            let (task, received) = record(worker)
+            defer { task.cancel() }
+            worker.send(service.hello(version: ProtocolVersion.current))
+            // Handled, but the welcome waits: the coordinator believes more messages are queued.
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(received.isEmpty, "no reply before the batch is committed")
+            // A client query commits the batch first, so it sees (and sends) everything.
+            let workers = try await coordinator.listWorkers()
+            #expect(workers.map(\.name) == ["w"])
+            #expect(try await received.waitFor(.welcome))
+        }
+    }
+
+    @Test func aLongBurstIsCommittedAtTheBound() async throws {
+        try await service.withCoordinator { network, _ in
+            network.coordinator.simulatedBacklog.withLock { $0 = 1 }
+            let worker = network.connectWorker(identity: "w")
+            let (task, received) = record(worker)
+            defer { task.cancel() }
+            worker.send(service.hello(version: ProtocolVersion.current))
+            for index in 0..<(CoordinatorService.maximumEventsPerCommit - 2) {
+                worker.send(Message(envelope: Envelope(code: .heartbeat, messageID: UInt64(index + 2), senderID: "w"), payload: .heartbeat(Heartbeat())))
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(received.isEmpty, "below the bound, the replies still wait")
+            worker.send(Message(envelope: Envelope(code: .heartbeat, messageID: 999, senderID: "w"), payload: .heartbeat(Heartbeat())))
+            #expect(try await received.waitFor(.welcome), "the welcome goes out once the burst reaches the bound")
+        }
     }
 }

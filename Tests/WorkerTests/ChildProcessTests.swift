@@ -220,4 +220,20 @@ struct ChildProcessTests {
         // meanwhile (integration tests spawn processes with pipes): allow for that.
         #expect(after - before < 200, "descriptors went from \(before) to \(after)")
     }
+
+    @Test func sequentialLaunchesReuseReaderThreads() async throws {
+        func threads() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 0 }
+        let warmUp = try Self.launch("true")
+        _ = await Self.collect(warmUp)
+        _ = await warmUp.wait()
+        let before = threads()
+        for _ in 0..<100 {
+            let process = try Self.launch("true")
+            _ = await Self.collect(process)
+            _ = await process.wait()
+        }
+        // Pooled reader threads stay alive for a minute when idle, so if they were not reused
+        // each launch would leave one more. Suites running in parallel start a few of their own.
+        #expect(threads() - before < 40, "threads went from \(before) to \(threads())")
+    }
 }

@@ -19,6 +19,8 @@ final class ProgressPrinter: Sendable {
         guard enabled else { return }
         let width = max(8, report.steps.map(\.name.count).max() ?? 8)
         let before = Dictionary((previous?.steps ?? []).map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        // One write per report, however many steps changed.
+        var text = ""
         for step in report.steps {
             let old = before[step.name]
             guard old?.status != step.status || old?.reused != step.reused else { continue }
@@ -27,8 +29,9 @@ final class ProgressPrinter: Sendable {
             if let reason = step.reason, step.status == .failed || step.status == .timedOut || step.status == .skipped {
                 line += "  (\(reason))"
             }
-            FileHandle.standardError.write(Data((line + "\n").utf8))
+            text += line + "\n"
         }
+        if !text.isEmpty { FileHandle.standardError.write(Data(text.utf8)) }
     }
 
     static func describe(_ step: StepReport) -> String {

@@ -8,6 +8,12 @@ extension CoordinatorService {
     // MARK: Blobs, for clients
 
     /// Which of `digests` the artifact store lacks.
+    /// Commits what a burst of worker messages left pending (see `handle(_:)`) before a client
+    /// is answered, so a client never sees a state that is not yet on disk.
+    func makeDurable() {
+        if !batch.isEmpty || !outbox.isEmpty { flushOutbox() }
+    }
+
     public func missingBlobs(_ digests: [String]) throws -> [String] {
         try digests.filter { text in
             guard let digest = Digest(hex: text) else { throw CoordinatorError(.invalidRequest, "\(text) is not a SHA-256 digest") }
@@ -28,6 +34,7 @@ extension CoordinatorService {
 
     /// The run's current state.
     public func report(runID: String) throws -> RunReport {
+        makeDurable()
         if let run = runs[runID] {
             return report(record: run.record, steps: run.plan.steps.compactMap { run.steps[$0.name] }, plan: run.plan)
         }
@@ -42,10 +49,12 @@ extension CoordinatorService {
         while self.version <= version && runs[runID] != nil && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(5))
         }
-        // Coalesce a burst of changes into one report (at most about five a second while the
-        // run is active: enough for live progress, cheap for a thousand-step run); the end of the
-        // run is reported at once.
-        let coalesceUntil = min(deadline, ContinuousClock.now + .milliseconds(200))
+        // Coalesce a burst of changes into one report: at most five a second while the run is
+        // active, fewer for a big run (a report's cost grows with its steps: 0.5 ms per step, up
+        // to one report a second); the end of the run is reported at once.
+        let stepCount = runs[runID]?.plan.steps.count ?? 0
+        let window = Duration.milliseconds(min(1000, max(200, stepCount / 2)))
+        let coalesceUntil = min(deadline, ContinuousClock.now + window)
         while runs[runID] != nil && ContinuousClock.now < coalesceUntil {
             try await Task.sleep(for: .milliseconds(5))
         }
@@ -54,7 +63,8 @@ extension CoordinatorService {
 
     /// The most recent runs first.
     public func listRuns(limit: Int = 50) throws -> [RunReport] {
-        try store.runs(limit: limit).map { record in
+        makeDurable()
+        return try store.runs(limit: limit).map { record in
             if let run = runs[record.id] {
                 return report(record: run.record, steps: run.plan.steps.compactMap { run.steps[$0.name] }, plan: run.plan)
             }
@@ -64,7 +74,8 @@ extension CoordinatorService {
 
     /// Connected workers first, then recently seen ones.
     public func listWorkers() throws -> [WorkerReport] {
-        try store.workers().map { record in
+        makeDurable()
+        return try store.workers().map { record in
             let capabilities = (try? JSONDecoder().decode(WorkerCapabilities.self, from: Data(record.capabilitiesJSON.utf8)))
                 ?? WorkerCapabilities(cores: 0, memoryBytes: 0, slots: 0, labels: [], hostname: "")
             let live = workers[record.id]
@@ -107,6 +118,7 @@ extension CoordinatorService {
 
     /// The pipeline outputs of a run with their artifact kinds.
     public func outputArtifacts(runID: String) throws -> [OutputArtifact] {
+        makeDurable()
         let current = try report(runID: runID)
         let plan = try runs[runID]?.plan ?? recentPlans[runID] ?? store.run(id: runID).flatMap(Self.plan(of:))
         return current.outputs.keys.sorted().compactMap { name in
@@ -120,6 +132,7 @@ extension CoordinatorService {
 
     /// The log of a step's latest (or reused) attempt from byte `offset`, and whether more may come.
     public func logs(runID: String, step: String, offset: Int64) throws -> (bytes: [UInt8], finished: Bool) {
+        makeDurable()
         let record: StepRecord
         if let live = runs[runID]?.steps[step] {
             record = live
@@ -144,6 +157,7 @@ extension CoordinatorService {
     /// Why a step ran or was reused; for a miss, how its manifest differs from the nearest
     /// earlier execution of the same step.
     public func explain(runID: String, step name: String) throws -> Explanation {
+        makeDurable()
         guard let record = try runs[runID].map({ $0.record }) ?? store.run(id: runID) else {
             throw CoordinatorError(.notFound, "no run \(runID)")
         }

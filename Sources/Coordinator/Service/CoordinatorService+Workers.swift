@@ -15,13 +15,20 @@ extension CoordinatorService {
         case .undeliverable(let peer, let reason):
             if let id = workerIDsByPeer[peer] {
                 removeWorker(id: id, reason: "connection to the worker lost: \(reason)")
-                flushOutbox()
             }
         case .message(let peer, let message):
             handle(message, from: peer)
+        }
+        // Group commit: while more messages are already waiting, their writes join this batch
+        // (one transaction, one fsync) and the replies wait for it, up to a bound.
+        eventsSinceFlush += 1
+        if transport.pendingEvents == 0 || eventsSinceFlush >= Self.maximumEventsPerCommit {
             flushOutbox()
         }
     }
+
+    /// The most transport events whose writes share one commit.
+    public static let maximumEventsPerCommit = 64
 
     func handle(_ message: Message, from peer: PeerID) {
         if case .hello(let hello) = message.payload {

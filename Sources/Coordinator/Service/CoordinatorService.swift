@@ -40,6 +40,8 @@ public actor CoordinatorService: Service {
     var outbox: [(Message, PeerID)] = []
     /// Writes collected while handling the current event; see `flushOutbox()`.
     var batch = StoreBatch()
+    /// Transport events handled since the last flush (see `handle(_:)`).
+    var eventsSinceFlush = 0
     var workerCounter = 0
     /// Increases with every change to any run; run reports carry it so clients can wait.
     var version: Int64 = 0
@@ -124,6 +126,7 @@ public actor CoordinatorService: Service {
     /// message goes out before the transitions behind it are durable. A batch holding only
     /// progress notes waits for the next write when nothing is to be sent.
     func flushOutbox() {
+        eventsSinceFlush = 0
         var durable = true
         if !batch.isEmpty && (batch.isUrgent || !outbox.isEmpty) {
             do {

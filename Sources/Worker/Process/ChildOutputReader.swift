@@ -1,7 +1,7 @@
 import Dispatch
 import Glibc
 
-/// The per-child thread: polls the two output pipes and the child's pidfd, forwards output, reaps bash and
+/// The per-child reader (on a pooled thread): polls the two output pipes and the child's pidfd, forwards output, reaps bash and
 /// kills what is left of its process group.
 ///
 /// All of its mutable state lives on its own thread; it shares only `ChildProcessState` (behind its mutex) and
@@ -17,30 +17,10 @@ struct ChildOutputReader: Sendable {
 
     static let readSize = 64 * 1024
 
-    /// Starts the detached reader thread; returns the `pthread_create` error number on failure.
+    /// Starts reading on a pooled thread (see `ReaderThreads`); returns the `pthread_create`
+    /// error number on failure.
     func start() -> Int32? {
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        defer { pthread_attr_destroy(&attributes) }
-        pthread_attr_setstacksize(&attributes, 256 * 1024)
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        let box = Unmanaged.passRetained(Box(self)).toOpaque()
-        var thread = pthread_t()
-        let result = pthread_create(&thread, &attributes, { context in
-            let reader = Unmanaged<Box>.fromOpaque(context!).takeRetainedValue().reader
-            reader.run()
-            return nil
-        }, box)
-        guard result == 0 else {
-            Unmanaged<Box>.fromOpaque(box).release()
-            return result
-        }
-        return nil
-    }
-
-    private final class Box {
-        let reader: ChildOutputReader
-        init(_ reader: ChildOutputReader) { self.reader = reader }
+        ReaderThreads.shared.run(self)
     }
 
     func run() {

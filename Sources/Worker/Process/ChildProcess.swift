@@ -10,7 +10,7 @@ import Synchronization
 /// working directory, exactly the given environment (nothing is inherited: pass `PATH` yourself), an empty
 /// signal mask and default signal dispositions (so a worker that ignores `SIGTERM` does not pass that on).
 ///
-/// One dedicated thread per child (never the cooperative pool) `poll`s both pipes and a pidfd: it delivers
+/// One thread per running child (from a pool, never the cooperative pool) `poll`s both pipes and a pidfd: it delivers
 /// output chunks to ``output`` as they arrive, reaps bash as soon as it exits, then `SIGKILL`s whatever is
 /// left in its process group (e.g. `sleep 60 &`) so that nothing outlives the step. ``output`` ends when both
 /// pipes are closed (possibly before bash exits, if it closes them), or 2 seconds after the group was killed

@@ -1,0 +1,133 @@
+import Artifacts
+import Foundation
+import Protocol
+import TestKit
+import Testing
+import Transport
+import Worker
+
+/// How a worker runs what it is sent, over the in-memory transport with the test playing the
+/// coordinator.
+@Suite(.timeLimit(.minutes(1)))
+struct WorkerExecutionTests {
+    let coordinator = MessageFactory(senderID: "coordinator")
+
+    /// A registered worker and the coordinator's view of its messages.
+    struct Harness {
+        let network: InMemoryNetwork
+        let worker: WorkerService
+        let peer: PeerID
+        let directory: String
+        var events: AsyncStream<CoordinatorTransportEvent>.Iterator
+
+        /// The next message the worker sent, skipping heartbeats.
+        mutating func next() async -> Message? {
+            while let event = await events.next() {
+                guard case .message(_, let message) = event else { continue }
+                if case .heartbeat = message.payload { continue }
+                return message
+            }
+            return nil
+        }
+    }
+
+    /// Starts a `slots`-slot worker on a fresh work directory (prepared by `prepare`), registers
+    /// it, and runs `body`.
+    func withWorker(
+        slots: Int, prepare: (String) throws -> Void = { _ in }, _ body: (inout Harness) async throws -> Void
+    ) async throws {
+        let network = InMemoryNetwork()
+        let directory = try ProcessHarness.temporaryDirectory("conduit-worker")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try prepare(directory)
+        let worker = try WorkerService(
+            configuration: WorkerConfiguration(name: "w", slots: slots, workDirectory: directory, heartbeatInterval: .seconds(5)),
+            transport: network.connectWorker(identity: "w-1")
+        )
+        var events = network.coordinator.events.makeAsyncIterator()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await worker.run() }
+            var peer: PeerID?
+            while let event = await events.next() {
+                if case .message(let from, let message) = event, case .hello = message.payload {
+                    peer = from
+                    break
+                }
+            }
+            let registered = try #require(peer)
+            network.coordinator.send(coordinator.make(.welcome(Welcome(workerID: "w", heartbeatIntervalMilliseconds: 5000))), to: registered)
+            var harness = Harness(network: network, worker: worker, peer: registered, directory: directory, events: events)
+            try await body(&harness)
+            group.cancelAll()
+        }
+    }
+
+    func dispatch(_ id: String, _ command: [CommandPiece], inputs: [DispatchInput] = []) -> Message {
+        coordinator.make(.dispatch(Dispatch(attemptID: id, runID: "r", step: id, command: command, inputs: inputs)))
+    }
+
+    @Test func attemptsBeyondTheSlotsWaitAndACanceledWaitingAttemptNeverStarts() async throws {
+        try await withWorker(slots: 1, prepare: { _ in }) { harness in
+            let marker = harness.directory + "/order"
+            harness.network.coordinator.send(dispatch("a", [.text("sleep 0.3; echo a >> \(marker)")]), to: harness.peer)
+            harness.network.coordinator.send(dispatch("b", [.text("echo b >> \(marker)")]), to: harness.peer)
+            harness.network.coordinator.send(dispatch("c", [.text("echo c >> \(marker)")]), to: harness.peer)
+            harness.network.coordinator.send(coordinator.make(.cancel(Cancel(attemptID: "b", reason: "test"))), to: harness.peer)
+            var seen: [String] = []
+            while seen.filter({ $0.hasPrefix("finished") }).count < 3, let message = await harness.next() {
+                switch message.payload {
+                case .attemptStarted(let started): seen.append("started \(started.attemptID)")
+                case .attemptFinished(let finished): seen.append("finished \(finished.attemptID) \(finished.outcome.rawValue)")
+                default: break
+                }
+            }
+            // One slot: "c" starts only after "a" ended; "b" was canceled while it waited.
+            #expect(!seen.contains("started b"), "\(seen)")
+            #expect(seen.contains("finished b canceled"), "\(seen)")
+            let aEnded = try #require(seen.firstIndex(of: "finished a succeeded"))
+            let cStarted = try #require(seen.firstIndex(of: "started c"))
+            #expect(aEnded < cStarted, "\(seen)")
+            #expect(seen.firstIndex(of: "finished b canceled")! < aEnded, "canceled at once, not after a slot freed: \(seen)")
+            let order = try String(contentsOfFile: marker, encoding: .utf8)
+            #expect(order == "a\nc\n")
+        }
+    }
+
+    @Test func inputsAreSharedReadOnlyCheckouts() async throws {
+        var artifact = ""
+        try await withWorker(slots: 2, prepare: { directory in
+            // The input is already in the worker's cache, as if fetched earlier.
+            let store = try BlobStore(root: directory + "/cache")
+            let source = directory + "/source"
+            try FileManager.default.createDirectory(atPath: source + "/nested", withIntermediateDirectories: true)
+            try "rows\n".write(toFile: source + "/nested/data.csv", atomically: true, encoding: .utf8)
+            let manifest = try Snapshot.folder(at: source, store: store)
+            try store.put(manifest)
+            artifact = manifest.digest.hex
+        }) { harness in
+            let log = harness.directory + "/seen"
+            for id in ["x", "y"] {
+                // Each attempt prints "PATH MODE", then the file's line, to its own log.
+                harness.network.coordinator.send(dispatch(id, [
+                    .text("{ printf '%s ' "), .inputPath("data"), .text("; stat -c %a "), .inputPath("data"),
+                    .text("; cat "), .inputPath("data"), .text("/nested/data.csv; } > \(log)-\(id)"),
+                ], inputs: [DispatchInput(name: "data", kind: .folder, artifact: artifact)]), to: harness.peer)
+            }
+            var finished = 0
+            while finished < 2, let message = await harness.next() {
+                if case .attemptFinished(let report) = message.payload {
+                    #expect(report.outcome == .succeeded, "\(report.message ?? "")")
+                    finished += 1
+                }
+            }
+            let logs = try ["x", "y"].map { try String(contentsOfFile: "\(log)-\($0)", encoding: .utf8).split(separator: "\n").map(String.init) }
+            let lines = logs.flatMap { $0 }
+            let paths = Set(logs.compactMap(\.first))
+            #expect(logs.allSatisfy { $0.count == 2 }, "\(logs)")
+            #expect(paths.count == 1, "both attempts read the same checkout: \(logs)")
+            #expect(paths.first?.hasSuffix(" 555") == true, "checkouts are read-only: \(logs)")
+            #expect(paths.first?.contains("/cache/checkouts/\(artifact)") == true)
+            #expect(lines.filter { $0 == "rows" }.count == 2)
+        }
+    }
+}
