@@ -15,12 +15,17 @@ public final class ConduitStore: Sendable {
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(10)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         let pool = try DatabasePool(path: path, configuration: configuration)
+        // Set on the writer connection after the pool is open: opening a pool sets
+        // `synchronous = NORMAL` (WAL synced only at checkpoints), after `prepareDatabase` runs.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Migrations.migrator.migrate(pool)
         self.writer = pool
+    }
+
+    /// The writer connection's `PRAGMA synchronous` (2 is FULL: every commit is fsynced).
+    public func synchronousMode() throws -> Int {
+        try writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     /// An in-memory database, for tests.

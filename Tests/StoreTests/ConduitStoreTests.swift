@@ -86,6 +86,16 @@ import Testing
         #expect(try reopened.runs(limit: 10).map(\.id) == ["b", "a"])
     }
 
+    @Test func everyCommitIsSynced() throws {
+        let directory = NSTemporaryDirectory() + "conduit-store-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try ConduitStore(path: directory + "/db.sqlite")
+        // 2 is FULL. Opening a WAL pool sets NORMAL (1), which syncs only at checkpoints and can
+        // lose acknowledged commits on power loss.
+        #expect(try store.synchronousMode() == 2)
+    }
+
     @Test func progressNotesAloneAreNotUrgent() {
         var batch = StoreBatch()
         #expect(batch.isEmpty)
