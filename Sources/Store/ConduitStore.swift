@@ -46,7 +46,8 @@ public final class ConduitStore: Sendable {
                 try Self.insert(new.run, steps: new.steps, into: db)
             }
             for run in batch.runs.values { try run.update(db) }
-            // Steps and attempts are the bulk of every batch: cached statements, no SQL built per row.
+            // Steps and attempts are the bulk of every batch: cached statements, no SQL built per row;
+            // an attempt seen before is updated in place (its index entries stay untouched).
             let updateStep = try db.cachedStatement(sql: """
                 UPDATE steps SET status = ?, reused = ?, attempts = ?, worker = ?, reason = ?, cache_key = ?,
                     manifest_json = ?, outputs_json = ?, source_run = ?, source_attempt = ?, log_attempt = ?,
@@ -61,8 +62,11 @@ public final class ConduitStore: Sendable {
                 ])
             }
             let upsertAttempt = try db.cachedStatement(sql: """
-                INSERT OR REPLACE INTO attempts (id, run_id, step, worker, status, exit_code, signal, dispatched_at, started_at, finished_at, message)
+                INSERT INTO attempts (id, run_id, step, worker, status, exit_code, signal, dispatched_at, started_at, finished_at, message)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET worker = excluded.worker, status = excluded.status, exit_code = excluded.exit_code,
+                    signal = excluded.signal, dispatched_at = excluded.dispatched_at, started_at = excluded.started_at,
+                    finished_at = excluded.finished_at, message = excluded.message
                 """)
             for attempt in batch.attempts.values {
                 try upsertAttempt.execute(arguments: [

@@ -44,14 +44,15 @@ public struct StoreBatch: Sendable {
     }
 
     /// A step row to update (the latest version wins); a step of a new run is inserted in this state.
-    public mutating func update(_ step: StepRecord) {
+    /// `urgent: false` for progress nothing waits on (a step started).
+    public mutating func update(_ step: StepRecord, urgent: Bool = true) {
         // A new run's steps are in plan order, so a step's position is its index.
         if let run = newRuns[step.runID], run.steps.indices.contains(step.position), run.steps[step.position].name == step.name {
             newRuns[step.runID]!.steps[step.position] = step
         } else {
             steps[step.runID + "\u{1F}" + step.name] = step
         }
-        isUrgent = true
+        if urgent { isUrgent = true }
     }
 
     /// An attempt row to insert or update. `urgent: false` for progress that nothing waits on

@@ -128,6 +128,7 @@ extension CoordinatorService {
             return  // already finished
         }
         apply(.cancel(reason: "canceled by the user"), runID: runID)
+        flushOutbox()
     }
 
     /// Keeps the plan of a finished run for later reports (the 32 most recent).
@@ -156,12 +157,14 @@ extension CoordinatorService {
     // MARK: Driving the run machine
 
     /// Feeds `event` to a run's machine, carries out the actions, records and sends.
-    func apply(_ event: RunMachine.Event, runID: String) {
+    /// Feeds `event` to the run's machine and carries out what it asks. The writes join the
+    /// current batch; whoever handles the triggering event or request flushes it. `urgent: false`
+    /// for progress nothing waits on (a step started), which may ride along with a later commit.
+    func apply(_ event: RunMachine.Event, runID: String, urgent: Bool = true) {
         guard runs[runID] != nil else { return }
         let actions = runs[runID]!.machine.on(event)
         perform(actions, runID: runID)
-        persist(runID: runID)
-        flushOutbox()
+        persist(runID: runID, urgent: urgent)
         bump()
     }
 
@@ -184,7 +187,7 @@ extension CoordinatorService {
     }
 
     /// Copies the states of the steps the machine changed into their records and saves them.
-    func persist(runID: String) {
+    func persist(runID: String, urgent: Bool = true) {
         guard let names = runs[runID]?.machine.takeChanges(), !names.isEmpty else { return }
         var changed: [StepRecord] = []
         changed.reserveCapacity(names.count)
@@ -197,7 +200,7 @@ extension CoordinatorService {
             runs[runID]!.steps[name] = record
             changed.append(record)
         }
-        for record in changed { batch.update(record) }
+        for record in changed { batch.update(record, urgent: urgent) }
     }
 
     /// Computes the step's cache manifest and decides from the cache.

@@ -192,7 +192,7 @@ extension CoordinatorService {
         attempt.record?.startedAt = Clock.milliseconds()
         attempts[attemptID] = attempt
         if let record = attempt.record { batch.save(record, urgent: false) }
-        apply(.attemptStarted(step: attempt.step), runID: attempt.runID)
+        apply(.attemptStarted(step: attempt.step), runID: attempt.runID, urgent: false)
     }
 
     func attemptFinished(_ finished: AttemptFinished, workerID: String, peer: PeerID, cause: UInt64) {
