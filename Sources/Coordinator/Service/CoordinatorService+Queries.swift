@@ -38,6 +38,9 @@ extension CoordinatorService {
         if let run = runs[runID] {
             return report(record: run.record, steps: run.plan.steps.compactMap { run.steps[$0.name] }, plan: run.plan)
         }
+        if let finished = recentRuns[runID] {
+            return report(record: finished.record, steps: finished.steps, plan: finished.plan)
+        }
         guard let record = try store.run(id: runID) else { throw CoordinatorError(.notFound, "no run \(runID); `conduit runs` lists them") }
         return report(record: record, steps: try store.steps(runID: runID), plan: plan(runID: runID, record: record))
     }
@@ -67,6 +70,9 @@ extension CoordinatorService {
         return try store.runs(limit: limit).map { record in
             if let run = runs[record.id] {
                 return report(record: run.record, steps: run.plan.steps.compactMap { run.steps[$0.name] }, plan: run.plan)
+            }
+            if let finished = recentRuns[record.id] {
+                return report(record: finished.record, steps: finished.steps, plan: finished.plan)
             }
             return report(record: record, steps: try store.steps(runID: record.id), plan: plan(runID: record.id, record: record))
         }
@@ -120,7 +126,7 @@ extension CoordinatorService {
     public func outputArtifacts(runID: String) throws -> [OutputArtifact] {
         makeDurable()
         let current = try report(runID: runID)
-        let plan = try runs[runID]?.plan ?? recentPlans[runID] ?? store.run(id: runID).flatMap(Self.plan(of:))
+        let plan = try runs[runID]?.plan ?? recentRuns[runID]?.plan ?? store.run(id: runID).flatMap(Self.plan(of:))
         return current.outputs.keys.sorted().compactMap { name in
             guard let digest = current.outputs[name] else { return nil }
             let kind: ArtifactKind = plan?.outputs.first(where: { $0.name == name })?.type.isFile == true ? .file : .folder

@@ -10,12 +10,20 @@ extension CoordinatorService {
     /// Accepts a pipeline submission and starts it. Every blob the request names must already
     /// be in the artifact store.
     public func submit(_ request: SubmitRequest) throws -> String {
+        // The same plan is often submitted again (re-runs after a code change): decode it once.
+        let bytes = Array(request.planJSON.utf8)
+        let digest = SHA256Hasher.digest(of: bytes)
+        if let plan = decodedPlans[digest] {
+            return try submit(request, plan: plan)
+        }
         let plan: PipelinePlan
         do {
-            plan = try JSONDecoder().decode(PipelinePlan.self, from: Data(request.planJSON.utf8))
+            plan = try JSONDecoder().decode(PipelinePlan.self, from: Data(bytes))
         } catch {
             throw CoordinatorError(.invalidRequest, "the submitted plan does not decode: \(error)")
         }
+        if decodedPlans.count >= 8 { decodedPlans.removeAll() }
+        decodedPlans[digest] = plan
         return try submit(request, plan: plan)
     }
 
@@ -131,18 +139,25 @@ extension CoordinatorService {
         flushOutbox()
     }
 
-    /// Keeps the plan of a finished run for later reports (the 32 most recent).
-    func rememberPlan(_ plan: PipelinePlan, runID: String) {
-        recentPlans[runID] = plan
-        recentPlanOrder.append(runID)
-        if recentPlanOrder.count > 32 {
-            recentPlans[recentPlanOrder.removeFirst()] = nil
+    /// Keeps a finished run for later reports (the 32 most recent).
+    func rememberFinished(runID: String) {
+        guard let run = runs[runID] else { return }
+        recentRuns[runID] = FinishedRun(plan: run.plan, record: run.record, steps: run.plan.steps.compactMap { run.steps[$0.name] })
+        recentRunOrder.append(runID)
+        if recentRunOrder.count > 32 {
+            recentRuns[recentRunOrder.removeFirst()] = nil
         }
+    }
+
+    /// Remembers a cache entry and its outputs (bounded: forgotten wholesale past 100,000).
+    func rememberCacheEntry(_ entry: CacheEntryRecord, outputs: [String: String]) {
+        if recentCacheEntries.count >= 100_000 { recentCacheEntries.removeAll() }
+        recentCacheEntries[entry.key] = (entry, outputs)
     }
 
     /// The plan of any run: active, recently finished, or decoded from the store.
     func plan(runID: String, record: RunRecord?) -> PipelinePlan? {
-        if let plan = runs[runID]?.plan ?? recentPlans[runID] { return plan }
+        if let plan = runs[runID]?.plan ?? recentRuns[runID]?.plan { return plan }
         return record.flatMap(Self.plan(of:))
     }
 
@@ -245,12 +260,21 @@ extension CoordinatorService {
             return .cacheResolved(step: step, hit: nil)
         }
         do {
-            guard let entry = try batch.cacheEntries.last(where: { $0.key == key }) ?? store.cacheEntry(key: key) else {
-                return .cacheResolved(step: step, hit: nil)
+            let entry: CacheEntryRecord
+            let outputs: [String: String]
+            if let known = recentCacheEntries[key] {
+                (entry, outputs) = known
+            } else {
+                guard let stored = try batch.cacheEntries.last(where: { $0.key == key }) ?? store.cacheEntry(key: key) else {
+                    return .cacheResolved(step: step, hit: nil)
+                }
+                entry = stored
+                outputs = (try? JSONDecoder().decode([String: String].self, from: Data(stored.outputsJSON.utf8))) ?? [:]
+                rememberCacheEntry(entry, outputs: outputs)
             }
-            let outputs = (try? JSONDecoder().decode([String: String].self, from: Data(entry.outputsJSON.utf8))) ?? [:]
             if let problem = verify(outputs: outputs, expected: planned.outputs.map(\.name)) {
                 logger.warning("cache entry not intact, recomputing: \(problem)", metadata: ["run": "\(runID)", "step": "\(step)"])
+                recentCacheEntries[key] = nil
                 try store.deleteCacheEntry(key: key)
                 record.reason = "ran: the cached result from run \(entry.runID) was not intact (\(problem))"
                 return .cacheResolved(step: step, hit: nil)
@@ -369,7 +393,7 @@ extension CoordinatorService {
         batch.update(record)
         batch.append(EventRecord(runID: runID, step: nil, kind: status.rawValue, detail: reason, at: record.finishedAt ?? 0))
         logger.info("run finished", metadata: ["run": "\(runID)", "status": "\(status.rawValue)"])
-        rememberPlan(runs[runID]!.plan, runID: runID)
+        rememberFinished(runID: runID)
         runs[runID] = nil
     }
 }

@@ -259,7 +259,10 @@ extension CoordinatorService {
         batch.update(step)
         batch.save(record)
         for artifact in artifacts { batch.insert(artifact) }
-        if let entry { batch.save(entry) }
+        if let entry {
+            batch.save(entry)
+            rememberCacheEntry(entry, outputs: finished.outputs)
+        }
         batch.append(EventRecord(runID: attempt.runID, step: attempt.step, kind: "completed", detail: outputsJSON, at: now))
         runs[attempt.runID]?.steps[attempt.step] = step
         apply(.succeeded(step: attempt.step, outputs: finished.outputs), runID: attempt.runID)

@@ -24,12 +24,18 @@ public actor CoordinatorService: Service {
     let lock: DataDirectoryLock
 
     var runs: [String: ActiveRun] = [:]
-    /// Plans of recently finished runs, so that reports right after the end need not decode the
-    /// stored submission again (bounded; older runs decode from the store).
-    var recentPlans: [String: PipelinePlan] = [:]
+    /// Recently finished runs as they ended (a finished run never changes), so that reports right
+    /// after the end need not read and decode them from the store (bounded; older runs are read).
+    var recentRuns: [String: FinishedRun] = [:]
+    var recentRunOrder: [String] = []
+    /// Recently submitted plans by the digest of their JSON (bounded).
+    var decodedPlans: [Digest: PipelinePlan] = [:]
     /// Parsed artifact manifests by digest (content-addressed, so never stale); bounded.
     var manifestCache: [Digest: TreeManifest] = [:]
-    var recentPlanOrder: [String] = []
+    /// Cache entries recently written or read, with their outputs decoded: a re-submission
+    /// finds them without a query per step. Bounded; every hit is still verified against the
+    /// artifact store.
+    var recentCacheEntries: [String: (entry: CacheEntryRecord, outputs: [String: String])] = [:]
     var scheduler = Scheduler()
     var workers: [String: ConnectedWorker] = [:]
     var workerIDsByPeer: [PeerID: String] = [:]
@@ -168,6 +174,14 @@ public actor CoordinatorService: Service {
         }
         flushOutbox()
     }
+}
+
+/// A finished run kept in memory for reports.
+struct FinishedRun {
+    var plan: PipelinePlan
+    var record: RunRecord
+    /// In plan order.
+    var steps: [StepRecord]
 }
 
 /// Wall-clock helpers; the only place the service reads the time of day.
