@@ -119,12 +119,12 @@ let package = Package(
         ),
         .testTarget(
             name: "WorkerTests",
-            dependencies: ["Worker", "Protocol", "TestKit", "Transport"],
+            dependencies: ["Worker", "Artifacts", "Protocol", "TestKit", "Transport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Protocol", "TestKit"],
+            dependencies: ["Artifacts", "Protocol", "TestKit"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,3 +1,4 @@
+import Artifacts
 import Foundation
 import TestKit
 import Testing
@@ -224,6 +225,42 @@ struct PipelineLifecycleTests {
             #expect(!FileManager.default.fileExists(atPath: pwned))
             let said = try String(contentsOfFile: work + "/out/said", encoding: .utf8)
             #expect(said.contains("quoted=\(hostile)"), "\(said)")
+        }
+    }
+
+    @Test func aCacheHitWhoseArtifactIsGoneRunsTheStepAgain() async throws {
+        try await withCluster(workers: 1) { cluster in
+            let work = try ProcessHarness.temporaryDirectory()
+            let token = UUID().uuidString
+            let content = "made at \(token)\n"
+            let pipeline = try Fixtures.pipeline("""
+                type: pipeline
+                outputs:
+                  said: {type: uri_file}
+                jobs:
+                  say:
+                    command: echo made at \(token) > ${{outputs.said}}
+                    outputs:
+                      said: ${{parent.outputs.said}}
+                """, in: work)
+            let first = try await cluster.cli(["submit", pipeline, "--wait", "--json"])
+            #expect(first.status == 0, "\(first.stderr)")
+            let second = try await cluster.cli(["submit", pipeline, "--wait", "--json"])
+            #expect(steps(of: try second.json())["say"]?.reused == true)
+
+            // Lose the output's bytes from the coordinator's store (a disk problem, say).
+            let digest = SHA256Hasher.digest(of: Array(content.utf8))
+            let store = try BlobStore(root: cluster.directory + "/coordinator/blobs")
+            try FileManager.default.removeItem(atPath: store.path(of: digest))
+
+            let third = try await cluster.cli(["submit", pipeline, "--wait", "--json", "--output-dir", work + "/out"])
+            #expect(third.status == 0, "\(third.stderr)")
+            let summary = try third.json()
+            #expect(steps(of: summary)["say"]?.reused == false, "a hit is verified against the store before it counts")
+            #expect(try String(contentsOfFile: work + "/out/said", encoding: .utf8) == content)
+            let explain = try await cluster.cli(["explain", try #require(summary["run"] as? String), "say"])
+            #expect(explain.stdout.contains("not intact"), "\(explain.stdout)")
+            #expect(store.contains(digest), "the re-run stored the bytes again")
         }
     }
 

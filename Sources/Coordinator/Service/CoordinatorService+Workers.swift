@@ -213,7 +213,21 @@ extension CoordinatorService {
         let freed = scheduler.on(.remove(attemptID: finished.attemptID))
         switch finished.outcome {
         case .succeeded:
-            commit(finished, attempt: attempt, record: record)
+            if let problem = commit(finished, attempt: attempt, record: record) {
+                // The worker believed these blobs were stored (it skips uploading what it knows the
+                // coordinator holds): reject first, which makes it forget that, then retry, so the
+                // next attempt uploads them again.
+                let reason = "outputs were not stored intact: \(problem)"
+                var lost = record
+                lost.status = AttemptOutcome.workerError.rawValue
+                lost.message = reason
+                batch.save(lost)
+                send(.attemptAcknowledged(AttemptAcknowledged(attemptID: finished.attemptID, accepted: false, reason: reason)), to: peer, cause: cause)
+                retryOrFail(attempt, reason: reason)
+                for action in freed { handle(action) }
+                bump()
+                return
+            }
         case .failed, .timedOut:
             batch.save(record)
             let reason = finished.message ?? (finished.exitCode.map { "exit code \($0)" } ?? "killed by signal \(finished.signal ?? 0)")
@@ -229,14 +243,13 @@ extension CoordinatorService {
         bump()
     }
 
-    /// Records a success once every output is verified in the store.
-    func commit(_ finished: AttemptFinished, attempt: ActiveAttempt, record: AttemptRecord) {
-        guard let planned = runs[attempt.runID]?.planned[attempt.step], var step = runs[attempt.runID]?.steps[attempt.step] else { return }
+    /// Records a success once every output is verified in the store; returns what is wrong
+    /// instead when an output is missing or incomplete (nothing is recorded then).
+    func commit(_ finished: AttemptFinished, attempt: ActiveAttempt, record: AttemptRecord) -> String? {
+        guard let planned = runs[attempt.runID]?.planned[attempt.step], var step = runs[attempt.runID]?.steps[attempt.step] else { return nil }
         let forceRerun = runs[attempt.runID]!.plan.settings.forceRerun
         if let problem = verify(outputs: finished.outputs, expected: planned.outputs.map(\.name)) {
-            batch.save(record)
-            apply(.failed(step: attempt.step, status: .failed, reason: "outputs were not stored intact: \(problem)"), runID: attempt.runID)
-            return
+            return problem
         }
         let now = Clock.milliseconds()
         var artifacts: [ArtifactRecord] = []
@@ -266,6 +279,7 @@ extension CoordinatorService {
         batch.append(EventRecord(runID: attempt.runID, step: attempt.step, kind: "completed", detail: outputsJSON, at: now))
         runs[attempt.runID]?.steps[attempt.step] = step
         apply(.succeeded(step: attempt.step, outputs: finished.outputs), runID: attempt.runID)
+        return nil
     }
 
     func attemptLost(_ attemptID: String, reason: String) {

@@ -190,6 +190,8 @@ public actor WorkerService: Service {
         case .attemptAcknowledged(let ack):
             if !ack.accepted {
                 logger.warning("the coordinator rejected the result: \(ack.reason ?? "")", metadata: ["attempt": "\(ack.attemptID)"])
+                // It may have lost blobs this worker thought it held: upload everything again.
+                coordinatorHas.removeAll()
             }
         case .fetchChunk(let chunk):
             receiveFetchChunk(chunk, bytes: message.bulk)
