@@ -1,63 +1,82 @@
+import AsyncHTTPClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import NIOCore
+import NIOHTTP1
 import Protocol
 import Spec
 
-/// Talks to a coordinator's HTTP/JSON API.
+/// Talks to a coordinator's HTTP/JSON API (AsyncHTTPClient on SwiftNIO: idle while it waits on
+/// a long poll, and blobs stream to and from files in constant memory).
 struct HTTPCoordinatorClient: CoordinatorClient {
     let baseURL: URL
-    let session: URLSession
+    let client: HTTPClient
+
+    /// The largest JSON answer accepted (a report of a run with many thousand steps fits).
+    static let maximumAnswerBytes = 256 << 20
+    /// Bytes read from a file per chunk of an upload.
+    static let uploadChunkBytes = 1 << 20
 
     init(baseURL: URL) {
         self.baseURL = baseURL
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = 120
-        self.session = URLSession(configuration: configuration)
+        // The process-wide client: its threads live as long as the process, so it needs no shutdown.
+        self.client = HTTPClient.shared
     }
 
-    private func url(_ path: String, query: [String: String] = [:]) -> URL {
+    private func url(_ path: String, query: [String: String] = [:]) -> String {
         var components = URLComponents(url: baseURL.appendingPathComponent(path), resolvingAgainstBaseURL: false)!
         if !query.isEmpty {
             components.queryItems = query.keys.sorted().map { URLQueryItem(name: $0, value: query[$0]) }
             components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
         }
-        return components.url!
+        return components.url!.absoluteString
     }
 
-    private func perform(_ request: URLRequest) async throws -> (Data, HTTPURLResponse) {
-        let data: Data
-        let response: URLResponse
+    private func unreachable(_ error: any Error) -> CLIError {
+        CLIError(
+            "cannot reach the coordinator at \(baseURL.absoluteString): \(error). Start one with `conduit coordinator`, or set --coordinator-url / CONDUIT_URL.",
+            exitCode: ExitStatus.unavailable
+        )
+    }
+
+    /// Sends `request`; returns the response once its status is 2xx (its body not yet read).
+    private func execute(_ request: HTTPClientRequest, timeout: TimeAmount = .seconds(120)) async throws -> HTTPClientResponse {
+        let response: HTTPClientResponse
         do {
-            (data, response) = try await session.data(for: request)
+            response = try await client.execute(request, timeout: timeout)
         } catch {
-            throw CLIError(
-                "cannot reach the coordinator at \(baseURL.absoluteString): \(error.localizedDescription). Start one with `conduit coordinator`, or set --coordinator-url / CONDUIT_URL.",
-                exitCode: ExitStatus.unavailable
-            )
+            throw unreachable(error)
         }
-        guard let http = response as? HTTPURLResponse else {
-            throw CLIError("the coordinator sent a response that is not HTTP", exitCode: ExitStatus.unavailable)
+        guard (200..<300).contains(response.status.code) else {
+            let body = (try? await response.body.collect(upTo: 1 << 20)).map { Data(buffer: $0) } ?? Data()
+            let message = (try? JSONDecoder().decode(APIError.self, from: body))?.error ?? String(decoding: body, as: UTF8.self)
+            let code = Int(response.status.code)
+            throw CLIError(message.isEmpty ? "the coordinator answered HTTP \(code)" : message,
+                           exitCode: code == 404 || code == 400 ? ExitStatus.usage : ExitStatus.unavailable)
         }
-        guard (200..<300).contains(http.statusCode) else {
-            let message = (try? JSONDecoder().decode(APIError.self, from: data))?.error ?? String(decoding: data, as: UTF8.self)
-            throw CLIError(message.isEmpty ? "the coordinator answered HTTP \(http.statusCode)" : message,
-                           exitCode: http.statusCode == 404 || http.statusCode == 400 ? ExitStatus.usage : ExitStatus.unavailable)
-        }
-        return (data, http)
+        return response
     }
 
-    private func get<T: Decodable>(_ type: T.Type, _ path: String, query: [String: String] = [:]) async throws -> T {
-        let (data, _) = try await perform(URLRequest(url: url(path, query: query)))
+    /// Sends `request` and reads the whole answer.
+    private func perform(_ request: HTTPClientRequest, timeout: TimeAmount = .seconds(120)) async throws -> (Data, HTTPClientResponse) {
+        let response = try await execute(request, timeout: timeout)
+        do {
+            let body = try await response.body.collect(upTo: Self.maximumAnswerBytes)
+            return (Data(buffer: body), response)
+        } catch {
+            throw unreachable(error)
+        }
+    }
+
+    private func get<T: Decodable>(_ type: T.Type, _ path: String, query: [String: String] = [:], timeout: TimeAmount = .seconds(120)) async throws -> T {
+        let (data, _) = try await perform(HTTPClientRequest(url: url(path, query: query)), timeout: timeout)
         return try decode(type, data)
     }
 
     private func post<T: Decodable>(_ type: T.Type, _ path: String, body: some Encodable) async throws -> T {
-        var request = URLRequest(url: url(path))
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = try JSONEncoder().encode(body)
+        var request = HTTPClientRequest(url: url(path))
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(data: try JSONEncoder().encode(body)))
         let (data, _) = try await perform(request)
         return try decode(type, data)
     }
@@ -75,20 +94,30 @@ struct HTTPCoordinatorClient: CoordinatorClient {
     }
 
     func uploadBlob(digest: String, source: BlobSource) async throws {
-        var request = URLRequest(url: url("v1/blobs/\(digest)"))
-        request.httpMethod = "PUT"
-        request.setValue("application/octet-stream", forHTTPHeaderField: "Content-Type")
+        var request = HTTPClientRequest(url: url("v1/blobs/\(digest)"))
+        request.method = .PUT
+        request.headers.add(name: "Content-Type", value: "application/octet-stream")
         switch source {
         case .bytes(let bytes):
-            request.httpBody = Data(bytes)
+            request.body = .bytes(ByteBuffer(bytes: bytes))
         case .file(let path):
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw CLIError("cannot read \(path) to upload it")
+            guard let handle = FileHandle(forReadingAtPath: path) else { throw CLIError("cannot read \(path) to upload it") }
+            let size = (try? handle.seekToEnd()).map(Int64.init) ?? 0
+            try? handle.seek(toOffset: 0)
+            let chunks = AsyncThrowingStream<ByteBuffer, any Error> { continuation in
+                do {
+                    while let data = try handle.read(upToCount: Self.uploadChunkBytes), !data.isEmpty {
+                        continuation.yield(ByteBuffer(data: data))
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: CLIError("cannot read \(path) to upload it: \(error)"))
+                }
+                try? handle.close()
             }
-            request.httpBody = data
+            request.body = .stream(chunks, length: .known(size))
         }
-        request.setValue("\(request.httpBody?.count ?? 0)", forHTTPHeaderField: "Content-Length")
-        _ = try await perform(request)
+        _ = try await perform(request, timeout: .hours(24))
     }
 
     /// The plan travels as `request.planJSON`; the coordinator decodes it.
@@ -101,7 +130,10 @@ struct HTTPCoordinatorClient: CoordinatorClient {
     }
 
     func waitForChange(run: String, after version: Int64, seconds: Double) async throws -> RunReport {
-        try await get(RunReport.self, "v1/runs/\(run)", query: ["after": "\(version)", "wait": "\(seconds)"])
+        try await get(
+            RunReport.self, "v1/runs/\(run)", query: ["after": "\(version)", "wait": "\(seconds)"],
+            timeout: .seconds(Int64(seconds.rounded(.up)) + 120)
+        )
     }
 
     func runs(limit: Int) async throws -> [RunReport] {
@@ -113,15 +145,15 @@ struct HTTPCoordinatorClient: CoordinatorClient {
     }
 
     func cancel(run: String) async throws -> RunReport {
-        var request = URLRequest(url: url("v1/runs/\(run)/cancel"))
-        request.httpMethod = "POST"
+        var request = HTTPClientRequest(url: url("v1/runs/\(run)/cancel"))
+        request.method = .POST
         let (data, _) = try await perform(request)
         return try decode(RunReport.self, data)
     }
 
     func logs(run: String, step: String, offset: Int64) async throws -> (bytes: [UInt8], finished: Bool) {
-        let (data, response) = try await perform(URLRequest(url: url("v1/runs/\(run)/logs", query: ["step": step, "offset": "\(offset)"])))
-        return (Array(data), response.value(forHTTPHeaderField: "X-Conduit-Step-Finished") == "true")
+        let (data, response) = try await perform(HTTPClientRequest(url: url("v1/runs/\(run)/logs", query: ["step": step, "offset": "\(offset)"])))
+        return (Array(data), response.headers.first(name: "X-Conduit-Step-Finished") == "true")
     }
 
     func explain(run: String, step: String) async throws -> Explanation {
@@ -132,10 +164,21 @@ struct HTTPCoordinatorClient: CoordinatorClient {
         try await get([OutputArtifact].self, "v1/runs/\(run)/outputs")
     }
 
+    /// Streams the blob into `path`, chunk by chunk.
     func downloadBlob(digest: String, to path: String) async throws {
-        let (data, _) = try await perform(URLRequest(url: url("v1/blobs/\(digest)")))
-        guard FileManager.default.createFile(atPath: path, contents: data) else {
+        let response = try await execute(HTTPClientRequest(url: url("v1/blobs/\(digest)")), timeout: .hours(24))
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
             throw CLIError("cannot write \(path)")
+        }
+        defer { try? handle.close() }
+        do {
+            for try await chunk in response.body {
+                try handle.write(contentsOf: Data(buffer: chunk))
+            }
+        } catch let error as CLIError {
+            throw error
+        } catch {
+            throw CLIError("downloading blob \(digest) into \(path) failed: \(error)", exitCode: ExitStatus.unavailable)
         }
     }
 }

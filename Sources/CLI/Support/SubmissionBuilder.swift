@@ -61,7 +61,7 @@ enum SubmissionBuilder {
             guard let source = sources[digest] else { continue }
             try await client.uploadBlob(digest: digest, source: source)
         }
-        let planJSON = String(decoding: try JSONEncoder().encode(plan), as: UTF8.self)
+        let planJSON = PlanJSON.encode(plan)
         let request = SubmitRequest(planJSON: planJSON, localInputs: localInputs, code: code, force: force)
         return try await client.submit(request, plan: plan)
     }

@@ -45,6 +45,10 @@ public enum CanonicalJSON {
 
     /// A JSON string literal (RFC 8259 escapes; `/` and non-ASCII are written as they are).
     public static func quote(_ text: String) -> String {
+        // Most strings need no escape: one pass over the bytes, then a plain copy.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            return "\"" + text + "\""
+        }
         var result = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
