@@ -169,7 +169,13 @@ struct GroupCommitTests {
             defer { task.cancel() }
             worker.send(service.hello(version: ProtocolVersion.current))
             // Handled, but the welcome waits: the coordinator believes more messages are queued.
-            try await Task.sleep(for: .milliseconds(300))
+            var handled = false
+            for _ in 0..<500 where !handled {
+                handled = await coordinator.hasPendingCommit
+                if !handled { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(handled, "the hello was handled and its reply is waiting")
+            try await Task.sleep(for: .milliseconds(100))
             #expect(received.isEmpty, "no reply before the batch is committed")
             // A client query commits the batch first, so it sees (and sends) everything.
             let workers = try await coordinator.listWorkers()
@@ -179,7 +185,7 @@ struct GroupCommitTests {
     }
 
     @Test func aLongBurstIsCommittedAtTheBound() async throws {
-        try await service.withCoordinator { network, _ in
+        try await service.withCoordinator { network, coordinator in
             network.coordinator.simulatedBacklog.withLock { $0 = 1 }
             let worker = network.connectWorker(identity: "w")
             let (task, received) = record(worker)
@@ -188,7 +194,13 @@ struct GroupCommitTests {
             for index in 0..<(CoordinatorService.maximumEventsPerCommit - 2) {
                 worker.send(Message(envelope: Envelope(code: .heartbeat, messageID: UInt64(index + 2), senderID: "w"), payload: .heartbeat(Heartbeat())))
             }
-            try await Task.sleep(for: .milliseconds(300))
+            var handled = false
+            for _ in 0..<500 where !handled {
+                handled = await coordinator.hasPendingCommit
+                if !handled { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(handled)
+            try await Task.sleep(for: .milliseconds(100))
             #expect(received.isEmpty, "below the bound, the replies still wait")
             worker.send(Message(envelope: Envelope(code: .heartbeat, messageID: 999, senderID: "w"), payload: .heartbeat(Heartbeat())))
             #expect(try await received.waitFor(.welcome), "the welcome goes out once the burst reaches the bound")

@@ -8,6 +8,10 @@ extension CoordinatorService {
     // MARK: Blobs, for clients
 
     /// Which of `digests` the artifact store lacks.
+    /// Whether writes or replies wait for the next commit (diagnostics and tests; reading it
+    /// commits nothing).
+    public var hasPendingCommit: Bool { !batch.isEmpty || !outbox.isEmpty }
+
     /// Commits what a burst of worker messages left pending (see `handle(_:)`) before a client
     /// is answered, so a client never sees a state that is not yet on disk.
     func makeDurable() {
