@@ -151,6 +151,16 @@ struct GroupCommitTests {
         }
     }
 
+    /// Waits (up to 5 s) until the coordinator has handled messages whose writes or replies wait
+    /// for a commit.
+    static func waitForPendingCommit(_ coordinator: CoordinatorService) async throws -> Bool {
+        for _ in 0..<500 {
+            if await coordinator.hasPendingCommit { return true }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return false
+    }
+
     func record(_ worker: InMemoryWorkerTransport) -> (Task<Void, Never>, Received) {
         let received = Received()
         let task = Task {
@@ -169,11 +179,7 @@ struct GroupCommitTests {
             defer { task.cancel() }
             worker.send(service.hello(version: ProtocolVersion.current))
             // Handled, but the welcome waits: the coordinator believes more messages are queued.
-            var handled = false
-            for _ in 0..<500 where !handled {
-                handled = await coordinator.hasPendingCommit
-                if !handled { try await Task.sleep(for: .milliseconds(10)) }
-            }
+            let handled = try await Self.waitForPendingCommit(coordinator)
             #expect(handled, "the hello was handled and its reply is waiting")
             try await Task.sleep(for: .milliseconds(100))
             #expect(received.isEmpty, "no reply before the batch is committed")
@@ -194,11 +200,7 @@ struct GroupCommitTests {
             for index in 0..<(CoordinatorService.maximumEventsPerCommit - 2) {
                 worker.send(Message(envelope: Envelope(code: .heartbeat, messageID: UInt64(index + 2), senderID: "w"), payload: .heartbeat(Heartbeat())))
             }
-            var handled = false
-            for _ in 0..<500 where !handled {
-                handled = await coordinator.hasPendingCommit
-                if !handled { try await Task.sleep(for: .milliseconds(10)) }
-            }
+            let handled = try await Self.waitForPendingCommit(coordinator)
             #expect(handled)
             try await Task.sleep(for: .milliseconds(100))
             #expect(received.isEmpty, "below the bound, the replies still wait")
