@@ -20,12 +20,15 @@ public struct WorkerConfiguration: Sendable {
     public var killGracePeriod: Duration
     /// Keep attempt directories after the attempt ends (for debugging); default false.
     public var keepAttemptDirectories: Bool
+    /// How long a step's process runs before the worker reports it started; default 20 ms. A step
+    /// that ends sooner is reported only as finished, which saves a message per short step.
+    public var startedReportDelay: Duration
 
     public init(
         name: String, labels: [String] = [], slots: Int = 1, workDirectory: String,
         heartbeatInterval: Duration = .seconds(1), coordinatorSilenceTimeout: Duration = .seconds(10),
         chunkBytes: Int = 512 * 1024, fetchCredit: Int = 8, killGracePeriod: Duration = .seconds(2),
-        keepAttemptDirectories: Bool = false
+        keepAttemptDirectories: Bool = false, startedReportDelay: Duration = .milliseconds(20)
     ) {
         precondition(slots > 0, "WorkerConfiguration: slots must be at least 1")
         precondition(chunkBytes > 0 && fetchCredit > 0, "WorkerConfiguration: chunk sizes must be positive")
@@ -39,6 +42,7 @@ public struct WorkerConfiguration: Sendable {
         self.fetchCredit = fetchCredit
         self.killGracePeriod = killGracePeriod
         self.keepAttemptDirectories = keepAttemptDirectories
+        self.startedReportDelay = startedReportDelay
     }
 }
 

@@ -78,7 +78,6 @@ extension WorkerService {
         }
         let process = try ChildProcess.launch(command: rendered.command, workingDirectory: workingDirectory, environment: environment)
         running[dispatch.attemptID]?.process = process
-        send(.attemptStarted(AttemptStarted(attemptID: dispatch.attemptID)))
         logger.debug("started", metadata: ["attempt": "\(dispatch.attemptID)", "pid": "\(process.pid)"])
 
         let (termination, timedOut) = await supervise(process, attemptID: dispatch.attemptID, timeout: dispatch.timeoutSeconds)
@@ -128,11 +127,27 @@ extension WorkerService {
         case idle
     }
 
+    /// Tells the coordinator the step is running (see `WorkerConfiguration.startedReportDelay`).
+    private func reportStarted(_ attemptID: String) {
+        guard running[attemptID] != nil else { return }
+        send(.attemptStarted(AttemptStarted(attemptID: attemptID)))
+    }
+
     /// Streams the process's output as logs, enforces the timeout, and returns how it ended.
     private func supervise(_ process: ChildProcess, attemptID: String, timeout: Int?) async -> (ProcessTermination, Bool) {
         let grace = configuration.killGracePeriod
         return await withTaskGroup(of: Supervision.self) { group in
             group.addTask { .exited(await process.wait()) }
+            let startedDelay = configuration.startedReportDelay
+            group.addTask { [weak self] in
+                do {
+                    try await Task.sleep(for: startedDelay)
+                } catch {
+                    return .idle
+                }
+                await self?.reportStarted(attemptID)
+                return .idle
+            }
             group.addTask { [weak self] in
                 var sequence = 0
                 for await (kind, bytes) in process.output {
