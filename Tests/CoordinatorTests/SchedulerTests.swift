@@ -40,6 +40,43 @@ import Testing
         #expect(scheduler.queue.count == 1)
     }
 
+    @Test func aFreeSlotIsPreferredToAPlaceToWait() {
+        var scheduler = Scheduler()
+        _ = scheduler.on(.workerJoined(id: "a", labels: [], slots: 1))
+        _ = scheduler.on(.workerJoined(id: "b", labels: [], slots: 1))
+        _ = scheduler.on(.setAhead(id: "a", count: 1))
+        _ = scheduler.on(.setAhead(id: "b", count: 1))
+        var placed: [String: String] = [:]
+        for index in 0..<5 {
+            for case .dispatch(let attempt, let worker) in scheduler.on(.enqueue(.init(attemptID: "s\(index)", label: nil))) {
+                placed[attempt] = worker
+            }
+        }
+        // One running on each worker first, then one waiting on each; the fifth stays queued.
+        #expect(placed["s0"] != placed["s1"])
+        #expect(placed["s2"] != nil && placed["s3"] != nil && placed["s2"] != placed["s3"])
+        #expect(placed["s4"] == nil && scheduler.queue.map(\.attemptID) == ["s4"])
+        // A worker whose steps are long takes nothing ahead: s4 waits for a slot to free.
+        _ = scheduler.on(.setAhead(id: "a", count: 0))
+        _ = scheduler.on(.setAhead(id: "b", count: 0))
+        let afterOne = scheduler.on(.remove(attemptID: "s0"))
+        #expect(afterOne.isEmpty, "worker \(placed["s0"]!) still holds s2 or s3 for its only slot")
+        _ = scheduler.on(.remove(attemptID: placed["s0"] == placed["s2"] ? "s2" : "s3"))
+        #expect(scheduler.queue.isEmpty, "a slot freed up: s4 placed")
+    }
+
+    @Test func aLongStepsWorkerIsNotGivenAttemptsToHold() {
+        var scheduler = Scheduler()
+        _ = scheduler.on(.workerJoined(id: "a", labels: [], slots: 1))
+        _ = scheduler.on(.workerJoined(id: "b", labels: [], slots: 1))
+        _ = scheduler.on(.enqueue(.init(attemptID: "long1", label: nil)))
+        _ = scheduler.on(.enqueue(.init(attemptID: "long2", label: nil)))
+        let third = scheduler.on(.enqueue(.init(attemptID: "long3", label: nil)))
+        #expect(third.isEmpty, "no worker takes attempts ahead until it has run short steps")
+        let freed = scheduler.on(.remove(attemptID: "long2"))
+        #expect(freed == [.dispatch(attemptID: "long3", workerID: "b")], "the third goes to whichever worker frees first")
+    }
+
     /// Random joins, leaves, enqueues and completions: no worker over capacity, every attempt
     /// placed at most once at a time, FIFO among eligible attempts, nothing lost.
     @Test(arguments: 0..<200)
@@ -51,7 +88,11 @@ import Testing
         var next = 0
         for _ in 0..<300 {
             var actions: [Scheduler.Action] = []
-            switch Int.random(in: 0..<10, using: &random) {
+            switch Int.random(in: 0..<11, using: &random) {
+            case 10:
+                if let id = scheduler.workers.keys.sorted().randomElement(using: &random) {
+                    actions = scheduler.on(.setAhead(id: id, count: Int.random(in: 0...2, using: &random)))
+                }
             case 0:
                 let id = "w\(Int.random(in: 0..<4, using: &random))"
                 let labels: Set<String> = Bool.random(using: &random) ? [] : ["gpu"]
@@ -79,13 +120,16 @@ import Testing
                     known.remove(attempt)
                 }
             }
-            for (id, slots) in scheduler.workers {
-                #expect(slots.running.count <= slots.capacity, "seed \(seed): \(id) over capacity")
+            // A worker is never given more than its slots plus its places to wait. (Lowering
+            // `ahead` leaves what it already holds; it then gets nothing until below the bound.)
+            for case .dispatch(_, let id) in actions {
+                let slots = scheduler.workers[id]!
+                #expect(slots.running.count <= slots.capacity + slots.ahead, "seed \(seed): \(id) over capacity")
             }
             let queued = Set(scheduler.queue.map(\.attemptID))
             #expect(queued.union(running.keys) == known, "seed \(seed): an attempt was lost")
             for pending in scheduler.queue {
-                #expect(!scheduler.workers.values.contains { $0.free > 0 && $0.accepts(pending.label) }, "seed \(seed): \(pending.attemptID) placeable but queued")
+                #expect(!scheduler.workers.values.contains { $0.room > 0 && $0.accepts(pending.label) }, "seed \(seed): \(pending.attemptID) placeable but queued")
             }
         }
     }

@@ -4,6 +4,10 @@
 /// order, steps in plan order), each on the eligible worker with the most free slots. A worker
 /// with no labels takes any step; a worker with labels takes steps whose `compute` names one of
 /// them, and steps that name no compute. A step no connected worker can take stays queued.
+///
+/// A worker may also take `ahead` attempts beyond its slots, which wait on the worker for a free
+/// slot (so a short step's slot never idles for a round trip). Those places are used only when no
+/// eligible worker has a free slot.
 public struct Scheduler: Sendable {
     /// A queued attempt.
     public struct Pending: Sendable, Hashable {
@@ -20,10 +24,17 @@ public struct Scheduler: Sendable {
     /// A worker as the scheduler sees it.
     public struct Slots: Sendable, Hashable {
         public var labels: Set<String>
+        /// Attempts it runs at once.
         public var capacity: Int
+        /// Attempts it may hold beyond `capacity`, waiting for a slot.
+        public var ahead = 0
+        /// Attempts placed on it and not yet removed: running, or waiting there.
         public var running: Set<String>
 
+        /// Free slots (negative while attempts wait on the worker).
         public var free: Int { capacity - running.count }
+        /// Free slots plus free places to wait.
+        public var room: Int { capacity + ahead - running.count }
 
         /// Whether this worker may run a step that asks for `label`.
         public func accepts(_ label: String?) -> Bool {
@@ -34,6 +45,8 @@ public struct Scheduler: Sendable {
 
     public enum Event: Sendable, Hashable {
         case workerJoined(id: String, labels: Set<String>, slots: Int)
+        /// How many attempts the worker may hold beyond its slots (0 when it joins).
+        case setAhead(id: String, count: Int)
         /// The worker is gone; its running attempts are reported back as `lost`.
         case workerLeft(id: String)
         case enqueue(Pending)
@@ -68,7 +81,10 @@ public struct Scheduler: Sendable {
         switch event {
         case .workerJoined(let id, let labels, let slots):
             if workers[id] == nil { workerOrder.append(id) }
-            workers[id] = Slots(labels: labels, capacity: max(1, slots), running: workers[id]?.running ?? [])
+            workers[id] = Slots(labels: labels, capacity: max(1, slots), ahead: workers[id]?.ahead ?? 0, running: workers[id]?.running ?? [])
+        case .setAhead(let id, let count):
+            guard workers[id] != nil, workers[id]!.ahead != max(0, count) else { return [] }
+            workers[id]!.ahead = max(0, count)
         case .workerLeft(let id):
             guard let gone = workers.removeValue(forKey: id) else { return [] }
             workerOrder.removeAll { $0 == id }
@@ -103,25 +119,31 @@ public struct Scheduler: Sendable {
 
     private mutating func place() -> [Action] {
         guard !positions.isEmpty else { return [] }
-        var totalFree = workers.values.reduce(0) { $0 + max(0, $1.free) }
-        guard totalFree > 0 else { return [] }
+        var totalRoom = workers.values.reduce(0) { $0 + max(0, $1.room) }
+        guard totalRoom > 0 else { return [] }
         var actions: [Action] = []
         var index = head
-        while index < slots.count && totalFree > 0 {
+        while index < slots.count && totalRoom > 0 {
             defer { index += 1 }
             guard let pending = slots[index] else { continue }
+            // A free slot first (most free slots wins); a place to wait only when no eligible
+            // worker has a free slot (most room wins).
             var best: String?
             var bestFree = 0
+            var bestRoom = 0
             for id in workerOrder {
-                guard let candidate = workers[id], candidate.free > bestFree, candidate.accepts(pending.label) else { continue }
-                best = id
-                bestFree = candidate.free
+                guard let candidate = workers[id], candidate.room > 0, candidate.accepts(pending.label) else { continue }
+                if candidate.free > bestFree || (bestFree == 0 && candidate.free <= 0 && candidate.room > bestRoom) {
+                    best = id
+                    bestFree = max(0, candidate.free)
+                    bestRoom = candidate.room
+                }
             }
             guard let best else { continue }
             takeFromQueue(pending.attemptID)
             workers[best]!.running.insert(pending.attemptID)
             placements[pending.attemptID] = best
-            totalFree -= 1
+            totalRoom -= 1
             actions.append(.dispatch(attemptID: pending.attemptID, workerID: best))
         }
         return actions

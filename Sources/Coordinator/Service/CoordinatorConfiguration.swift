@@ -12,8 +12,9 @@ public struct CoordinatorConfiguration: Sendable {
     public var creditChunks: Int
     /// Attempts of a step lost to infrastructure (worker gone, worker error) before it fails; default 3.
     public var maximumInfrastructureAttempts: Int
-    /// Attempts sent to each worker beyond its slots; they wait on the worker, so a slot that
-    /// frees up starts the next attempt at once instead of idling for a round trip. Default 1.
+    /// Attempts sent to a worker beyond its slots while its steps are short (under a second);
+    /// they wait on the worker, so a slot that frees up starts the next attempt at once instead
+    /// of idling for a round trip. Used only when no eligible worker has a free slot. Default 1.
     public var dispatchAhead: Int
 
     public init(

@@ -27,6 +27,10 @@ extension CoordinatorService {
         }
     }
 
+    /// Attempts that end sooner than this (worker clock, dispatch to end) let their worker be
+    /// sent attempts ahead of its slots.
+    static let shortStepMilliseconds: Int64 = 1000
+
     /// The most transport events whose writes share one commit.
     public static let maximumEventsPerCommit = 64
 
@@ -87,7 +91,7 @@ extension CoordinatorService {
         logger.info("worker joined", metadata: ["worker": "\(id)", "slots": "\(hello.capabilities.slots)", "labels": "\(hello.capabilities.labels)"])
         let interval = Int(configuration.heartbeatInterval.components.seconds * 1000 + configuration.heartbeatInterval.components.attoseconds / 1_000_000_000_000_000)
         send(.welcome(Welcome(workerID: id, heartbeatIntervalMilliseconds: interval)), to: peer, cause: envelope.messageID)
-        for action in scheduler.on(.workerJoined(id: id, labels: Set(hello.capabilities.labels), slots: max(1, hello.capabilities.slots) + configuration.dispatchAhead)) {
+        for action in scheduler.on(.workerJoined(id: id, labels: Set(hello.capabilities.labels), slots: hello.capabilities.slots)) {
             handle(action)
         }
         bump()
@@ -210,7 +214,12 @@ extension CoordinatorService {
         record.startedAt = finished.startedAt
         record.finishedAt = finished.endedAt
         record.message = finished.message
-        let freed = scheduler.on(.remove(attemptID: finished.attemptID))
+        // Attempts wait on a worker (dispatch ahead) only while its steps are short: for a long
+        // step the round trip saved is nothing, and an attempt held by a busy worker could have
+        // started on another that frees up first.
+        let short = finished.endedAt - finished.startedAt < Self.shortStepMilliseconds
+        var freed = scheduler.on(.setAhead(id: workerID, count: short ? configuration.dispatchAhead : 0))
+        freed += scheduler.on(.remove(attemptID: finished.attemptID))
         switch finished.outcome {
         case .succeeded:
             if let problem = commit(finished, attempt: attempt, record: record) {
