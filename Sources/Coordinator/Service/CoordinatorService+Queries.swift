@@ -7,7 +7,6 @@ import Store
 extension CoordinatorService {
     // MARK: Blobs, for clients
 
-    /// Which of `digests` the artifact store lacks.
     /// Whether writes or replies wait for the next commit (diagnostics and tests; reading it
     /// commits nothing).
     public var hasPendingCommit: Bool { !batch.isEmpty || !outbox.isEmpty }
@@ -18,6 +17,7 @@ extension CoordinatorService {
         if !batch.isEmpty || !outbox.isEmpty { flushOutbox() }
     }
 
+    /// Which of `digests` the artifact store lacks.
     public func missingBlobs(_ digests: [String]) throws -> [String] {
         try digests.filter { text in
             guard let digest = Digest(hex: text) else { throw CoordinatorError(.invalidRequest, "\(text) is not a SHA-256 digest") }

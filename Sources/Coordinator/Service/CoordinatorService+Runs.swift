@@ -171,7 +171,6 @@ extension CoordinatorService {
 
     // MARK: Driving the run machine
 
-    /// Feeds `event` to a run's machine, carries out the actions, records and sends.
     /// Feeds `event` to the run's machine and carries out what it asks. The writes join the
     /// current batch; whoever handles the triggering event or request flushes it. `urgent: false`
     /// for progress nothing waits on (a step started), which may ride along with a later commit.
