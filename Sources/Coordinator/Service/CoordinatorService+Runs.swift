@@ -44,7 +44,7 @@ extension CoordinatorService {
         }
         let runID = Self.newRunID()
         let now = Clock.milliseconds()
-        let submissionJSON = String(decoding: (try? JSONEncoder().encode(request)) ?? Data(), as: UTF8.self)
+        let submissionJSON = Self.submissionJSON(request)
         let record = RunRecord(id: runID, pipeline: plan.name, status: .running, submissionJSON: submissionJSON, createdAt: now)
         var steps: [String: StepRecord] = [:]
         var nodes: [RunMachine.Node] = []
@@ -137,6 +137,16 @@ extension CoordinatorService {
         }
         apply(.cancel(reason: "canceled by the user"), runID: runID)
         flushOutbox()
+    }
+
+    /// The request as stored with its run: the JSON form of `SubmitRequest`, written by hand (the
+    /// plan inside is a long string, which an encoder handles slowly).
+    static func submissionJSON(_ request: SubmitRequest) -> String {
+        var text = "{\"planJSON\":" + CanonicalJSON.quote(request.planJSON)
+        text += ",\"localInputs\":" + json(request.localInputs)
+        text += ",\"code\":" + json(request.code)
+        text += ",\"force\":[" + request.force.map(CanonicalJSON.quote).joined(separator: ",") + "]}"
+        return text
     }
 
     /// Keeps a finished run for later reports (the 32 most recent).
