@@ -19,3 +19,13 @@ import Testing
         #expect(decoded.force == request.force)
     }
 }
+
+@Suite struct RunIDTests {
+    @Test func runIDsNameTheUTCSecondAndAreUnique() {
+        // 2026-11-22 10:15:01 UTC
+        let id = CoordinatorService.newRunID(now: 1_795_342_501)
+        #expect(id.hasPrefix("run-20261122-101501-"), "\(id)")
+        #expect(id.count == "run-20261122-101501-".count + 8)
+        #expect(CoordinatorService.newRunID() != CoordinatorService.newRunID())
+    }
+}
