@@ -103,10 +103,11 @@ struct RunsCommand: AsyncParsableCommand {
                 return ExitStatus.success
             }
             if runs.isEmpty { print("no runs yet: start one with `conduit submit PIPELINE.yml`") }
+            let dates = ISO8601DateFormatter()
             for run in runs {
                 let reused = run.steps.filter(\.reused).count
                 let created = Date(timeIntervalSince1970: Double(run.createdAt) / 1000)
-                print("\(run.run)  \(run.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0))  \(run.pipeline)  \(run.steps.count) steps, \(reused) reused  \(ISO8601DateFormatter().string(from: created))")
+                print("\(run.run)  \(run.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0))  \(run.pipeline)  \(run.steps.count) steps, \(reused) reused  \(dates.string(from: created))")
             }
             return ExitStatus.success
         }
