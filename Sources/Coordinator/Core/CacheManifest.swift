@@ -106,14 +106,7 @@ public struct CacheManifest: Codable, Hashable, Sendable {
     }
 
     private static func appendObject(_ values: [String: String], to out: inout String) {
-        out += "{"
-        for (index, name) in sortedKeys(values.keys).enumerated() {
-            if index > 0 { out += "," }
-            appendString(name, to: &out)
-            out += ":"
-            appendString(values[name]!, to: &out)
-        }
-        out += "}"
+        out += CanonicalJSON.object(values)
     }
 
     private static func appendString(_ text: String, to out: inout String) {

@@ -143,8 +143,8 @@ extension CoordinatorService {
     /// plan inside is a long string, which an encoder handles slowly).
     static func submissionJSON(_ request: SubmitRequest) -> String {
         var text = "{\"planJSON\":" + CanonicalJSON.quote(request.planJSON)
-        text += ",\"localInputs\":" + json(request.localInputs)
-        text += ",\"code\":" + json(request.code)
+        text += ",\"localInputs\":" + CanonicalJSON.object(request.localInputs)
+        text += ",\"code\":" + CanonicalJSON.object(request.code)
         text += ",\"force\":[" + request.force.map(CanonicalJSON.quote).joined(separator: ",") + "]}"
         return text
     }

@@ -266,7 +266,7 @@ extension CoordinatorService {
             guard let text = finished.outputs[output.name], let digest = Digest(hex: text), let manifest = try? loadManifest(digest) else { continue }
             artifacts.append(ArtifactRecord(digest: text, kind: output.type.isFile ? "file" : "folder", size: manifest.totalSize, createdAt: now))
         }
-        let outputsJSON = Self.json(finished.outputs)
+        let outputsJSON = CanonicalJSON.object(finished.outputs)
         step.outputsJSON = outputsJSON
         step.status = .completed
         step.finishedAt = now
@@ -316,15 +316,5 @@ extension CoordinatorService {
             enqueue(runID: attempt.runID, step: attempt.step, inputs: runs[attempt.runID]!.resolvedInputs[attempt.step] ?? [:])
             persist(runID: attempt.runID)
         }
-    }
-
-    /// A JSON object with sorted keys (written for every finished step, so without an encoder).
-    static func json(_ value: [String: String]) -> String {
-        var text = "{"
-        for (index, key) in value.keys.sorted().enumerated() {
-            if index > 0 { text += "," }
-            text += CanonicalJSON.quote(key) + ":" + CanonicalJSON.quote(value[key]!)
-        }
-        return text + "}"
     }
 }

@@ -76,9 +76,8 @@ public enum PlanJSON {
 
         mutating func field(_ name: String, _ value: [String: String]) {
             key(name)
-            object {
-                for name in value.keys.sorted() { $0.field(name, value[name]) }
-            }
+            separate()
+            text += CanonicalJSON.object(value)
         }
 
         mutating func object(_ body: (inout Writer) -> Void) {

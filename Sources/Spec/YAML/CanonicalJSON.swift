@@ -43,6 +43,16 @@ public enum CanonicalJSON {
         }
     }
 
+    /// A JSON object of strings, keys in byte order: the same map always has the same text.
+    public static func object(_ values: [String: String]) -> String {
+        var text = "{"
+        for (index, key) in values.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
+            if index > 0 { text += "," }
+            text += quote(key) + ":" + quote(values[key]!)
+        }
+        return text + "}"
+    }
+
     /// A JSON string literal (RFC 8259 escapes; `/` and non-ASCII are written as they are).
     public static func quote(_ text: String) -> String {
         // Most strings need no escape: one pass over the bytes, then a plain copy.
