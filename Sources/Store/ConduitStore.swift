@@ -23,6 +23,11 @@ public final class ConduitStore: Sendable {
         self.writer = pool
     }
 
+    /// The database's journal mode (`wal`).
+    public func journalMode() throws -> String {
+        try writer.writeWithoutTransaction { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" }
+    }
+
     /// The writer connection's `PRAGMA synchronous` (2 is FULL: every commit is fsynced).
     public func synchronousMode() throws -> Int {
         try writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }

@@ -73,11 +73,14 @@ struct CoordinatorServiceTests {
             #expect(refuse.helloRequired == true, "not a fatal refusal: the worker registers again")
             let worker = network.connectWorker(identity: "good")
             worker.send(hello(version: ProtocolVersion.current, name: "good"))
-            guard case .welcome(let welcome)? = await firstMessage(worker)?.payload else {
+            let reply = await firstMessage(worker)
+            guard case .welcome(let welcome)? = reply?.payload else {
                 Issue.record("a good worker must still be welcomed")
                 return
             }
             #expect(welcome.workerID == "good")
+            #expect(reply?.envelope.causeID == 1, "a reply names the message it answers (the hello's id)")
+            #expect(reply?.envelope.senderID == "coordinator")
             let workers = try await service.listWorkers()
             #expect(workers.map(\.name) == ["good"])
         }

@@ -34,7 +34,9 @@ struct AcceptancePipelineTests {
             #expect(metrics["test_rows"] as? Int == 61)
 
             let again = try await cluster.cli(["submit", pipeline, "--wait", "--json"])
-            #expect(steps(of: try again.json()).values.allSatisfy { $0.reused })
+            #expect(again.status == 0, "\(again.stderr)")
+            let againSteps = steps(of: try again.json())
+            #expect(!againSteps.isEmpty && againSteps.values.allSatisfy { $0.reused }, "\(againSteps)")
 
             let changed = try await cluster.cli(["submit", pipeline, "--set", "inputs.learning_rate=0.05", "--wait", "--json"])
             let view = steps(of: try changed.json())

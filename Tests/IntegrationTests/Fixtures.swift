@@ -133,10 +133,13 @@ func processIsAlive(_ pid: Int32) -> Bool {
     return true
 }
 
-/// Waits until a step has created `path` (at most `timeout`).
+/// Waits until a step has created `path`; fails the test after `timeout`.
 func waitForFile(_ path: String, timeout: Duration = .seconds(30)) async throws {
     let deadline = ContinuousClock.now + timeout
-    while !FileManager.default.fileExists(atPath: path) && ContinuousClock.now < deadline {
+    while !FileManager.default.fileExists(atPath: path) {
+        guard ContinuousClock.now < deadline else {
+            throw HarnessError("\(path) did not appear within \(timeout): the step never started")
+        }
         try await Task.sleep(for: .milliseconds(100))
     }
 }

@@ -40,7 +40,7 @@ struct PipelineLifecycleTests {
             let second = try await cluster.cli(["submit", pipeline, "--wait", "--json"])
             #expect(second.status == 0, "\(second.stderr)")
             let secondSteps = steps(of: try second.json())
-            #expect(secondSteps.values.allSatisfy { $0.status == "completed" && $0.reused }, "\(secondSteps)")
+            #expect(!secondSteps.isEmpty && secondSteps.values.allSatisfy { $0.status == "completed" && $0.reused }, "\(secondSteps)")
             let secondRun = try #require(try second.json()["run"] as? String)
             let explainReused = try await cluster.cli(["explain", secondRun, "scale"])
             #expect(explainReused.stdout.contains("reused"))
@@ -182,7 +182,7 @@ struct PipelineLifecycleTests {
                 type: pipeline
                 jobs:
                   long:
-                    command: echo $$ > \(marker); sleep 120
+                    command: sleep 120 & echo $! > \(marker).child; echo $$ > \(marker); wait
                 """, in: work)
             let submitted = try await cluster.cli(["submit", pipeline])
             #expect(submitted.status == 0, "\(submitted.stderr)")
@@ -196,8 +196,10 @@ struct PipelineLifecycleTests {
             #expect(summary["status"] as? String == "canceled")
             #expect(steps(of: summary)["long"]?.status == "canceled")
             let pid = recordedPID(at: marker)
+            let child = recordedPID(at: marker + ".child")
             try await Task.sleep(for: .seconds(3))
             #expect(pid > 0 && !processIsAlive(pid))
+            #expect(child > 0 && !processIsAlive(child), "cancel kills the whole process group, not just bash")
         }
     }
 
@@ -264,8 +266,9 @@ struct PipelineLifecycleTests {
         }
     }
 
-    @Test func invalidPipelinesAreRefusedFastAndTheCoordinatorStaysHealthy() async throws {
-        guard let acceptance = Fixtures.acceptanceDirectory else { return }
+    @Test(.enabled(if: Fixtures.acceptanceDirectory != nil, "needs ../shared/acceptance beside the repository"))
+    func invalidPipelinesAreRefusedFastAndTheCoordinatorStaysHealthy() async throws {
+        let acceptance = try #require(Fixtures.acceptanceDirectory)
         try await withCluster(workers: 1) { cluster in
             let directory = acceptance + "/invalid"
             let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yml") }.sorted()
@@ -286,7 +289,8 @@ struct PipelineLifecycleTests {
             }
             let runs = try await cluster.cli(["runs", "--json"])
             #expect(runs.status == 0)
-            #expect(runs.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[\n\n]" || runs.stdout.contains("[]") || !runs.stdout.contains("\"run\""))
+            let listed = try JSONSerialization.jsonObject(with: Data(runs.stdout.utf8)) as? [Any]
+            #expect(listed?.isEmpty == true, "no invalid pipeline may have started a run: \(runs.stdout)")
         }
     }
 }
@@ -305,6 +309,7 @@ struct CoordinatorRestartTests {
                     command: touch \(marker); sleep 30
                 """, named: "long.yml", in: work)
             let submitted = try await cluster.cli(["submit", long])
+            #expect(submitted.status == 0, "\(submitted.stderr)")
             let run = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             try await waitForFile(marker)
             try await cluster.restartCoordinator()

@@ -94,6 +94,7 @@ import Testing
         // 2 is FULL. Opening a WAL pool sets NORMAL (1), which syncs only at checkpoints and can
         // lose acknowledged commits on power loss.
         #expect(try store.synchronousMode() == 2)
+        #expect(try store.journalMode() == "wal")
     }
 
     @Test func progressNotesAloneAreNotUrgent() {

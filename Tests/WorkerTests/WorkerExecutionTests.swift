@@ -96,6 +96,25 @@ struct WorkerExecutionTests {
         }
     }
 
+    @Test func twoSlotsRunTwoAttemptsAtOnceEachInItsOwnDirectory() async throws {
+        try await withWorker(slots: 2, prepare: { _ in }) { harness in
+            let log = harness.directory + "/seen"
+            for id in ["x", "y"] {
+                // Each records its working directory, then waits until both have started.
+                harness.network.coordinator.send(dispatch(id, [.text("pwd > \(log)-\(id); while [ ! -e \(log)-x ] || [ ! -e \(log)-y ]; do sleep 0.05; done")]), to: harness.peer)
+            }
+            var finished: [String: AttemptOutcome] = [:]
+            while finished.count < 2, let message = await harness.next() {
+                if case .attemptFinished(let report) = message.payload { finished[report.attemptID] = report.outcome }
+            }
+            // With one slot at a time, the first would wait forever for the second: both ran at once.
+            #expect(finished == ["x": .succeeded, "y": .succeeded])
+            let directories = try ["x", "y"].map { try String(contentsOfFile: "\(log)-\($0)", encoding: .utf8) }
+            #expect(directories[0] != directories[1], "each attempt has its own directory: \(directories)")
+            #expect(directories.allSatisfy { $0.contains("/attempts/") })
+        }
+    }
+
     @Test func inputsAreSharedReadOnlyCheckouts() async throws {
         var artifact = ""
         try await withWorker(slots: 2, prepare: { directory in

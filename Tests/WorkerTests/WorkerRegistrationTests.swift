@@ -18,17 +18,17 @@ struct WorkerRegistrationTests {
         return nil
     }
 
-    func makeWorker(_ network: InMemoryNetwork) throws -> WorkerService {
+    func makeWorker(_ network: InMemoryNetwork, labels: [String] = [], slots: Int = 1) throws -> WorkerService {
         let directory = try ProcessHarness.temporaryDirectory("conduit-worker")
         return try WorkerService(
-            configuration: WorkerConfiguration(name: "w", workDirectory: directory, heartbeatInterval: .milliseconds(50)),
+            configuration: WorkerConfiguration(name: "w", labels: labels, slots: slots, workDirectory: directory, heartbeatInterval: .milliseconds(50)),
             transport: network.connectWorker(identity: "w-1")
         )
     }
 
     @Test func aRefusalEndsTheWorkerWithTheCoordinatorsReason() async throws {
         let network = InMemoryNetwork()
-        let worker = try makeWorker(network)
+        let worker = try makeWorker(network, labels: ["gpu", "highmem"], slots: 3)
         var events = network.coordinator.events.makeAsyncIterator()
         async let outcome: Result<Void, any Error> = { do { try await worker.run(); return .success(()) } catch { return .failure(error) } }()
         guard let (peer, hello) = await nextMessage(&events), case .hello(let body) = hello.payload else {
@@ -37,6 +37,7 @@ struct WorkerRegistrationTests {
         }
         #expect(body.protocolVersion == ProtocolVersion.current)
         #expect(body.capabilities.cores > 0 && body.capabilities.memoryBytes > 0)
+        #expect(body.capabilities.labels == ["gpu", "highmem"] && body.capabilities.slots == 3)
         network.coordinator.send(coordinator.make(.refuse(Refuse(reason: "protocol version 1 is not supported"))), to: peer)
         guard case .failure(let error) = await outcome else {
             Issue.record("a refused worker must stop with an error")

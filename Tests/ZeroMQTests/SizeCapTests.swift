@@ -91,6 +91,7 @@ struct SizeCapTests {
         }
         do {
             _ = try await loop.open(.dealer, options: options)
+            Issue.record("invalid options were accepted")
         } catch let error as ZMQError {
             #expect(error.code == .invalidArgument)
         }
