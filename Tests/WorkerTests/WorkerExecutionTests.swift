@@ -115,6 +115,25 @@ struct WorkerExecutionTests {
         }
     }
 
+    @Test func aFetchInterruptedByARestartedCoordinatorEndsTheAttemptInsteadOfHanging() async throws {
+        try await withWorker(slots: 1, prepare: { _ in }) { harness in
+            let missing = String(repeating: "ab", count: 32)
+            harness.network.coordinator.send(dispatch("x", [.text("true")], inputs: [DispatchInput(name: "data", kind: .folder, artifact: missing)]), to: harness.peer)
+            var fetching = false
+            while !fetching, let message = await harness.next() {
+                if case .fetchRequest(let request) = message.payload { fetching = request.blob == missing }
+            }
+            #expect(fetching, "the worker asks for the input it lacks")
+            // The coordinator restarted and lost that request: it asks the worker to register again.
+            harness.network.coordinator.send(coordinator.make(.refuse(Refuse(reason: "unknown worker", helloRequired: true))), to: harness.peer)
+            var outcome: AttemptOutcome?
+            while outcome == nil, let message = await harness.next() {
+                if case .attemptFinished(let report) = message.payload, report.attemptID == "x" { outcome = report.outcome }
+            }
+            #expect(outcome == .workerError, "the attempt ends (and frees its slot) so it can be retried")
+        }
+    }
+
     @Test func inputsAreSharedReadOnlyCheckouts() async throws {
         var artifact = ""
         try await withWorker(slots: 2, prepare: { directory in

@@ -17,9 +17,7 @@ extension WorkerService {
         }
         running[dispatch.attemptID] = nil
         send(.attemptFinished(report))
-        if waitingAttempts.isEmpty {
-            activeAttempts -= 1
-        } else {
+        if !waitingAttempts.isEmpty {
             dispatchContinuation.yield(waitingAttempts.removeFirst())
         }
         if !configuration.keepAttemptDirectories {
@@ -31,9 +29,7 @@ extension WorkerService {
 
     private func runAttempt(_ dispatch: Dispatch, in directory: String, started: Int64) async throws -> AttemptFinished {
         let fileManager = FileManager.default
-        if fileManager.fileExists(atPath: directory) {
-            directories.recycle(directory)
-        }
+        directories.recycle(directory)  // leftovers of an earlier worker process, if any
         // Directories come from the worker's pool of spares and only when needed: see DirectoryPool.
         let workingDirectory: String
         try directories.makeDirectory(directory)
@@ -194,10 +190,11 @@ extension WorkerService {
     private func sendMetrics(from path: String, attemptID: String) {
         // Most steps report no metrics: one access() instead of opening the file.
         guard access(path, F_OK) == 0, let data = FileManager.default.contents(atPath: path) else { return }
+        struct Line: Decodable { var name: String; var value: Double }
+        let decoder = JSONDecoder()
         var values: [String: Double] = [:]
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
-            struct Line: Decodable { var name: String; var value: Double }
-            if let parsed = try? JSONDecoder().decode(Line.self, from: Data(line.utf8)), parsed.value.isFinite {
+            if let parsed = try? decoder.decode(Line.self, from: Data(line.utf8)), parsed.value.isFinite {
                 values[parsed.name] = parsed.value
             }
         }

@@ -63,6 +63,25 @@ extension WorkerService {
         }
     }
 
+    /// Fails every fetch and upload in flight: their messages will not be answered (the worker
+    /// registers again with a restarted coordinator, or is shutting down), so the attempts waiting
+    /// on them end as worker errors and free their slots instead of hanging.
+    func failTransfers(_ code: WorkerError.Code, reason: String) {
+        let pendingFetches = fetches
+        let pendingUploads = uploads
+        fetches.removeAll()
+        uploads.removeAll()
+        for (blob, state) in pendingFetches {
+            state.writer?.close()
+            let error = WorkerError(code, "fetching blob \(blob.prefix(12)) was interrupted: \(reason)")
+            for waiter in state.waiters { waiter.resume(throwing: error) }
+        }
+        for (blob, state) in pendingUploads {
+            let error = WorkerError(code, "uploading blob \(blob.prefix(12)) was interrupted: \(reason)")
+            for waiter in state.waiters { waiter.resume(throwing: error) }
+        }
+    }
+
     func failFetch(_ blob: String, reason: String) {
         guard let state = fetches.removeValue(forKey: blob) else { return }
         let error = WorkerError(.transfer, "fetching blob \(blob.prefix(12)) failed: \(reason)")
@@ -72,9 +91,7 @@ extension WorkerService {
     /// Fetches an artifact's manifest and every blob it lists; returns the manifest.
     func ensureArtifact(_ digest: Digest) async throws -> TreeManifest {
         try await ensureBlob(digest)
-        let size = cache.size(of: digest) ?? 0
-        let text = String(decoding: try cache.read(digest, offset: 0, count: Int(size)), as: UTF8.self)
-        let manifest = try TreeManifest.parse(canonicalText: text)
+        let manifest = try cache.manifest(digest)
         for blob in Snapshot.missingBlobs(of: manifest, in: cache) {
             try await ensureBlob(blob)
         }

@@ -22,8 +22,9 @@ public actor WorkerService: Service {
     var lastHeard: ContinuousClock.Instant = .now
     var lastHello: ContinuousClock.Instant = .now
     var running: [String: RunningAttempt] = [:]
-    /// Attempts holding a slot (being prepared, running, or reporting).
-    var activeAttempts = 0
+    /// Attempts holding a slot (being prepared, running, or reporting): every dispatched attempt
+    /// that is not waiting.
+    var activeAttempts: Int { running.count - waitingAttempts.count }
     /// Dispatched attempts waiting for a slot, oldest first: the coordinator sends a worker a
     /// little more than its slots, so that a slot never idles for a round trip.
     var waitingAttempts: [Dispatch] = []
@@ -98,14 +99,17 @@ public actor WorkerService: Service {
             dispatchContinuation.finish()
             transport.close()
         }
-        for attempt in running.values { attempt.process?.terminateGroup(gracePeriod: configuration.killGracePeriod) }
         if let refusal {
             throw WorkerError(.refused, "the coordinator refused this worker: \(refusal)")
         }
     }
 
+    /// The transport closed (shutdown or refusal): take no more work, stop the steps that run,
+    /// and end the transfers that can no longer be answered.
     func stopAccepting() {
         dispatchContinuation.finish()
+        for attempt in running.values { attempt.process?.terminateGroup(gracePeriod: configuration.killGracePeriod) }
+        failTransfers(.shutdown, reason: "the worker is shutting down")
     }
 
     func send(_ payload: Payload, cause: UInt64 = 0, bulk: [UInt8] = []) {
@@ -126,6 +130,7 @@ public actor WorkerService: Service {
             logger.warning("no word from the coordinator; registering again")
             lastHeard = .now
             workerID = nil
+            failTransfers(.transfer, reason: "the coordinator went silent")
             sendHello()
             return
         }
@@ -154,6 +159,7 @@ public actor WorkerService: Service {
             if workerID != nil || ContinuousClock.now - lastHello > configuration.heartbeatInterval {
                 logger.info("the coordinator does not know this worker; registering again")
                 workerID = nil
+                failTransfers(.transfer, reason: "the coordinator no longer knows this worker")
                 sendHello()
             }
         case .refuse(let refuse):
@@ -168,8 +174,7 @@ public actor WorkerService: Service {
         case .dispatch(let dispatch):
             guard running[dispatch.attemptID] == nil else { return }
             running[dispatch.attemptID] = RunningAttempt()
-            if activeAttempts < configuration.slots {
-                activeAttempts += 1
+            if activeAttempts <= configuration.slots {
                 dispatchContinuation.yield(dispatch)
             } else {
                 waitingAttempts.append(dispatch)
