@@ -114,11 +114,6 @@ public struct RunMachine: Sendable {
         return names
     }
 
-    /// The node named `name`.
-    public func node(named name: String) -> Node? {
-        nodeIndex[name].map { nodes[$0] }
-    }
-
     /// Applies `event` and returns what to do, in order.
     public mutating func on(_ event: Event) -> [Action] {
         guard !status.isFinal else { return [] }

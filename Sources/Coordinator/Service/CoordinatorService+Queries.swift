@@ -86,9 +86,10 @@ extension CoordinatorService {
     public func listWorkers() throws -> [WorkerReport] {
         makeDurable()
         return try store.workers().map { record in
-            let capabilities = (try? JSONDecoder().decode(WorkerCapabilities.self, from: Data(record.capabilitiesJSON.utf8)))
-                ?? WorkerCapabilities(cores: 0, memoryBytes: 0, slots: 0, labels: [], hostname: "")
             let live = workers[record.id]
+            let capabilities = live?.capabilities
+                ?? (try? JSONDecoder().decode(WorkerCapabilities.self, from: Data(record.capabilitiesJSON.utf8)))
+                ?? WorkerCapabilities(cores: 0, memoryBytes: 0, slots: 0, labels: [], hostname: "")
             return WorkerReport(
                 id: record.id, name: record.name, capabilities: capabilities, connected: live != nil,
                 runningAttempts: live.map { Array($0.running).sorted() } ?? [], lastSeen: record.lastSeen

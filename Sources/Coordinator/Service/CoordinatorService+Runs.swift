@@ -70,7 +70,7 @@ extension CoordinatorService {
         var run = ActiveRun(
             record: record, plan: plan, machine: RunMachine(nodes: nodes, continueOnStepFailure: plan.settings.continueOnStepFailure),
             steps: steps, planned: Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.name, $0) }),
-            codeDigests: request.code, codeManifests: codeManifests, force: Set(request.force)
+            codeManifests: codeManifests, force: Set(request.force)
         )
         let actions = run.machine.on(.start)
         runs[runID] = run
@@ -323,9 +323,7 @@ extension CoordinatorService {
     /// kept; callers still check that its blobs are present in the store.
     func loadManifest(_ digest: Digest) throws -> TreeManifest {
         if let cached = manifestCache[digest] { return cached }
-        let size = blobs.size(of: digest) ?? 0
-        let bytes = try blobs.read(digest, offset: 0, count: Int(size))
-        let manifest = try TreeManifest.parse(canonicalText: String(decoding: bytes, as: UTF8.self))
+        let manifest = try blobs.manifest(digest)
         if manifestCache.count >= 4096 { manifestCache.removeAll(keepingCapacity: true) }
         manifestCache[digest] = manifest
         return manifest

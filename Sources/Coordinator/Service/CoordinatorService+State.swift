@@ -11,7 +11,6 @@ struct ActiveRun {
     var machine: RunMachine
     var steps: [String: StepRecord]
     let planned: [String: PlannedStep]
-    let codeDigests: [String: String]
     let codeManifests: [String: CacheManifest.Code]
     let force: Set<String>
     /// step → the attempt currently queued or running for it.
@@ -48,5 +47,4 @@ struct UploadState {
     var writer: BlobWriter
     let size: Int64
     let peer: PeerID
-    let attemptID: String
 }

@@ -31,7 +31,7 @@ extension CoordinatorService {
         values.merge(metrics.values.filter { $0.value.isFinite }) { _, new in new }
         step.metricsJSON = String(decoding: (try? JSONEncoder().encode(values)) ?? Data("{}".utf8), as: UTF8.self)
         runs[attempt.runID]?.steps[attempt.step] = step
-        batch.update(step)
+        batch.update(step, urgent: false)  // progress: rides along with the attempt's commit
     }
 
     /// Sends up to `credit` chunks of a blob from `offset`.
@@ -84,7 +84,7 @@ extension CoordinatorService {
                 send(.uploadStored(UploadStored(blob: begin.blob, ok: true)), to: peer)
                 return
             }
-            uploads[uploadKey(begin.blob, peer)] = UploadState(writer: writer, size: begin.size, peer: peer, attemptID: begin.attemptID)
+            uploads[uploadKey(begin.blob, peer)] = UploadState(writer: writer, size: begin.size, peer: peer)
             send(.uploadCredit(UploadCredit(blob: begin.blob, offset: writer.offset, credit: configuration.creditChunks)), to: peer)
         } catch where error.code == .writerBusy {
             // Another worker is uploading the same bytes: this one gets that upload's outcome.

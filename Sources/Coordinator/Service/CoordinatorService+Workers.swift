@@ -134,7 +134,7 @@ extension CoordinatorService {
         guard var attempt = attempts[attemptID], var worker = workers[workerID],
               let planned = runs[attempt.runID]?.planned[attempt.step] else { return }
         let inputs = runs[attempt.runID]!.resolvedInputs[attempt.step] ?? [:]
-        let code = runs[attempt.runID]!.codeDigests[attempt.step]
+        let code = runs[attempt.runID]!.codeManifests[attempt.step]?.digest
         var dispatchInputs: [DispatchInput] = []
         for input in planned.inputs {
             let value = inputs[input.name] ?? ""
@@ -314,7 +314,6 @@ extension CoordinatorService {
         } else {
             logger.warning("re-queueing after an infrastructure failure: \(reason)", metadata: ["run": "\(attempt.runID)", "step": "\(attempt.step)"])
             enqueue(runID: attempt.runID, step: attempt.step, inputs: runs[attempt.runID]!.resolvedInputs[attempt.step] ?? [:])
-            persist(runID: attempt.runID)
         }
     }
 }
