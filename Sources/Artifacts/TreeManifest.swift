@@ -37,20 +37,26 @@ public struct TreeManifest: Codable, Hashable, Sendable {
     public let kind: Kind
     /// Entries sorted by path (UTF-8 byte order), without duplicates.
     public let entries: [TreeEntry]
+    /// The canonical text (see the type's documentation), built once: the manifest is immutable.
+    public let canonicalText: String
+    /// SHA-256 of ``canonicalText``: the artifact's identity and the blob id of its manifest.
+    public let digest: Digest
 
     /// Sorts `entries` by path and checks the result (see the type's documentation).
     ///
     /// - Throws: ``ArtifactError`` `unsafePath` for a bad path, `invalidManifest` for duplicates, a file used
     ///   as a directory, a non-empty `d` entry, or a `file` manifest without exactly one top-level file.
     public init(kind: Kind, entries: [TreeEntry]) throws(ArtifactError) {
-        self.kind = kind
-        self.entries = entries.sorted { TreePath.precedes($0.path, $1.path) }
-        try Self.check(kind: kind, sortedEntries: self.entries)
+        let sorted = entries.sorted { TreePath.precedes($0.path, $1.path) }
+        try Self.check(kind: kind, sortedEntries: sorted)
+        self.init(checkedKind: kind, sortedEntries: sorted)
     }
 
     private init(checkedKind kind: Kind, sortedEntries: [TreeEntry]) {
         self.kind = kind
         self.entries = sortedEntries
+        self.canonicalText = Self.canonicalText(kind: kind, entries: sortedEntries)
+        self.digest = SHA256Hasher.digest(of: Array(canonicalText.utf8))
     }
 
     /// The total size of the files, in bytes.
@@ -59,8 +65,7 @@ public struct TreeManifest: Codable, Hashable, Sendable {
     /// The file entries only.
     public var files: [TreeEntry] { entries.filter { $0.kind == .file } }
 
-    /// The canonical text (see the type's documentation).
-    public var canonicalText: String {
+    private static func canonicalText(kind: Kind, entries: [TreeEntry]) -> String {
         var text = "\(Self.formatTag) \(kind.rawValue)\n"
         for entry in entries {
             switch entry.kind {
@@ -78,8 +83,6 @@ public struct TreeManifest: Codable, Hashable, Sendable {
     /// The canonical text as bytes, ready to be stored as a blob.
     public var canonicalBytes: [UInt8] { Array(canonicalText.utf8) }
 
-    /// SHA-256 of ``canonicalText``: the artifact's identity and the blob id of its manifest.
-    public var digest: Digest { SHA256Hasher.digest(of: canonicalBytes) }
 
     /// Parses canonical text strictly: anything ``canonicalText`` would not produce is rejected.
     ///

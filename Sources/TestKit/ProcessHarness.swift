@@ -9,10 +9,7 @@ public enum ProcessHarness {
     /// `.build/debug/conduit` (or release) under the package root.
     public static func conduitExecutable(filePath: String = #filePath) -> String {
         if let explicit = ProcessInfo.processInfo.environment["CONDUIT_BIN"], !explicit.isEmpty { return explicit }
-        var root = URL(fileURLWithPath: filePath)
-        while root.path != "/" && !FileManager.default.fileExists(atPath: root.appendingPathComponent("Package.swift").path) {
-            root.deleteLastPathComponent()
-        }
+        let root = URL(fileURLWithPath: packageRoot(filePath: filePath))
         for candidate in [".build/debug/conduit", ".build/release/conduit"] {
             let path = root.appendingPathComponent(candidate).path
             if FileManager.default.isExecutableFile(atPath: path) { return path }
@@ -62,7 +59,12 @@ public final class ChildHandle: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
+            guard !data.isEmpty else {
+                // End of file: stop, or the handler is called again and again, spinning a core.
+                handle.readabilityHandler = nil
+                return
+            }
+            guard let self else { return }
             self.lock.withLock { self.output.append(data) }
         }
         try process.run()

@@ -281,8 +281,7 @@ final class LoopThread {
             var totalBytes = 0
             var dropReason: String?
             while true {
-                zmq_msg_close(message)
-                zmq_msg_init(message)
+                // zmq_msg_recv releases what `message` held before it stores the next frame.
                 if zmq_msg_recv(message, entry.handle, ZMQ_DONTWAIT) < 0 {
                     let number = zmq_errno()
                     if number == EINTR { continue }
