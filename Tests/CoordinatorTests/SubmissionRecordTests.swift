@@ -11,7 +11,7 @@ import Testing
             localInputs: ["step\u{1F}data": "ab", "other\u{1F}x": "cd"],
             code: ["train": "ef"], force: ["train", "say \"hi\""]
         )
-        let text = CoordinatorService.submissionJSON(request)
+        let text = request.json
         let decoded = try JSONDecoder().decode(SubmitRequest.self, from: Data(text.utf8))
         #expect(decoded.planJSON == request.planJSON)
         #expect(decoded.localInputs == request.localInputs)

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Coordinator
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -73,10 +74,14 @@ struct HTTPCoordinatorClient: CoordinatorClient {
     }
 
     private func post<T: Decodable>(_ type: T.Type, _ path: String, body: some Encodable) async throws -> T {
+        try await post(type, path, json: ByteBuffer(data: try JSONEncoder().encode(body)))
+    }
+
+    private func post<T: Decodable>(_ type: T.Type, _ path: String, json: ByteBuffer) async throws -> T {
         var request = HTTPClientRequest(url: url(path))
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(data: try JSONEncoder().encode(body)))
+        request.body = .bytes(json)
         let (data, _) = try await perform(request)
         return try decode(type, data)
     }
@@ -120,9 +125,9 @@ struct HTTPCoordinatorClient: CoordinatorClient {
         _ = try await perform(request, timeout: .hours(24))
     }
 
-    /// The plan travels as `request.planJSON`; the coordinator decodes it.
+    /// The plan travels as `request.planJSON` in the hand-written request JSON; the coordinator decodes it.
     func submit(_ request: SubmitRequest, plan _: PipelinePlan) async throws -> String {
-        try await post(SubmitResponse.self, "v1/runs", body: request).run
+        try await post(SubmitResponse.self, "v1/runs", json: ByteBuffer(string: request.json)).run
     }
 
     func report(run: String) async throws -> RunReport {

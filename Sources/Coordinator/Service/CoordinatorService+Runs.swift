@@ -44,7 +44,7 @@ extension CoordinatorService {
         }
         let runID = Self.newRunID()
         let now = Clock.milliseconds()
-        let submissionJSON = Self.submissionJSON(request)
+        let submissionJSON = request.json
         let record = RunRecord(id: runID, pipeline: plan.name, status: .running, submissionJSON: submissionJSON, createdAt: now)
         var steps: [String: StepRecord] = [:]
         var nodes: [RunMachine.Node] = []
@@ -137,16 +137,6 @@ extension CoordinatorService {
         }
         apply(.cancel(reason: "canceled by the user"), runID: runID)
         flushOutbox()
-    }
-
-    /// The request as stored with its run: the JSON form of `SubmitRequest`, written by hand (the
-    /// plan inside is a long string, which an encoder handles slowly).
-    static func submissionJSON(_ request: SubmitRequest) -> String {
-        var text = "{\"planJSON\":" + CanonicalJSON.quote(request.planJSON)
-        text += ",\"localInputs\":" + CanonicalJSON.object(request.localInputs)
-        text += ",\"code\":" + CanonicalJSON.object(request.code)
-        text += ",\"force\":[" + request.force.map(CanonicalJSON.quote).joined(separator: ",") + "]}"
-        return text
     }
 
     /// Keeps a finished run for later reports (the 32 most recent).
@@ -407,5 +397,17 @@ extension CoordinatorService {
         logger.info("run finished", metadata: ["run": "\(runID)", "status": "\(status.rawValue)"])
         rememberFinished(runID: runID)
         runs[runID] = nil
+    }
+}
+
+extension SubmitRequest {
+    /// The request's JSON, as posted to `/v1/runs` and stored with its run, written by hand: the
+    /// plan inside is a long string full of escapes, which `JSONEncoder` handles slowly.
+    public var json: String {
+        var text = "{\"planJSON\":" + CanonicalJSON.quote(planJSON)
+        text += ",\"localInputs\":" + CanonicalJSON.object(localInputs)
+        text += ",\"code\":" + CanonicalJSON.object(code)
+        text += ",\"force\":[" + force.map(CanonicalJSON.quote).joined(separator: ",") + "]}"
+        return text
     }
 }
