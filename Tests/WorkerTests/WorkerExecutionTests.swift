@@ -172,3 +172,13 @@ struct WorkerExecutionTests {
         }
     }
 }
+
+@Suite struct SafeNameTests {
+    @Test func namesNeverLeaveTheirDirectory() {
+        #expect(WorkerService.safeName("../etc") == ".._etc")
+        #expect(WorkerService.safeName("..") == "_")
+        #expect(WorkerService.safeName(".") == "_")
+        #expect(WorkerService.safeName("") == "_")
+        #expect(WorkerService.safeName("gpu-1.node_a") == "gpu-1.node_a")
+    }
+}

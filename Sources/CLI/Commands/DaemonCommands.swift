@@ -108,7 +108,8 @@ struct WorkerCommand: AsyncParsableCommand {
         LoggingSetup.bootstrap(level: logging.logLevel, defaultLevel: .info)
         let logger = Logger(label: "conduit.worker")
         let workerName = name ?? ProcessInfo.processInfo.hostName
-        let directory = workDirectory ?? (EmbeddedSystem.defaultDataDirectory + "/worker-" + workerName)
+        // A worker name never picks a directory outside the data directory (`--name ../x`).
+        let directory = workDirectory ?? (EmbeddedSystem.defaultDataDirectory + "/worker-" + WorkerService.safeName(workerName))
         try await withCLIErrors {
             let loop = try ZMQLoop()
             defer { loop.shutdown() }

@@ -210,8 +210,8 @@ extension WorkerService {
         }
     }
 
-    /// A file-name-safe form of an id or name.
-    static func safeName(_ name: String) -> String {
+    /// A file-name-safe form of an id or name (no `/`, never `.` or `..`).
+    public static func safeName(_ name: String) -> String {
         let mapped = name.map { character -> Character in
             character.isLetter || character.isNumber || character == "-" || character == "_" || character == "." ? character : "_"
         }
