@@ -5,7 +5,8 @@
 /// than a two-element array (`["text", "..."]`), and a thousand-step plan has tens of thousands
 /// of segments.
 extension CommandTemplate.Segment {
-    private var parts: (String, String) {
+    /// The wire form: kind tag and value (also written by `PlanJSON`).
+    var parts: (String, String) {
         switch self {
         case .text(let value): ("text", value)
         case .value(let value): ("value", value)
@@ -37,20 +38,18 @@ extension CommandTemplate.Segment {
 }
 
 extension DataSource {
+    /// The wire form: kind tag, then the values (also written by `PlanJSON`).
+    var parts: [String] {
+        switch self {
+        case .stepOutput(let step, let output): ["step", step, output]
+        case .localPath(let path): ["local", path]
+        case .uri(let uri): ["uri", uri]
+        }
+    }
+
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.unkeyedContainer()
-        switch self {
-        case .stepOutput(let step, let output):
-            try container.encode("step")
-            try container.encode(step)
-            try container.encode(output)
-        case .localPath(let path):
-            try container.encode("local")
-            try container.encode(path)
-        case .uri(let uri):
-            try container.encode("uri")
-            try container.encode(uri)
-        }
+        for part in parts { try container.encode(part) }
     }
 
     public init(from decoder: any Decoder) throws {

@@ -107,12 +107,7 @@ public enum PlanJSON {
                 $0.object {
                     $0.key("segments")
                     $0.array(step.command.segments) { writer, segment in
-                        let (kind, value): (String, String) = switch segment {
-                        case .text(let value): ("text", value)
-                        case .value(let value): ("value", value)
-                        case .inputPath(let name): ("input", name)
-                        case .outputPath(let name): ("output", name)
-                        }
+                        let (kind, value) = segment.parts
                         writer.array([kind, value]) { $0.string($1) }
                     }
                 }
@@ -124,12 +119,7 @@ public enum PlanJSON {
                         $0.field("type", input.type.rawValue)
                         $0.field("mode", input.mode)
                         $0.key("source")
-                        let parts: [String] = switch input.source {
-                        case .stepOutput(let step, let output): ["step", step, output]
-                        case .localPath(let path): ["local", path]
-                        case .uri(let uri): ["uri", uri]
-                        }
-                        $0.array(parts) { $0.string($1) }
+                        $0.array(input.source.parts) { $0.string($1) }
                     }
                 }
                 $0.key("outputs")
