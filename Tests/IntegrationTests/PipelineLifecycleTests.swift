@@ -35,6 +35,11 @@ struct PipelineLifecycleTests {
             #expect(firstSteps.values.allSatisfy { $0.status == "completed" && !$0.reused && $0.attempts == 1 })
             #expect(try String(contentsOfFile: work + "/out1/total/total.txt", encoding: .utf8) == "30\n")
             let firstRun = try #require(firstSummary["run"] as? String)
+            // The --json shape scripts rely on.
+            #expect(Set(firstSummary.keys).isSuperset(of: ["run", "status", "steps", "outputs"]), "\(firstSummary.keys)")
+            let firstStep = try #require((firstSummary["steps"] as? [[String: Any]])?.first)
+            #expect(Set(firstStep.keys).isSuperset(of: ["name", "status", "reused", "attempts", "worker"]), "\(firstStep.keys)")
+            #expect((firstSummary["outputs"] as? [String: String])?["total"] == work + "/out1/total", "\(firstSummary["outputs"] ?? "")")
 
             // 2. Nothing changed: nothing runs.
             let second = try await cluster.cli(["submit", pipeline, "--wait", "--json"])
