@@ -172,6 +172,17 @@ public final class ConduitStore: Sendable {
 
     // MARK: Attempts
 
+    public func attempt(id: String) throws -> AttemptRecord? {
+        try writer.read { db in try AttemptRecord.fetchOne(db, key: id) }
+    }
+
+    /// Every attempt of a run, oldest first.
+    public func attempts(runID: String) throws -> [AttemptRecord] {
+        try writer.read { db in
+            try AttemptRecord.filter(AttemptRecord.Columns.runID == runID).order(Column("dispatched_at")).fetchAll(db)
+        }
+    }
+
     public func attempts(runID: String, step: String) throws -> [AttemptRecord] {
         try writer.read { db in
             try AttemptRecord.filter(AttemptRecord.Columns.runID == runID && AttemptRecord.Columns.step == step)

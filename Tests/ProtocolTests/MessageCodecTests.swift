@@ -8,6 +8,7 @@ let sampleMessages: [Message] = {
         .welcome(Welcome(workerID: "gpu-1", heartbeatIntervalMilliseconds: 1000)),
         .refuse(Refuse(reason: "protocol version 9 is not supported")),
         .heartbeat(Heartbeat(runningAttempts: ["a", "b"])),
+        .drain(Drain(reason: "the worker got SIGTERM")),
         .dispatch(Dispatch(
             attemptID: "run-1-0-1", runID: "run-1", step: "fast/train",
             command: [.text("python train.py --lr "), .value("0.1"), .text(" --data "), .inputPath("train_data"), .text(" --out "), .outputPath("model")],

@@ -107,6 +107,60 @@ public struct RunMachine: Sendable {
         self.remainingUpstream = remaining
     }
 
+    /// A step's state as recorded, for `init(nodes:continueOnStepFailure:restoring:)`.
+    public struct SavedStep: Sendable, Hashable {
+        public var status: StepStatus
+        public var outputs: [String: String]
+        public var reused: Bool
+        public var reason: String?
+
+        public init(status: StepStatus, outputs: [String: String] = [:], reused: Bool = false, reason: String? = nil) {
+            self.status = status
+            self.outputs = outputs
+            self.reused = reused
+            self.reason = reason
+        }
+    }
+
+    /// A running run rebuilt from its recorded step states (after a coordinator restart); call
+    /// `resume(holding:)` next. Steps missing from `saved` are waiting.
+    public init(nodes: [Node], continueOnStepFailure: Bool, restoring saved: [String: SavedStep]) {
+        self.init(nodes: nodes, continueOnStepFailure: continueOnStepFailure)
+        status = .running
+        for node in nodes {
+            guard let step = saved[node.name] else { continue }
+            states[node.name] = StepState(status: step.status, outputs: step.outputs, reused: step.reused, reason: step.reason, resolving: false)
+            if reason == nil, step.status == .failed || step.status == .timedOut {
+                reason = "step \(node.name) \(step.status == .timedOut ? "timed out" : "failed"): \(step.reason ?? "")"
+            }
+        }
+        for node in nodes {
+            let upstream = Set(node.upstreamInputs.values.map(\.step))
+            remainingUpstream[node.name] = upstream.filter { states[$0]?.status != .completed }.count
+        }
+    }
+
+    /// Picks a restored run up again: a queued or running step whose attempt may still be alive
+    /// (`holding`) keeps its state; any other queued or running step, and any waiting step whose
+    /// inputs all exist, is ready again (its cache is consulted, then it is queued).
+    public mutating func resume(holding: Set<String>) -> [Action] {
+        guard status == .running else { return [] }
+        var actions: [Action] = []
+        for node in nodes {
+            guard let state = states[node.name] else { continue }
+            switch state.status {
+            case .queued, .running:
+                if !holding.contains(node.name) { actions.append(contentsOf: becomeReady(node)) }
+            case .waiting:
+                if remainingUpstream[node.name] == 0 { actions.append(contentsOf: becomeReady(node)) }
+            default:
+                break
+            }
+        }
+        if let finish = finishIfDone() { actions.append(finish) }
+        return actions
+    }
+
     /// The names of steps whose state changed since the last call, sorted by plan order.
     public mutating func takeChanges() -> [String] {
         let names = changed.sorted { (nodeIndex[$0] ?? 0) < (nodeIndex[$1] ?? 0) }

@@ -14,10 +14,14 @@ public struct Scheduler: Sendable {
         public var attemptID: String
         /// The label the step's `compute` maps to, or nil for "any worker".
         public var label: String?
+        /// A worker to keep the attempt off (the one whose failure it retries), unless no other
+        /// connected worker could ever take it.
+        public var avoiding: String?
 
-        public init(attemptID: String, label: String?) {
+        public init(attemptID: String, label: String?, avoiding: String? = nil) {
             self.attemptID = attemptID
             self.label = label
+            self.avoiding = avoiding
         }
     }
 
@@ -30,11 +34,13 @@ public struct Scheduler: Sendable {
         public var ahead = 0
         /// Attempts placed on it and not yet removed: running, or waiting there.
         public var running: Set<String>
+        /// Draining: it finishes what it holds and takes nothing new.
+        public var draining = false
 
-        /// Free slots (negative while attempts wait on the worker).
-        public var free: Int { capacity - running.count }
-        /// Free slots plus free places to wait.
-        public var room: Int { capacity + ahead - running.count }
+        /// Free slots (negative while attempts wait on the worker); none while draining.
+        public var free: Int { draining ? min(0, capacity - running.count) : capacity - running.count }
+        /// Free slots plus free places to wait; none while draining.
+        public var room: Int { draining ? 0 : capacity + ahead - running.count }
 
         /// Whether this worker may run a step that asks for `label`.
         public func accepts(_ label: String?) -> Bool {
@@ -44,7 +50,9 @@ public struct Scheduler: Sendable {
     }
 
     public enum Event: Sendable, Hashable {
-        case workerJoined(id: String, labels: Set<String>, slots: Int)
+        /// A worker registered; `holding` are attempts it already runs (re-attached after a
+        /// reconnect or a coordinator restart), which take its slots before anything is placed.
+        case workerJoined(id: String, labels: Set<String>, slots: Int, holding: [String] = [])
         /// How many attempts the worker may hold beyond its slots (0 when it joins).
         case setAhead(id: String, count: Int)
         /// The worker is gone; its running attempts are reported back as `lost`.
@@ -52,6 +60,13 @@ public struct Scheduler: Sendable {
         case enqueue(Pending)
         /// Drop a queued attempt, or free the slot of a running one.
         case remove(attemptID: String)
+        /// The attempt is already running on the worker (re-attached after a reconnect or a
+        /// coordinator restart): it takes a slot there, even beyond the worker's capacity.
+        case attach(attemptID: String, workerID: String)
+        /// The worker takes nothing new (it drains and will leave).
+        case drain(id: String)
+        /// Stop placing anything (true), e.g. while the coordinator's disk is full, or resume.
+        case pause(Bool)
     }
 
     public enum Action: Sendable, Hashable {
@@ -62,6 +77,8 @@ public struct Scheduler: Sendable {
     }
 
     public private(set) var workers: [String: Slots] = [:]
+    /// While true nothing is placed; see `Event.pause`.
+    public private(set) var paused = false
     /// attempt → worker, for running attempts.
     public private(set) var placements: [String: String] = [:]
     private var workerOrder: [String] = []
@@ -79,9 +96,15 @@ public struct Scheduler: Sendable {
     public mutating func on(_ event: Event) -> [Action] {
         var actions: [Action] = []
         switch event {
-        case .workerJoined(let id, let labels, let slots):
+        case .workerJoined(let id, let labels, let slots, let holding):
             if workers[id] == nil { workerOrder.append(id) }
             workers[id] = Slots(labels: labels, capacity: max(1, slots), ahead: workers[id]?.ahead ?? 0, running: workers[id]?.running ?? [])
+            for attemptID in holding {
+                takeFromQueue(attemptID)
+                if let previous = placements[attemptID] { workers[previous]?.running.remove(attemptID) }
+                placements[attemptID] = id
+                workers[id]!.running.insert(attemptID)
+            }
         case .setAhead(let id, let count):
             guard workers[id] != nil, workers[id]!.ahead != max(0, count) else { return [] }
             workers[id]!.ahead = max(0, count)
@@ -102,6 +125,18 @@ public struct Scheduler: Sendable {
             } else {
                 takeFromQueue(attemptID)
             }
+        case .attach(let attemptID, let workerID):
+            guard workers[workerID] != nil else { return [] }
+            takeFromQueue(attemptID)
+            if let previous = placements[attemptID] { workers[previous]?.running.remove(attemptID) }
+            placements[attemptID] = workerID
+            workers[workerID]!.running.insert(attemptID)
+        case .drain(let id):
+            guard workers[id] != nil, !workers[id]!.draining else { return [] }
+            workers[id]!.draining = true
+        case .pause(let pause):
+            guard paused != pause else { return [] }
+            paused = pause
         }
         actions.append(contentsOf: place())
         compact()
@@ -110,6 +145,7 @@ public struct Scheduler: Sendable {
 
     /// Why `pending` is not placed, in words, or nil when a worker could take it now.
     public func waitingReason(label: String?) -> String {
+        if paused { return "waiting: dispatching is paused" }
         if workers.isEmpty { return "waiting: no worker connected" }
         if !workers.values.contains(where: { $0.accepts(label) }) {
             return "waiting: needs a worker with label \(label ?? "-"); no such worker connected"
@@ -118,7 +154,7 @@ public struct Scheduler: Sendable {
     }
 
     private mutating func place() -> [Action] {
-        guard !positions.isEmpty else { return [] }
+        guard !positions.isEmpty, !paused else { return [] }
         var totalRoom = workers.values.reduce(0) { $0 + max(0, $1.room) }
         guard totalRoom > 0 else { return [] }
         var actions: [Action] = []
@@ -131,7 +167,12 @@ public struct Scheduler: Sendable {
             var best: String?
             var bestFree = 0
             var bestRoom = 0
-            for id in workerOrder {
+            // The worker whose failure this attempt retries is used only when no other
+            // connected worker could take the step at all.
+            let avoided = pending.avoiding.flatMap { avoid in
+                workers.contains { $0.key != avoid && !$0.value.draining && $0.value.accepts(pending.label) } ? avoid : nil
+            }
+            for id in workerOrder where id != avoided {
                 guard let candidate = workers[id], candidate.room > 0, candidate.accepts(pending.label) else { continue }
                 if candidate.free > bestFree || (bestFree == 0 && candidate.free <= 0 && candidate.room > bestRoom) {
                     best = id

@@ -107,7 +107,7 @@ extension CoordinatorService {
         let stepReports = steps.map { step -> StepReport in
             var reason = step.reason
             if step.status == .queued, reason == nil, let planned = planned[step.name] {
-                reason = scheduler.waitingReason(label: planned.compute.map(Self.label(forCompute:)))
+                reason = dispatchPause.map { "waiting: \($0)" } ?? scheduler.waitingReason(label: planned.compute.map(Self.label(forCompute:)))
             }
             var seconds: Double?
             if let start = step.startedAt, let end = step.finishedAt, !step.reused { seconds = Double(end - start) / 1000 }

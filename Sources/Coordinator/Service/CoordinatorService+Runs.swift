@@ -43,30 +43,14 @@ extension CoordinatorService {
             _ = try treeManifest(digest: digest, what: "input \(key.replacingOccurrences(of: "\u{1F}", with: "."))")
         }
         let runID = Self.newRunID()
-        let now = Clock.milliseconds()
+        let now = wallNow()
         let submissionJSON = request.json
         let record = RunRecord(id: runID, pipeline: plan.name, status: .running, submissionJSON: submissionJSON, createdAt: now)
         var steps: [String: StepRecord] = [:]
-        var nodes: [RunMachine.Node] = []
         for (index, step) in plan.steps.enumerated() {
             steps[step.name] = StepRecord(runID: runID, name: step.name, position: index, status: .waiting)
-            var upstream: [String: RunMachine.StepOutputReference] = [:]
-            var fixed: [String: String] = [:]
-            for input in step.inputs {
-                switch input.source {
-                case .stepOutput(let producer, let output):
-                    upstream[input.name] = .init(step: producer, output: output)
-                case .localPath(let path):
-                    guard let digest = request.localInputs[step.name + "\u{1F}" + input.name] else {
-                        throw CoordinatorError(.invalidRequest, "step \(step.name) input \(input.name): the local data \(path) was not uploaded")
-                    }
-                    fixed[input.name] = digest
-                case .uri(let uri):
-                    fixed[input.name] = uri
-                }
-            }
-            nodes.append(RunMachine.Node(name: step.name, upstreamInputs: upstream, fixedInputs: fixed))
         }
+        let nodes = try Self.nodes(of: plan, localInputs: request.localInputs)
         var run = ActiveRun(
             record: record, plan: plan, machine: RunMachine(nodes: nodes, continueOnStepFailure: plan.settings.continueOnStepFailure),
             steps: steps, planned: Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.name, $0) }),
@@ -99,6 +83,31 @@ extension CoordinatorService {
         flushOutbox()
         bump()
         return runID
+    }
+
+    /// The run machine's graph of `plan`: each step's inputs bound to upstream outputs, or fixed
+    /// (uploaded local data by digest, URIs as written).
+    static func nodes(of plan: PipelinePlan, localInputs: [String: String]) throws -> [RunMachine.Node] {
+        var nodes: [RunMachine.Node] = []
+        for step in plan.steps {
+            var upstream: [String: RunMachine.StepOutputReference] = [:]
+            var fixed: [String: String] = [:]
+            for input in step.inputs {
+                switch input.source {
+                case .stepOutput(let producer, let output):
+                    upstream[input.name] = .init(step: producer, output: output)
+                case .localPath(let path):
+                    guard let digest = localInputs[step.name + "\u{1F}" + input.name] else {
+                        throw CoordinatorError(.invalidRequest, "step \(step.name) input \(input.name): the local data \(path) was not uploaded")
+                    }
+                    fixed[input.name] = digest
+                case .uri(let uri):
+                    fixed[input.name] = uri
+                }
+            }
+            nodes.append(RunMachine.Node(name: step.name, upstreamInputs: upstream, fixedInputs: fixed))
+        }
+        return nodes
     }
 
     /// Checks what the run machine relies on, since a plan may come from any HTTP client: unique
@@ -210,7 +219,7 @@ extension CoordinatorService {
         guard let names = runs[runID]?.machine.takeChanges(), !names.isEmpty else { return }
         var changed: [StepRecord] = []
         changed.reserveCapacity(names.count)
-        let now = Clock.milliseconds()
+        let now = wallNow()
         for name in names {
             guard let state = runs[runID]!.machine.states[name], var record = runs[runID]!.steps[name] else { continue }
             record.status = state.status
@@ -345,8 +354,8 @@ extension CoordinatorService {
         return CacheManifest.Code(digest: digest, files: files)
     }
 
-    /// Queues a fresh attempt of `step`.
-    func enqueue(runID: String, step: String, inputs: [String: String]) {
+    /// Queues a fresh attempt of `step` (kept off `avoiding` when another worker can take it).
+    func enqueue(runID: String, step: String, inputs: [String: String], avoiding: String? = nil) {
         guard let planned = runs[runID]?.planned[step], var record = runs[runID]?.steps[step] else { return }
         let number = record.attempts + 1
         let attemptID = "\(runID)-\(record.position)-\(number)"
@@ -356,7 +365,7 @@ extension CoordinatorService {
         runs[runID]!.resolvedInputs[step] = inputs
         attempts[attemptID] = ActiveAttempt(id: attemptID, runID: runID, step: step)
         let label = planned.compute.map(Self.label(forCompute:))
-        for action in scheduler.on(.enqueue(.init(attemptID: attemptID, label: label))) {
+        for action in scheduler.on(.enqueue(.init(attemptID: attemptID, label: label, avoiding: avoiding))) {
             handle(action)
         }
     }
@@ -378,7 +387,7 @@ extension CoordinatorService {
         }
         if var record = attempt.record {
             record.status = AttemptOutcome.canceled.rawValue
-            record.finishedAt = Clock.milliseconds()
+            record.finishedAt = wallNow()
             record.message = reason
             batch.save(record)
         }
@@ -389,7 +398,7 @@ extension CoordinatorService {
         guard runs[runID] != nil else { return }
         runs[runID]!.record.status = status
         runs[runID]!.record.reason = reason
-        runs[runID]!.record.finishedAt = Clock.milliseconds()
+        runs[runID]!.record.finishedAt = wallNow()
         persist(runID: runID)
         let record = runs[runID]!.record
         batch.update(record)

@@ -17,8 +17,8 @@ struct ActiveRun {
     var currentAttempt: [String: String] = [:]
     /// step → resolved inputs (name → digest or URI), once ready.
     var resolvedInputs: [String: [String: String]] = [:]
-    /// step → attempts lost to infrastructure so far.
-    var infrastructureFailures: [String: Int] = [:]
+    /// step → its failures so far (for retries and quarantine).
+    var history: [String: FailurePolicy.History] = [:]
 }
 
 /// A registered worker connection.
@@ -27,9 +27,12 @@ struct ConnectedWorker {
     let name: String
     let peer: PeerID
     let capabilities: WorkerCapabilities
-    var lastSeen: ContinuousClock.Instant
+    /// When it was last heard from (monotonic milliseconds).
+    var lastSeen: Int64
     var running: Set<String> = []
     let firstSeen: Int64
+    /// It drains: takes nothing new, finishes or hands back what it holds.
+    var draining = false
 }
 
 /// An attempt the coordinator has queued or dispatched.
@@ -37,9 +40,25 @@ struct ActiveAttempt {
     let id: String
     let runID: String
     let step: String
+    /// The connected worker holding it; nil while queued, and while orphaned.
     var workerID: String?
+    /// Set once dispatched.
     var record: AttemptRecord?
     var logSequence: Int = 0
+    /// When its holder last confirmed it (monotonic milliseconds): dispatch, heartbeat, report.
+    /// An attempt unconfirmed for the loss timeout is given up.
+    var confirmedAt: Int64 = 0
+    /// Dispatched, but its worker is gone (lost, or the coordinator restarted): it may still run
+    /// there and re-attach when the worker registers again, until its lease runs out.
+    var orphan: Orphan?
+
+    struct Orphan {
+        /// The name of the worker that held it.
+        var workerName: String
+        /// How it is classified if it is given up.
+        var failure: FailureClass
+        var reason: String
+    }
 }
 
 /// An upload in progress: the writer and how much credit is outstanding.

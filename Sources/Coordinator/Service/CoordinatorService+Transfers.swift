@@ -77,6 +77,11 @@ extension CoordinatorService {
             send(.uploadStored(UploadStored(blob: begin.blob, ok: true)), to: peer)
             return
         }
+        if dispatchPause != nil {
+            // The disk is full: the upload waits (the worker keeps the bytes) until space returns.
+            deferredUploads.append((begin, workerID: workerID, peer: peer))
+            return
+        }
         do {
             let writer = try blobs.openWriter(for: digest, size: begin.size)
             if begin.size == 0 || writer.offset >= begin.size {

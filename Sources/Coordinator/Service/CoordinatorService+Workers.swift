@@ -43,15 +43,20 @@ extension CoordinatorService {
             send(.refuse(Refuse(reason: "unknown worker: send hello first", helloRequired: true)), to: peer, cause: message.envelope.messageID)
             return
         }
-        workers[workerID]!.lastSeen = .now
+        let now = monotonicNow()
+        workers[workerID]!.lastSeen = now
         switch message.payload {
-        case .heartbeat:
-            break
+        case .heartbeat(let heartbeat):
+            reconcile(heartbeat.runningAttempts, workerID: workerID, now: now)
+        case .drain(let drain):
+            markDraining(workerID, reason: drain.reason)
         case .attemptStarted(let started):
+            confirm(started.attemptID, workerID: workerID, now: now)
             attemptStarted(started.attemptID, workerID: workerID)
         case .attemptFinished(let finished):
             attemptFinished(finished, workerID: workerID, peer: peer, cause: message.envelope.messageID)
         case .logChunk(let chunk):
+            confirm(chunk.attemptID, workerID: workerID, now: now)
             appendLog(chunk, bytes: message.bulk, workerID: workerID)
         case .metrics(let metrics):
             recordMetrics(metrics, workerID: workerID)
@@ -74,13 +79,15 @@ extension CoordinatorService {
             return
         }
         if let old = workerIDsByPeer[peer] {
-            removeWorker(id: old, reason: "worker \(hello.workerName) reconnected")
+            // Its attempts become orphans for a moment and are re-attached below if it still
+            // runs them.
+            removeWorker(id: old, reason: "worker \(hello.workerName) registered again")
         }
         workerCounter += 1
         let baseName = hello.workerName.isEmpty ? "worker" : hello.workerName
         let id = workers.values.contains(where: { $0.name == baseName }) ? "\(baseName)#\(workerCounter)" : baseName
-        let now = Clock.milliseconds()
-        workers[id] = ConnectedWorker(id: id, name: baseName, peer: peer, capabilities: hello.capabilities, lastSeen: .now, firstSeen: now)
+        let now = wallNow()
+        workers[id] = ConnectedWorker(id: id, name: baseName, peer: peer, capabilities: hello.capabilities, lastSeen: monotonicNow(), firstSeen: now)
         workerIDsByPeer[peer] = id
         let capabilitiesJSON = String(decoding: (try? JSONEncoder().encode(hello.capabilities)) ?? Data(), as: UTF8.self)
         do {
@@ -91,7 +98,14 @@ extension CoordinatorService {
         logger.info("worker joined", metadata: ["worker": "\(id)", "slots": "\(hello.capabilities.slots)", "labels": "\(hello.capabilities.labels)"])
         let interval = Int(configuration.heartbeatInterval.components.seconds * 1000 + configuration.heartbeatInterval.components.attoseconds / 1_000_000_000_000_000)
         send(.welcome(Welcome(workerID: id, heartbeatIntervalMilliseconds: interval)), to: peer, cause: envelope.messageID)
-        for action in scheduler.on(.workerJoined(id: id, labels: Set(hello.capabilities.labels), slots: hello.capabilities.slots)) {
+        // Attempts it still runs (after a reconnect or a coordinator restart) are re-attached,
+        // not run again; any it runs that are no longer wanted are canceled.
+        let (keep, unwanted) = sortReported(hello.runningAttempts, workerID: id)
+        for attemptID in keep { reattach(attemptID, to: id, now: monotonicNow()) }
+        for attemptID in unwanted {
+            send(.cancel(Cancel(attemptID: attemptID, reason: "the coordinator no longer wants this attempt")), to: peer)
+        }
+        for action in scheduler.on(.workerJoined(id: id, labels: Set(hello.capabilities.labels), slots: hello.capabilities.slots, holding: keep)) {
             handle(action)
         }
         bump()
@@ -110,7 +124,7 @@ extension CoordinatorService {
         }
         if var record = try? store.workers().first(where: { $0.id == id }) {
             record.connected = false
-            record.lastSeen = Clock.milliseconds()
+            record.lastSeen = wallNow()
             try? store.saveWorker(record)
         }
         logger.warning("worker left: \(reason)", metadata: ["worker": "\(id)"])
@@ -126,7 +140,7 @@ extension CoordinatorService {
         case .dispatch(let attemptID, let workerID):
             dispatch(attemptID: attemptID, to: workerID)
         case .lost(let attemptID, let workerID):
-            attemptLost(attemptID, reason: "worker \(workerID) was lost while running it")
+            orphan(attemptID, workerName: workers[workerID]?.name ?? workerID, failure: .workerLost, reason: "worker \(workerID) was lost while running it")
         }
     }
 
@@ -155,9 +169,11 @@ extension CoordinatorService {
             outputs: planned.outputs.map { DispatchOutput(name: $0.name, kind: $0.type.isFile ? .file : .folder) },
             timeoutSeconds: planned.timeoutSeconds
         )
-        let record = AttemptRecord(id: attemptID, runID: attempt.runID, step: attempt.step, worker: workerID, status: "dispatched", dispatchedAt: Clock.milliseconds())
+        let record = AttemptRecord(id: attemptID, runID: attempt.runID, step: attempt.step, worker: workerID, status: "dispatched", dispatchedAt: wallNow())
         attempt.workerID = workerID
         attempt.record = record
+        attempt.confirmedAt = monotonicNow()
+        attempt.orphan = nil
         attempts[attemptID] = attempt
         worker.running.insert(attemptID)
         workers[workerID] = worker
@@ -193,7 +209,7 @@ extension CoordinatorService {
     func attemptStarted(_ attemptID: String, workerID: String) {
         guard var attempt = currentAttempt(attemptID, workerID: workerID) else { return }
         attempt.record?.status = "running"
-        attempt.record?.startedAt = Clock.milliseconds()
+        attempt.record?.startedAt = wallNow()
         attempts[attemptID] = attempt
         if let record = attempt.record { batch.save(record, urgent: false) }
         apply(.attemptStarted(step: attempt.step), runID: attempt.runID, urgent: false)
@@ -201,7 +217,11 @@ extension CoordinatorService {
 
     func attemptFinished(_ finished: AttemptFinished, workerID: String, peer: PeerID, cause: UInt64) {
         guard let attempt = currentAttempt(finished.attemptID, workerID: workerID) else {
-            send(.attemptAcknowledged(AttemptAcknowledged(attemptID: finished.attemptID, accepted: false, reason: "attempt is no longer current")), to: peer, cause: cause)
+            // A repeated report of a success already recorded (its acknowledgement was lost) is
+            // acknowledged again; anything else from a superseded attempt is fenced off.
+            let committed = finished.outcome == .succeeded && isCommitted(finished.attemptID)
+            let reason = committed ? nil : "attempt is no longer current (fenced: the step was given up or went to another worker)"
+            send(.attemptAcknowledged(AttemptAcknowledged(attemptID: finished.attemptID, accepted: committed, reason: reason)), to: peer, cause: cause)
             return
         }
         attempts[finished.attemptID] = nil
@@ -232,20 +252,27 @@ extension CoordinatorService {
                 lost.message = reason
                 batch.save(lost)
                 send(.attemptAcknowledged(AttemptAcknowledged(attemptID: finished.attemptID, accepted: false, reason: reason)), to: peer, cause: cause)
-                retryOrFail(attempt, reason: reason)
+                attemptFailed(attempt, .workerError, reason: reason, worker: workerID)
                 for action in freed { handle(action) }
                 bump()
                 return
             }
+            rememberCommitted(finished.attemptID)
         case .failed, .timedOut:
             batch.save(record)
             let reason = finished.message ?? (finished.exitCode.map { "exit code \($0)" } ?? "killed by signal \(finished.signal ?? 0)")
-            apply(.failed(step: attempt.step, status: finished.outcome == .timedOut ? .timedOut : .failed, reason: reason), runID: attempt.runID)
+            attemptFailed(attempt, finished.outcome == .timedOut ? .timeout : .userExit, reason: reason, worker: workerID)
         case .canceled:
             batch.save(record)
         case .workerError:
             batch.save(record)
-            retryOrFail(attempt, reason: finished.message ?? "the worker could not run the step")
+            attemptFailed(attempt, .workerError, reason: finished.message ?? "the worker could not run the step", worker: workerID)
+        case .handedBack:
+            batch.save(record)
+            attemptFailed(attempt, .handedBack, reason: finished.message ?? "the worker handed the attempt back", worker: workerID)
+        case .fenced:
+            batch.save(record)
+            attemptFailed(attempt, .workerLost, reason: finished.message ?? "the worker's lease on the attempt ran out", worker: workers[workerID]?.name ?? workerID)
         }
         send(.attemptAcknowledged(AttemptAcknowledged(attemptID: finished.attemptID, accepted: true)), to: peer, cause: cause)
         for action in freed { handle(action) }
@@ -260,7 +287,7 @@ extension CoordinatorService {
         if let problem = verify(outputs: finished.outputs, expected: planned.outputs.map(\.name)) {
             return problem
         }
-        let now = Clock.milliseconds()
+        let now = wallNow()
         var artifacts: [ArtifactRecord] = []
         for output in planned.outputs {
             guard let text = finished.outputs[output.name], let digest = Digest(hex: text), let manifest = try? loadManifest(digest) else { continue }
@@ -289,31 +316,5 @@ extension CoordinatorService {
         runs[attempt.runID]?.steps[attempt.step] = step
         apply(.succeeded(step: attempt.step, outputs: finished.outputs), runID: attempt.runID)
         return nil
-    }
-
-    func attemptLost(_ attemptID: String, reason: String) {
-        guard let attempt = attempts.removeValue(forKey: attemptID) else { return }
-        if var record = attempt.record {
-            record.status = "lost"
-            record.finishedAt = Clock.milliseconds()
-            record.message = reason
-            batch.save(record)
-        }
-        guard runs[attempt.runID]?.currentAttempt[attempt.step] == attemptID else { return }
-        runs[attempt.runID]?.currentAttempt[attempt.step] = nil
-        retryOrFail(attempt, reason: reason)
-    }
-
-    /// Queues the step again after an infrastructure failure, or fails it after too many.
-    func retryOrFail(_ attempt: ActiveAttempt, reason: String) {
-        guard runs[attempt.runID] != nil else { return }
-        let failures = runs[attempt.runID]!.infrastructureFailures[attempt.step, default: 0] + 1
-        runs[attempt.runID]!.infrastructureFailures[attempt.step] = failures
-        if failures >= configuration.maximumInfrastructureAttempts {
-            apply(.failed(step: attempt.step, status: .failed, reason: "\(reason) (\(failures) infrastructure failures)"), runID: attempt.runID)
-        } else {
-            logger.warning("re-queueing after an infrastructure failure: \(reason)", metadata: ["run": "\(attempt.runID)", "step": "\(attempt.step)"])
-            enqueue(runID: attempt.runID, step: attempt.step, inputs: runs[attempt.runID]!.resolvedInputs[attempt.step] ?? [:])
-        }
     }
 }

@@ -49,6 +49,16 @@ public actor CoordinatorService: Service {
     /// Transport events handled since the last flush (see `handle(_:)`).
     var eventsSinceFlush = 0
     var workerCounter = 0
+    /// Steps waiting out a retry backoff: (when, run, step, worker to avoid), in no order.
+    var pendingRetries: [(due: Int64, runID: String, step: String, avoiding: String?)] = []
+    /// Why dispatching is paused (the data directory's disk is full), or nil.
+    var dispatchPause: String?
+    /// Uploads that arrived while dispatching was paused for disk space: answered on resume.
+    var deferredUploads: [(UploadBegin, workerID: String, peer: PeerID)] = []
+    /// Attempts whose success was recorded (recent ones; older ones are looked up in the store),
+    /// so that a repeated report is acknowledged again instead of rejected.
+    var committedAttempts: Set<String> = []
+    var restored = false
     /// Increases with every change to any run; run reports carry it so clients can wait.
     var version: Int64 = 0
     let startedAt = ContinuousClock.now
@@ -71,11 +81,21 @@ public actor CoordinatorService: Service {
         self.logger = logger
         self.logDirectory = root + "/logs"
         try store.markAllWorkersDisconnected()
-        try Self.failUnfinishedRuns(in: store)
+    }
+
+    /// Picks up the runs an earlier coordinator process left running (see `restoreRuns()`).
+    /// `run()` does this first; callers that drive the service by hand (simulations) call it
+    /// themselves. Only the first call does anything.
+    public func restore() {
+        guard !restored else { return }
+        restored = true
+        restoreRuns()
+        flushOutbox()
     }
 
     /// Handles transport events and timers until the task is canceled or the service group shuts down.
     public func run() async throws {
+        restore()
         let events = transport.events
         await withTaskGroup(of: Void.self) { group in
             group.addTask { [weak self] in
@@ -101,27 +121,6 @@ public actor CoordinatorService: Service {
         }
     }
 
-    /// Runs left unfinished by an earlier coordinator process end as failed, so none stays
-    /// "running" forever. (Re-attaching attempts still running on workers comes later.)
-    private static func failUnfinishedRuns(in store: ConduitStore) throws {
-        var batch = StoreBatch()
-        let now = Clock.milliseconds()
-        for var run in try store.unfinishedRuns() {
-            for var step in try store.steps(runID: run.id) where !step.status.isFinal {
-                step.status = .canceled
-                step.reason = "the coordinator restarted while the step was pending"
-                step.finishedAt = now
-                batch.update(step)
-            }
-            run.status = .failed
-            run.reason = "the coordinator restarted before the run finished"
-            run.finishedAt = now
-            batch.update(run)
-            batch.append(EventRecord(runID: run.id, step: nil, kind: "failed", detail: run.reason, at: now))
-        }
-        try store.write(batch)
-    }
-
     // MARK: Sending
 
     func send(_ payload: Payload, to peer: PeerID, cause: UInt64 = 0, bulk: [UInt8] = []) {
@@ -140,6 +139,7 @@ public actor CoordinatorService: Service {
             } catch {
                 durable = false
                 logger.error("could not record transitions; acknowledgements are withheld: \(error)")
+                checkDiskSpace()
             }
         }
         let pending = outbox
@@ -162,18 +162,32 @@ public actor CoordinatorService: Service {
 
     // MARK: Timers
 
+    /// Once a heartbeat interval: loses silent workers, gives up attempts whose lease ran out,
+    /// queues retries whose backoff is over, checks the disk, and renews the leases of every
+    /// attempt a worker holds by naming them in its heartbeat.
     func tick() {
-        let now = ContinuousClock.now
-        for (id, worker) in workers {
-            if now - worker.lastSeen > configuration.workerLossTimeout {
-                logger.warning("worker lost: silent too long", metadata: ["worker": "\(id)"])
-                removeWorker(id: id, reason: "worker \(worker.name) stopped answering")
-            } else {
-                send(.heartbeat(Heartbeat(runningAttempts: Array(worker.running))), to: worker.peer)
-            }
+        let now = monotonicNow()
+        let timeout = configuration.lossTimeoutMilliseconds
+        for id in workers.keys.sorted() {
+            guard let worker = workers[id], now - worker.lastSeen >= timeout else { continue }
+            logger.warning("worker lost: silent too long", metadata: ["worker": "\(id)"])
+            removeWorker(id: id, reason: "worker \(worker.name) stopped answering for \(timeout / 1000) s")
+        }
+        expireLeases(now: now)
+        queueDueRetries(now: wallNow())
+        checkDiskSpace()
+        for id in workers.keys.sorted() {
+            guard let worker = workers[id] else { continue }
+            send(.heartbeat(Heartbeat(runningAttempts: worker.running.sorted())), to: worker.peer)
         }
         flushOutbox()
     }
+
+    /// Wall-clock milliseconds (records).
+    func wallNow() -> Int64 { configuration.clock.wallMilliseconds() }
+
+    /// Monotonic milliseconds (liveness, leases).
+    func monotonicNow() -> Int64 { configuration.clock.monotonicMilliseconds() }
 }
 
 /// A finished run kept in memory for reports.
@@ -184,9 +198,3 @@ struct FinishedRun {
     var steps: [StepRecord]
 }
 
-/// Wall-clock helpers; the only place the service reads the time of day.
-enum Clock {
-    static func milliseconds() -> Int64 {
-        Int64((Date().timeIntervalSince1970 * 1000).rounded())
-    }
-}

@@ -104,6 +104,12 @@ public enum AttemptOutcome: String, Codable, Hashable, Sendable {
     case canceled
     /// The worker could not run it (inputs unavailable, disk full, spawn failed).
     case workerError = "worker_error"
+    /// Not run, or stopped, because the worker is draining (SIGTERM or `conduit worker drain`):
+    /// the coordinator queues it again without counting a failure.
+    case handedBack = "handed_back"
+    /// Killed by the worker itself because its lease was not renewed (self-fencing); its outputs
+    /// were discarded.
+    case fenced
 }
 
 /// Worker → coordinator: the attempt ended. Sent only after every output blob is stored.

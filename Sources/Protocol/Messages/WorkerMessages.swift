@@ -65,3 +65,10 @@ public struct Heartbeat: Codable, Hashable, Sendable {
     public var runningAttempts: [String]
     public init(runningAttempts: [String] = []) { self.runningAttempts = runningAttempts }
 }
+
+/// Both ways: draining. From the coordinator: stop taking attempts, finish the running ones,
+/// hand back those waiting, then leave. From the worker: it is doing so (it got SIGTERM).
+public struct Drain: Codable, Hashable, Sendable {
+    public var reason: String
+    public init(reason: String) { self.reason = reason }
+}

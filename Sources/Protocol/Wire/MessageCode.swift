@@ -14,6 +14,9 @@ public struct MessageCode: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let refuse = MessageCode(rawValue: 3)
     /// Both ways: liveness.
     public static let heartbeat = MessageCode(rawValue: 4)
+    /// Both ways: the worker stops taking attempts, finishes (or hands back) what it holds and
+    /// leaves. Coordinator → worker asks it to; worker → coordinator announces it (SIGTERM).
+    public static let drain = MessageCode(rawValue: 5)
     /// Coordinator → worker: run an attempt.
     public static let dispatch = MessageCode(rawValue: 10)
     /// Coordinator → worker: stop an attempt.
@@ -45,7 +48,7 @@ public struct MessageCode: RawRepresentable, Hashable, Sendable, CustomStringCon
 
     /// Every code this version knows.
     public static let all: [MessageCode] = [
-        .hello, .welcome, .refuse, .heartbeat, .dispatch, .cancel, .attemptStarted, .attemptFinished,
+        .hello, .welcome, .refuse, .heartbeat, .drain, .dispatch, .cancel, .attemptStarted, .attemptFinished,
         .attemptAcknowledged, .logChunk, .metrics, .fetchRequest, .fetchChunk, .fetchFailed,
         .uploadBegin, .uploadCredit, .uploadChunk, .uploadStored,
     ]
@@ -56,6 +59,7 @@ public struct MessageCode: RawRepresentable, Hashable, Sendable, CustomStringCon
         case .welcome: "welcome"
         case .refuse: "refuse"
         case .heartbeat: "heartbeat"
+        case .drain: "drain"
         case .dispatch: "dispatch"
         case .cancel: "cancel"
         case .attemptStarted: "attempt-started"

@@ -4,6 +4,7 @@ public enum Payload: Hashable, Sendable {
     case welcome(Welcome)
     case refuse(Refuse)
     case heartbeat(Heartbeat)
+    case drain(Drain)
     case dispatch(Dispatch)
     case cancel(Cancel)
     case attemptStarted(AttemptStarted)
@@ -26,6 +27,7 @@ public enum Payload: Hashable, Sendable {
         case .welcome: .welcome
         case .refuse: .refuse
         case .heartbeat: .heartbeat
+        case .drain: .drain
         case .dispatch: .dispatch
         case .cancel: .cancel
         case .attemptStarted: .attemptStarted

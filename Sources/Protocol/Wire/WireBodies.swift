@@ -101,6 +101,16 @@ extension Heartbeat: WireBody {
     }
 }
 
+extension Drain: WireBody {
+    public func write(to writer: inout WireWriter) {
+        writer.string(reason)
+    }
+
+    public init(from reader: inout WireReader) throws(ProtocolError) {
+        self.init(reason: try reader.string())
+    }
+}
+
 extension DispatchInput: WireBody {
     public func write(to writer: inout WireWriter) {
         writer.string(name)
@@ -177,7 +187,7 @@ extension AttemptStarted: WireBody {
 }
 
 extension AttemptOutcome {
-    private static let order: [AttemptOutcome] = [.succeeded, .failed, .timedOut, .canceled, .workerError]
+    private static let order: [AttemptOutcome] = [.succeeded, .failed, .timedOut, .canceled, .workerError, .handedBack, .fenced]
 
     fileprivate var tag: UInt8 { UInt8(Self.order.firstIndex(of: self)!) }
 

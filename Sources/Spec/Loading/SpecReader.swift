@@ -25,6 +25,7 @@ struct SpecReader {
         "type", "component", "command", "code", "environment", "inputs", "outputs", "compute", "limits", "resources",
         "distribution", "environment_variables", "services", "identity", "queue_settings", "display_name",
         "description", "tags", "properties", "comment", "name", "experiment_name", "is_deterministic", "$schema",
+        "retry",
     ]
     /// Keys of a pipeline node.
     static let pipelineNodeKeys: Set<String> = [
@@ -194,12 +195,47 @@ struct SpecReader {
                 spec.timeoutSeconds = seconds
             }
         }
+        if let retry = entries["retry"], !retry.isNull {
+            spec.retry = try Self.readRetry(retry)
+        }
         if let variables = entries["environment_variables"], !variables.isNull {
             for entry in try variables.entries() {
                 spec.environmentVariables[entry.key] = entry.value.isNull ? "" : try entry.value.string()
             }
         }
         return spec
+    }
+
+    /// `retry: {attempts: N, backoff: SECONDS, backoff_factor: F}` on a command step (a Conduit
+    /// extension; Azure ML ignores unknown keys of this kind only with a warning).
+    static func readRetry(_ node: SourceNode) throws(SpecError) -> RetrySettings {
+        let entries = try node.entries()
+        for entry in entries where !["attempts", "backoff", "backoff_factor"].contains(entry.key) {
+            throw entry.value.error(.unknownField, "unknown key '\(entry.key)' in retry; expected attempts, backoff (seconds) or backoff_factor")
+        }
+        guard let attemptsNode = entries["attempts"] else {
+            throw node.error(.missingField, "retry needs attempts: the number of tries in all, the first included (e.g. attempts: 3)")
+        }
+        let attempts = try attemptsNode.integer()
+        guard (1...100).contains(attempts) else {
+            throw attemptsNode.error(.outOfRange, "retry.attempts must be between 1 and 100, found \(attempts)")
+        }
+        func seconds(_ key: String, minimum: Double, maximum: Double, fallback: Double) throws(SpecError) -> Double {
+            guard let value = entries[key], !value.isNull else { return fallback }
+            let number: Double
+            switch try value.literal() {
+            case .int(let whole): number = Double(whole)
+            case .float(let fraction): number = fraction
+            case let other: throw value.error(.invalidType, "retry.\(key) must be a number, found \(other.quoted)")
+            }
+            guard number.isFinite, number >= minimum, number <= maximum else {
+                throw value.error(.outOfRange, "retry.\(key) must be between \(Int(minimum)) and \(Int(maximum)), found \(number)")
+            }
+            return number
+        }
+        let backoff = try seconds("backoff", minimum: 0, maximum: 86_400, fallback: 10)
+        let factor = try seconds("backoff_factor", minimum: 1, maximum: 10, fallback: 2)
+        return RetrySettings(attempts: attempts, backoffMilliseconds: Int64(backoff * 1000), factor: factor)
     }
 
     /// The component a command node runs: its `component:` (file or inline dict), or the node itself

@@ -18,6 +18,8 @@ struct NodeSpec {
     var computeLocation: SourceNode?
     /// `limits.timeout` in seconds.
     var timeoutSeconds: Int?
+    /// `retry:` (a Conduit extension).
+    var retry: RetrySettings? = nil
     var environmentVariables: [String: String]
     /// `display_name` of the node.
     var displayName: String?

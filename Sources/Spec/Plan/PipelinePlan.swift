@@ -81,13 +81,17 @@ public struct PlannedStep: Sendable, Codable, Hashable {
     public var isDeterministic: Bool
     /// `environment_variables` of the node.
     public var environmentVariables: [String: String]
+    /// The node's `retry:` block (a Conduit extension), or nil: a user failure is final.
+    public var retry: RetrySettings?
 
     public init(
         name: String, displayName: String? = nil, commandTemplate: String, command: CommandTemplate,
         parameters: [String: String] = [:], inputs: [StepDataInput] = [], outputs: [StepDataOutput] = [],
         codeDirectory: String? = nil, environment: String = "", compute: String? = nil,
-        timeoutSeconds: Int? = nil, isDeterministic: Bool = true, environmentVariables: [String: String] = [:]
+        timeoutSeconds: Int? = nil, isDeterministic: Bool = true, environmentVariables: [String: String] = [:],
+        retry: RetrySettings? = nil
     ) {
+        self.retry = retry
         self.name = name
         self.displayName = displayName
         self.commandTemplate = commandTemplate

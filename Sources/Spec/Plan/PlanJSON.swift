@@ -74,6 +74,13 @@ public enum PlanJSON {
             text += String(value)
         }
 
+        /// A finite number, as Swift prints it (`2.0`, `1.5`), which JSON reads back exactly.
+        mutating func field(_ name: String, _ value: Double) {
+            key(name)
+            separate()
+            text += value.isFinite ? "\(value)" : "0"
+        }
+
         mutating func field(_ name: String, _ value: [String: String]) {
             key(name)
             separate()
@@ -135,6 +142,14 @@ public enum PlanJSON {
                 $0.field("timeoutSeconds", step.timeoutSeconds)
                 $0.field("isDeterministic", step.isDeterministic)
                 $0.field("environmentVariables", step.environmentVariables)
+                if let retry = step.retry {
+                    $0.key("retry")
+                    $0.object {
+                        $0.field("attempts", retry.attempts)
+                        $0.field("backoffMilliseconds", Int(retry.backoffMilliseconds))
+                        $0.field("factor", retry.factor)
+                    }
+                }
             }
         }
     }

@@ -1,3 +1,5 @@
+import Transport
+
 /// How a worker runs. Every field has a documented default.
 public struct WorkerConfiguration: Sendable {
     /// Shown in `conduit workers`; defaults to the host name.
@@ -23,13 +25,26 @@ public struct WorkerConfiguration: Sendable {
     /// How long a step's process runs before the worker reports it started; default 20 ms. A step
     /// that ends sooner is reported only as finished, which saves a message per short step.
     public var startedReportDelay: Duration
+    /// An attempt whose lease the coordinator has not renewed for this long is fenced: its
+    /// process group is killed at once and its outputs are discarded. Default 8 s, shorter than
+    /// the coordinator's 10 s loss timeout, so the old attempt is dead before a new one starts.
+    public var leaseTimeout: Duration
+    /// How long a draining worker (SIGTERM, `conduit worker drain`) lets running attempts finish
+    /// before it stops them and hands them back; default 60 s.
+    public var drainTimeout: Duration
+    /// The clocks; default the machine's.
+    public var clock: ServiceClock
 
     public init(
         name: String, labels: [String] = [], slots: Int = 1, workDirectory: String,
         heartbeatInterval: Duration = .seconds(1), coordinatorSilenceTimeout: Duration = .seconds(10),
         chunkBytes: Int = 512 * 1024, fetchCredit: Int = 8, killGracePeriod: Duration = .seconds(2),
-        keepAttemptDirectories: Bool = false, startedReportDelay: Duration = .milliseconds(20)
+        keepAttemptDirectories: Bool = false, startedReportDelay: Duration = .milliseconds(20),
+        leaseTimeout: Duration = .seconds(8), drainTimeout: Duration = .seconds(60), clock: ServiceClock = .system
     ) {
+        self.leaseTimeout = leaseTimeout
+        self.drainTimeout = drainTimeout
+        self.clock = clock
         precondition(slots > 0, "WorkerConfiguration: slots must be at least 1")
         precondition(chunkBytes > 0 && fetchCredit > 0, "WorkerConfiguration: chunk sizes must be positive")
         self.name = name
@@ -59,6 +74,8 @@ public struct WorkerError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let workspace = Code(rawValue: "workspace")
         /// The worker is shutting down.
         public static let shutdown = Code(rawValue: "shutdown")
+        /// The attempt's lease ran out: it was fenced.
+        public static let fenced = Code(rawValue: "fenced")
     }
 
     public var code: Code
@@ -70,4 +87,11 @@ public struct WorkerError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { message }
+}
+
+extension Duration {
+    /// Whole milliseconds.
+    var milliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
 }

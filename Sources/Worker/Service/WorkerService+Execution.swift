@@ -15,11 +15,27 @@ extension WorkerService {
             logger.error("attempt could not run: \(error)", metadata: ["attempt": "\(dispatch.attemptID)"])
             report = AttemptFinished(attemptID: dispatch.attemptID, outcome: .workerError, startedAt: started, endedAt: Self.now(), message: "\(error)")
         }
-        running[dispatch.attemptID] = nil
-        send(.attemptFinished(report))
+        let state = running.removeValue(forKey: dispatch.attemptID)
+        if state?.fenced == true {
+            // The coordinator may have sent the step elsewhere: whatever this attempt produced is
+            // discarded; the report says so once and is not kept for re-sending.
+            leases.release(dispatch.attemptID)
+            let now = Self.now()
+            send(.attemptFinished(AttemptFinished(
+                attemptID: dispatch.attemptID, outcome: .fenced, startedAt: report.startedAt, endedAt: now,
+                message: "the worker fenced the attempt: its lease was not renewed for \(configuration.leaseTimeout.milliseconds / 1000) s; outputs discarded"
+            )))
+        } else if state?.handedBack == true && report.outcome != .succeeded {
+            report.outcome = .handedBack
+            report.message = "the worker drained and stopped the attempt before it finished"
+            deliver(report)
+        } else {
+            deliver(report)
+        }
         if !waitingAttempts.isEmpty {
             dispatchContinuation.yield(waitingAttempts.removeFirst())
         }
+        if let draining { checkDrain(draining, now: monotonicNow()) }
         if !configuration.keepAttemptDirectories {
             // Emptied now, while the coordinator records the result: the next attempt reuses
             // these directories (a few renames, no new inodes; see DirectoryPool).
@@ -69,7 +85,7 @@ extension WorkerService {
         let metricsFile = directory + "/metrics.jsonl"
         environment["CONDUIT_METRICS_FILE"] = metricsFile
 
-        guard running[dispatch.attemptID]?.canceled != true else {
+        guard running[dispatch.attemptID]?.canceled != true, running[dispatch.attemptID]?.fenced != true else {
             return AttemptFinished(attemptID: dispatch.attemptID, outcome: .canceled, startedAt: started, endedAt: Self.now(), message: "canceled before it started")
         }
         let process = try ChildProcess.launch(command: rendered.command, workingDirectory: workingDirectory, environment: environment)

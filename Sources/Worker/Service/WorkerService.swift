@@ -43,6 +43,14 @@ public actor WorkerService: Service {
     let dispatchContinuation: AsyncStream<Dispatch>.Continuation
     let registration: AsyncStream<Bool>
     let registrationContinuation: AsyncStream<Bool>.Continuation
+    /// The leases on its attempts (see `AttemptLeases`): renewed by the coordinator's heartbeats.
+    var leases: AttemptLeases
+    /// Finish reports not yet acknowledged, sent again until they are (or their lease runs out).
+    var pendingReports: [String: PendingReport] = [:]
+    /// Set while draining (SIGTERM, or the coordinator asked).
+    var draining: DrainState?
+    let drainRequests: AsyncStream<String>
+    let drainContinuation: AsyncStream<String>.Continuation
 
     /// Prepares the work directory and the local content cache.
     public init(configuration: WorkerConfiguration, transport: any WorkerTransport, logger: Logger = Logger(label: "conduit.worker")) throws {
@@ -62,7 +70,15 @@ public actor WorkerService: Service {
         self.logger = logger
         (dispatches, dispatchContinuation) = AsyncStream.makeStream()
         (registration, registrationContinuation) = AsyncStream.makeStream()
+        (drainRequests, drainContinuation) = AsyncStream.makeStream()
+        leases = AttemptLeases(timeoutMilliseconds: max(1, configuration.leaseTimeout.milliseconds))
     }
+
+    func monotonicNow() -> Int64 { configuration.clock.monotonicMilliseconds() }
+
+    /// Every attempt this worker holds: running, waiting for a slot, or reported and not yet
+    /// acknowledged. Named in heartbeats and in `hello`, so the coordinator can re-attach them.
+    var heldAttempts: [String] { Array(Set(running.keys).union(pendingReports.keys)).sorted() }
 
     /// Whether the coordinator accepted the worker (false when refused); for callers that
     /// want to wait for registration.
@@ -88,16 +104,22 @@ public actor WorkerService: Service {
                         await self?.tick()
                     }
                 }
+                group.addTask { [weak self, drainRequests] in
+                    for await reason in drainRequests {
+                        await self?.beginDrain(reason: reason, announce: true)
+                    }
+                }
                 for await dispatch in dispatches {
                     group.addTask { [weak self] in
                         await self?.execute(dispatch)
                     }
                 }
+                drainContinuation.finish()
                 group.cancelAll()
             }
-        } onGracefulShutdown: { [dispatchContinuation, transport] in
-            dispatchContinuation.finish()
-            transport.close()
+        } onGracefulShutdown: { [drainContinuation] in
+            // SIGTERM: finish or hand back what this worker holds, then leave (see beginDrain).
+            drainContinuation.yield("the worker got SIGTERM")
         }
         if let refusal {
             throw WorkerError(.refused, "the coordinator refused this worker: \(refusal)")
@@ -122,10 +144,13 @@ public actor WorkerService: Service {
             cores: SystemResources.cores, memoryBytes: SystemResources.memoryBytes, slots: configuration.slots,
             labels: configuration.labels, hostname: SystemResources.hostname
         )
-        send(.hello(Hello(workerName: configuration.name, capabilities: capabilities, runningAttempts: Array(running.keys))))
+        send(.hello(Hello(workerName: configuration.name, capabilities: capabilities, runningAttempts: heldAttempts)))
     }
 
     func tick() {
+        let now = monotonicNow()
+        fenceExpiredLeases(now: now)
+        if let draining { checkDrain(draining, now: now) }
         if ContinuousClock.now - lastHeard > configuration.coordinatorSilenceTimeout {
             logger.warning("no word from the coordinator; registering again")
             lastHeard = .now
@@ -134,7 +159,8 @@ public actor WorkerService: Service {
             sendHello()
             return
         }
-        send(.heartbeat(Heartbeat(runningAttempts: Array(running.keys))))
+        resendReports(now: now)
+        send(.heartbeat(Heartbeat(runningAttempts: heldAttempts)))
     }
 
     func handle(_ event: WorkerTransportEvent) {
@@ -153,6 +179,9 @@ public actor WorkerService: Service {
             workerID = welcome.workerID
             logger.info("registered with the coordinator", metadata: ["id": "\(welcome.workerID)"])
             registrationContinuation.yield(true)
+            // Results the previous coordinator connection may not have recorded.
+            resendReports(now: monotonicNow(), all: true)
+            if draining != nil { send(.drain(Drain(reason: "the worker is draining"))) }
         case .refuse(let refuse) where refuse.helloRequired == true:
             // The coordinator does not know this connection (it restarted): register again,
             // at most once per heartbeat interval.
@@ -169,10 +198,17 @@ public actor WorkerService: Service {
             registrationContinuation.finish()
             dispatchContinuation.finish()
             transport.close()
-        case .heartbeat:
-            break
+        case .heartbeat(let heartbeat):
+            leases.renew(heartbeat.runningAttempts, now: monotonicNow())
+        case .drain(let drain):
+            beginDrain(reason: "the coordinator asked: \(drain.reason)", announce: false)
         case .dispatch(let dispatch):
-            guard running[dispatch.attemptID] == nil else { return }
+            guard running[dispatch.attemptID] == nil, pendingReports[dispatch.attemptID] == nil else { return }
+            leases.grant(dispatch.attemptID, now: monotonicNow())
+            if draining != nil {
+                report(handingBack: dispatch.attemptID, reason: "the worker is draining")
+                return
+            }
             running[dispatch.attemptID] = RunningAttempt()
             if activeAttempts <= configuration.slots {
                 dispatchContinuation.yield(dispatch)
@@ -184,7 +220,7 @@ public actor WorkerService: Service {
                 waitingAttempts.remove(at: index)
                 running[cancel.attemptID] = nil
                 let now = Self.now()
-                send(.attemptFinished(AttemptFinished(attemptID: cancel.attemptID, outcome: .canceled, startedAt: now, endedAt: now, message: "canceled before it started")))
+                deliver(AttemptFinished(attemptID: cancel.attemptID, outcome: .canceled, startedAt: now, endedAt: now, message: "canceled before it started"))
                 return
             }
             guard var attempt = running[cancel.attemptID] else { return }
@@ -193,7 +229,10 @@ public actor WorkerService: Service {
             logger.info("canceling: \(cancel.reason)", metadata: ["attempt": "\(cancel.attemptID)"])
             attempt.process?.terminateGroup(gracePeriod: configuration.killGracePeriod)
         case .attemptAcknowledged(let ack):
-            if !ack.accepted {
+            let reported = pendingReports.removeValue(forKey: ack.attemptID)?.report.outcome
+            leases.release(ack.attemptID)
+            if let draining { checkDrain(draining, now: monotonicNow()) }
+            if !ack.accepted && reported == .succeeded {
                 logger.warning("the coordinator rejected the result: \(ack.reason ?? "")", metadata: ["attempt": "\(ack.attemptID)"])
                 // It may have lost blobs this worker thought it held: upload everything again.
                 coordinatorHas.removeAll()
@@ -216,4 +255,24 @@ public actor WorkerService: Service {
 struct RunningAttempt {
     var process: ChildProcess?
     var canceled = false
+    /// Its lease ran out: killed, outputs discarded.
+    var fenced = false
+    /// Stopped because the worker drains: handed back to the coordinator.
+    var handedBack = false
+}
+
+/// A finish report waiting for its acknowledgement.
+struct PendingReport {
+    var report: AttemptFinished
+    /// When it was last sent (monotonic milliseconds).
+    var sentAt: Int64
+}
+
+/// A worker that drains.
+struct DrainState {
+    var reason: String
+    /// When running attempts are stopped and handed back (monotonic milliseconds).
+    var deadline: Int64
+    /// When the worker first had nothing running (monotonic milliseconds).
+    var idleSince: Int64?
 }

@@ -1,0 +1,369 @@
+import Artifacts
+import Foundation
+import Logging
+import Protocol
+import Spec
+import Store
+import Transport
+
+/// Leases, orphans, retries, draining, disk space and restart: what keeps runs going unattended.
+///
+/// Every dispatched attempt holds a lease. Its worker confirms it with each heartbeat (and with
+/// every report); the coordinator renews it by naming the attempt in its own heartbeats. An
+/// attempt whose worker is gone becomes an *orphan*: it may still be running there, so it is not
+/// sent elsewhere until its lease has run out (the worker fences itself 2 s earlier). A worker
+/// that registers again and names it re-attaches it; it is not run twice.
+extension CoordinatorService {
+    // MARK: Leases
+
+    /// Splits the attempts a worker says it holds into those it may keep (its own, orphans, or
+    /// held by an earlier registration of the same worker) and those nobody wants any more.
+    func sortReported(_ attemptIDs: [String], workerID: String) -> (keep: [String], unwanted: [String]) {
+        var keep: [String] = []
+        var unwanted: [String] = []
+        let name = workers[workerID]?.name
+        for attemptID in Set(attemptIDs).sorted() {
+            guard let attempt = attempts[attemptID], attempt.record != nil,
+                  runs[attempt.runID]?.currentAttempt[attempt.step] == attemptID else {
+                // Finished and recorded attempts are still named until their acknowledgement
+                // arrives; they are not canceled.
+                if !isCommitted(attemptID) { unwanted.append(attemptID) }
+                continue
+            }
+            if attempt.workerID == workerID || attempt.orphan != nil {
+                keep.append(attemptID)
+            } else if let holder = attempt.workerID, workers[holder] == nil || workers[holder]?.name == name {
+                keep.append(attemptID)
+            } else {
+                unwanted.append(attemptID)
+            }
+        }
+        return (keep, unwanted)
+    }
+
+    /// Binds an attempt that is already running on `workerID` to it (service state only; the
+    /// caller tells the scheduler).
+    func reattach(_ attemptID: String, to workerID: String, now: Int64) {
+        guard var attempt = attempts[attemptID], workers[workerID] != nil else { return }
+        if let holder = attempt.workerID, holder != workerID { workers[holder]?.running.remove(attemptID) }
+        if attempt.orphan != nil {
+            logger.info("re-attached a running attempt", metadata: ["attempt": "\(attemptID)", "worker": "\(workerID)"])
+        }
+        attempt.workerID = workerID
+        attempt.orphan = nil
+        attempt.confirmedAt = now
+        if var record = attempt.record, record.worker != workerID {
+            record.worker = workerID
+            attempt.record = record
+            batch.save(record, urgent: false)
+        }
+        attempts[attemptID] = attempt
+        workers[workerID]!.running.insert(attemptID)
+        if var step = runs[attempt.runID]?.steps[attempt.step], step.worker != workerID {
+            step.worker = workerID
+            runs[attempt.runID]!.steps[attempt.step] = step
+            batch.update(step, urgent: false)
+        }
+    }
+
+    /// A worker's heartbeat names the attempts it holds: confirms its own, re-attaches orphans,
+    /// and cancels any that are no longer wanted.
+    func reconcile(_ attemptIDs: [String], workerID: String, now: Int64) {
+        let (keep, unwanted) = sortReported(attemptIDs, workerID: workerID)
+        for attemptID in keep {
+            if attempts[attemptID]?.workerID == workerID {
+                attempts[attemptID]!.confirmedAt = now
+            } else {
+                reattach(attemptID, to: workerID, now: now)
+                for action in scheduler.on(.attach(attemptID: attemptID, workerID: workerID)) { handle(action) }
+            }
+        }
+        guard let peer = workers[workerID]?.peer else { return }
+        for attemptID in unwanted {
+            send(.cancel(Cancel(attemptID: attemptID, reason: "the coordinator no longer wants this attempt")), to: peer)
+        }
+    }
+
+    /// Any report about an attempt confirms it is alive on its worker.
+    func confirm(_ attemptID: String, workerID: String, now: Int64) {
+        guard attempts[attemptID]?.workerID == workerID else { return }
+        attempts[attemptID]!.confirmedAt = now
+    }
+
+    /// The attempt's worker is gone; the attempt may still run there until its lease runs out.
+    func orphan(_ attemptID: String, workerName: String, failure: FailureClass, reason: String) {
+        guard var attempt = attempts[attemptID] else { return }
+        if let holder = attempt.workerID { workers[holder]?.running.remove(attemptID) }
+        attempt.workerID = nil
+        attempt.orphan = .init(workerName: workerName, failure: failure, reason: reason)
+        attempts[attemptID] = attempt
+    }
+
+    /// Gives up attempts whose lease ran out: orphans nobody re-attached, and attempts a
+    /// connected worker never confirmed (the dispatch or its reports were lost).
+    func expireLeases(now: Int64) {
+        let timeout = configuration.lossTimeoutMilliseconds
+        var expired: [(String, ActiveAttempt)] = []
+        for (attemptID, attempt) in attempts where attempt.record != nil && now - attempt.confirmedAt >= timeout {
+            expired.append((attemptID, attempt))
+        }
+        for (attemptID, attempt) in expired.sorted(by: { $0.0 < $1.0 }) {
+            guard runs[attempt.runID]?.currentAttempt[attempt.step] == attemptID else {
+                attempts[attemptID] = nil
+                continue
+            }
+            let failure: FailureClass
+            let reason: String
+            let workerName: String?
+            if let orphan = attempt.orphan {
+                failure = orphan.failure
+                reason = orphan.reason + "; nothing was heard of the attempt for \(timeout / 1000) s"
+                workerName = orphan.workerName
+            } else {
+                failure = .workerLost
+                reason = "worker \(attempt.workerID ?? "?") did not confirm the attempt for \(timeout / 1000) s (its lease ran out)"
+                workerName = attempt.workerID.flatMap { workers[$0]?.name } ?? attempt.workerID
+                if let holder = attempt.workerID, let peer = workers[holder]?.peer {
+                    workers[holder]!.running.remove(attemptID)
+                    send(.cancel(Cancel(attemptID: attemptID, reason: reason)), to: peer)
+                }
+            }
+            attempts[attemptID] = nil
+            runs[attempt.runID]!.currentAttempt[attempt.step] = nil
+            let freed = scheduler.on(.remove(attemptID: attemptID))
+            if var record = attempt.record {
+                record.status = failure == .coordinatorRestart ? "coordinator_restart" : "lost"
+                record.finishedAt = wallNow()
+                record.message = reason
+                batch.save(record)
+            }
+            logger.warning("gave up an attempt: \(reason)", metadata: ["run": "\(attempt.runID)", "step": "\(attempt.step)", "attempt": "\(attemptID)"])
+            attemptFailed(attempt, failure, reason: reason, worker: workerName)
+            for action in freed { handle(action) }
+        }
+    }
+
+    // MARK: Failures and retries
+
+    /// Classifies a failed attempt's step through the failure policy: retry (now or after a
+    /// backoff), fail, or quarantine. The attempt is no longer current when this returns.
+    func attemptFailed(_ attempt: ActiveAttempt, _ failure: FailureClass, reason: String, worker: String?) {
+        guard runs[attempt.runID] != nil else { return }
+        if runs[attempt.runID]!.currentAttempt[attempt.step] == attempt.id {
+            runs[attempt.runID]!.currentAttempt[attempt.step] = nil
+        }
+        attempts[attempt.id] = nil
+        let retry = runs[attempt.runID]!.planned[attempt.step]?.retry ?? .none
+        var history = runs[attempt.runID]!.history[attempt.step] ?? FailurePolicy.History()
+        let decision = configuration.failurePolicy.decide(failure, reason: reason, worker: worker, retry: retry, history: &history)
+        runs[attempt.runID]!.history[attempt.step] = history
+        let metadata: Logger.Metadata = ["run": "\(attempt.runID)", "step": "\(attempt.step)", "failure": "\(failure.rawValue)"]
+        switch decision {
+        case .retry(let delay, let avoiding):
+            let inputs = runs[attempt.runID]!.resolvedInputs[attempt.step] ?? [:]
+            if delay <= 0 {
+                logger.warning("queueing the step again: \(reason)", metadata: metadata)
+                enqueue(runID: attempt.runID, step: attempt.step, inputs: inputs, avoiding: avoiding)
+            } else {
+                logger.warning("retrying the step in \(delay) ms: \(reason)", metadata: metadata)
+                pendingRetries.append((due: wallNow() + delay, runID: attempt.runID, step: attempt.step, avoiding: avoiding))
+                if var step = runs[attempt.runID]!.steps[attempt.step] {
+                    step.reason = "retrying in \(Self.seconds(delay)) after: \(reason)"
+                    runs[attempt.runID]!.steps[attempt.step] = step
+                    batch.update(step)
+                }
+            }
+            batch.append(EventRecord(runID: attempt.runID, step: attempt.step, kind: "retry", detail: "\(failure.rawValue): \(reason)", at: wallNow()))
+        case .fail(let status, let failReason):
+            apply(.failed(step: attempt.step, status: status, reason: failReason), runID: attempt.runID)
+        case .quarantine(let quarantineReason):
+            logger.error("\(quarantineReason)", metadata: metadata)
+            batch.append(EventRecord(runID: attempt.runID, step: attempt.step, kind: "quarantined", detail: quarantineReason, at: wallNow()))
+            apply(.failed(step: attempt.step, status: .failed, reason: quarantineReason), runID: attempt.runID)
+        case .stop:
+            break
+        }
+    }
+
+    /// Queues the retries whose backoff is over (for steps still waiting for one).
+    func queueDueRetries(now: Int64) {
+        guard pendingRetries.contains(where: { $0.due <= now }) else { return }
+        let due = pendingRetries.filter { $0.due <= now }
+        pendingRetries.removeAll { $0.due <= now }
+        for retry in due {
+            guard let run = runs[retry.runID], run.currentAttempt[retry.step] == nil,
+                  let state = run.machine.states[retry.step], !state.status.isFinal else { continue }
+            enqueue(runID: retry.runID, step: retry.step, inputs: run.resolvedInputs[retry.step] ?? [:], avoiding: retry.avoiding)
+        }
+    }
+
+    static func seconds(_ milliseconds: Int64) -> String {
+        milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : String(format: "%.1f s", Double(milliseconds) / 1000)
+    }
+
+    /// Whether a success of this attempt is recorded.
+    func isCommitted(_ attemptID: String) -> Bool {
+        if committedAttempts.contains(attemptID) { return true }
+        return (try? store.attempt(id: attemptID))??.status == AttemptOutcome.succeeded.rawValue
+    }
+
+    func rememberCommitted(_ attemptID: String) {
+        if committedAttempts.count >= 100_000 { committedAttempts.removeAll(keepingCapacity: true) }
+        committedAttempts.insert(attemptID)
+    }
+
+    // MARK: Draining
+
+    /// Asks a worker to drain: it takes nothing new, finishes its running attempts, hands back
+    /// those waiting, and leaves. `name` is a worker id or name.
+    public func drain(worker name: String) throws {
+        guard let id = workers[name] != nil ? name : workers.values.filter({ $0.name == name }).map(\.id).sorted().first else {
+            throw CoordinatorError(.notFound, "no connected worker \(name); `conduit workers` lists them")
+        }
+        markDraining(id, reason: "drain requested")
+        send(.drain(Drain(reason: "drain requested")), to: workers[id]!.peer)
+        flushOutbox()
+    }
+
+    func markDraining(_ workerID: String, reason: String) {
+        guard workers[workerID] != nil, !workers[workerID]!.draining else { return }
+        workers[workerID]!.draining = true
+        logger.info("worker draining: \(reason)", metadata: ["worker": "\(workerID)"])
+        for action in scheduler.on(.drain(id: workerID)) { handle(action) }
+        bump()
+    }
+
+    // MARK: Disk space
+
+    /// Pauses dispatching (and answering uploads) while the data directory's file system has
+    /// less than `minimumFreeBytes` free, and resumes once it has enough again.
+    func checkDiskSpace() {
+        guard let free = configuration.freeSpace(configuration.dataDirectory) else { return }
+        let minimum = configuration.minimumFreeBytes
+        if free < minimum {
+            guard dispatchPause == nil else { return }
+            let reason = "the coordinator's disk is full: \(free >> 20) MiB free under \(configuration.dataDirectory), at least \(minimum >> 20) MiB needed; dispatching is paused until space is freed"
+            dispatchPause = reason
+            logger.error("\(reason)")
+            _ = scheduler.on(.pause(true))
+            bump()
+        } else if dispatchPause != nil {
+            dispatchPause = nil
+            logger.notice("disk space is back (\(free >> 20) MiB free); dispatching resumes")
+            for action in scheduler.on(.pause(false)) { handle(action) }
+            let waiting = deferredUploads
+            deferredUploads.removeAll()
+            for (begin, workerID, peer) in waiting where workers[workerID] != nil {
+                beginUpload(begin, workerID: workerID, peer: peer)
+            }
+            bump()
+        }
+    }
+
+    // MARK: Restart
+
+    /// Picks up every run an earlier coordinator process left running. Completed steps keep
+    /// their outputs; an attempt that was dispatched becomes an orphan for the grace period (the
+    /// loss timeout), in which its worker re-attaches it by registering again; other ready steps
+    /// are queued again. A run that cannot be rebuilt (its plan or code is gone) ends as failed,
+    /// so no run stays running forever.
+    func restoreRuns() {
+        let unfinished: [RunRecord]
+        do {
+            unfinished = try store.unfinishedRuns()
+        } catch {
+            logger.error("could not read the runs left running: \(error)")
+            return
+        }
+        let now = monotonicNow()
+        for record in unfinished {
+            do {
+                try restore(record, now: now)
+            } catch {
+                logger.error("could not restore run \(record.id): \(error); it ends as failed")
+                runs[record.id] = nil
+                failUnrestorable(record, reason: "the coordinator restarted and could not restore the run: \(error)")
+            }
+        }
+        if !unfinished.isEmpty {
+            logger.notice("restored \(unfinished.count) run(s) left running; waiting \(configuration.lossTimeoutMilliseconds / 1000) s for workers to re-attach their attempts")
+        }
+    }
+
+    private func restore(_ record: RunRecord, now: Int64) throws {
+        let request: SubmitRequest
+        let plan: PipelinePlan
+        do {
+            request = try JSONDecoder().decode(SubmitRequest.self, from: Data(record.submissionJSON.utf8))
+            plan = try JSONDecoder().decode(PipelinePlan.self, from: Data(request.planJSON.utf8))
+        } catch {
+            throw CoordinatorError(.storage, "its submission does not decode: \(error)")
+        }
+        var codeManifests: [String: CacheManifest.Code] = [:]
+        for (step, digest) in request.code {
+            codeManifests[step] = try codeSnapshot(digest: digest, step: step)
+        }
+        let nodes = try Self.nodes(of: plan, localInputs: request.localInputs)
+        var steps: [String: StepRecord] = [:]
+        var saved: [String: RunMachine.SavedStep] = [:]
+        for step in try store.steps(runID: record.id) {
+            steps[step.name] = step
+            let outputs = step.outputsJSON.flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) } ?? [:]
+            saved[step.name] = RunMachine.SavedStep(status: step.status, outputs: outputs, reused: step.reused, reason: step.reason)
+        }
+        var run = ActiveRun(
+            record: record, plan: plan,
+            machine: RunMachine(nodes: nodes, continueOnStepFailure: plan.settings.continueOnStepFailure, restoring: saved),
+            steps: steps, planned: Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.name, $0) }),
+            codeManifests: codeManifests, force: Set(request.force)
+        )
+        // The failure history and the attempts that may still be running.
+        var holding: Set<String> = []
+        for attempt in try store.attempts(runID: record.id) {
+            var history = run.history[attempt.step] ?? FailurePolicy.History()
+            switch attempt.status {
+            case AttemptOutcome.failed.rawValue, AttemptOutcome.timedOut.rawValue: history.userFailures += 1
+            case AttemptOutcome.workerError.rawValue: history.workerErrors += 1
+            case "lost", AttemptOutcome.fenced.rawValue:
+                if !history.lostWorkers.contains(attempt.worker) { history.lostWorkers.append(attempt.worker) }
+            default: break
+            }
+            run.history[attempt.step] = history
+            guard attempt.status == "dispatched" || attempt.status == "running",
+                  let state = saved[attempt.step], state.status == .queued || state.status == .running else { continue }
+            // The latest dispatched attempt of a step is the one that may still run.
+            if let earlier = run.currentAttempt[attempt.step] { self.attempts[earlier] = nil }
+            run.currentAttempt[attempt.step] = attempt.id
+            holding.insert(attempt.step)
+            self.attempts[attempt.id] = ActiveAttempt(
+                id: attempt.id, runID: record.id, step: attempt.step, workerID: nil, record: attempt, confirmedAt: now,
+                orphan: .init(workerName: attempt.worker, failure: .coordinatorRestart, reason: "the coordinator restarted while worker \(attempt.worker) ran the attempt")
+            )
+        }
+        for node in nodes where holding.contains(node.name) {
+            run.resolvedInputs[node.name] = run.machine.inputs(of: node)
+        }
+        let actions = run.machine.resume(holding: holding)
+        runs[record.id] = run
+        logger.info("restored run", metadata: ["run": "\(record.id)", "attempts": "\(holding.count)"])
+        perform(actions, runID: record.id)
+        persist(runID: record.id)
+        bump()
+    }
+
+    private func failUnrestorable(_ record: RunRecord, reason: String) {
+        var run = record
+        let now = wallNow()
+        for var step in (try? store.steps(runID: run.id)) ?? [] where !step.status.isFinal {
+            step.status = .canceled
+            step.reason = reason
+            step.finishedAt = now
+            batch.update(step)
+        }
+        run.status = .failed
+        run.reason = reason
+        run.finishedAt = now
+        batch.update(run)
+        batch.append(EventRecord(runID: run.id, step: nil, kind: "failed", detail: reason, at: now))
+    }
+}
