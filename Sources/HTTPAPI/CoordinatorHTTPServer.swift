@@ -141,6 +141,13 @@ public enum CoordinatorHTTPServer {
         router.get("/v1/workers") { _, _ in
             try await call { try json(try await service.listWorkers()) }
         }
+        router.post("/v1/workers/{name}/drain") { _, context in
+            let name = try context.parameters.require("name")
+            return try await call {
+                try await service.drain(worker: name)
+                return try json(try await service.listWorkers())
+            }
+        }
     }
 
     /// Runs `body`, turning coordinator errors into HTTP errors with a JSON body.

@@ -15,6 +15,8 @@ protocol CoordinatorClient: Sendable {
     func waitForChange(run: String, after version: Int64, seconds: Double) async throws -> RunReport
     func runs(limit: Int) async throws -> [RunReport]
     func workers() async throws -> [WorkerReport]
+    /// Asks a connected worker (id or name) to drain; returns the workers afterwards.
+    func drain(worker: String) async throws -> [WorkerReport]
     func cancel(run: String) async throws -> RunReport
     func logs(run: String, step: String, offset: Int64) async throws -> (bytes: [UInt8], finished: Bool)
     func explain(run: String, step: String) async throws -> Explanation

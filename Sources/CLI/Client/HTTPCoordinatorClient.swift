@@ -149,6 +149,14 @@ struct HTTPCoordinatorClient: CoordinatorClient {
         try await get([WorkerReport].self, "v1/workers")
     }
 
+    func drain(worker: String) async throws -> [WorkerReport] {
+        let name = worker.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? worker
+        var request = HTTPClientRequest(url: url("v1/workers/\(name)/drain"))
+        request.method = .POST
+        let (data, _) = try await perform(request)
+        return try decode([WorkerReport].self, data)
+    }
+
     func cancel(run: String) async throws -> RunReport {
         var request = HTTPClientRequest(url: url("v1/runs/\(run)/cancel"))
         request.method = .POST

@@ -51,6 +51,13 @@ struct LocalCoordinatorClient: CoordinatorClient {
         try await call { try await service.listWorkers() }
     }
 
+    func drain(worker: String) async throws -> [WorkerReport] {
+        try await call {
+            try await service.drain(worker: worker)
+            return try await service.listWorkers()
+        }
+    }
+
     func cancel(run: String) async throws -> RunReport {
         try await call {
             try await service.cancel(runID: run)

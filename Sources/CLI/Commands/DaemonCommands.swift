@@ -77,7 +77,14 @@ struct CoordinatorCommand: AsyncParsableCommand {
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
-        abstract: "Start a worker that runs steps for a coordinator."
+        abstract: "Start a worker that runs steps for a coordinator.",
+        discussion: """
+            SIGTERM (or SIGINT) drains the worker: it takes nothing new, hands back attempts waiting \
+            for a slot, lets running attempts finish (up to --drain-timeout), then exits. A second \
+            signal stops the running attempts at once and hands them back. `conduit worker drain NAME` \
+            asks a running worker to do the same through the coordinator.
+            """,
+        subcommands: [WorkerDrainCommand.self]
     )
 
     @Option(help: "The coordinator's ZeroMQ endpoint, e.g. tcp://head:5555.")
@@ -95,10 +102,14 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Name shown in `conduit workers` (default: the host name).")
     var name: String?
 
+    @Option(name: .customLong("drain-timeout"), help: "Seconds a draining worker lets running steps finish before it stops them and hands them back.")
+    var drainTimeout: Double = 60
+
     @OptionGroup var logging: LogOptions
 
     func validate() throws {
         guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
+        guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout must not be negative") }
         guard coordinator.hasPrefix("tcp://") || coordinator.hasPrefix("ipc://") || coordinator.hasPrefix("inproc://") else {
             throw ValidationError("--coordinator must be a ZeroMQ endpoint such as tcp://HOST:5555")
         }
@@ -116,7 +127,9 @@ struct WorkerCommand: AsyncParsableCommand {
             let identity = Array("\(workerName)-\(UInt64.random(in: 0...UInt64.max))".utf8)
             let transport = try await ZMQWorkerTransport(loop: loop, endpoint: coordinator, identity: identity)
             let service = try WorkerService(
-                configuration: WorkerConfiguration(name: workerName, labels: labels, slots: slots, workDirectory: directory),
+                configuration: WorkerConfiguration(
+                    name: workerName, labels: labels, slots: slots, workDirectory: directory, drainTimeout: .milliseconds(Int64(drainTimeout * 1000))
+                ),
                 transport: transport, logger: logger
             )
             let group = ServiceGroup(
@@ -131,6 +144,28 @@ struct WorkerCommand: AsyncParsableCommand {
             } catch let error as ServiceGroupError {
                 throw CLIError("conduit worker: \(error)", exitCode: ExitStatus.unavailable)
             }
+            return ExitStatus.success
+        }
+    }
+}
+
+/// `conduit worker drain NAME`: asks a worker, through the coordinator, to drain and leave.
+struct WorkerDrainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drain",
+        abstract: "Ask a worker to finish its running steps, hand back the rest, and exit."
+    )
+
+    @Argument(help: "The worker's id or name, as `conduit workers` shows it.")
+    var worker: String
+
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        try await withCLIErrors {
+            let workers = try await client.client().drain(worker: worker)
+            let drained = workers.first { $0.id == worker || $0.name == worker }
+            print("worker \(drained?.id ?? worker) is draining: it takes no new steps, finishes \(drained?.runningAttempts.count ?? 0) running, and leaves")
             return ExitStatus.success
         }
     }

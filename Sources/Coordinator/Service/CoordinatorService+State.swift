@@ -33,6 +33,8 @@ struct ConnectedWorker {
     let firstSeen: Int64
     /// It drains: takes nothing new, finishes or hands back what it holds.
     var draining = false
+    /// The latest heartbeat sequence received from it, echoed back (see `Heartbeat`).
+    var heartbeatSequence: UInt64 = 0
 }
 
 /// An attempt the coordinator has queued or dispatched.

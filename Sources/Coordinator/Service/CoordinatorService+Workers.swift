@@ -47,6 +47,7 @@ extension CoordinatorService {
         workers[workerID]!.lastSeen = now
         switch message.payload {
         case .heartbeat(let heartbeat):
+            workers[workerID]!.heartbeatSequence = max(workers[workerID]!.heartbeatSequence, heartbeat.sequence)
             reconcile(heartbeat.runningAttempts, workerID: workerID, now: now)
         case .drain(let drain):
             markDraining(workerID, reason: drain.reason)
@@ -167,7 +168,7 @@ extension CoordinatorService {
             attemptID: attemptID, runID: attempt.runID, step: attempt.step, command: planned.command.segments.map(Self.piece),
             environment: environment, code: code, inputs: dispatchInputs,
             outputs: planned.outputs.map { DispatchOutput(name: $0.name, kind: $0.type.isFile ? .file : .folder) },
-            timeoutSeconds: planned.timeoutSeconds
+            timeoutSeconds: planned.timeoutSeconds, leaseSequence: worker.heartbeatSequence
         )
         let record = AttemptRecord(id: attemptID, runID: attempt.runID, step: attempt.step, worker: workerID, status: "dispatched", dispatchedAt: wallNow())
         attempt.workerID = workerID

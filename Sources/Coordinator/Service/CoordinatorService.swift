@@ -178,7 +178,7 @@ public actor CoordinatorService: Service {
         checkDiskSpace()
         for id in workers.keys.sorted() {
             guard let worker = workers[id] else { continue }
-            send(.heartbeat(Heartbeat(runningAttempts: worker.running.sorted())), to: worker.peer)
+            send(.heartbeat(Heartbeat(runningAttempts: worker.running.sorted(), sequence: worker.heartbeatSequence)), to: worker.peer)
         }
         flushOutbox()
     }

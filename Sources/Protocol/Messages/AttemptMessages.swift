@@ -58,11 +58,16 @@ public struct Dispatch: Codable, Hashable, Sendable {
     public var inputs: [DispatchInput]
     public var outputs: [DispatchOutput]
     public var timeoutSeconds: Int?
+    /// The latest worker heartbeat sequence the coordinator had received when it dispatched:
+    /// the worker's lease on the attempt counts from when it sent that heartbeat (see `Heartbeat`).
+    public var leaseSequence: UInt64
 
     public init(
         attemptID: String, runID: String, step: String, command: [CommandPiece], environment: [String: String] = [:],
-        code: String? = nil, inputs: [DispatchInput] = [], outputs: [DispatchOutput] = [], timeoutSeconds: Int? = nil
+        code: String? = nil, inputs: [DispatchInput] = [], outputs: [DispatchOutput] = [], timeoutSeconds: Int? = nil,
+        leaseSequence: UInt64 = 0
     ) {
+        self.leaseSequence = leaseSequence
         self.attemptID = attemptID
         self.runID = runID
         self.step = step

@@ -60,10 +60,21 @@ public struct Refuse: Codable, Hashable, Sendable {
     }
 }
 
-/// Both ways: "still here", with the attempts the worker is running.
+/// Both ways: "still here", and the leases.
+///
+/// Worker → coordinator: the attempts the worker holds (running, waiting, or reported and not
+/// yet acknowledged), which confirms them, and the heartbeat's own `sequence` number.
+/// Coordinator → worker: the attempts the coordinator holds on that worker, which renews their
+/// leases, and in `sequence` the latest worker heartbeat it had received. The worker counts the
+/// renewed leases from when *it sent* that heartbeat, so a lease always ends on the worker before
+/// the coordinator, which counts from when it received it, gives the attempt up.
 public struct Heartbeat: Codable, Hashable, Sendable {
     public var runningAttempts: [String]
-    public init(runningAttempts: [String] = []) { self.runningAttempts = runningAttempts }
+    public var sequence: UInt64
+    public init(runningAttempts: [String] = [], sequence: UInt64 = 0) {
+        self.runningAttempts = runningAttempts
+        self.sequence = sequence
+    }
 }
 
 /// Both ways: draining. From the coordinator: stop taking attempts, finish the running ones,

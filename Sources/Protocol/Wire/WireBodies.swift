@@ -94,10 +94,11 @@ extension Refuse: WireBody {
 extension Heartbeat: WireBody {
     public func write(to writer: inout WireWriter) {
         writer.strings(runningAttempts)
+        writer.unsigned(sequence)
     }
 
     public init(from reader: inout WireReader) throws(ProtocolError) {
-        self.init(runningAttempts: try reader.strings())
+        self.init(runningAttempts: try reader.strings(), sequence: try reader.unsigned())
     }
 }
 
@@ -150,6 +151,7 @@ extension Dispatch: WireBody {
         writer.array(inputs) { piece, value in value.write(to: &piece) }
         writer.array(outputs) { piece, value in value.write(to: &piece) }
         writer.optional(timeoutSeconds) { $0.int($1) }
+        writer.unsigned(leaseSequence)
     }
 
     public init(from reader: inout WireReader) throws(ProtocolError) {
@@ -160,7 +162,8 @@ extension Dispatch: WireBody {
             code: try reader.optional { (r: inout WireReader) throws(ProtocolError) in try r.string() },
             inputs: try reader.array { (r: inout WireReader) throws(ProtocolError) in try DispatchInput(from: &r) },
             outputs: try reader.array { (r: inout WireReader) throws(ProtocolError) in try DispatchOutput(from: &r) },
-            timeoutSeconds: try reader.optional { (r: inout WireReader) throws(ProtocolError) in try r.int() }
+            timeoutSeconds: try reader.optional { (r: inout WireReader) throws(ProtocolError) in try r.int() },
+            leaseSequence: try reader.unsigned()
         )
     }
 }

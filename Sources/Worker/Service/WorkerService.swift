@@ -49,6 +49,13 @@ public actor WorkerService: Service {
     var pendingReports: [String: PendingReport] = [:]
     /// Set while draining (SIGTERM, or the coordinator asked).
     var draining: DrainState?
+    /// The number of the last heartbeat sent, and when recent ones were sent (monotonic ms):
+    /// the coordinator echoes a number back, and leases count from that send time.
+    var heartbeatSequence: UInt64 = 0
+    var heartbeatSentAt: [UInt64: Int64] = [:]
+    /// When the last hello was sent (monotonic ms): the base of leases granted before the
+    /// coordinator has seen a heartbeat of this registration.
+    var helloSentAt: Int64 = 0
     let drainRequests: AsyncStream<String>
     let drainContinuation: AsyncStream<String>.Continuation
 
@@ -140,6 +147,7 @@ public actor WorkerService: Service {
 
     func sendHello() {
         lastHello = .now
+        helloSentAt = monotonicNow()
         let capabilities = WorkerCapabilities(
             cores: SystemResources.cores, memoryBytes: SystemResources.memoryBytes, slots: configuration.slots,
             labels: configuration.labels, hostname: SystemResources.hostname
@@ -160,7 +168,19 @@ public actor WorkerService: Service {
             return
         }
         resendReports(now: now)
-        send(.heartbeat(Heartbeat(runningAttempts: heldAttempts)))
+        sendHeartbeat(now: now)
+    }
+
+    func sendHeartbeat(now: Int64) {
+        heartbeatSequence += 1
+        heartbeatSentAt[heartbeatSequence] = now
+        if heartbeatSentAt.count > 64 { heartbeatSentAt[heartbeatSequence - 64] = nil }
+        send(.heartbeat(Heartbeat(runningAttempts: heldAttempts, sequence: heartbeatSequence)))
+    }
+
+    /// When this worker sent the heartbeat the coordinator echoes (its leases count from then).
+    func leaseBase(echoing sequence: UInt64) -> Int64? {
+        sequence == 0 ? nil : heartbeatSentAt[sequence]
     }
 
     func handle(_ event: WorkerTransportEvent) {
@@ -181,6 +201,7 @@ public actor WorkerService: Service {
             registrationContinuation.yield(true)
             // Results the previous coordinator connection may not have recorded.
             resendReports(now: monotonicNow(), all: true)
+            sendHeartbeat(now: monotonicNow())
             if draining != nil { send(.drain(Drain(reason: "the worker is draining"))) }
         case .refuse(let refuse) where refuse.helloRequired == true:
             // The coordinator does not know this connection (it restarted): register again,
@@ -199,12 +220,14 @@ public actor WorkerService: Service {
             dispatchContinuation.finish()
             transport.close()
         case .heartbeat(let heartbeat):
-            leases.renew(heartbeat.runningAttempts, now: monotonicNow())
+            if let base = leaseBase(echoing: heartbeat.sequence) {
+                leases.renew(heartbeat.runningAttempts, now: base)
+            }
         case .drain(let drain):
             beginDrain(reason: "the coordinator asked: \(drain.reason)", announce: false)
         case .dispatch(let dispatch):
             guard running[dispatch.attemptID] == nil, pendingReports[dispatch.attemptID] == nil else { return }
-            leases.grant(dispatch.attemptID, now: monotonicNow())
+            leases.grant(dispatch.attemptID, now: leaseBase(echoing: dispatch.leaseSequence) ?? helloSentAt)
             if draining != nil {
                 report(handingBack: dispatch.attemptID, reason: "the worker is draining")
                 return
