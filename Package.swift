@@ -120,6 +120,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "SimulationTests",
+            dependencies: [
+                "Coordinator", "Worker", "Store", "Artifacts", "Protocol", "Spec", "TestKit", "Transport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "WorkerTests",
             dependencies: ["Worker", "Artifacts", "Protocol", "TestKit", "Transport"],
             swiftSettings: swiftSettings

@@ -1,0 +1,460 @@
+import Artifacts
+import Foundation
+import Logging
+import Protocol
+import Spec
+import Store
+import TestKit
+import Transport
+@testable import Coordinator
+
+/// One seeded schedule: a coordinator (the real `CoordinatorService`, over a real store), two or
+/// three simulated workers, a network that drops, delays, duplicates and reorders messages, a
+/// manual clock, and faults: workers killed, stopped and cut off, the coordinator killed and
+/// restarted. After the faults stop, the network is reliable and the run must end. Invariants
+/// are checked as it goes and at the end; a violation names the seed, which replays it exactly.
+final class Simulation {
+    let seed: UInt64
+    var random: SeededGenerator
+    let clock = ManualClock(milliseconds: 1_000_000)
+    let directory: String
+    let transport = SimulatedCoordinatorTransport()
+    var service: CoordinatorService?
+    var coordinatorDownUntil: Int64 = 0
+    var coordinatorNextTick: Int64
+    var workers: [SimulatedWorker] = []
+    var flights: [Flight] = []
+    var order = 0
+    var now: Int64 { clock.milliseconds }
+    let start: Int64
+    /// Faults and lossy delivery stop after this; the run must end within `deadline`.
+    let calmAt: Int64
+    let deadline: Int64
+    var cutUntil: [String: (toCoordinator: Int64, toWorker: Int64)] = [:]
+    var plan: PipelinePlan!
+    var runID = ""
+    var blobs: BlobStore!
+
+    // What the invariants need.
+    var violations: [String] = []
+    /// attempt → the outputs the simulated worker produced for it.
+    var produced: [String: [String: String]] = [:]
+    /// attempts whose success was acknowledged as accepted.
+    var acknowledged: [String: [String: String]] = [:]
+    var faults: [String] = []
+    var dispatches = 0
+    var restarts = 0
+
+    init(seed: UInt64, root: String) throws {
+        self.seed = seed
+        random = SeededGenerator(seed: seed)
+        directory = root + "/sim-\(seed)"
+        try? FileManager.default.removeItem(atPath: directory)
+        start = 1_000_000
+        calmAt = start + 45_000
+        deadline = start + 240_000
+        coordinatorNextTick = start + 1000
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    func makeService() throws -> CoordinatorService {
+        let configuration = CoordinatorConfiguration(
+            dataDirectory: directory, failurePolicy: FailurePolicy(), freeSpace: { _ in 1 << 40 }, clock: clock.serviceClock
+        )
+        return try CoordinatorService(configuration: configuration, transport: transport, logger: Logger(label: "conduit.simulation", factory: { _ in SwiftLogNoOpLogHandler() }))
+    }
+
+    /// A random DAG of 3 to 6 steps, each reading one or two earlier steps' outputs; some
+    /// steps may retry a user failure once.
+    func makePlan() -> PipelinePlan {
+        let count = Int.random(in: 3...6, using: &random)
+        var steps: [PlannedStep] = []
+        for index in 0..<count {
+            var inputs: [StepDataInput] = []
+            if index > 0 {
+                let upstream = Set((0..<Int.random(in: 1...min(2, index), using: &random)).map { _ in Int.random(in: 0..<index, using: &random) })
+                for producer in upstream.sorted() {
+                    inputs.append(StepDataInput(name: "in\(producer)", type: .uriFolder, source: .stepOutput(step: "s\(producer)", output: "out")))
+                }
+            }
+            let retry = random.chance(0.3) ? RetrySettings(attempts: 2, backoffMilliseconds: 1000) : nil
+            steps.append(PlannedStep(
+                name: "s\(index)", commandTemplate: "step \(index)", command: CommandTemplate(segments: [.text("true")]),
+                inputs: inputs, outputs: [StepDataOutput(name: "out", type: .uriFolder)], retry: retry
+            ))
+        }
+        return PipelinePlan(name: "sim", sourceFile: "/sim.yml", settings: PipelineSettings(), steps: steps, outputs: [])
+    }
+
+    // MARK: Running
+
+    func run() async throws {
+        service = try makeService()
+        blobs = try BlobStore(root: directory + "/blobs")
+        await service!.restore()
+        plan = makePlan()
+        runID = try await service!.submit(SubmitRequest(planJSON: PlanJSON.encode(plan), localInputs: [:], code: [:], force: []), plan: plan)
+        collect()
+        let workerCount = Int.random(in: 2...3, using: &random)
+        for index in 0..<workerCount {
+            var worker = SimulatedWorker(name: "w\(index)", firstTick: start + Int64.random(in: 0..<1000, using: &random))
+            var out: [Message] = []
+            worker.lastHeard = now
+            worker.hello(now: now, out: &out)
+            workers.append(worker)
+            for message in out { post(message, from: index) }
+        }
+        while now < deadline {
+            if now >= calmAt, try await runEnded() { break }
+            let next = nextEventTime()
+            clock.set(max(now, min(next, deadline)))
+            if now < calmAt { try await injectFaults() }
+            try await deliverDue()
+            await finishDueAttempts()
+            try await runTicks()
+        }
+        try await checkFinal()
+    }
+
+    func nextEventTime() -> Int64 {
+        var next = now + 1000
+        if let flight = flights.min(by: { ($0.due, $0.order) < ($1.due, $1.order) }) { next = min(next, flight.due) }
+        for worker in workers where worker.alive {
+            next = min(next, worker.nextTick)
+            for attempt in worker.running.values { next = min(next, attempt.finishAt) }
+            if worker.pausedUntil > now { next = min(next, worker.pausedUntil) }
+        }
+        if service != nil { next = min(next, coordinatorNextTick) } else { next = min(next, coordinatorDownUntil) }
+        if now < calmAt { next = min(next, max(nextFaultAt, now + 1)) }
+        if let due = restartLater.map(\.due).min() { next = min(next, due) }
+        return max(next, now + 1)
+    }
+
+    // MARK: Network
+
+    var lossy: Bool { now < calmAt }
+
+    func post(_ message: Message, from worker: Int) {
+        let name = workers[worker].name
+        if let cut = cutUntil[name], cut.toCoordinator > now { return }
+        schedule(message, to: .coordinator(from: workers[worker].peer))
+    }
+
+    func schedule(_ message: Message, to destination: Destination) {
+        var copies = 1
+        if lossy {
+            if random.chance(0.03) { return }
+            if random.chance(0.03) { copies = 2 }
+        }
+        for _ in 0..<copies {
+            let delay: Int64 = lossy
+                ? (random.chance(0.03) ? Int64.random(in: 500...4000, using: &random) : Int64.random(in: 0...200, using: &random))
+                : Int64.random(in: 1...20, using: &random)
+            order += 1
+            flights.append(Flight(due: now + delay, order: order, destination: destination, message: message, sentAt: now))
+        }
+    }
+
+    /// Hands what the coordinator sent to the network.
+    func collect() {
+        for (message, peer) in transport.takeSent() {
+            if let index = workers.firstIndex(where: { $0.peer == peer }), let cut = cutUntil[workers[index].name], cut.toWorker > now { continue }
+            schedule(message, to: .worker(peer))
+        }
+    }
+
+    func deliverDue() async throws {
+        while let index = flights.indices.filter({ flights[$0].due <= now }).min(by: { (flights[$0].due, flights[$0].order) < (flights[$1].due, flights[$1].order) }) {
+            let flight = flights.remove(at: index)
+            switch flight.destination {
+            case .coordinator(let peer):
+                guard let service else { continue }
+                await service.handle(.message(peer, flight.message))
+                collect()
+            case .worker(let peer):
+                guard let worker = workers.firstIndex(where: { $0.peer == peer && $0.alive }) else { continue }
+                if workers[worker].isPaused(at: now) {
+                    // A stopped process reads its socket when it resumes.
+                    var later = flight
+                    later.due = workers[worker].pausedUntil
+                    flights.append(later)
+                    continue
+                }
+                try await workerHandle(flight.message, worker: worker)
+            }
+        }
+    }
+
+    // MARK: Workers
+
+    func workerHandle(_ message: Message, worker index: Int) async throws {
+        var out: [Message] = []
+        var worker = workers[index]
+        worker.lastHeard = now
+        switch message.payload {
+        case .welcome:
+            worker.registered = true
+            for id in worker.pending.keys.sorted() {
+                worker.pending[id]!.sentAt = now
+                out.append(worker.message(.attemptFinished(worker.pending[id]!.report)))
+            }
+            worker.heartbeat(now: now, out: &out)
+        case .refuse(let refuse):
+            if refuse.helloRequired == true, worker.registered || now - worker.lastHello >= 1000 {
+                worker.registered = false
+                worker.hello(now: now, out: &out)
+            }
+        case .heartbeat(let heartbeat):
+            if heartbeat.sequence != 0, let base = worker.sentAt[heartbeat.sequence] {
+                worker.leases.renew(heartbeat.runningAttempts, now: base)
+            }
+        case .dispatch(let dispatch):
+            guard worker.running[dispatch.attemptID] == nil, worker.pending[dispatch.attemptID] == nil else { break }
+            dispatches += 1
+            try await checkInputs(of: dispatch)
+            let base = dispatch.leaseSequence == 0 ? worker.helloSentAt : (worker.sentAt[dispatch.leaseSequence] ?? worker.helloSentAt)
+            worker.leases.grant(dispatch.attemptID, now: base)
+            // Most steps are short; some outlive leases and timeouts.
+            let duration = random.chance(0.7) ? Int64.random(in: 100...3000, using: &random) : Int64.random(in: 5000...25_000, using: &random)
+            worker.running[dispatch.attemptID] = (dispatch, now, now + duration, random.chance(0.1))
+        case .cancel(let cancel):
+            if worker.running.removeValue(forKey: cancel.attemptID) != nil {
+                let report = AttemptFinished(attemptID: cancel.attemptID, outcome: .canceled, startedAt: now, endedAt: now, message: "canceled")
+                worker.pending[cancel.attemptID] = (report, now)
+                out.append(worker.message(.attemptFinished(report)))
+            }
+        case .attemptAcknowledged(let ack):
+            if let pending = worker.pending.removeValue(forKey: ack.attemptID), ack.accepted, pending.report.outcome == .succeeded {
+                acknowledged[ack.attemptID] = pending.report.outputs
+            }
+            worker.leases.release(ack.attemptID)
+        default:
+            break
+        }
+        workers[index] = worker
+        for message in out { post(message, from: index) }
+    }
+
+    /// No step runs before its inputs: every input of a dispatch is the recorded output of the
+    /// upstream step, which is completed.
+    func checkInputs(of dispatch: Dispatch) async throws {
+        guard let service, let planned = plan.steps.first(where: { $0.name == dispatch.step }) else { return }
+        for input in planned.inputs {
+            guard case .stepOutput(let producer, let output) = input.source else { continue }
+            let sent = dispatch.inputs.first { $0.name == input.name }?.artifact
+            let record = try await service.store.step(runID: runID, name: producer)
+            let outputs = record?.outputsJSON.flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) } ?? [:]
+            if record?.status != .completed || outputs[output] == nil || outputs[output] != sent {
+                violations.append("step \(dispatch.step) was dispatched (\(dispatch.attemptID)) before its input \(producer).\(output) was recorded (status \(record?.status.rawValue ?? "none"))")
+            }
+        }
+    }
+
+    func finishDueAttempts() async {
+        for index in workers.indices where workers[index].alive && !workers[index].isPaused(at: now) {
+            var worker = workers[index]
+            var out: [Message] = []
+            for id in worker.running.keys.sorted() {
+                guard let attempt = worker.running[id], attempt.finishAt <= now else { continue }
+                worker.running[id] = nil
+                var report: AttemptFinished
+                if attempt.fails {
+                    report = AttemptFinished(attemptID: id, outcome: .failed, exitCode: 1, startedAt: attempt.startedAt, endedAt: now, message: "exit code 1")
+                } else {
+                    // The bytes differ per attempt, so the records show which attempt's outputs won.
+                    let outputs = (try? storeOutput("\(attempt.dispatch.step) by \(id)")).map { ["out": $0] } ?? [:]
+                    produced[id] = outputs
+                    report = AttemptFinished(attemptID: id, outcome: .succeeded, exitCode: 0, outputs: outputs, startedAt: attempt.startedAt, endedAt: now)
+                }
+                report.startedAt = attempt.startedAt
+                worker.pending[id] = (report, now)
+                out.append(worker.message(.attemptFinished(report)))
+            }
+            workers[index] = worker
+            for message in out { post(message, from: index) }
+        }
+    }
+
+    func storeOutput(_ text: String) throws -> String {
+        let blob = try blobs.put(Array(text.utf8))
+        let manifest = try TreeManifest(kind: .folder, entries: [.file(path: "result.txt", size: Int64(text.utf8.count), digest: blob)])
+        return try blobs.put(manifest).hex
+    }
+
+    func runTicks() async throws {
+        if let service, now >= coordinatorNextTick {
+            coordinatorNextTick = now + 1000
+            await service.tick()
+            collect()
+        }
+        if service == nil, now >= coordinatorDownUntil {
+            let restarted = try makeService()
+            service = restarted
+            restarts += 1
+            await restarted.restore()
+            coordinatorNextTick = now + 1000
+            collect()
+        }
+        for index in workers.indices where workers[index].alive && !workers[index].isPaused(at: now) && now >= workers[index].nextTick {
+            var worker = workers[index]
+            worker.nextTick = now + 1000
+            var out: [Message] = []
+            for id in worker.leases.expired(now: now) {
+                worker.running[id] = nil
+                worker.pending[id] = nil
+                worker.leases.release(id)
+            }
+            if now - worker.lastHeard > 10_000 {
+                worker.lastHeard = now
+                worker.registered = false
+                worker.hello(now: now, out: &out)
+            } else {
+                for id in worker.pending.keys.sorted() where now - worker.pending[id]!.sentAt >= 1000 {
+                    worker.pending[id]!.sentAt = now
+                    out.append(worker.message(.attemptFinished(worker.pending[id]!.report)))
+                }
+                worker.heartbeat(now: now, out: &out)
+            }
+            workers[index] = worker
+            for message in out { post(message, from: index) }
+        }
+        try checkOverlap()
+    }
+
+    // MARK: Faults
+
+    var nextFaultAt: Int64 = 0
+
+    func injectFaults() async throws {
+        restartKilledWorkers()
+        if nextFaultAt == 0 { nextFaultAt = start + Int64.random(in: 500...6000, using: &random) }
+        guard now >= nextFaultAt else { return }
+        nextFaultAt = now + Int64.random(in: 2000...9000, using: &random)
+        let pick = Int.random(in: 0..<5, using: &random)
+        let index = Int.random(in: 0..<workers.count, using: &random)
+        switch pick {
+        case 0 where workers[index].alive:
+            faults.append("t+\(now - start) kill -9 \(workers[index].name)")
+            workers[index].alive = false
+            let name = workers[index].name
+            let back = now + Int64.random(in: 500...15_000, using: &random)
+            restartLater.append((back, index))
+            _ = name
+        case 1 where workers[index].alive:
+            let pause = Int64.random(in: 1000...15_000, using: &random)
+            faults.append("t+\(now - start) SIGSTOP \(workers[index].name) for \(pause) ms")
+            workers[index].pausedUntil = now + pause
+        case 2:
+            let length = Int64.random(in: 1000...15_000, using: &random)
+            let oneWay = Int.random(in: 0..<3, using: &random)
+            let toCoordinator = oneWay == 1 ? now : now + length
+            let toWorker = oneWay == 2 ? now : now + length
+            faults.append("t+\(now - start) cut \(workers[index].name) for \(length) ms (\(["both ways", "coordinator→worker", "worker→coordinator"][oneWay]))")
+            cutUntil[workers[index].name] = (toCoordinator, toWorker)
+        case 3 where service != nil:
+            faults.append("t+\(now - start) kill -9 coordinator")
+            service = nil
+            _ = transport.takeSent()
+            // What it had handed to its socket in the last moments may never have left.
+            flights.removeAll { flight in
+                if case .coordinator = flight.destination { return true }
+                return now - flight.sentAt < 50 && random.chance(0.5)
+            }
+            coordinatorDownUntil = now + Int64.random(in: 200...4000, using: &random)
+        default:
+            break
+        }
+    }
+
+    func restartKilledWorkers() {
+        for (due, index) in restartLater where due <= now {
+            workers[index].restart(now: now)
+            var out: [Message] = []
+            workers[index].hello(now: now, out: &out)
+            for message in out { post(message, from: index) }
+        }
+        restartLater.removeAll { $0.due <= now }
+    }
+
+    var restartLater: [(due: Int64, index: Int)] = []
+
+    /// Two live, running attempts of one step on workers that are not stopped: the fencing
+    /// failed. (A stopped or killed worker's children may outlive it; they are never recorded.)
+    func checkOverlap() throws {
+        var runningByStep: [String: [String]] = [:]
+        for worker in workers where worker.alive && !worker.isPaused(at: now) {
+            for (id, attempt) in worker.running where worker.leases.isCurrent(id, now: now) {
+                runningByStep[attempt.dispatch.step, default: []].append(id)
+            }
+        }
+        for (step, ids) in runningByStep where ids.count > 1 {
+            violations.append("t+\(now - start): step \(step) runs twice at once: \(ids.sorted())")
+        }
+    }
+
+    func runEnded() async throws -> Bool {
+        // Restarted workers that were killed during the faults come back before the end.
+        for (_, index) in restartLater {
+            workers[index].restart(now: now)
+            var out: [Message] = []
+            workers[index].hello(now: now, out: &out)
+            for message in out { post(message, from: index) }
+        }
+        restartLater.removeAll()
+        guard let service else { return false }
+        return try await service.store.run(id: runID)?.status.isFinal == true
+    }
+
+    // MARK: Final checks
+
+    func checkFinal() async throws {
+        // The recorded state must survive one more restart as it is.
+        self.service = nil
+        let service = try makeService()
+        await service.restore()
+        let store = await service.store
+        guard let run = try store.run(id: runID) else {
+            violations.append("the run is not recorded")
+            return
+        }
+        if !run.status.isFinal {
+            violations.append("the run did not end: \(run.status.rawValue) (\(try store.steps(runID: runID).map { "\($0.name)=\($0.status.rawValue)" }.joined(separator: " ")))")
+        }
+        let events = try store.events(runID: runID)
+        for step in try store.steps(runID: runID) {
+            let attempts = try store.attempts(runID: runID, step: step.name)
+            let succeeded = attempts.filter { $0.status == AttemptOutcome.succeeded.rawValue }
+            if succeeded.count > 1 {
+                violations.append("step \(step.name) has \(succeeded.count) committed attempts: \(succeeded.map(\.id))")
+            }
+            let completions = events.filter { $0.step == step.name && $0.kind == "completed" }.count
+            if completions > 1 { violations.append("step \(step.name) recorded its outputs \(completions) times") }
+            if step.status == .completed {
+                guard let winner = succeeded.first else {
+                    violations.append("step \(step.name) is completed without a committed attempt")
+                    continue
+                }
+                let outputs = step.outputsJSON.flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) } ?? [:]
+                if outputs != produced[winner.id] {
+                    violations.append("step \(step.name) records outputs \(outputs) but its committed attempt \(winner.id) produced \(produced[winner.id] ?? [:])")
+                }
+            } else if !succeeded.isEmpty {
+                violations.append("step \(step.name) is \(step.status.rawValue) but attempt \(succeeded[0].id) is committed")
+            }
+        }
+        for (attempt, outputs) in acknowledged.sorted(by: { $0.key < $1.key }) {
+            let record = try store.attempt(id: attempt)
+            if record?.status != AttemptOutcome.succeeded.rawValue {
+                violations.append("acknowledged attempt \(attempt) is recorded as \(record?.status ?? "missing")")
+            }
+            if produced[attempt] != outputs { violations.append("acknowledged attempt \(attempt) has outputs that were never produced") }
+        }
+    }
+
+    var summary: String {
+        "seed \(seed): \(plan?.steps.count ?? 0) steps, \(workers.count) workers, \(restarts) coordinator restarts, faults: \(faults.isEmpty ? "none" : faults.joined(separator: "; "))"
+    }
+}
