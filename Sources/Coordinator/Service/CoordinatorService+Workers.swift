@@ -98,7 +98,9 @@ extension CoordinatorService {
         }
         logger.info("worker joined", metadata: ["worker": "\(id)", "slots": "\(hello.capabilities.slots)", "labels": "\(hello.capabilities.labels)"])
         let interval = Int(configuration.heartbeatInterval.components.seconds * 1000 + configuration.heartbeatInterval.components.attoseconds / 1_000_000_000_000_000)
-        send(.welcome(Welcome(workerID: id, heartbeatIntervalMilliseconds: interval)), to: peer, cause: envelope.messageID)
+        // The worker's lease ends well before this coordinator gives an attempt up (8 s of 10 s).
+        let lease = Int(configuration.lossTimeoutMilliseconds * 4 / 5)
+        send(.welcome(Welcome(workerID: id, heartbeatIntervalMilliseconds: interval, leaseMilliseconds: lease)), to: peer, cause: envelope.messageID)
         // Attempts it still runs (after a reconnect or a coordinator restart) are re-attached,
         // not run again; any it runs that are no longer wanted are canceled.
         let (keep, unwanted) = sortReported(hello.runningAttempts, workerID: id)

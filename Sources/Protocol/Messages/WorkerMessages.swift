@@ -39,10 +39,14 @@ public struct Welcome: Codable, Hashable, Sendable {
     public var workerID: String
     /// How often each side sends a heartbeat.
     public var heartbeatIntervalMilliseconds: Int
+    /// How long the worker's lease on an attempt lasts without renewal before it fences the
+    /// attempt: shorter than the coordinator's loss timeout (0: keep the worker's own setting).
+    public var leaseMilliseconds: Int
 
-    public init(workerID: String, heartbeatIntervalMilliseconds: Int) {
+    public init(workerID: String, heartbeatIntervalMilliseconds: Int, leaseMilliseconds: Int = 0) {
         self.workerID = workerID
         self.heartbeatIntervalMilliseconds = heartbeatIntervalMilliseconds
+        self.leaseMilliseconds = leaseMilliseconds
     }
 }
 

@@ -73,10 +73,11 @@ extension Welcome: WireBody {
     public func write(to writer: inout WireWriter) {
         writer.string(workerID)
         writer.int(heartbeatIntervalMilliseconds)
+        writer.int(leaseMilliseconds)
     }
 
     public init(from reader: inout WireReader) throws(ProtocolError) {
-        self.init(workerID: try reader.string(), heartbeatIntervalMilliseconds: try reader.int())
+        self.init(workerID: try reader.string(), heartbeatIntervalMilliseconds: try reader.int(), leaseMilliseconds: try reader.int())
     }
 }
 

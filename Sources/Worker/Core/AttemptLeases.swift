@@ -8,13 +8,18 @@
 ///
 /// Pure: no clock, no I/O; the worker passes the time in (monotonic milliseconds).
 public struct AttemptLeases: Sendable, Hashable {
-    public let timeoutMilliseconds: Int64
+    public private(set) var timeoutMilliseconds: Int64
     /// attempt → when its lease was last granted or renewed.
     public private(set) var renewedAt: [String: Int64] = [:]
 
     public init(timeoutMilliseconds: Int64) {
         precondition(timeoutMilliseconds > 0, "AttemptLeases: the timeout must be positive")
         self.timeoutMilliseconds = timeoutMilliseconds
+    }
+
+    /// The coordinator sets the lease length at registration (shorter than its loss timeout).
+    public mutating func setTimeout(_ milliseconds: Int64) {
+        timeoutMilliseconds = max(1, milliseconds)
     }
 
     /// A dispatch arrived: the lease starts now.

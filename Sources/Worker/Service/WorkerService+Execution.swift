@@ -23,7 +23,7 @@ extension WorkerService {
             let now = Self.now()
             send(.attemptFinished(AttemptFinished(
                 attemptID: dispatch.attemptID, outcome: .fenced, startedAt: report.startedAt, endedAt: now,
-                message: "the worker fenced the attempt: its lease was not renewed for \(configuration.leaseTimeout.milliseconds / 1000) s; outputs discarded"
+                message: "the worker fenced the attempt: its lease was not renewed for \(Double(leases.timeoutMilliseconds) / 1000) s; outputs discarded"
             )))
         } else if state?.handedBack == true && report.outcome != .succeeded {
             report.outcome = .handedBack

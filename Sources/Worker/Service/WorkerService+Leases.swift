@@ -26,7 +26,7 @@ extension WorkerService {
     /// the coordinator may already have sent the step elsewhere.
     func fenceExpiredLeases(now: Int64) {
         for id in leases.expired(now: now) {
-            let reason = "lease not renewed for \(configuration.leaseTimeout.milliseconds / 1000) s"
+            let reason = "lease not renewed for \(Double(leases.timeoutMilliseconds) / 1000) s"
             if let index = waitingAttempts.firstIndex(where: { $0.attemptID == id }) {
                 waitingAttempts.remove(at: index)
                 running[id] = nil

@@ -197,6 +197,9 @@ public actor WorkerService: Service {
         switch message.payload {
         case .welcome(let welcome):
             workerID = welcome.workerID
+            if welcome.leaseMilliseconds > 0, Int64(welcome.leaseMilliseconds) != leases.timeoutMilliseconds {
+                leases.setTimeout(Int64(welcome.leaseMilliseconds))
+            }
             logger.info("registered with the coordinator", metadata: ["id": "\(welcome.workerID)"])
             registrationContinuation.yield(true)
             // Results the previous coordinator connection may not have recorded.
