@@ -15,6 +15,12 @@ protocol CoordinatorClient: Sendable {
     func waitForChange(run: String, after version: Int64, seconds: Double) async throws -> RunReport
     func runs(limit: Int) async throws -> [RunReport]
     func workers() async throws -> [WorkerReport]
+    /// The worker keys on the allow-list, revoked ones included.
+    func workerKeys() async throws -> [WorkerKeyReport]
+    /// Allows a worker public key (Z85) under `name`.
+    func allowWorkerKey(_ key: String, name: String) async throws -> WorkerKeyReport
+    /// Revokes a worker public key (Z85).
+    func revokeWorkerKey(_ key: String) async throws -> WorkerKeyReport
     func cancel(run: String) async throws -> RunReport
     func logs(run: String, step: String, offset: Int64) async throws -> (bytes: [UInt8], finished: Bool)
     func explain(run: String, step: String) async throws -> Explanation

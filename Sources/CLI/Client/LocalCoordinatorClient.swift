@@ -51,6 +51,18 @@ struct LocalCoordinatorClient: CoordinatorClient {
         try await call { try await service.listWorkers() }
     }
 
+    func workerKeys() async throws -> [WorkerKeyReport] {
+        try await call { try await service.listWorkerKeys() }
+    }
+
+    func allowWorkerKey(_ key: String, name: String) async throws -> WorkerKeyReport {
+        try await call { try await service.allowWorkerKey(key, name: name) }
+    }
+
+    func revokeWorkerKey(_ key: String) async throws -> WorkerKeyReport {
+        try await call { try await service.revokeWorkerKey(key) }
+    }
+
     func cancel(run: String) async throws -> RunReport {
         try await call {
             try await service.cancel(runID: run)
