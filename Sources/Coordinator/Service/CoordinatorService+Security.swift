@@ -54,7 +54,7 @@ extension CoordinatorService {
 
     /// Revokes a worker public key: new handshakes with it are denied at once, and every connected
     /// worker that registered with it is told so and removed (its attempts are queued again), so
-    /// nothing more is dispatched to it.
+    /// nothing more is dispatched to it. The answer's `workers` are the workers dropped.
     public func revokeWorkerKey(_ key: String) throws -> WorkerKeyReport {
         let revoked: WorkerKeyRecord?
         do {
@@ -66,7 +66,8 @@ extension CoordinatorService {
         security.allowed.remove(key)
         security.allowList?.revoke(key)
         security.keysByWorker = security.keysByWorker.filter { workers[$0.key] != nil }
-        for (id, workerKey) in security.keysByWorker where workerKey == key {
+        let dropped = security.keysByWorker.filter { $0.value == key }.map(\.key).sorted()
+        for id in dropped {
             if let worker = workers[id] {
                 send(.refuse(Refuse(reason: "this worker's key (\(revoked.name)) was revoked")), to: worker.peer)
             }
@@ -74,8 +75,10 @@ extension CoordinatorService {
             security.keysByWorker[id] = nil
         }
         flushOutbox()
-        logger.notice("worker key revoked", metadata: ["key": "\(key)", "name": "\(revoked.name)"])
-        return report(revoked)
+        logger.notice("worker key revoked", metadata: ["key": "\(key)", "name": "\(revoked.name)", "dropped": "\(dropped)"])
+        var answer = report(revoked)
+        answer.workers = dropped
+        return answer
     }
 
     // MARK: Hooks in message handling
