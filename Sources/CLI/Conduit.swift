@@ -10,7 +10,7 @@ struct Conduit: AsyncParsableCommand {
         discussion: """
             One machine: conduit run pipeline.yml
 
-            A cluster: conduit coordinator --data-dir DIR on the head node, conduit worker --coordinator tcp://HEAD:5555 on each node, then conduit submit pipeline.yml --wait.
+            A cluster: conduit keys generate --name NAME for the coordinator and each worker; conduit coordinator --data-dir DIR --secret-key coordinator.secret on the head node; conduit workers allow NAME.public --name NAME for each worker; conduit worker --coordinator tcp://HEAD:5555 --secret-key NAME.secret --coordinator-key coordinator.public on each node; then conduit submit pipeline.yml --wait.
 
             Clients find the coordinator through --coordinator-url or CONDUIT_URL (default http://127.0.0.1:8765).
 
@@ -20,7 +20,7 @@ struct Conduit: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, ValidateCommand.self, CoordinatorCommand.self, WorkerCommand.self, SubmitCommand.self,
             StatusCommand.self, RunsCommand.self, WorkersCommand.self, LogsCommand.self, CancelCommand.self,
-            DownloadCommand.self, ExplainCommand.self,
+            DownloadCommand.self, ExplainCommand.self, KeysCommand.self,
         ]
     )
 }

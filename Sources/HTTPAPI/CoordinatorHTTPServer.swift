@@ -148,6 +148,19 @@ public enum CoordinatorHTTPServer {
                 return try json(try await service.listWorkers())
             }
         }
+        router.get("/v1/worker-keys") { _, _ in
+            try await call { try json(try await service.listWorkerKeys()) }
+        }
+        router.post("/v1/worker-keys") { request, _ in
+            let body = try await decode(AllowWorkerKeyRequest.self, from: request)
+            return try await call { try json(try await service.allowWorkerKey(body.key, name: body.name), status: .created) }
+        }
+        router.delete("/v1/worker-keys/{key}") { _, context in
+            // Z85 keys hold characters a path must escape (`/`, `?`, `#`, `%`…): the key comes percent-encoded.
+            let text = try context.parameters.require("key")
+            let key = text.removingPercentEncoding ?? text
+            return try await call { try json(try await service.revokeWorkerKey(key)) }
+        }
     }
 
     /// Runs `body`, turning coordinator errors into HTTP errors with a JSON body.

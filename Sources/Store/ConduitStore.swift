@@ -221,6 +221,30 @@ public final class ConduitStore: Sendable {
         try writer.write { db in try db.execute(sql: "UPDATE workers SET connected = 0") }
     }
 
+    // MARK: Worker keys
+
+    /// Every worker key ever allowed, revoked ones included, oldest first.
+    public func workerKeys() throws -> [WorkerKeyRecord] {
+        try writer.read { db in try WorkerKeyRecord.order(Column("added_at"), WorkerKeyRecord.Columns.publicKey).fetchAll(db) }
+    }
+
+    /// Allows a key (or allows a revoked one again, under its new name).
+    public func saveWorkerKey(_ key: WorkerKeyRecord) throws {
+        try writer.write { db in try key.save(db) }
+    }
+
+    /// Marks a key revoked at `at`; returns the updated row, or `nil` when the key was never allowed.
+    public func revokeWorkerKey(_ publicKey: String, at: Int64) throws -> WorkerKeyRecord? {
+        try writer.write { db in
+            guard var key = try WorkerKeyRecord.fetchOne(db, key: publicKey) else { return nil }
+            if key.revokedAt == nil {
+                key.revokedAt = at
+                try key.update(db)
+            }
+            return key
+        }
+    }
+
     // MARK: Events
 
     public func events(runID: String, after seq: Int64 = 0) throws -> [EventRecord] {

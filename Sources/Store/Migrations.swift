@@ -84,6 +84,17 @@ enum Migrations {
                 CREATE INDEX events_by_run ON events(run_id, seq);
                 """)
         }
+        // "v2-reliability" is registered here.
+        migrator.registerMigration("v3-worker-keys") { db in
+            try db.execute(sql: """
+                CREATE TABLE worker_keys (
+                    public_key TEXT PRIMARY KEY NOT NULL,
+                    name TEXT NOT NULL,
+                    added_at INTEGER NOT NULL,
+                    revoked_at INTEGER
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -113,6 +113,10 @@ public final class ChildHandle: @unchecked Sendable {
 }
 
 /// A coordinator and workers as separate processes on loopback, each test with its own data.
+///
+/// They authenticate with CURVE as in production: `conduit keys generate` makes a key pair for the
+/// coordinator and for each worker (under `keys/`), and each worker's public key is allowed with
+/// `conduit workers allow` before the worker starts (unless a test asks otherwise).
 public final class Cluster: @unchecked Sendable {
     // `@unchecked Sendable`: mutable state is only touched from the test that owns the cluster.
     public let directory: String
@@ -121,6 +125,8 @@ public final class Cluster: @unchecked Sendable {
     public private(set) var workers: [ChildHandle] = []
     public private(set) var httpURL = ""
     public private(set) var zmqEndpoint = ""
+    /// Where the key files are: `NAME.secret` and `NAME.public`.
+    public var keyDirectory: String { directory + "/keys" }
 
     public init() throws {
         directory = try ProcessHarness.temporaryDirectory("conduit-cluster")
@@ -129,9 +135,10 @@ public final class Cluster: @unchecked Sendable {
 
     /// Starts the coordinator on ephemeral ports and `workers` workers with `slots` each.
     public func start(workers count: Int, slots: Int = 1, labels: [[String]] = []) async throws {
+        try await generateKeys(name: "coordinator")
         coordinator = try ChildHandle(
             name: "coordinator", executable: executable,
-            arguments: ["coordinator", "--data-dir", directory + "/coordinator", "--listen", "tcp://127.0.0.1:*", "--http", "127.0.0.1:0", "--worker-timeout", "5"]
+            arguments: coordinatorArguments(listen: "tcp://127.0.0.1:*")
         )
         guard let line = await coordinator.waitForOutput(containing: "clients on http://", timeout: .seconds(30)) else {
             throw HarnessError("the coordinator did not start:\n\(coordinator.text)")
@@ -149,8 +156,7 @@ public final class Cluster: @unchecked Sendable {
         coordinator.signal(SIGKILL)
         _ = await coordinator.waitForExit(timeout: .seconds(10))
         coordinator = try ChildHandle(
-            name: "coordinator", executable: executable,
-            arguments: ["coordinator", "--data-dir", directory + "/coordinator", "--listen", zmqEndpoint, "--http", "127.0.0.1:0", "--worker-timeout", "5"]
+            name: "coordinator", executable: executable, arguments: coordinatorArguments(listen: zmqEndpoint)
         )
         guard let line = await coordinator.waitForOutput(containing: "clients on http://", timeout: .seconds(30)) else {
             throw HarnessError("the coordinator did not restart:\n\(coordinator.text)")
@@ -158,16 +164,41 @@ public final class Cluster: @unchecked Sendable {
         httpURL = Self.capture(after: "clients on ", in: line)
     }
 
-    /// Starts one more worker and waits until it registered.
+    private func coordinatorArguments(listen: String) -> [String] {
+        [
+            "coordinator", "--data-dir", directory + "/coordinator", "--listen", listen, "--http", "127.0.0.1:0", "--worker-timeout", "5",
+            "--secret-key", keyDirectory + "/coordinator.secret",
+        ]
+    }
+
+    /// Runs `conduit keys generate --name NAME` into ``keyDirectory``.
+    public func generateKeys(name: String) async throws {
+        let result = try await cli(["keys", "generate", "--name", name, "--dir", keyDirectory])
+        guard result.status == 0 else { throw HarnessError("conduit keys generate --name \(name) failed:\n\(result.stderr)") }
+    }
+
+    /// Starts one more worker with a key pair of its own and waits until it registered.
+    ///
+    /// With `allowKey` false its key is not put on the allow-list and nothing is waited for: the
+    /// coordinator must never let it in.
     @discardableResult
-    public func addWorker(name: String, slots: Int = 1, labels: [String] = []) async throws -> ChildHandle {
-        var arguments = ["worker", "--coordinator", zmqEndpoint, "--slots", "\(slots)", "--name", name, "--work-dir", directory + "/" + name]
+    public func addWorker(name: String, slots: Int = 1, labels: [String] = [], allowKey: Bool = true) async throws -> ChildHandle {
+        try await generateKeys(name: name)
+        if allowKey {
+            let allowed = try await cli(["workers", "allow", keyDirectory + "/\(name).public", "--name", name])
+            guard allowed.status == 0 else { throw HarnessError("conduit workers allow for \(name) failed:\n\(allowed.stderr)") }
+        }
+        var arguments = [
+            "worker", "--coordinator", zmqEndpoint, "--slots", "\(slots)", "--name", name, "--work-dir", directory + "/" + name,
+            "--secret-key", keyDirectory + "/\(name).secret", "--coordinator-key", keyDirectory + "/coordinator.public",
+        ]
         for label in labels { arguments += ["--label", label] }
         let worker = try ChildHandle(name: name, executable: executable, arguments: arguments)
+        workers.append(worker)
+        guard allowKey else { return worker }
         guard await worker.waitForOutput(containing: "registered with the coordinator", timeout: .seconds(30)) != nil else {
             throw HarnessError("worker \(name) did not register:\n\(worker.text)")
         }
-        workers.append(worker)
         return worker
     }
 

@@ -50,19 +50,48 @@ public final class ZMQCoordinatorTransport: CoordinatorTransport {
     public var endpoints: [String] { socket.endpoints }
 
     /// Binds a ROUTER socket on `loop` at `endpoint` (e.g. `tcp://0.0.0.0:5555`, `inproc://conduit`).
-    public init(loop: ZMQLoop, endpoint: String) async throws {
+    ///
+    /// With ``TransportSecurity/curveServer(keys:allowList:)`` it first installs the loop's ZAP handler
+    /// (answering from the allow-list), binds a CURVE server, then checks itself: a random key must be
+    /// seen and denied by the handler, or this throws (CURVE is not applied over `inproc://`, so such an
+    /// endpoint fails the check). Each received message then carries its sender's checked key.
+    ///
+    /// - Throws: ``ZeroMQ/ZMQError`` when the socket cannot be bound or the self-check fails;
+    ///   `invalidArgument` for ``TransportSecurity/curveClient(keys:coordinatorKey:)``.
+    public init(loop: ZMQLoop, endpoint: String, security: TransportSecurity = .plaintext) async throws {
         var options = ConduitSocketDefaults.options()
         options.routerHandover = true
-        socket = try await loop.open(.router, options: options, bind: [endpoint])
+        switch security {
+        case .plaintext:
+            break
+        case .curveServer(let keys, let allowList):
+            try await loop.installZAPHandler(allowList: allowList.keys)
+            options.curve = .server(keys)
+            options.zapDomain = "conduit"
+        case .curveClient:
+            throw ZMQError(code: .invalidArgument, message: "the coordinator's transport needs curveServer security, not curveClient")
+        }
+        let socket = try await loop.open(.router, options: options, bind: [endpoint])
+        if case .curveServer = security {
+            do {
+                try await loop.verifyCurveAuthentication(of: socket)
+            } catch {
+                socket.close()
+                throw error
+            }
+        }
+        self.socket = socket
         let source = SocketEventSource(socket)
         events = AsyncStream(unfolding: {
             while let event = await source.next() {
                 switch event {
-                case .message(let frames):
+                case .message(let frames, let userID):
                     guard let identity = frames.first else { continue }
                     let peer = PeerID(identity)
                     do throws(ProtocolError) {
-                        return .message(peer, try MessageCodec.decode(Array(frames.dropFirst())))
+                        var message = try MessageCodec.decode(Array(frames.dropFirst()))
+                        message.authenticatedKey = userID
+                        return .message(peer, message)
                     } catch {
                         return .malformed(peer, error)
                     }
@@ -93,13 +122,28 @@ public final class ZMQWorkerTransport: WorkerTransport {
     public let events: AsyncStream<WorkerTransportEvent>
 
     /// Connects a DEALER socket on `loop` to `endpoint` (e.g. `tcp://head:5555`).
-    public init(loop: ZMQLoop, endpoint: String, identity: [UInt8]) async throws {
-        socket = try await loop.open(.dealer, options: ConduitSocketDefaults.options(identity: identity), connect: [endpoint])
+    ///
+    /// With ``TransportSecurity/curveClient(keys:coordinatorKey:)`` nothing passes until a coordinator
+    /// holding `coordinatorKey` accepts this worker's key; until then libzmq retries the handshake every
+    /// reconnect interval.
+    ///
+    /// - Throws: ``ZeroMQ/ZMQError``; `invalidArgument` for ``TransportSecurity/curveServer(keys:allowList:)``.
+    public init(loop: ZMQLoop, endpoint: String, identity: [UInt8], security: TransportSecurity = .plaintext) async throws {
+        var options = ConduitSocketDefaults.options(identity: identity)
+        switch security {
+        case .plaintext:
+            break
+        case .curveClient(let keys, let coordinatorKey):
+            options.curve = .client(keys, serverPublicKey: coordinatorKey)
+        case .curveServer:
+            throw ZMQError(code: .invalidArgument, message: "a worker's transport needs curveClient security, not curveServer")
+        }
+        socket = try await loop.open(.dealer, options: options, connect: [endpoint])
         let source = SocketEventSource(socket)
         events = AsyncStream(unfolding: {
             while let event = await source.next() {
                 switch event {
-                case .message(let frames):
+                case .message(let frames, _):
                     do throws(ProtocolError) {
                         return .message(try MessageCodec.decode(frames))
                     } catch {

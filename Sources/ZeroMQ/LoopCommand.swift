@@ -6,6 +6,10 @@ enum LoopCommand: Sendable {
     case send(socket: Int, frames: [[UInt8]])
     /// Close a socket and finish its event stream.
     case close(socket: Int)
+    /// Bind the ZAP handler, answering from the allow-list; the reply says whether it could be bound.
+    case installZAP(ZMQCurveAllowList, reply: CheckedContinuation<Void, any Error>)
+    /// Close the ZAP handler (if any); later handshakes find none.
+    case removeZAP(reply: CheckedContinuation<Void, Never>)
 }
 
 /// Everything the loop thread needs to open a socket and report back.

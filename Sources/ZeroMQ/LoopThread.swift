@@ -20,6 +20,16 @@ final class LoopThread {
     private var batch: [LoopCommand] = []
     private var pollItems: [zmq_pollitem_t] = []
     private var polled: [SocketEntry] = []
+    /// The ZAP handler, once installed (``ZMQLoop/installZAPHandler(allowList:)``).
+    private var zap: ZAPResponder?
+    /// The ZAP handler's socket was readable in the latest `zmq_poll`.
+    private var isZAPReadable = false
+    /// CURVE clients whose monitor was polled, in poll-item order after the ZAP handler.
+    private var monitored: [SocketEntry] = []
+    /// Connections refused at the handshake, to connect again when due (see ``handshakeRetryMilliseconds``).
+    private var handshakeRetries: [(socket: Int, endpoint: String, due: ContinuousClock.Instant)] = []
+    /// Delay before a CURVE client connects again after its key was refused, in milliseconds.
+    static let handshakeRetryMilliseconds = 1000
     /// One reusable message for receiving, heap-allocated so its address and alignment are stable.
     private let message: UnsafeMutablePointer<zmq_msg_t>
 
@@ -42,6 +52,12 @@ final class LoopThread {
             for command in batch { execute(command) }
             batch.removeAll(keepingCapacity: batch.capacity <= 4096)
             if isShuttingDown { break }
+            // Handshakes wait on these answers: serve them before the other sockets' traffic.
+            if isZAPReadable { zap?.serve() }
+            for entry in monitored where entry.isMonitorReadable {
+                readMonitor(entry)
+            }
+            if !handshakeRetries.isEmpty { retryHandshakes() }
             for entry in entries where entry.lastPollEvents & Int16(ZMQ_POLLIN) != 0 {
                 receive(entry)
             }
@@ -70,6 +86,22 @@ final class LoopThread {
             polled.append(entry)
             entry.lastPollEvents = 0
         }
+        isZAPReadable = false
+        if let zap {
+            pollItems.append(zmq_pollitem_t(socket: zap.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0))
+        }
+        monitored.removeAll(keepingCapacity: true)
+        for entry in entries {
+            guard let monitor = entry.monitor else { continue }
+            pollItems.append(zmq_pollitem_t(socket: monitor, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0))
+            monitored.append(entry)
+            entry.isMonitorReadable = false
+        }
+        if let first = handshakeRetries.map(\.due).min() {
+            let wait = first - ContinuousClock.now
+            let milliseconds = max(0, Int(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000) + 1)
+            timeout = timeout < 0 ? milliseconds : min(timeout, milliseconds)
+        }
         let count = Int32(pollItems.count)
         let result = pollItems.withUnsafeMutableBufferPointer { zmq_poll($0.baseAddress, count, timeout) }
         if result < 0 {
@@ -82,6 +114,15 @@ final class LoopThread {
         }
         for (index, entry) in polled.enumerated() {
             entry.lastPollEvents = pollItems[index + 1].revents
+        }
+        var index = polled.count + 1
+        if zap != nil {
+            isZAPReadable = pollItems[index].revents & Int16(ZMQ_POLLIN) != 0
+            index += 1
+        }
+        for entry in monitored {
+            entry.isMonitorReadable = pollItems[index].revents & Int16(ZMQ_POLLIN) != 0
+            index += 1
         }
     }
 
@@ -110,15 +151,35 @@ final class LoopThread {
             guard let entry = entriesByID.removeValue(forKey: id) else { return }
             entries.removeAll { $0 === entry }
             closeSocket(entry)
+        case .installZAP(let allowList, let reply):
+            guard zap == nil else {
+                reply.resume(throwing: ZMQError(code: .addressInUse, message: "this ZMQ loop already has a ZAP handler"))
+                return
+            }
+            do {
+                zap = try ZAPResponder(context: core.context.raw, allowList: allowList)
+                reply.resume()
+            } catch {
+                reply.resume(throwing: error)
+            }
+        case .removeZAP(let reply):
+            zap?.close()
+            zap = nil
+            reply.resume()
         }
     }
 
     private func openSocket(_ request: OpenRequest) throws(ZMQError) -> (SocketEntry, [String]) {
         let kind = request.type == .router ? ZMQ_ROUTER : ZMQ_DEALER
+        if case .server = request.options.curve, zap == nil {
+            throw ZMQError(
+                code: .invalidArgument,
+                message: "cannot open a CURVE server socket without a ZAP handler: every handshake must be checked (install one with ZMQLoop.installZAPHandler)")
+        }
         guard let handle = zmq_socket(core.context.raw, kind) else {
             throw ZMQError.last("cannot create a \(request.type) socket")
         }
-        do {
+        do throws(ZMQError) {
             let options = request.options
             try Self.set(handle, ZMQ_LINGER, options.lingerMilliseconds, "lingerMilliseconds")
             try Self.set(handle, ZMQ_SNDHWM, options.sendHighWaterMark, "sendHighWaterMark")
@@ -138,6 +199,20 @@ final class LoopThread {
                 let result = identity.withUnsafeBytes { zmq_setsockopt(handle, ZMQ_ROUTING_ID, $0.baseAddress, $0.count) }
                 try Self.check(result, "set identity (ZMQ_ROUTING_ID)")
             }
+            if let domain = options.zapDomain {
+                try Self.check(zmq_setsockopt(handle, ZMQ_ZAP_DOMAIN, domain, domain.utf8.count), "set zapDomain (ZMQ_ZAP_DOMAIN)")
+            }
+            switch options.curve {
+            case .server(let pair):
+                try Self.set(handle, ZMQ_CURVE_SERVER, 1, "ZMQ_CURVE_SERVER")
+                try Self.setKey(handle, ZMQ_CURVE_SECRETKEY, pair.secretKey, "ZMQ_CURVE_SECRETKEY")
+            case .client(let pair, let serverPublicKey):
+                try Self.setKey(handle, ZMQ_CURVE_SERVERKEY, serverPublicKey, "ZMQ_CURVE_SERVERKEY")
+                try Self.setKey(handle, ZMQ_CURVE_PUBLICKEY, pair.publicKey, "ZMQ_CURVE_PUBLICKEY")
+                try Self.setKey(handle, ZMQ_CURVE_SECRETKEY, pair.secretKey, "ZMQ_CURVE_SECRETKEY")
+            case nil:
+                break
+            }
             if request.type == .router {
                 try Self.set(handle, ZMQ_ROUTER_MANDATORY, 1, "ZMQ_ROUTER_MANDATORY")
                 try Self.set(handle, ZMQ_ROUTER_HANDOVER, options.routerHandover ? 1 : 0, "routerHandover")
@@ -147,11 +222,23 @@ final class LoopThread {
                 try Self.check(zmq_bind(handle, endpoint), "cannot bind \(request.type) to \(endpoint)")
                 endpoints.append(Self.lastEndpoint(handle) ?? endpoint)
             }
+            // A CURVE client whose key the server refuses is given up by libzmq for good; watch for that
+            // and connect again later (the key may be allowed by then).
+            var monitor: UnsafeMutableRawPointer?
+            if case .client = options.curve, !request.connect.isEmpty {
+                monitor = try openMonitor(for: handle, id: request.id)
+            }
             for endpoint in request.connect {
-                try Self.check(zmq_connect(handle, endpoint), "cannot connect \(request.type) to \(endpoint)")
+                do throws(ZMQError) {
+                    try Self.check(zmq_connect(handle, endpoint), "cannot connect \(request.type) to \(endpoint)")
+                } catch {
+                    if let monitor { Self.closeMonitor(monitor, of: handle) }
+                    throw error
+                }
             }
             let entry = SocketEntry(
                 id: request.id, type: request.type, options: options, handle: handle, events: request.events)
+            entry.monitor = monitor
             return (entry, endpoints)
         } catch {
             zmq_close(handle)
@@ -164,6 +251,8 @@ final class LoopThread {
         if !entry.outgoing.isEmpty && !entry.isHeadBlocked { flush(entry, isWritable: false) }
         entry.outgoing.removeAll()
         entry.parked.removeAll()
+        if let monitor = entry.monitor { Self.closeMonitor(monitor, of: entry.handle) }
+        entry.monitor = nil
         zmq_close(entry.handle)
         entry.events.finish()
     }
@@ -172,6 +261,8 @@ final class LoopThread {
         for entry in entries { closeSocket(entry) }
         entries.removeAll()
         entriesByID.removeAll()
+        zap?.close()
+        zap = nil
         while zmq_ctx_term(core.context.raw) != 0 && zmq_errno() == EINTR {}
     }
 
@@ -280,6 +371,7 @@ final class LoopThread {
             var frameCount = 0
             var totalBytes = 0
             var dropReason: String?
+            var userID: String?
             while true {
                 // zmq_msg_recv releases what `message` held before it stores the next frame.
                 if zmq_msg_recv(message, entry.handle, ZMQ_DONTWAIT) < 0 {
@@ -311,16 +403,94 @@ final class LoopThread {
                         })
                     }
                 }
-                if zmq_msg_more(message) == 0 { break }
+                if zmq_msg_more(message) == 0 {
+                    // Every frame of a connection carries its metadata; one lookup per message.
+                    if entry.readsUserID, let text = zmq_msg_gets(message, "User-Id") {
+                        userID = String(cString: text)
+                    }
+                    break
+                }
             }
             zmq_msg_close(message)
             zmq_msg_init(message)
             if let dropReason {
                 entry.events.yield(.dropped(reason: "\(entry.type) dropped a \(frameCount)-frame, \(totalBytes)-byte message: \(dropReason)"))
             } else {
-                entry.events.yield(.message(frames))
+                entry.events.yield(.message(frames, userID: userID))
             }
         }
+    }
+
+    // MARK: - Handshake failures
+
+    /// A PAIR socket receiving `handle`'s authentication failures (`zmq_socket_monitor`).
+    private func openMonitor(for handle: UnsafeMutableRawPointer, id: Int) throws(ZMQError) -> UnsafeMutableRawPointer {
+        let endpoint = "inproc://conduit-zmq-monitor-\(id)"
+        try Self.check(zmq_socket_monitor(handle, endpoint, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH), "cannot monitor a CURVE client's handshakes")
+        guard let monitor = zmq_socket(core.context.raw, ZMQ_PAIR) else {
+            let error = ZMQError.last("cannot create a monitor socket")
+            _ = zmq_socket_monitor(handle, nil, 0)
+            throw error
+        }
+        var linger: Int32 = 0
+        _ = zmq_setsockopt(monitor, ZMQ_LINGER, &linger, MemoryLayout<Int32>.size)
+        guard zmq_connect(monitor, endpoint) == 0 else {
+            let error = ZMQError.last("cannot connect a monitor socket")
+            Self.closeMonitor(monitor, of: handle)
+            throw error
+        }
+        return monitor
+    }
+
+    private static func closeMonitor(_ monitor: UnsafeMutableRawPointer, of handle: UnsafeMutableRawPointer) {
+        _ = zmq_socket_monitor(handle, nil, 0)
+        zmq_close(monitor)
+    }
+
+    /// Reads the monitor's events (two frames each: event number and value, then the endpoint) and
+    /// schedules a new connection for each refused handshake.
+    private func readMonitor(_ entry: SocketEntry) {
+        guard let monitor = entry.monitor else { return }
+        while true {
+            var frames: [[UInt8]] = []
+            while true {
+                if zmq_msg_recv(message, monitor, ZMQ_DONTWAIT) < 0 {
+                    if zmq_errno() == EINTR { continue }
+                    break
+                }
+                let size = zmq_msg_size(message)
+                let data = zmq_msg_data(message)
+                frames.append(size == 0 || data == nil ? [] : Array(UnsafeRawBufferPointer(start: data, count: size)))
+                if zmq_msg_more(message) == 0 { break }
+            }
+            zmq_msg_close(message)
+            zmq_msg_init(message)
+            guard frames.count == 2, frames[0].count >= 2 else { return }
+            let event = Int32(frames[0][0]) | Int32(frames[0][1]) << 8  // uint16, host order (little-endian here)
+            guard event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH else { continue }
+            let endpoint = String(decoding: frames[1], as: UTF8.self)
+            let due = ContinuousClock.now + .milliseconds(Self.handshakeRetryMilliseconds)
+            if !handshakeRetries.contains(where: { $0.socket == entry.id && $0.endpoint == endpoint }) {
+                handshakeRetries.append((entry.id, endpoint, due))
+            }
+        }
+    }
+
+    /// Connects again to every endpoint whose retry is due (sockets closed since are skipped).
+    private func retryHandshakes() {
+        let now = ContinuousClock.now
+        var waiting: [(socket: Int, endpoint: String, due: ContinuousClock.Instant)] = []
+        for retry in handshakeRetries {
+            guard let entry = entriesByID[retry.socket] else { continue }
+            if retry.due > now {
+                waiting.append(retry)
+            } else {
+                // The refused connection still holds the endpoint; a connect beside it would never start.
+                _ = zmq_disconnect(entry.handle, retry.endpoint)
+                _ = zmq_connect(entry.handle, retry.endpoint)
+            }
+        }
+        handshakeRetries = waiting
     }
 
     // MARK: - Helpers
@@ -349,6 +519,11 @@ final class LoopThread {
     private static func set(_ handle: UnsafeMutableRawPointer, _ option: Int32, _ value: Int32, _ name: String) throws(ZMQError) {
         var value = value
         try check(zmq_setsockopt(handle, option, &value, MemoryLayout<Int32>.size), "set \(name)")
+    }
+
+    private static func setKey(_ handle: UnsafeMutableRawPointer, _ option: Int32, _ key: ZMQCurveKey, _ name: String) throws(ZMQError) {
+        let result = key.bytes.withUnsafeBytes { zmq_setsockopt(handle, option, $0.baseAddress, $0.count) }
+        try check(result, "set \(name) (is libzmq built with CURVE support?)")
     }
 
     private static func check(_ result: Int32, _ context: @autoclosure () -> String) throws(ZMQError) {

@@ -18,6 +18,12 @@ final class SocketEntry {
     /// `ZMQ_POLLOUT` was reported yet nothing blocked could be sent (a ROUTER is writable when *any* peer
     /// is, not necessarily the addressed one): retry on a short timer instead of spinning on `POLLOUT`.
     var isBackingOff = false
+    /// A CURVE server: each received message's `User-Id` property (set by the ZAP handler) is read.
+    let readsUserID: Bool
+    /// A CURVE client's monitor (a PAIR socket receiving its refused handshakes), else `nil`.
+    var monitor: UnsafeMutableRawPointer?
+    /// The monitor was readable in the latest `zmq_poll`.
+    var isMonitorReadable = false
     /// The `revents` of this socket from the latest `zmq_poll` (0 for a socket opened since).
     var lastPollEvents: Int16 = 0
 
@@ -36,5 +42,6 @@ final class SocketEntry {
         self.options = options
         self.handle = handle
         self.events = events
+        if case .server = options.curve { readsUserID = true } else { readsUserID = false }
     }
 }

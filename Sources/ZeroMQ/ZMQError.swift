@@ -29,6 +29,8 @@ public struct ZMQError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let addressInUse = Code(rawValue: EADDRINUSE)
         /// `EPROTONOSUPPORT`: the endpoint's transport is not supported.
         public static let protocolNotSupported = Code(rawValue: EPROTONOSUPPORT)
+        /// `EACCES`: a security check failed (for example CURVE handshakes that nothing authenticates).
+        public static let permissionDenied = Code(rawValue: EACCES)
         /// `ENOENT`: the endpoint does not exist (for example unbinding an unknown endpoint).
         public static let noSuchEndpoint = Code(rawValue: ENOENT)
 

@@ -15,6 +15,8 @@ public final class ZMQLoop: Sendable {
     /// The I/O thread until the first ``shutdown()`` joins it.
     private let thread: Mutex<pthread_t?>
     private let nextSocketID = Atomic<Int>(0)
+    /// The allow-list of the installed ZAP handler, if any.
+    let zapAllowList = Mutex<ZMQCurveAllowList?>(nil)
 
     /// Creates the zmq context and starts the I/O thread.
     ///
@@ -71,7 +73,13 @@ public final class ZMQLoop: Sendable {
                     code: .terminated, message: "cannot open a \(type) socket: the ZMQ loop has been shut down"))
             }
         }
-        return ZMQSocket(loop: self, id: id, type: type, endpoints: endpoints, events: events, backlog: backlog)
+        return ZMQSocket(
+            loop: self, id: id, type: type, endpoints: endpoints, curve: options.curve, events: events, backlog: backlog)
+    }
+
+    /// Records which allow-list the installed ZAP handler answers from.
+    func setZAPAllowList(_ allowList: ZMQCurveAllowList?) {
+        zapAllowList.withLock { $0 = allowList }
     }
 
     /// Closes every socket (finishing their event streams), terminates the zmq context and joins the I/O

@@ -15,11 +15,17 @@ public final class ZMQSocket: Sendable {
 
     let loop: ZMQLoop
     let id: Int
+    /// The socket's CURVE role, for ``ZMQLoop/verifyCurveAuthentication(of:timeout:)``.
+    let curve: ZMQCurveRole?
 
     private let backlog: EventBacklog
 
-    init(loop: ZMQLoop, id: Int, type: ZMQSocketType, endpoints: [String], events: AsyncStream<ZMQSocketEvent>, backlog: EventBacklog) {
+    init(
+        loop: ZMQLoop, id: Int, type: ZMQSocketType, endpoints: [String], curve: ZMQCurveRole?,
+        events: AsyncStream<ZMQSocketEvent>, backlog: EventBacklog
+    ) {
         self.backlog = backlog
+        self.curve = curve
         self.loop = loop
         self.id = id
         self.type = type

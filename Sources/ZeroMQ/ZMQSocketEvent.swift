@@ -1,8 +1,10 @@
 /// Something that happened on a socket, delivered in order on ``ZMQSocket/events``.
 public enum ZMQSocketEvent: Sendable, Hashable {
     /// One complete multipart message, frames in order. On a ROUTER the first frame is the sending peer's
-    /// routing id.
-    case message([[UInt8]])
+    /// routing id. `userID` is the identity the ZAP handler vouched for at the connection's handshake (for a
+    /// CURVE client: its public key in Z85, see ``ZMQCurveAllowList``); `nil` on sockets that are not CURVE
+    /// servers.
+    case message([[UInt8]], userID: String?)
     /// A received message broke one of the caps in ``ZMQSocketOptions`` (frame size, frame count or total
     /// size). It was read to its end and discarded whole; no part of it is delivered.
     case dropped(reason: String)

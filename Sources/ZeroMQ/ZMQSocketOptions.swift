@@ -39,6 +39,14 @@ public struct ZMQSocketOptions: Sendable, Hashable {
     /// connection takes it over instead of being refused, so a restarted worker is reachable at once.
     /// Default `true`.
     public var routerHandover: Bool
+    /// CURVE security (`ZMQ_CURVE_SERVER`, `ZMQ_CURVE_SECRETKEY`, `ZMQ_CURVE_PUBLICKEY`,
+    /// `ZMQ_CURVE_SERVERKEY`): encrypted, authenticated connections. A server needs the loop's ZAP handler
+    /// (``ZMQLoop/installZAPHandler(allowList:)``) and is refused without one. CURVE applies to `tcp://`
+    /// and `ipc://`; libzmq does not run a security handshake over `inproc://`. Default `nil` (plain text).
+    public var curve: ZMQCurveRole?
+    /// `ZMQ_ZAP_DOMAIN`: the domain the ZAP handler is told about for this socket's handshakes; at most
+    /// 255 bytes. Default `nil`.
+    public var zapDomain: String?
 
     /// Makes options; every argument has the default documented on its property.
     public init(
@@ -52,7 +60,9 @@ public struct ZMQSocketOptions: Sendable, Hashable {
         heartbeatIntervalMilliseconds: Int32? = nil,
         heartbeatTimeoutMilliseconds: Int32? = nil,
         reconnectIntervalMilliseconds: Int32? = nil,
-        routerHandover: Bool = true
+        routerHandover: Bool = true,
+        curve: ZMQCurveRole? = nil,
+        zapDomain: String? = nil
     ) {
         self.identity = identity
         self.maxMessageBytes = maxMessageBytes
@@ -65,6 +75,8 @@ public struct ZMQSocketOptions: Sendable, Hashable {
         self.heartbeatTimeoutMilliseconds = heartbeatTimeoutMilliseconds
         self.reconnectIntervalMilliseconds = reconnectIntervalMilliseconds
         self.routerHandover = routerHandover
+        self.curve = curve
+        self.zapDomain = zapDomain
     }
 
     /// Throws ``ZMQError/Code/invalidArgument`` naming the first field whose value cannot be used.
@@ -97,5 +109,9 @@ public struct ZMQSocketOptions: Sendable, Hashable {
         if let value = reconnectIntervalMilliseconds, value < 0 {
             throw fail("reconnectIntervalMilliseconds must be >= 0, got \(value)")
         }
+        if let zapDomain, zapDomain.utf8.count > 255 {
+            throw fail("zapDomain must be at most 255 bytes, got \(zapDomain.utf8.count)")
+        }
+        // CURVE keys are checked when they are made (``ZMQCurveKey``, ``ZMQCurveKeyPair``).
     }
 }

@@ -125,3 +125,18 @@ import Testing
         #expect(try store.events(runID: "r9").map(\.kind) == ["submitted"])
     }
 }
+
+@Suite struct WorkerKeyStoreTests {
+    @Test func keysAreAllowedRevokedAndAllowedAgain() throws {
+        let store = try ConduitStore()
+        let key = String(repeating: "k", count: 40)
+        try store.saveWorkerKey(WorkerKeyRecord(publicKey: key, name: "gpu-1", addedAt: 5))
+        #expect(try store.workerKeys() == [WorkerKeyRecord(publicKey: key, name: "gpu-1", addedAt: 5)])
+        #expect(try store.revokeWorkerKey(key, at: 9)?.revokedAt == 9)
+        #expect(try store.revokeWorkerKey(key, at: 12)?.revokedAt == 9, "revoking twice keeps the first time")
+        #expect(try store.revokeWorkerKey("unknown", at: 9) == nil)
+        try store.saveWorkerKey(WorkerKeyRecord(publicKey: key, name: "gpu-1b", addedAt: 20))
+        #expect(try store.workerKeys().map(\.revokedAt) == [nil])
+        #expect(try store.workerKeys().map(\.name) == ["gpu-1b"])
+    }
+}

@@ -33,7 +33,7 @@ struct BackpressureTests {
         let received = try await withTimeout("2,000 queued messages") {
             var received: [UInt32] = []
             for await event in router.events {
-                guard case .message(let frames) = event else { continue }
+                guard case .message(let frames, _) = event else { continue }
                 received.append(UInt32(bytes: frames[1]))
                 if received.count == Int(count) { break }
             }
@@ -55,7 +55,7 @@ struct BackpressureTests {
                 group.addTask {
                     var echoed = 0
                     for await event in pair.router.events {
-                        guard case .message(let frames) = event else { continue }
+                        guard case .message(let frames, _) = event else { continue }
                         pair.router.send(frames)
                         echoed += 1
                         if echoed == count { break }
@@ -65,7 +65,7 @@ struct BackpressureTests {
                 for index in 0..<count { pair.dealer.send([UInt32(index).bytes]) }
                 var expected: UInt32 = 0
                 for await event in pair.dealer.events {
-                    guard case .message(let frames) = event else { continue }
+                    guard case .message(let frames, _) = event else { continue }
                     #expect(UInt32(bytes: frames[0]) == expected)
                     expected += 1
                     if expected == UInt32(count) { break }
@@ -89,7 +89,7 @@ struct BackpressureTests {
                 group.addTask {
                     var echoed = 0
                     for await event in pair.router.events {
-                        guard case .message(let frames) = event else { continue }
+                        guard case .message(let frames, _) = event else { continue }
                         pair.router.send(frames)
                         echoed += 1
                         if echoed == rounds { break }

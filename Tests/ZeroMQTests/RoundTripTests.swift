@@ -35,13 +35,13 @@ struct RoundTripTests {
         let (up, down) = try await withTimeout("5,000 messages each way") {
             var up: [UInt32] = []
             for await event in pair.router.events {
-                guard case .message(let frames) = event else { continue }
+                guard case .message(let frames, _) = event else { continue }
                 up.append(UInt32(bytes: frames[1]))
                 if up.count == Int(count) { break }
             }
             var down: [UInt32] = []
             for await event in pair.dealer.events {
-                guard case .message(let frames) = event else { continue }
+                guard case .message(let frames, _) = event else { continue }
                 down.append(UInt32(bytes: frames[0]))
                 if down.count == Int(count) { break }
             }
@@ -77,7 +77,7 @@ struct RoundTripTests {
         let received = try await withTimeout("64 chunks") {
             var seen = 0
             for await event in pair.router.events {
-                guard case .message(let frames) = event, frames.count == 3 else { continue }
+                guard case .message(let frames, _) = event, frames.count == 3 else { continue }
                 let index = Int(UInt32(bytes: frames[1]))
                 let chunk = frames[2]
                 let byte = UInt8(index)

@@ -60,7 +60,7 @@ func nextEvent(_ socket: ZMQSocket, _ what: String = "an event") async throws ->
 /// The frames of the next event on `socket`, which must be a message.
 func nextMessage(_ socket: ZMQSocket, _ what: String = "a message") async throws -> [[UInt8]] {
     let event = try await nextEvent(socket, what)
-    guard case .message(let frames) = event else {
+    guard case .message(let frames, _) = event else {
         Issue.record("expected \(what), got \(event)")
         return []
     }

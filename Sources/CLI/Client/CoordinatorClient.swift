@@ -17,6 +17,12 @@ protocol CoordinatorClient: Sendable {
     func workers() async throws -> [WorkerReport]
     /// Asks a connected worker (id or name) to drain; returns the workers afterwards.
     func drain(worker: String) async throws -> [WorkerReport]
+    /// The worker keys on the allow-list, revoked ones included.
+    func workerKeys() async throws -> [WorkerKeyReport]
+    /// Allows a worker public key (Z85) under `name`.
+    func allowWorkerKey(_ key: String, name: String) async throws -> WorkerKeyReport
+    /// Revokes a worker public key (Z85).
+    func revokeWorkerKey(_ key: String) async throws -> WorkerKeyReport
     func cancel(run: String) async throws -> RunReport
     func logs(run: String, step: String, offset: Int64) async throws -> (bytes: [UInt8], finished: Bool)
     func explain(run: String, step: String) async throws -> Explanation

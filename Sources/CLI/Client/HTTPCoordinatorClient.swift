@@ -157,6 +157,24 @@ struct HTTPCoordinatorClient: CoordinatorClient {
         return try decode([WorkerReport].self, data)
     }
 
+    func workerKeys() async throws -> [WorkerKeyReport] {
+        try await get([WorkerKeyReport].self, "v1/worker-keys")
+    }
+
+    func allowWorkerKey(_ key: String, name: String) async throws -> WorkerKeyReport {
+        try await post(WorkerKeyReport.self, "v1/worker-keys", body: AllowWorkerKeyRequest(key: key, name: name))
+    }
+
+    /// The key travels percent-encoded in the path: Z85 uses `/`, `?`, `#`, `%` and more.
+    func revokeWorkerKey(_ key: String) async throws -> WorkerKeyReport {
+        let escaped = key.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? key
+        let path = baseURL.absoluteString.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/v1/worker-keys/" + escaped
+        var request = HTTPClientRequest(url: path)
+        request.method = .DELETE
+        let (data, _) = try await perform(request)
+        return try decode(WorkerKeyReport.self, data)
+    }
+
     func cancel(run: String) async throws -> RunReport {
         var request = HTTPClientRequest(url: url("v1/runs/\(run)/cancel"))
         request.method = .POST

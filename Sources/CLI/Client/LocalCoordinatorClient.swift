@@ -58,6 +58,18 @@ struct LocalCoordinatorClient: CoordinatorClient {
         }
     }
 
+    func workerKeys() async throws -> [WorkerKeyReport] {
+        try await call { try await service.listWorkerKeys() }
+    }
+
+    func allowWorkerKey(_ key: String, name: String) async throws -> WorkerKeyReport {
+        try await call { try await service.allowWorkerKey(key, name: name) }
+    }
+
+    func revokeWorkerKey(_ key: String) async throws -> WorkerKeyReport {
+        try await call { try await service.revokeWorkerKey(key) }
+    }
+
     func cancel(run: String) async throws -> RunReport {
         try await call {
             try await service.cancel(runID: run)

@@ -114,9 +114,9 @@ struct RunsCommand: AsyncParsableCommand {
     }
 }
 
-/// `conduit workers`.
-struct WorkersCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "workers", abstract: "List workers with their capabilities and running attempts.")
+/// `conduit workers` (`conduit workers list`).
+struct WorkersListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List workers with their capabilities and running attempts.")
 
     @Flag(help: "Print JSON.")
     var json = false

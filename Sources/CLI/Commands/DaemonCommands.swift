@@ -27,11 +27,29 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("worker-timeout"), help: "Seconds of silence after which a worker is considered lost.")
     var workerTimeout: Double = 10
 
+    @Option(name: .customLong("secret-key"), help: ArgumentHelp(
+        "The coordinator's CURVE key pair (a NAME.secret file from `conduit keys generate`, mode 0600): workers authenticate and traffic is encrypted.",
+        valueName: "FILE"))
+    var secretKey: String?
+
+    @Flag(help: "No authentication and no encryption: anyone who reaches --listen can run steps. Only for a single trusted machine.")
+    var plaintext = false
+
     @OptionGroup var logging: LogOptions
 
     func validate() throws {
         guard parseHostPort(http) != nil else { throw ValidationError("--http must be HOST:PORT, e.g. 127.0.0.1:8765") }
         guard workerTimeout > 0 else { throw ValidationError("--worker-timeout must be positive") }
+        if plaintext && secretKey != nil {
+            throw ValidationError("--plaintext and --secret-key contradict each other: choose one")
+        }
+        if !plaintext && secretKey == nil {
+            throw ValidationError("""
+                workers must authenticate: pass --secret-key FILE (create it with `conduit keys generate --name coordinator`, \
+                then allow each worker with `conduit workers allow NAME.public --name NAME`), or --plaintext to run without \
+                authentication on a single trusted machine
+                """)
+        }
     }
 
     func run() async throws {
@@ -39,11 +57,23 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let logger = Logger(label: "conduit.coordinator")
         let (host, port) = parseHostPort(http)!
         try await withCLIErrors {
+            let security: TransportSecurity
+            let allowList = WorkerAllowList()
+            if let secretKey {
+                let keys = try KeyFiles.readSecret(secretKey)
+                security = .curveServer(keys: keys, allowList: allowList)
+                logger.info("CURVE on: workers pin this coordinator's public key \(keys.publicKey.z85)")
+            } else {
+                security = .plaintext
+                let warning = "WARNING: --plaintext: workers are NOT authenticated and traffic is NOT encrypted; anyone who can reach \(listen) can run steps and read artifacts. Use it only on a single trusted machine."
+                FileHandle.standardError.write(Data("\(warning)\n".utf8))
+                logger.warning("\(warning)")
+            }
             let loop = try ZMQLoop()
             defer { loop.shutdown() }
             let transport: ZMQCoordinatorTransport
             do {
-                transport = try await ZMQCoordinatorTransport(loop: loop, endpoint: listen)
+                transport = try await ZMQCoordinatorTransport(loop: loop, endpoint: listen, security: security)
             } catch {
                 throw CLIError("cannot listen for workers on \(listen): \(error)", exitCode: ExitStatus.unavailable)
             }
@@ -53,6 +83,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
                     configuration: CoordinatorConfiguration(dataDirectory: dataDirectory, workerLossTimeout: .milliseconds(Int64(workerTimeout * 1000))),
                     transport: transport, logger: logger
                 )
+                if case .curveServer = security { try await service.enableWorkerAuthentication(allowList) }
             } catch let error as CoordinatorError {
                 throw CLIError("conduit coordinator: \(error.message)", exitCode: ExitStatus.unavailable)
             }
@@ -104,12 +135,33 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("drain-timeout"), help: "Seconds a draining worker lets running steps finish before it stops them and hands them back.")
     var drainTimeout: Double = 60
+    @Option(name: .customLong("secret-key"), help: ArgumentHelp(
+        "This worker's CURVE key pair (a NAME.secret file from `conduit keys generate`, mode 0600); its public key must be allowed on the coordinator.",
+        valueName: "FILE"))
+    var secretKey: String?
+
+    @Option(name: .customLong("coordinator-key"), help: ArgumentHelp(
+        "The coordinator's public key, or its .public file: the worker talks to no other.", valueName: "KEY_OR_FILE"))
+    var coordinatorKey: String?
+
+    @Flag(help: "No authentication and no encryption (the coordinator must run with --plaintext too). Only for a single trusted machine.")
+    var plaintext = false
 
     @OptionGroup var logging: LogOptions
 
     func validate() throws {
         guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
         guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout must not be negative") }
+        if plaintext && (secretKey != nil || coordinatorKey != nil) {
+            throw ValidationError("--plaintext cannot be combined with --secret-key or --coordinator-key")
+        }
+        if !plaintext && (secretKey == nil || coordinatorKey == nil) {
+            throw ValidationError("""
+                a worker authenticates with --secret-key FILE (its own key pair from `conduit keys generate`) and \
+                --coordinator-key KEY_OR_FILE (the coordinator's public key); or pass --plaintext for a coordinator \
+                that runs without authentication on a single trusted machine
+                """)
+        }
         guard coordinator.hasPrefix("tcp://") || coordinator.hasPrefix("ipc://") || coordinator.hasPrefix("inproc://") else {
             throw ValidationError("--coordinator must be a ZeroMQ endpoint such as tcp://HOST:5555")
         }
@@ -122,10 +174,21 @@ struct WorkerCommand: AsyncParsableCommand {
         // A worker name never picks a directory outside the data directory (`--name ../x`).
         let directory = workDirectory ?? (EmbeddedSystem.defaultDataDirectory + "/worker-" + WorkerService.safeName(workerName))
         try await withCLIErrors {
+            let security: TransportSecurity
+            if let secretKey, let coordinatorKey {
+                let keys = try KeyFiles.readSecret(secretKey)
+                security = .curveClient(keys: keys, coordinatorKey: try KeyFiles.readPublicKey(coordinatorKey))
+                logger.info("CURVE on: this worker's public key is \(keys.publicKey.z85)")
+            } else {
+                security = .plaintext
+                let warning = "WARNING: --plaintext: this worker does NOT authenticate the coordinator and its traffic is NOT encrypted. Use it only on a single trusted machine."
+                FileHandle.standardError.write(Data("\(warning)\n".utf8))
+                logger.warning("\(warning)")
+            }
             let loop = try ZMQLoop()
             defer { loop.shutdown() }
             let identity = Array("\(workerName)-\(UInt64.random(in: 0...UInt64.max))".utf8)
-            let transport = try await ZMQWorkerTransport(loop: loop, endpoint: coordinator, identity: identity)
+            let transport = try await ZMQWorkerTransport(loop: loop, endpoint: coordinator, identity: identity, security: security)
             let service = try WorkerService(
                 configuration: WorkerConfiguration(
                     name: workerName, labels: labels, slots: slots, workDirectory: directory, drainTimeout: .milliseconds(Int64(drainTimeout * 1000))

@@ -20,6 +20,8 @@ enum EmbeddedSystem {
     ) async throws -> T {
         let loop = try ZMQLoop()
         defer { loop.shutdown() }
+        // In-process only: nothing outside this process can reach an inproc endpoint (and libzmq runs no
+        // security handshake over inproc), so the embedded pair talks plain text by design.
         let endpoint = "inproc://conduit-embedded"
         let coordinatorTransport = try await ZMQCoordinatorTransport(loop: loop, endpoint: endpoint)
         let coordinator: CoordinatorService

@@ -36,13 +36,15 @@ extension CoordinatorService {
 
     func handle(_ message: Message, from peer: PeerID) {
         if case .hello(let hello) = message.payload {
-            register(hello, envelope: message.envelope, from: peer)
+            guard admitsHello(message, from: peer) else { return }
+            register(hello, envelope: message.envelope, from: peer, key: message.authenticatedKey)
             return
         }
         guard let workerID = workerIDsByPeer[peer], workers[workerID] != nil else {
             send(.refuse(Refuse(reason: "unknown worker: send hello first", helloRequired: true)), to: peer, cause: message.envelope.messageID)
             return
         }
+        guard authenticates(message, as: workerID, from: peer) else { return }
         let now = monotonicNow()
         workers[workerID]!.lastSeen = now
         switch message.payload {
@@ -72,7 +74,7 @@ extension CoordinatorService {
         }
     }
 
-    func register(_ hello: Hello, envelope: Envelope, from peer: PeerID) {
+    func register(_ hello: Hello, envelope: Envelope, from peer: PeerID, key: String? = nil) {
         guard hello.protocolVersion == ProtocolVersion.current, envelope.version == ProtocolVersion.current else {
             let reason = "protocol version \(hello.protocolVersion) is not supported: this coordinator speaks version \(ProtocolVersion.current); upgrade the worker"
             logger.warning("refused worker \(hello.workerName): \(reason)")
@@ -90,6 +92,7 @@ extension CoordinatorService {
         let now = wallNow()
         workers[id] = ConnectedWorker(id: id, name: baseName, peer: peer, capabilities: hello.capabilities, lastSeen: monotonicNow(), firstSeen: now)
         workerIDsByPeer[peer] = id
+        recordKey(key, ofWorker: id)
         let capabilitiesJSON = String(decoding: (try? JSONEncoder().encode(hello.capabilities)) ?? Data(), as: UTF8.self)
         do {
             try store.saveWorker(WorkerRecord(id: id, name: baseName, capabilitiesJSON: capabilitiesJSON, connected: true, firstSeen: now, lastSeen: now))

@@ -39,6 +39,8 @@ public actor CoordinatorService: Service {
     var scheduler = Scheduler()
     var workers: [String: ConnectedWorker] = [:]
     var workerIDsByPeer: [PeerID: String] = [:]
+    /// Worker authentication: the allow-list and the key each worker registered with.
+    var security = WorkerSecurity()
     var attempts: [String: ActiveAttempt] = [:]
     var uploads: [String: UploadState] = [:]
     /// Blob → peers whose upload of the same bytes waits for the one in progress.

@@ -193,3 +193,38 @@ public struct APIError: Codable, Error, Hashable, Sendable, CustomStringConverti
     public init(error: String) { self.error = error }
     public var description: String { error }
 }
+
+/// A worker public key on the coordinator's allow-list (`GET /v1/worker-keys`).
+public struct WorkerKeyReport: Codable, Hashable, Sendable {
+    /// The CURVE public key, 40 characters of Z85.
+    public var publicKey: String
+    /// Who the key belongs to, as given when it was allowed.
+    public var name: String
+    /// Milliseconds since 1970.
+    public var addedAt: Int64
+    /// When the key was revoked (milliseconds since 1970); absent while it is allowed.
+    public var revokedAt: Int64?
+    /// Ids of the connected workers that authenticated with this key.
+    public var workers: [String]
+
+    public init(publicKey: String, name: String, addedAt: Int64, revokedAt: Int64?, workers: [String]) {
+        self.publicKey = publicKey
+        self.name = name
+        self.addedAt = addedAt
+        self.revokedAt = revokedAt
+        self.workers = workers
+    }
+}
+
+/// `POST /v1/worker-keys`: allow a worker public key.
+public struct AllowWorkerKeyRequest: Codable, Hashable, Sendable {
+    /// The CURVE public key, 40 characters of Z85.
+    public var key: String
+    /// Who the key belongs to (shown in lists; used by `conduit workers revoke NAME`).
+    public var name: String
+
+    public init(key: String, name: String) {
+        self.key = key
+        self.name = name
+    }
+}

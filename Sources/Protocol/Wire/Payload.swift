@@ -60,10 +60,15 @@ public struct Message: Hashable, Sendable {
     public var payload: Payload
     /// Raw bytes for `logChunk`, `fetchChunk` and `uploadChunk`; empty otherwise.
     public var bulk: [UInt8]
+    /// The sender's public key (Z85) as the receiving transport authenticated it at the connection's
+    /// handshake; `nil` without authentication. Set by the receiver, never sent: not part of the wire
+    /// encoding, and the only identity of a sender that can be trusted.
+    public var authenticatedKey: String?
 
-    public init(envelope: Envelope, payload: Payload, bulk: [UInt8] = []) {
+    public init(envelope: Envelope, payload: Payload, bulk: [UInt8] = [], authenticatedKey: String? = nil) {
         self.envelope = envelope
         self.payload = payload
         self.bulk = bulk
+        self.authenticatedKey = authenticatedKey
     }
 }

@@ -1,0 +1,145 @@
+import Foundation
+import Logging
+import Protocol
+import Store
+import Transport
+
+/// What the coordinator knows about worker authentication.
+struct WorkerSecurity {
+    /// The transport's allow-list, when workers authenticate (CURVE); `nil` in plain-text mode, where
+    /// no message carries a key and none is checked.
+    var allowList: WorkerAllowList?
+    /// The keys allowed now (Z85): what `allowList` holds.
+    var allowed: Set<String> = []
+    /// Worker id → the key it registered with. Entries of workers gone since are pruned on revoke.
+    var keysByWorker: [String: String] = [:]
+}
+
+extension CoordinatorService {
+    /// Turns on worker authentication: fills `allowList` (shared with the transport's ZAP handler)
+    /// with the keys allowed in the store, and from now on checks the authenticated key of every
+    /// worker message. Call once, before ``run()``.
+    public func enableWorkerAuthentication(_ allowList: WorkerAllowList) throws {
+        let keys = try storedKeys().filter { $0.revokedAt == nil }.map(\.publicKey)
+        allowList.replace(with: keys)
+        security.allowList = allowList
+        security.allowed = Set(keys)
+        logger.info("worker authentication on: \(keys.count) worker key\(keys.count == 1 ? "" : "s") allowed")
+    }
+
+    /// Every worker key ever allowed, revoked ones included.
+    public func listWorkerKeys() throws -> [WorkerKeyReport] {
+        try storedKeys().map(report)
+    }
+
+    /// Allows a worker public key (Z85) under `name`; a revoked key is allowed again. Takes effect
+    /// at the next handshake.
+    public func allowWorkerKey(_ key: String, name: String) throws -> WorkerKeyReport {
+        guard WorkerAllowList.isValidKey(key) else {
+            throw CoordinatorError(.invalidRequest, "\"\(key)\" is not a worker public key: expected 40 characters of Z85, as in the NAME.public file `conduit keys generate` writes")
+        }
+        let name = name.trimmingCharacters(in: .whitespaces)
+        guard !name.isEmpty else { throw CoordinatorError(.invalidRequest, "a worker key needs a name (--name)") }
+        let record = WorkerKeyRecord(publicKey: key, name: name, addedAt: wallNow())
+        do {
+            try store.saveWorkerKey(record)
+        } catch {
+            throw CoordinatorError(.storage, "cannot record the worker key: \(error)")
+        }
+        security.allowed.insert(key)
+        security.allowList?.allow(key)
+        logger.notice("worker key allowed", metadata: ["key": "\(key)", "name": "\(name)"])
+        return report(record)
+    }
+
+    /// Revokes a worker public key: new handshakes with it are denied at once, and every connected
+    /// worker that registered with it is told so and removed (its attempts are queued again), so
+    /// nothing more is dispatched to it. The answer's `workers` are the workers dropped.
+    public func revokeWorkerKey(_ key: String) throws -> WorkerKeyReport {
+        let revoked: WorkerKeyRecord?
+        do {
+            revoked = try store.revokeWorkerKey(key, at: wallNow())
+        } catch {
+            throw CoordinatorError(.storage, "cannot record the revocation: \(error)")
+        }
+        guard let revoked else { throw CoordinatorError(.notFound, "no worker key \(key) was ever allowed") }
+        security.allowed.remove(key)
+        security.allowList?.revoke(key)
+        security.keysByWorker = security.keysByWorker.filter { workers[$0.key] != nil }
+        let dropped = security.keysByWorker.filter { $0.value == key }.map(\.key).sorted()
+        for id in dropped {
+            if let worker = workers[id] {
+                send(.refuse(Refuse(reason: "this worker's key (\(revoked.name)) was revoked")), to: worker.peer)
+            }
+            removeWorker(id: id, reason: "its key \(revoked.name) was revoked")
+            security.keysByWorker[id] = nil
+        }
+        flushOutbox()
+        logger.notice("worker key revoked", metadata: ["key": "\(key)", "name": "\(revoked.name)", "dropped": "\(dropped)"])
+        var answer = report(revoked)
+        answer.workers = dropped
+        return answer
+    }
+
+    // MARK: Hooks in message handling
+
+    /// Whether a `hello` may register: always without authentication; with it, only when its
+    /// connection's key is allowed now (it may have been revoked since the handshake). A refused
+    /// worker is told why and stops.
+    func admitsHello(_ message: Message, from peer: PeerID) -> Bool {
+        guard security.allowList != nil else { return true }
+        guard let key = message.authenticatedKey, security.allowed.contains(key) else {
+            let reason = message.authenticatedKey == nil
+                ? "this coordinator requires CURVE authentication"
+                : "this worker's key is not allowed (it was revoked); allow it with `conduit workers allow`"
+            logger.warning("refused a worker's hello: \(reason)", metadata: ["peer": "\(peer)"])
+            send(.refuse(Refuse(reason: reason)), to: peer, cause: message.envelope.messageID)
+            return false
+        }
+        return true
+    }
+
+    /// Whether a message from registered worker `workerID` really comes from it: its authenticated
+    /// key must be the one the worker registered with, and still allowed. The routing id alone
+    /// proves nothing (a connection may take over another's routing id), so a message with another
+    /// key is rejected and the worker it claimed to be is removed; one whose key was revoked removes
+    /// its worker and tells it to stop.
+    func authenticates(_ message: Message, as workerID: String, from peer: PeerID) -> Bool {
+        guard security.allowList != nil else { return true }
+        let key = message.authenticatedKey
+        if let key, !security.allowed.contains(key) {
+            send(.refuse(Refuse(reason: "this worker's key was revoked")), to: peer, cause: message.envelope.messageID)
+            removeWorker(id: workerID, reason: "its key was revoked")
+            return false
+        }
+        guard let key, security.keysByWorker[workerID] == key else {
+            logger.warning("rejected a message whose key is not the one its worker registered with", metadata: ["worker": "\(workerID)", "peer": "\(peer)"])
+            removeWorker(id: workerID, reason: "a connection with another key took over its routing id")
+            send(.refuse(Refuse(reason: "unknown worker: send hello first", helloRequired: true)), to: peer, cause: message.envelope.messageID)
+            return false
+        }
+        return true
+    }
+
+    /// Remembers the key worker `workerID` registered with (nothing without authentication).
+    func recordKey(_ key: String?, ofWorker workerID: String) {
+        guard security.allowList != nil else { return }
+        security.keysByWorker[workerID] = key
+    }
+
+    // MARK: Helpers
+
+    private func storedKeys() throws -> [WorkerKeyRecord] {
+        do {
+            return try store.workerKeys()
+        } catch {
+            throw CoordinatorError(.storage, "cannot read the worker keys: \(error)")
+        }
+    }
+
+    private func report(_ record: WorkerKeyRecord) -> WorkerKeyReport {
+        let users = security.keysByWorker.filter { $0.value == record.publicKey && workers[$0.key] != nil }.map(\.key).sorted()
+        return WorkerKeyReport(
+            publicKey: record.publicKey, name: record.name, addedAt: record.addedAt, revokedAt: record.revokedAt, workers: users)
+    }
+}
