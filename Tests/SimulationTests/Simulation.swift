@@ -6,6 +6,7 @@ import Spec
 import Store
 import TestKit
 import Transport
+import Worker
 @testable import Coordinator
 
 /// One seeded schedule: a coordinator (the real `CoordinatorService`, over a real store), two or
@@ -43,15 +44,27 @@ final class Simulation {
     var acknowledged: [String: [String: String]] = [:]
     var faults: [String] = []
     var dispatches = 0
+    var trace: [String] = []
     var restarts = 0
 
-    init(seed: UInt64, root: String) throws {
+    /// A scripted schedule instead of random faults: one long step, a reliable network, and one
+    /// cut of the worker→coordinator direction of the worker running it.
+    struct Script {
+        var stepMilliseconds: Int64
+        var workerLeaseMilliseconds: Int64
+        var cutAt: Int64
+        var cutMilliseconds: Int64
+    }
+    let script: Script?
+
+    init(seed: UInt64, root: String, script: Script? = nil) throws {
+        self.script = script
         self.seed = seed
         random = SeededGenerator(seed: seed)
         directory = root + "/sim-\(seed)"
         try? FileManager.default.removeItem(atPath: directory)
         start = 1_000_000
-        calmAt = start + 45_000
+        calmAt = script == nil ? start + 45_000 : start
         deadline = start + 240_000
         coordinatorNextTick = start + 1000
     }
@@ -70,7 +83,7 @@ final class Simulation {
     /// A random DAG of 3 to 6 steps, each reading one or two earlier steps' outputs; some
     /// steps may retry a user failure once.
     func makePlan() -> PipelinePlan {
-        let count = Int.random(in: 3...6, using: &random)
+        let count = script == nil ? Int.random(in: 3...6, using: &random) : 1
         var steps: [PlannedStep] = []
         for index in 0..<count {
             var inputs: [StepDataInput] = []
@@ -101,13 +114,21 @@ final class Simulation {
         let workerCount = Int.random(in: 2...3, using: &random)
         for index in 0..<workerCount {
             var worker = SimulatedWorker(name: "w\(index)", firstTick: start + Int64.random(in: 0..<1000, using: &random))
+            if let script { worker.leases = AttemptLeases(timeoutMilliseconds: script.workerLeaseMilliseconds) }
             var out: [Message] = []
             worker.lastHeard = now
             worker.hello(now: now, out: &out)
             workers.append(worker)
             for message in out { post(message, from: index) }
         }
+        var cutDone = false
         while now < deadline {
+            if let script, !cutDone, now >= start + script.cutAt,
+               let holder = workers.firstIndex(where: { !$0.running.isEmpty }) {
+                cutDone = true
+                faults.append("t+\(now - start) cut \(workers[holder].name) for \(script.cutMilliseconds) ms (worker→coordinator)")
+                cutUntil[workers[holder].name] = (now + script.cutMilliseconds, now)
+            }
             if now >= calmAt, try await runEnded() { break }
             let next = nextEventTime()
             clock.set(max(now, min(next, deadline)))
@@ -129,6 +150,7 @@ final class Simulation {
         }
         if service != nil { next = min(next, coordinatorNextTick) } else { next = min(next, coordinatorDownUntil) }
         if now < calmAt { next = min(next, max(nextFaultAt, now + 1)) }
+        if script != nil { next = min(next, now + 100) }
         if let due = restartLater.map(\.due).min() { next = min(next, due) }
         return max(next, now + 1)
     }
@@ -214,12 +236,14 @@ final class Simulation {
         case .dispatch(let dispatch):
             guard worker.running[dispatch.attemptID] == nil, worker.pending[dispatch.attemptID] == nil else { break }
             dispatches += 1
+            trace.append("t+\(now - start) \(worker.name) got \(dispatch.attemptID.split(separator: "-").suffix(2).joined(separator: "-"))")
             try await checkInputs(of: dispatch)
             let base = dispatch.leaseSequence == 0 ? worker.helloSentAt : (worker.sentAt[dispatch.leaseSequence] ?? worker.helloSentAt)
             worker.leases.grant(dispatch.attemptID, now: base)
             // Most steps are short; some outlive leases and timeouts.
-            let duration = random.chance(0.7) ? Int64.random(in: 100...3000, using: &random) : Int64.random(in: 5000...25_000, using: &random)
-            worker.running[dispatch.attemptID] = (dispatch, now, now + duration, random.chance(0.1))
+            let duration = script?.stepMilliseconds
+                ?? (random.chance(0.7) ? Int64.random(in: 100...3000, using: &random) : Int64.random(in: 5000...25_000, using: &random))
+            worker.running[dispatch.attemptID] = (dispatch, now, now + duration, script == nil && random.chance(0.1))
         case .cancel(let cancel):
             if worker.running.removeValue(forKey: cancel.attemptID) != nil {
                 let report = AttemptFinished(attemptID: cancel.attemptID, outcome: .canceled, startedAt: now, endedAt: now, message: "canceled")

@@ -28,7 +28,7 @@ import Testing
             let simulation = try Simulation(seed: seed, root: Self.root)
             try await simulation.run()
             if ProcessInfo.processInfo.environment["CONDUIT_SIM_VERBOSE"] != nil {
-                print(simulation.summary + " dispatches=\(simulation.dispatches) overlapsSeen=\(simulation.violations.count)")
+                print(simulation.summary + " dispatches=\(simulation.dispatches) overlapsSeen=\(simulation.violations.count)\n  " + simulation.trace.joined(separator: "\n  "))
             }
             if !simulation.violations.isEmpty {
                 failures.append("\(simulation.summary)\n  " + simulation.violations.prefix(5).joined(separator: "\n  ") + "\n  replay: CONDUIT_SIM_SEED=\(seed) swift test --filter SimulationTests")
@@ -36,5 +36,20 @@ import Testing
             }
         }
         #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+    }
+
+    /// A one-way cut (worker → coordinator) of the worker running a long step: the coordinator
+    /// stops hearing it and sends the step elsewhere after 10 s, while the worker still hears the
+    /// coordinator. The worker must have fenced its attempt first. A worker whose lease outlasts
+    /// the coordinator's timeout (14 s) shows what the check catches.
+    @Test func aOneWayCutNeverLetsTwoAttemptsRunAtOnce() async throws {
+        let fenced = try Simulation(seed: 7, root: Self.root, script: .init(stepMilliseconds: 30_000, workerLeaseMilliseconds: 8000, cutAt: 2000, cutMilliseconds: 60_000))
+        try await fenced.run()
+        #expect(fenced.violations.isEmpty, "\(fenced.summary): \(fenced.violations)")
+        #expect(fenced.dispatches >= 2, "the step must have been sent to another worker: \(fenced.trace)")
+
+        let unfenced = try Simulation(seed: 7, root: Self.root, script: .init(stepMilliseconds: 30_000, workerLeaseMilliseconds: 14_000, cutAt: 2000, cutMilliseconds: 60_000))
+        try await unfenced.run()
+        #expect(unfenced.violations.contains { $0.contains("runs twice at once") }, "a lease longer than the coordinator's timeout must show as overlap: \(unfenced.violations)")
     }
 }
