@@ -381,3 +381,54 @@ struct CoordinatorRestartTests {
         }
     }
 }
+
+/// SIGTERM (or `conduit worker drain`) lets a worker finish what it runs, then it leaves.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct WorkerDrainTests {
+    @Test func sigtermFinishesTheRunningStepThenTheWorkerExits() async throws {
+        try await withCluster(workers: 2) { cluster in
+            let work = try ProcessHarness.temporaryDirectory()
+            let marker = work + "/started"
+            let pipeline = try Fixtures.pipeline("""
+                type: pipeline
+                jobs:
+                  step:
+                    command: echo $CONDUIT_ATTEMPT_ID >> \(marker); sleep 3
+                """, named: "drain.yml", in: work)
+            let submitted = try await cluster.cli(["submit", pipeline])
+            #expect(submitted.status == 0, "\(submitted.stderr)")
+            let run = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            try await waitForFile(marker)
+            let workers = try JSONSerialization.jsonObject(with: Data(try await cluster.cli(["workers", "--json"]).stdout.utf8)) as? [[String: Any]] ?? []
+            let busy = try #require(workers.first { ($0["runningAttempts"] as? [String])?.isEmpty == false }?["name"] as? String)
+            let worker = try #require(cluster.workers.first { $0.name == busy })
+            kill(worker.process.processIdentifier, SIGTERM)
+
+            var summary: [String: Any] = [:]
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline {
+                summary = try await cluster.cli(["status", run, "--json"]).json()
+                if let status = summary["status"] as? String, status != "running" && status != "queued" { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(summary["status"] as? String == "completed", "\(summary)")
+            let attempts = try String(contentsOfFile: marker, encoding: .utf8).split(separator: "\n")
+            #expect(attempts.count == 1, "the draining worker finishes its step; nothing runs it again: \(attempts)")
+            let exited = await worker.waitForExit(timeout: .seconds(15))
+            #expect(exited == 0, "a drained worker exits cleanly:\n\(worker.text)")
+            #expect(worker.text.contains("draining"), "\(worker.text)")
+        }
+    }
+
+    @Test func conduitWorkerDrainMakesAnIdleWorkerLeave() async throws {
+        try await withCluster(workers: 2) { cluster in
+            let drained = try await cluster.cli(["worker", "drain", "worker1"])
+            #expect(drained.status == 0, "\(drained.stderr)")
+            #expect(drained.stdout.contains("draining"))
+            let worker = try #require(cluster.workers.first { $0.name == "worker1" })
+            #expect(await worker.waitForExit(timeout: .seconds(15)) == 0, "\(worker.text)")
+            let unknown = try await cluster.cli(["worker", "drain", "nobody"])
+            #expect(unknown.status != 0 && unknown.stderr.contains("no connected worker nobody"), "\(unknown.stderr)")
+        }
+    }
+}

@@ -27,6 +27,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("worker-timeout"), help: "Seconds of silence after which a worker is considered lost.")
     var workerTimeout: Double = 10
 
+    @Option(name: .customLong("min-free-space"), help: "MiB that must stay free under --data-dir; below it dispatching pauses until space is freed.")
+    var minimumFreeMiB: Int64 = 256
+
     @Option(name: .customLong("secret-key"), help: ArgumentHelp(
         "The coordinator's CURVE key pair (a NAME.secret file from `conduit keys generate`, mode 0600): workers authenticate and traffic is encrypted.",
         valueName: "FILE"))
@@ -40,6 +43,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     func validate() throws {
         guard parseHostPort(http) != nil else { throw ValidationError("--http must be HOST:PORT, e.g. 127.0.0.1:8765") }
         guard workerTimeout > 0 else { throw ValidationError("--worker-timeout must be positive") }
+        guard minimumFreeMiB >= 0 else { throw ValidationError("--min-free-space must not be negative") }
         if plaintext && secretKey != nil {
             throw ValidationError("--plaintext and --secret-key contradict each other: choose one")
         }
@@ -80,7 +84,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
             let service: CoordinatorService
             do {
                 service = try CoordinatorService(
-                    configuration: CoordinatorConfiguration(dataDirectory: dataDirectory, workerLossTimeout: .milliseconds(Int64(workerTimeout * 1000))),
+                    configuration: CoordinatorConfiguration(
+                        dataDirectory: dataDirectory, workerLossTimeout: .milliseconds(Int64(workerTimeout * 1000)), minimumFreeBytes: minimumFreeMiB << 20
+                    ),
                     transport: transport, logger: logger
                 )
                 if case .curveServer = security { try await service.enableWorkerAuthentication(allowList) }
@@ -104,18 +110,27 @@ struct CoordinatorCommand: AsyncParsableCommand {
     }
 }
 
-/// `conduit worker`: runs steps sent by a coordinator.
+/// `conduit worker`: starts a worker (`conduit worker start`, the default), or drains one.
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
-        abstract: "Start a worker that runs steps for a coordinator.",
+        abstract: "Start a worker that runs steps for a coordinator (`conduit worker --coordinator ...`), or drain one.",
+        subcommands: [WorkerStartCommand.self, WorkerDrainCommand.self],
+        defaultSubcommand: WorkerStartCommand.self
+    )
+}
+
+/// `conduit worker [start]`: runs steps sent by a coordinator.
+struct WorkerStartCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "start",
+        abstract: "Start a worker that runs steps for a coordinator (the default of `conduit worker`).",
         discussion: """
             SIGTERM (or SIGINT) drains the worker: it takes nothing new, hands back attempts waiting \
             for a slot, lets running attempts finish (up to --drain-timeout), then exits. A second \
             signal stops the running attempts at once and hands them back. `conduit worker drain NAME` \
             asks a running worker to do the same through the coordinator.
-            """,
-        subcommands: [WorkerDrainCommand.self]
+            """
     )
 
     @Option(help: "The coordinator's ZeroMQ endpoint, e.g. tcp://head:5555.")
@@ -197,7 +212,9 @@ struct WorkerCommand: AsyncParsableCommand {
             )
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
-                    services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+                    // A drained worker ends its service by itself: the process then exits cleanly.
+                    services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+                    gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
                 )
             )
             do {

@@ -1,0 +1,56 @@
+import Coordinator
+import Foundation
+import Protocol
+import Spec
+import Synchronization
+import TestKit
+import Testing
+import Transport
+
+/// A full disk under the data directory pauses dispatching with a reason, and space coming
+/// back resumes it.
+@Suite(.timeLimit(.minutes(1)))
+struct DiskSpaceTests {
+    @Test func aFullDiskPausesDispatchingUntilSpaceReturns() async throws {
+        let directory = try ProcessHarness.temporaryDirectory("conduit-disk")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let free = Mutex<Int64>(100 << 20)
+        let network = InMemoryNetwork()
+        let configuration = CoordinatorConfiguration(
+            dataDirectory: directory, heartbeatInterval: .milliseconds(50), freeSpace: { _ in free.withLock { $0 } }
+        )
+        let service = try CoordinatorService(configuration: configuration, transport: network.coordinator)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await service.run() }
+            let worker = network.connectWorker(identity: "w")
+            let capabilities = WorkerCapabilities(cores: 1, memoryBytes: 1 << 30, slots: 1, labels: [], hostname: "h")
+            worker.send(Message(envelope: Envelope(code: .hello, messageID: 1, senderID: "w"), payload: .hello(Hello(workerName: "w", capabilities: capabilities))))
+            var events = worker.events.makeAsyncIterator()
+            guard case .message(let welcome)? = await events.next(), case .welcome = welcome.payload else {
+                Issue.record("the worker must be welcomed")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(200))  // a few ticks: the disk check pauses
+            let plan = PipelinePlan(name: "p", sourceFile: "/p.yml", settings: PipelineSettings(), steps: [
+                PlannedStep(name: "a", commandTemplate: "true", command: CommandTemplate(segments: [.text("true")])),
+            ], outputs: [])
+            let run = try await service.submit(SubmitRequest(planJSON: PlanJSON.encode(plan), localInputs: [:], code: [:], force: []), plan: plan)
+            try await Task.sleep(for: .milliseconds(300))
+            let paused = try await service.report(runID: run)
+            #expect(paused.steps.first?.status == .queued)
+            #expect(paused.steps.first?.reason?.contains("disk is full") == true, "\(String(describing: paused.steps.first?.reason))")
+
+            free.withLock { $0 = 10 << 30 }
+            var dispatched = false
+            while let event = await events.next() {
+                if case .message(let message) = event, case .dispatch(let dispatch) = message.payload {
+                    dispatched = dispatch.runID == run
+                    break
+                }
+            }
+            #expect(dispatched, "dispatching resumes once space is back")
+            network.coordinator.close()
+            group.cancelAll()
+        }
+    }
+}
