@@ -76,7 +76,8 @@ struct SpecReader {
         )
         if let inputs = entries["inputs"] {
             spec.inputValues = try inputs.entriesOrEmpty().map { entry in
-                NamedInput(
+                try Self.checkName(entry.key, of: .input, at: entry.value)
+                return NamedInput(
                     name: entry.key, value: try readInputValue(entry.value, baseDirectory: directory),
                     location: entry.value
                 )
@@ -119,12 +120,7 @@ struct SpecReader {
         }
         var nodes: [NodeSpec] = []
         for entry in entries {
-            guard !entry.key.isEmpty,
-                  entry.key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
-                throw entry.value.error(
-                    .invalidType, "step name '\(entry.key)' may only hold letters, digits, '_' and '-'"
-                )
-            }
+            try Self.checkStepName(entry.key, at: entry.value)
             nodes.append(try readNode(name: entry.key, entry.value, baseDirectory: baseDirectory))
         }
         return nodes
@@ -165,7 +161,8 @@ struct SpecReader {
         }
         if let inputs = entries["inputs"] {
             spec.inputs = try inputs.entriesOrEmpty().map { entry in
-                NamedInput(
+                try Self.checkName(entry.key, of: .input, at: entry.value)
+                return NamedInput(
                     name: entry.key, value: try readInputValue(entry.value, baseDirectory: baseDirectory),
                     location: entry.value
                 )
