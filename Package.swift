@@ -125,6 +125,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "HTTPAPITests",
+            dependencies: [
+                "HTTPAPI", "Coordinator", "Protocol", "TestKit",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: ["Artifacts", "Protocol", "TestKit"],
             swiftSettings: swiftSettings
