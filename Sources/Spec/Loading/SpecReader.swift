@@ -40,9 +40,15 @@ struct SpecReader {
 
     // MARK: Pipeline job
 
-    /// Reads the pipeline job in `file` (absolute path).
-    mutating func readPipelineJob(file: String) throws -> PipelineSpec {
-        guard let root = try YAMLDocument.load(file: file) else {
+    /// Reads the pipeline job in `file` (absolute path), or in `text` as if it were that file's content.
+    mutating func readPipelineJob(file: String, text: String? = nil) throws -> PipelineSpec {
+        let document: SourceNode?
+        if let text {
+            document = try YAMLDocument.parse(text, file: file)
+        } else {
+            document = try YAMLDocument.load(file: file)
+        }
+        guard let root = document else {
             throw SpecError(.notAPipeline, file: file, message: "the file is empty; expected a pipeline job with type: pipeline")
         }
         guard root.isMapping else {
