@@ -1,12 +1,13 @@
 # Conduit: common tasks. `make help` lists them.
-.PHONY: help setup build test example bench clean
+.PHONY: help setup build test example bench fuzz clean
 
 help:
 	@echo "make setup    install libzmq3-dev (and numpy for the examples)"
 	@echo "make build    debug build of the conduit CLI"
 	@echo "make test     build and run every test (unit, ZeroMQ, multi-process integration)"
 	@echo "make example  run examples/house-prices with the embedded coordinator and worker"
-	@echo "make bench    release build, then the dispatch/throughput/cache benchmarks"
+	@echo "make bench    release build, then the dispatch/throughput/cache and hostile-YAML benchmarks"
+	@echo "make fuzz     libFuzzer on the protocol decoder and the pipeline loader, FUZZ_SECONDS (60) each"
 
 setup:
 	@dpkg -s libzmq3-dev >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libzmq3-dev)
@@ -24,6 +25,20 @@ example: build
 bench: setup
 	swift build -c release
 	bash benchmarks/run.sh
+
+# The fuzzers exist only with CONDUIT_FUZZ=1 and build in their own scratch path, so their sanitizer flags
+# never invalidate the ordinary debug build. New inputs go to .build/fuzz/corpus; the seeds in
+# Tests/Fuzz/Corpus are read, not written; a crash is saved as .build/fuzz/crash-* (see docs/fuzzing.md).
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD = CONDUIT_FUZZ=1 swift build --scratch-path .build/fuzz --sanitize=fuzzer --sanitize=address
+fuzz: setup
+	$(FUZZ_BUILD) --product fuzz-protocol
+	$(FUZZ_BUILD) --product fuzz-pipeline
+	mkdir -p .build/fuzz/corpus/protocol .build/fuzz/corpus/pipeline
+	.build/fuzz/debug/fuzz-protocol -max_total_time=$(FUZZ_SECONDS) -timeout=5 -rss_limit_mb=2048 \
+		-artifact_prefix=.build/fuzz/ .build/fuzz/corpus/protocol Tests/Fuzz/Corpus/protocol
+	.build/fuzz/debug/fuzz-pipeline -max_total_time=$(FUZZ_SECONDS) -timeout=5 -rss_limit_mb=2048 -max_len=65536 \
+		-artifact_prefix=.build/fuzz/ .build/fuzz/corpus/pipeline Tests/Fuzz/Corpus/pipeline
 
 clean:
 	rm -rf .build conduit-outputs

@@ -1,4 +1,5 @@
 // swift-tools-version:6.1
+import Foundation
 import PackageDescription
 
 /// Settings shared by every target, tests included.
@@ -133,9 +134,34 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "HTTPAPITests",
+            dependencies: [
+                "HTTPAPI", "Coordinator", "Protocol", "TestKit",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: ["Artifacts", "Protocol", "TestKit"],
             swiftSettings: swiftSettings
         ),
     ]
 )
+
+// libFuzzer targets, part of the package only with CONDUIT_FUZZ=1 (they need `--sanitize=fuzzer`, which
+// provides their `main`). `make fuzz` builds and runs them; see docs/fuzzing.md.
+if ProcessInfo.processInfo.environment["CONDUIT_FUZZ"] == "1" {
+    let fuzzSettings = swiftSettings + [.unsafeFlags(["-parse-as-library"])]
+    package.targets += [
+        .executableTarget(
+            name: "ProtocolFuzzer", dependencies: ["Protocol"], path: "Fuzz/ProtocolFuzzer", swiftSettings: fuzzSettings),
+        .executableTarget(
+            name: "PipelineFuzzer", dependencies: ["Spec"], path: "Fuzz/PipelineFuzzer", swiftSettings: fuzzSettings),
+    ]
+    package.products += [
+        .executable(name: "fuzz-protocol", targets: ["ProtocolFuzzer"]),
+        .executable(name: "fuzz-pipeline", targets: ["PipelineFuzzer"]),
+    ]
+}

@@ -6,6 +6,10 @@
 #   bash benchmarks/run.sh                       # uses .build/release/conduit
 #   CONDUIT_BIN=.build/debug/conduit bash benchmarks/run.sh
 #
+# Hostile YAML (HY): `conduit validate` on generated hostile files (benchmarks/hostile.py: alias bomb,
+# deep nesting, huge documents, huge numbers), time and peak RSS per refusal, next to validating an
+# ordinary pipeline in the same run. BENCH_HOSTILE_ONLY=1 runs only this part.
+#
 # Knobs (environment): BENCH_REPS (3), BENCH_CHAIN (200), BENCH_FAN (1000),
 # BENCH_TIMEOUT (seconds per conduit command, 120), BENCH_DIR (scratch parent,
 # default .build), BENCH_KEEP=1 keeps the
@@ -191,7 +195,44 @@ log "binary $BIN ($("$BIN" --version 2>/dev/null)), $REPS reps, chain $CHAIN, fa
 loop_true() { local i; for ((i = 0; i < $1; i++)); do /bin/true; done; }
 export -f loop_true
 
+# peak_rss_kb FILE CMD...: runs CMD, writes its peak RSS (KiB) to FILE, returns its exit status.
+peak_rss_kb() {
+    local out="$1"; shift
+    if [ -x /usr/bin/time ]; then
+        /usr/bin/time -q -f '%M' -o "$out" "$@"
+    else
+        # No GNU time: poll VmHWM from /proc while the command runs (a lower bound for short commands).
+        "$@" & local pid=$! peak=0 hwm
+        while kill -0 "$pid" 2>/dev/null; do
+            hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+            [ -n "$hwm" ] && [ "$hwm" -gt "$peak" ] && peak=$hwm
+        done
+        wait "$pid"; local rc=$?
+        echo "$peak" >"$out"; return $rc
+    fi
+}
+
+# HY: each hostile file must be refused (exit 2); normal.yml must validate (exit 0).
+python3 "$ROOT/benchmarks/hostile.py" "$WORK/hostile" || exit 2
 for r in $(seq "$REPS"); do
+    for file in "$WORK"/hostile/*.yml; do
+        kind=$(basename "$file" .yml)
+        want=2; [ "$kind" = normal ] && want=0
+        t0=$(now_ns)
+        peak_rss_kb "$WORK/hy.rss" timeout "$TMO" "$BIN" validate "$file" >/dev/null 2>"$WORK/hy_$kind.err"
+        rc=$?
+        t1=$(now_ns)
+        if [ $rc -ne $want ]; then
+            fail "hy_$kind: conduit validate exited $rc, expected $want"; tail -n 2 "$WORK/hy_$kind.err" >&2
+            continue
+        fi
+        s=$(secs "$t0" "$t1"); record "hy_$kind" "$s"; record "hyrss_$kind" "$(tail -n 1 "$WORK/hy.rss")"
+        [ "$r" = 1 ] && log "hy_$kind: ${s}s, $(tail -n 1 "$WORK/hy.rss") KiB: $(head -c 160 "$WORK/hy_$kind.err" | tr '\n' ' ')"
+    done
+done
+
+[ "${BENCH_HOSTILE_ONLY:-0}" = 1 ] && REPS_CLUSTER=0 || REPS_CLUSTER=$REPS
+for r in $(seq "$REPS_CLUSTER"); do
     # W1: chain of $CHAIN steps, coordinator + one 1-slot worker, fresh data dir.
     time_cmd "w1_loop_r$r" bash -c "loop_true $CHAIN"
     if start_cluster "w1_r$r" 1; then
@@ -279,12 +320,31 @@ c, v = med("su_run"), med("su_version")
 row("Embedded start-up: `conduit run` 1 step, fresh data dir", fmt_s(c), f"{fmt_s(v)} (`conduit --version`)",
     "n/a" if (c is None or v is None) else f"{c / v:.1f}×", "≤ 0.2 s (report only)", (c is not None and c <= 0.2))
 
+# Hostile YAML
+kinds = sorted(k[3:] for k in vals if k.startswith("hy_") and k != "hy_normal")
+base_t, base_m = med("hy_normal"), (max(vals["hyrss_normal"]) if vals["hyrss_normal"] else None)
+if kinds and base_t is not None:
+    worst = max(kinds, key=lambda k: med("hy_" + k))
+    wt = med("hy_" + worst)
+    row(f"HY hostile YAML, {len(kinds)} kinds: slowest refusal ({worst}) by `conduit validate`", fmt_s(wt),
+        f"{fmt_s(base_t)} (validate normal.yml)", f"{wt / base_t:.1f}×", "< 0.1 s", wt < 0.1)
+    peak = max(kinds, key=lambda k: max(vals["hyrss_" + k]))
+    pm = max(vals["hyrss_" + peak])
+    row(f"HY … largest peak RSS ({peak})", f"{pm / 1024:.1f} MiB", f"{base_m / 1024:.1f} MiB (normal.yml)",
+        f"{pm / base_m:.1f}×", "bounded (report only)", None)
+else:
+    row("HY hostile YAML", "n/a", "n/a", "n/a", "< 0.1 s", False)
+
 print()
 print(f"Conduit benchmarks — binary {binary}, median of {reps} runs, total {float(total):.0f} s")
 print()
 print("| workload | conduit | baseline | ratio | target | met |")
 print("|---|---|---|---|---|---|")
+import os
+hostile_only = os.environ.get("BENCH_HOSTILE_ONLY") == "1"
 for r in rows:
+    if hostile_only and not r[0].startswith("HY"):
+        continue
     print("| " + " | ".join(r) + " |")
 print()
 print("Samples (s):")
@@ -292,6 +352,12 @@ for k, label in [("w1_chain", "W1 chain submit"), ("w1_empty", "W1 empty submit"
                  ("w2_fanout", "W2 submit"), ("w2_xargs", "W2 xargs"), ("w3_resubmit", "W3 re-submit"),
                  ("su_run", "start-up conduit run"), ("su_version", "conduit --version")]:
     print(f"  {label:22s} {samples(k)}")
+if kinds:
+    print()
+    print("Hostile YAML, per kind (median s, peak RSS MiB); every one refused with exit status 2:")
+    for k in ["normal"] + kinds:
+        if vals["hy_" + k]:
+            print(f"  {k:28s} {med('hy_' + k):.3f} s  {max(vals['hyrss_' + k]) / 1024:6.1f} MiB")
 print()
 print("W1 raw = (chain submit − bash loop) / steps. W1 net = (chain − empty submit) / (steps − 1) − loop / steps,")
 print("i.e. the marginal cost of one more step with the fixed submit/wait round trip removed.")

@@ -89,7 +89,17 @@ public struct BlobStore: Sendable {
     /// - Returns: the content digest and size. When the blob was already present the copy is discarded.
     @discardableResult
     public func importFile(at path: String) throws(ArtifactError) -> (digest: Digest, size: Int64) {
-        let input = try FileIO.openForReading(path)
+        try importFile(opened: FileIO.openForReading(path), path: path)
+    }
+
+    /// ``importFile(at:)`` of a regular file only, refusing a symlink in the last component unless
+    /// `followingLinks` (see `FileIO.openRegularFile`).
+    func importRegularFile(at path: String, followingLinks: Bool) throws(ArtifactError) -> (digest: Digest, size: Int64) {
+        try importFile(opened: FileIO.openRegularFile(path, followingLinks: followingLinks), path: path)
+    }
+
+    /// Copies the open descriptor `input` (closed on return) into the store.
+    private func importFile(opened input: Int32, path: String) throws(ArtifactError) -> (digest: Digest, size: Int64) {
         defer { FileIO.close(input) }
         let temporary = FileIO.join(tmpDirectory, FileIO.uniqueName(prefix: "import"))
         let output = try FileIO.open(

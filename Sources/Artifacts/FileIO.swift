@@ -10,6 +10,37 @@ enum FileIO {
         try open(path, flags: O_RDONLY, mode: 0, operation: "open for reading")
     }
 
+    /// Opens a file to read its content, refusing anything but a regular file: with `followingLinks: false`
+    /// a symlink in the last component fails (`O_NOFOLLOW`) instead of being read through, so a file that
+    /// was swapped for a link after it was listed is never read. FIFOs are opened without blocking, then
+    /// refused.
+    static func openRegularFile(_ path: String, followingLinks: Bool) throws(ArtifactError) -> Int32 {
+        let flags = O_RDONLY | O_NONBLOCK | (followingLinks ? 0 : O_NOFOLLOW)
+        let fd: Int32
+        do throws(ArtifactError) {
+            fd = try open(path, flags: flags, mode: 0, operation: "open for reading")
+        } catch {
+            guard error.errno == ELOOP, !followingLinks else { throw error }
+            throw ArtifactError(
+                code: .symlinkRejected,
+                message: "'\(path)' became a symbolic link while it was being read; links are not followed",
+                path: path)
+        }
+        let info: stat
+        do throws(ArtifactError) {
+            info = try fstat(fd, path: path)
+        } catch {
+            close(fd)
+            throw error
+        }
+        guard isRegular(info) else {
+            close(fd)
+            throw ArtifactError(
+                code: .unsupportedFileType, message: "'\(path)' is not a regular file", path: path)
+        }
+        return fd
+    }
+
     static func open(_ path: String, flags: Int32, mode: mode_t, operation: String) throws(ArtifactError) -> Int32 {
         while true {
             let fd = Glibc.open(path, flags | O_CLOEXEC, mode)

@@ -36,6 +36,14 @@ public enum SHA256Hasher {
         return try digest(ofDescriptor: fd, path: path)
     }
 
+    /// ``digest(ofFileAt:)`` of a regular file only, refusing a symlink in the last component unless
+    /// `followingLinks` (see `FileIO.openRegularFile`).
+    static func digest(ofRegularFileAt path: String, followingLinks: Bool) throws(ArtifactError) -> (digest: Digest, size: Int64) {
+        let fd = try FileIO.openRegularFile(path, followingLinks: followingLinks)
+        defer { FileIO.close(fd) }
+        return try digest(ofDescriptor: fd, path: path)
+    }
+
     /// Hashes from the descriptor's current position to end of file.
     static func digest(ofDescriptor fd: Int32, path: String) throws(ArtifactError) -> (digest: Digest, size: Int64) {
         var hasher = SHA256()

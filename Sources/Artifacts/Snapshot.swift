@@ -28,16 +28,29 @@ public enum Snapshot {
         }
         guard let realRoot = FileIO.realPath(path) else { throw ArtifactError.io("resolve", path: path) }
         let rules = honoringIgnoreFiles ? try loadIgnoreRules(root: path) : IgnoreRules.none
-        var walker = Walker(root: path, realRoot: realRoot, rules: rules, store: store)
+        var walker = Walker(
+            root: path, realRoot: realRoot, rules: rules, store: store, honoringIgnoreFiles: honoringIgnoreFiles)
         _ = try walker.walk("")
         let manifest = try TreeManifest(kind: .folder, entries: walker.entries)
         if let store { try store.put(manifest) }
         return manifest
     }
 
-    /// Snapshots one file (a symlink given as `path` is followed) as a `file` artifact whose single entry is
-    /// named after the file's last path component.
-    public static func file(at path: String, store: BlobStore?) throws(ArtifactError) -> TreeManifest {
+    /// Snapshots one file as a `file` artifact whose single entry is named after the file's last path
+    /// component.
+    ///
+    /// A symlink given as `path` is followed when `followingLinks` is true (a file named on the command
+    /// line). With `followingLinks: false` (a step's `uri_file` output, written by the step) a symlink is
+    /// refused with `symlinkRejected`, naming where it points: the output must be the file itself, never a
+    /// way to read a file elsewhere on the worker.
+    public static func file(at path: String, store: BlobStore?, followingLinks: Bool = true) throws(ArtifactError) -> TreeManifest {
+        if !followingLinks, let info = FileIO.lstat(path), FileIO.isSymlink(info) {
+            let target = FileIO.readLink(path) ?? "?"
+            throw ArtifactError(
+                code: .symlinkRejected,
+                message: "'\(path)' is a symbolic link to '\(target)'; write the file itself there, not a link",
+                path: path)
+        }
         guard let info = FileIO.stat(path) else { throw ArtifactError.io("snapshot file", path: path) }
         guard FileIO.isRegular(info) else {
             throw ArtifactError(
@@ -45,7 +58,7 @@ public enum Snapshot {
                 message: "'\(path)' is not a regular file; snapshot folders with Snapshot.folder(at:store:)",
                 path: path)
         }
-        let (digest, size) = try hash(path, store: store)
+        let (digest, size) = try hash(path, store: store, followingLinks: followingLinks)
         let entry = TreeEntry.file(
             path: FileIO.lastComponent(path), size: size, digest: digest,
             isExecutable: info.st_mode & S_IXUSR != 0)
@@ -152,9 +165,11 @@ public enum Snapshot {
 
     // MARK: - Internals
 
-    private static func hash(_ path: String, store: BlobStore?) throws(ArtifactError) -> (Digest, Int64) {
-        if let store { return try store.importFile(at: path) }
-        return try SHA256Hasher.digest(ofFileAt: path)
+    /// Hashes (and stores) the regular file at `path`; a symlink in the last component is refused unless
+    /// `followingLinks`, so a file swapped for a link after the walk saw it is never read through.
+    private static func hash(_ path: String, store: BlobStore?, followingLinks: Bool) throws(ArtifactError) -> (Digest, Int64) {
+        if let store { return try store.importRegularFile(at: path, followingLinks: followingLinks) }
+        return try SHA256Hasher.digest(ofRegularFileAt: path, followingLinks: followingLinks)
     }
 
     private static func place(_ entry: TreeEntry, from store: BlobStore, at path: String, linking: Bool) throws(ArtifactError) {
@@ -193,6 +208,8 @@ public enum Snapshot {
         let realRoot: String
         let rules: IgnoreRules
         let store: BlobStore?
+        /// Whether an ignore file could skip a refused entry (code snapshots), which messages then suggest.
+        let honoringIgnoreFiles: Bool
         var entries: [TreeEntry] = []
 
         /// Walks `relative` (a directory, "" for the root); returns whether it produced any entry.
@@ -225,7 +242,8 @@ public enum Snapshot {
                     if rules.isIgnored(path, isDirectory: false) { continue }
                     throw ArtifactError(
                         code: .unsupportedFileType,
-                        message: "'\(absolute)' is a socket, FIFO or device; remove it or add '\(path)' to .amlignore",
+                        message: "'\(absolute)' is a socket, FIFO or device; remove it"
+                            + (honoringIgnoreFiles ? " or add '\(path)' to .amlignore" : ""),
                         path: absolute)
                 }
             }
@@ -233,7 +251,8 @@ public enum Snapshot {
         }
 
         private mutating func addFile(path: String, contentAt file: String, mode: mode_t) throws(ArtifactError) {
-            let (digest, size) = try Snapshot.hash(file, store: store)
+            // `file` is a listed regular file or a link's resolved real path: neither is a link now.
+            let (digest, size) = try Snapshot.hash(file, store: store, followingLinks: false)
             entries.append(.file(path: path, size: size, digest: digest, isExecutable: mode & S_IXUSR != 0))
         }
 
@@ -243,8 +262,10 @@ public enum Snapshot {
             func reject(_ why: String) -> ArtifactError {
                 ArtifactError(
                     code: .symlinkRejected,
-                    message: "symlink '\(path)' -> '\(text)' \(why); replace it with a copy or add '\(path)' "
-                        + "to .amlignore",
+                    message: "symlink '\(path)' -> '\(text)' \(why); "
+                        + (honoringIgnoreFiles
+                            ? "replace it with a copy or add '\(path)' to .amlignore"
+                            : "write a copy of the file there instead of a link"),
                     path: absolute)
             }
             guard let target, let resolved = FileIO.realPath(absolute) else { throw reject("is dangling") }

@@ -17,18 +17,51 @@ public enum CoordinatorHTTPServer {
 
     /// An `Application` (a swift-service-lifecycle `Service`) serving `service` on `host:port`.
     /// `onRunning` receives the bound port (useful with port 0).
+    ///
+    /// With a `token`, every request (every route, and paths no route matches) must carry
+    /// `Authorization: Bearer TOKEN` (see ``BearerTokenMiddleware``). Without one the API may only listen on
+    /// loopback: see ``checkExposure(host:token:)``. Requests and their headers are not logged.
+    ///
+    /// - Throws: ``HTTPAccessError`` `tokenRequired` for a non-loopback `host` without a token.
     public static func application(
-        service: CoordinatorService, host: String, port: Int, logger: Logger,
+        service: CoordinatorService, host: String, port: Int, token: BearerToken? = nil, logger: Logger,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
+    ) throws(HTTPAccessError) -> some ApplicationProtocol {
+        try checkExposure(host: host, token: token)
         let router = Router()
         addRoutes(to: router, service: service)
+        let responder = GuardedResponder(
+            inner: router.buildResponder(), middleware: token.map { BearerTokenMiddleware(token: $0) })
         return Application(
-            router: router,
+            responder: responder,
             configuration: .init(address: .hostname(host, port: port), serverName: "conduit"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger
         )
+    }
+
+    /// Refuses to serve a non-loopback `host` without a token: the API can submit commands that run on
+    /// every worker, so only the local machine may use it unauthenticated.
+    public static func checkExposure(host: String, token: BearerToken?) throws(HTTPAccessError) {
+        guard token == nil, !isLoopback(host) else { return }
+        throw HTTPAccessError(
+            code: .tokenRequired,
+            message: "the HTTP API would listen on \(host), which other machines can reach, without a token; "
+                + "pass --http-token-file FILE (mode 0600, e.g. `openssl rand -hex 32 > FILE && chmod 600 FILE`) "
+                + "or listen on 127.0.0.1")
+    }
+
+    /// Whether `host` names only this machine: `localhost`, an address in 127.0.0.0/8, or `::1`.
+    public static func isLoopback(_ host: String) -> Bool {
+        var name = host.lowercased()
+        if name.hasPrefix("[") && name.hasSuffix("]") { name = String(name.dropFirst().dropLast()) }
+        if name == "localhost" || name == "::1" || name == "0:0:0:0:0:0:0:1" { return true }
+        // A dotted quad whose first octet is 127; anything else (a name, another address) is not loopback.
+        let octets = name.split(separator: ".", omittingEmptySubsequences: false)
+        let values = octets.compactMap { octet in
+            octet.count <= 3 && octet.allSatisfy({ ("0"..."9").contains($0) }) ? Int(octet) : nil
+        }
+        return octets.count == 4 && values.count == 4 && values.allSatisfy { $0 <= 255 } && values[0] == 127
     }
 
     static func addRoutes(to router: Router<BasicRequestContext>, service: CoordinatorService) {

@@ -143,4 +143,106 @@ struct YAMLSafetyTests {
         #expect(error?.code == .unreadableFile)
         #expect(error?.file == "/nonexistent/pipeline.yml")
     }
+
+    // MARK: Huge numbers
+
+    /// A 10,000-digit integer literal.
+    static let hugeInteger = "9" + String(repeating: "0", count: 9_999)
+
+    /// Integer spellings that do not fit in 64 bits, in every base YAML 1.1 knows.
+    static let hugeIntegers = [
+        hugeInteger, "-" + hugeInteger, "0x" + String(repeating: "f", count: 10_000),
+        "0b" + String(repeating: "1", count: 10_000), "0" + String(repeating: "7", count: 10_000),
+        Array(repeating: "59", count: 5_000).joined(separator: ":"), "9_223_372_036_854_775_808",
+    ]
+
+    @Test(arguments: hugeIntegers)
+    func hugeIntegersInParametersAreRefusedWithAShortMessage(_ literal: String) throws {
+        let error = try #require(try Fixture.error("""
+            type: pipeline
+            jobs:
+              a:
+                command: echo ${{inputs.n}}
+                inputs: {n: \(literal)}
+            """))
+        #expect(error.code == .invalidType)
+        #expect(error.line == 5)
+        #expect(error.field == "jobs.a.inputs.n")
+        #expect(error.message.contains("does not fit in 64 bits"))
+        #expect(error.description.count < 300, "the message repeats the literal: \(error.description.prefix(300))")
+    }
+
+    @Test(arguments: [hugeInteger, "1e999999", "1.0e+999999", "-1.0e+999999", ".inf", "!!float 1e999999", "!!int \(hugeInteger)"])
+    func hugeOrInfiniteTimeoutsAreRefused(_ literal: String) throws {
+        let error = try #require(try Fixture.error("""
+            type: pipeline
+            jobs:
+              a:
+                command: echo
+                limits: {timeout: \(literal)}
+            """))
+        #expect(error.code == .invalidType)
+        #expect(error.field == "jobs.a.limits.timeout")
+        #expect(error.description.count < 300)
+    }
+
+    @Test func hugeNumbersAgainstDeclaredTypesAreRefused() throws {
+        let fixture = try Fixture([
+            "component.yml": """
+                type: command
+                command: echo ${{inputs.count}} ${{inputs.rate}}
+                inputs:
+                  count: {type: integer, default: 1}
+                  rate: {type: number, max: 1}
+                """,
+            "pipeline.yml": """
+                type: pipeline
+                inputs:
+                  big: \(Self.hugeInteger)
+                jobs:
+                  a:
+                    component: file:./component.yml
+                    inputs: {count: 2, rate: 0.5}
+                """,
+        ])
+        let topLevel = try #require(fixture.error())
+        #expect(topLevel.code == .invalidType)
+        #expect(topLevel.field == "inputs.big")
+
+        try fixture.write("pipeline.yml", """
+            type: pipeline
+            jobs:
+              a:
+                component: file:./component.yml
+                inputs: {count: 2, rate: 1.0e+999999}
+            """)
+        let infinite = try #require(fixture.error())
+        #expect(infinite.code == .outOfRange)
+        #expect(infinite.field == "jobs.a.inputs.rate")
+
+        try fixture.write("pipeline.yml", """
+            type: pipeline
+            inputs:
+              n: 2
+            jobs:
+              a:
+                component: file:./component.yml
+                inputs: {count: "${{parent.inputs.n}}", rate: 0.5}
+            """)
+        #expect(fixture.error() == nil)
+        let overridden = try #require(fixture.error(overrides: ["inputs.n=\(Self.hugeInteger)"]))
+        #expect(overridden.description.count < 300)
+    }
+
+    @Test func aTenThousandDigitFloatIsInfinityAsInPython() throws {
+        // PyYAML reads it as float('inf'); Conduit does the same, and an untyped parameter renders as Python would.
+        let plan = try Fixture.load("""
+            type: pipeline
+            jobs:
+              a:
+                command: echo ${{inputs.x}}
+                inputs: {x: \(Self.hugeInteger).5}
+            """)
+        #expect(plan.steps[0].preview == "echo inf")
+    }
 }

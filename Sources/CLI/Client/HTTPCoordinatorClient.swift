@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Coordinator
 import Foundation
+import HTTPAPI
 import NIOCore
 import NIOHTTP1
 import Protocol
@@ -17,8 +18,12 @@ struct HTTPCoordinatorClient: CoordinatorClient {
     /// Bytes read from a file per chunk of an upload.
     static let uploadChunkBytes = 1 << 20
 
-    init(baseURL: URL) {
+    /// Sent as `Authorization: Bearer TOKEN` on every request when set.
+    let token: BearerToken?
+
+    init(baseURL: URL, token: BearerToken? = nil) {
         self.baseURL = baseURL
+        self.token = token
         // The process-wide client: its threads live as long as the process, so it needs no shutdown.
         self.client = HTTPClient.shared
     }
@@ -41,6 +46,8 @@ struct HTTPCoordinatorClient: CoordinatorClient {
 
     /// Sends `request`; returns the response once its status is 2xx (its body not yet read).
     private func execute(_ request: HTTPClientRequest, timeout: TimeAmount = .seconds(120)) async throws -> HTTPClientResponse {
+        var request = request
+        if let token { request.headers.replaceOrAdd(name: "Authorization", value: token.authorizationValue) }
         let response: HTTPClientResponse
         do {
             response = try await client.execute(request, timeout: timeout)

@@ -216,6 +216,7 @@ struct DownloadCommand: AsyncParsableCommand {
                 let names = outputs.map(\.name).joined(separator: ", ")
                 throw CLIError("run \(run) has no output \(output)\(names.isEmpty ? " (it produced none)" : "; its outputs are \(names)")")
             }
+            try OutputDownloader.checkOutputName(output)
             let destination = (directory as NSString).appendingPathComponent(output)
             try await OutputDownloader.download(artifact: artifact.artifact, to: destination, client: client)
             print(destination)

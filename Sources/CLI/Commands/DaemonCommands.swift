@@ -21,8 +21,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "ZeroMQ endpoint workers connect to.")
     var listen: String = "tcp://0.0.0.0:5555"
 
-    @Option(help: "HOST:PORT of the HTTP API for clients (loopback by default; port 0 picks a free one).")
+    @Option(help: "HOST:PORT of the HTTP API for clients (loopback by default; port 0 picks a free one). Any other host needs --http-token-file.")
     var http: String = "127.0.0.1:8765"
+
+    @Option(name: .customLong("http-token-file"), help: ArgumentHelp("A file (mode 0600) holding the bearer token every HTTP request must carry.", valueName: "FILE"))
+    var httpTokenFile: String?
 
     @Option(name: .customLong("worker-timeout"), help: "Seconds of silence after which a worker is considered lost.")
     var workerTimeout: Double = 10
@@ -61,6 +64,14 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let logger = Logger(label: "conduit.coordinator")
         let (host, port) = parseHostPort(http)!
         try await withCLIErrors {
+            // Checked before anything listens: a non-loopback API without a token is never started.
+            let token: BearerToken?
+            do throws(HTTPAccessError) {
+                token = if let httpTokenFile { try BearerToken(readingFile: httpTokenFile) } else { nil }
+                try CoordinatorHTTPServer.checkExposure(host: host, token: token)
+            } catch {
+                throw CLIError("conduit coordinator: \(error.message)", exitCode: ExitStatus.usage)
+            }
             let security: TransportSecurity
             let allowList = WorkerAllowList()
             if let secretKey {
@@ -94,7 +105,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 throw CLIError("conduit coordinator: \(error.message)", exitCode: ExitStatus.unavailable)
             }
             let endpoints = transport.endpoints.joined(separator: ", ")
-            let application = CoordinatorHTTPServer.application(service: service, host: host, port: port, logger: logger) { bound in
+            let application = try CoordinatorHTTPServer.application(service: service, host: host, port: port, token: token, logger: logger) { bound in
                 // One line on stdout that scripts (and the integration tests) read.
                 FileHandle.standardOutput.write(Data("conduit coordinator: workers on \(endpoints), clients on http://\(host):\(bound)\n".utf8))
             }

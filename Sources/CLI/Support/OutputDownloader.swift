@@ -8,11 +8,22 @@ enum OutputDownloader {
     static func download(run: String, into directory: String, client: any CoordinatorClient) async throws -> [String: String] {
         var paths: [String: String] = [:]
         for output in try await client.outputs(run: run) {
+            try checkOutputName(output.name)
             let destination = (directory as NSString).appendingPathComponent(output.name)
             try await download(artifact: output.artifact, to: destination, client: client)
             paths[output.name] = destination
         }
         return paths
+    }
+
+    /// Refuses an output name that is not one plain path component: the names come from the coordinator,
+    /// which accepts plans from any client, and `DIR/NAME` is replaced whole.
+    static func checkOutputName(_ name: String) throws {
+        guard !name.isEmpty, name != ".", name != "..", !name.contains("/"), !name.utf8.contains(0) else {
+            throw CLIError(
+                "the coordinator named an output '\(name)', which is not a plain file name; nothing was written",
+                exitCode: ExitStatus.unavailable)
+        }
     }
 
     /// Recreates one artifact at `destination` (a file, or a folder replaced whole).

@@ -102,5 +102,7 @@ extension SpecError {
         public static let notSupported = Code(rawValue: "not_supported")
         /// A binding expression is malformed or used where it is not allowed.
         public static let invalidBinding = Code(rawValue: "invalid_binding")
+        /// A step, input or output name is not one Conduit can use in a path or a binding.
+        public static let invalidName = Code(rawValue: "invalid_name")
     }
 }

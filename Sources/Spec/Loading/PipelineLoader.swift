@@ -27,9 +27,26 @@ public enum PipelineLoader {
         }
     }
 
-    private static func loadResolved(_ path: String, overrides: [String]) throws -> PipelinePlan {
+    /// Loads a pipeline given as `text`, as if it were the content of `file` (an absolute path: errors name
+    /// it, and relative component and data paths resolve against its directory).
+    ///
+    /// The same checks as ``load(file:overrides:)`` apply, the 4 MiB size limit included. Used by the
+    /// pipeline fuzzer and by clients that hold a pipeline in memory.
+    /// - Throws: `SpecError`, never anything else.
+    public static func load(text: String, file: String, overrides: [String] = []) throws(SpecError) -> PipelinePlan {
+        let path = PathResolver.absolute(file, relativeTo: FileManager.default.currentDirectoryPath)
+        do {
+            return try loadResolved(path, text: text, overrides: overrides)
+        } catch let error as SpecError {
+            throw error
+        } catch {
+            throw SpecError(.syntax, file: path, message: "\(error)")
+        }
+    }
+
+    private static func loadResolved(_ path: String, text: String? = nil, overrides: [String]) throws -> PipelinePlan {
         var reader = SpecReader()
-        var spec = try reader.readPipelineJob(file: path)
+        var spec = try reader.readPipelineJob(file: path, text: text)
         for override in overrides {
             try OverrideApplier.apply(override, to: &spec, reader: &reader)
         }

@@ -143,6 +143,7 @@ extension SpecReader {
 
     /// Reads one `inputs:` declaration of a component.
     mutating func readInputDeclaration(name: String, _ node: SourceNode, baseDirectory: String) throws -> InputDeclaration {
+        try Self.checkName(name, of: .input, at: node)
         guard node.isMapping else {
             throw node.error(.invalidType, "an input declaration must be a mapping with type:, found \(node.shapeName)")
         }
@@ -207,6 +208,7 @@ extension SpecReader {
 
     /// Reads one `outputs:` declaration of a component or pipeline.
     mutating func readOutputDeclaration(name: String, _ node: SourceNode, requireType: Bool) throws -> OutputDeclaration {
+        try Self.checkName(name, of: .output, at: node)
         var declaration = OutputDeclaration(name: name, type: nil, mode: nil, location: node)
         guard !node.isNull else { return declaration }
         guard node.isMapping else {

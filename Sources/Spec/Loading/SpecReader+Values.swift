@@ -72,6 +72,7 @@ extension SpecReader {
 
     /// Reads a node output: empty, `${{parent.outputs.X}}`, or `{type, mode, path}`.
     mutating func readNodeOutput(name: String, _ node: SourceNode) throws -> NodeOutput {
+        try Self.checkName(name, of: .output, at: node)
         var output = NodeOutput(name: name, pipelineOutput: nil, type: nil, mode: nil, location: node)
         if node.isNull { return output }
         if node.isMapping {

@@ -41,9 +41,15 @@ struct SpecReader {
 
     // MARK: Pipeline job
 
-    /// Reads the pipeline job in `file` (absolute path).
-    mutating func readPipelineJob(file: String) throws -> PipelineSpec {
-        guard let root = try YAMLDocument.load(file: file) else {
+    /// Reads the pipeline job in `file` (absolute path), or in `text` as if it were that file's content.
+    mutating func readPipelineJob(file: String, text: String? = nil) throws -> PipelineSpec {
+        let document: SourceNode?
+        if let text {
+            document = try YAMLDocument.parse(text, file: file)
+        } else {
+            document = try YAMLDocument.load(file: file)
+        }
+        guard let root = document else {
             throw SpecError(.notAPipeline, file: file, message: "the file is empty; expected a pipeline job with type: pipeline")
         }
         guard root.isMapping else {
@@ -77,7 +83,8 @@ struct SpecReader {
         )
         if let inputs = entries["inputs"] {
             spec.inputValues = try inputs.entriesOrEmpty().map { entry in
-                NamedInput(
+                try Self.checkName(entry.key, of: .input, at: entry.value)
+                return NamedInput(
                     name: entry.key, value: try readInputValue(entry.value, baseDirectory: directory),
                     location: entry.value
                 )
@@ -120,12 +127,7 @@ struct SpecReader {
         }
         var nodes: [NodeSpec] = []
         for entry in entries {
-            guard !entry.key.isEmpty,
-                  entry.key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
-                throw entry.value.error(
-                    .invalidType, "step name '\(entry.key)' may only hold letters, digits, '_' and '-'"
-                )
-            }
+            try Self.checkStepName(entry.key, at: entry.value)
             nodes.append(try readNode(name: entry.key, entry.value, baseDirectory: baseDirectory))
         }
         return nodes
@@ -166,7 +168,8 @@ struct SpecReader {
         }
         if let inputs = entries["inputs"] {
             spec.inputs = try inputs.entriesOrEmpty().map { entry in
-                NamedInput(
+                try Self.checkName(entry.key, of: .input, at: entry.value)
+                return NamedInput(
                     name: entry.key, value: try readInputValue(entry.value, baseDirectory: baseDirectory),
                     location: entry.value
                 )

@@ -74,9 +74,10 @@ enum Literal: Hashable, Sendable {
         }
     }
 
-    /// The value as it appears in messages: strings quoted, everything else in Python form.
+    /// The value as it appears in messages: strings quoted, everything else in Python form; a long value is
+    /// cut to its start and its length (see `ScalarResolver.abbreviated`).
     var quoted: String {
-        if case .string(let text) = self { return "'\(text)'" }
-        return pythonString
+        if case .string(let text) = self { return "'\(ScalarResolver.abbreviated(text))'" }
+        return ScalarResolver.abbreviated(pythonString)
     }
 }

@@ -104,9 +104,16 @@ enum ScalarResolver {
             magnitude = Int(body)
         }
         guard let magnitude else {
-            throw Failure(message: "the integer \(text) is not valid or does not fit in 64 bits")
+            throw Failure(message: "the integer \(abbreviated(text)) is not valid or does not fit in 64 bits")
         }
         return .int(negative ? -magnitude : magnitude)
+    }
+
+    /// `text`, or its first 20 characters and its length when it is longer than 40, so that a hostile
+    /// 10,000-digit literal does not become a 10,000-character message.
+    static func abbreviated(_ text: String) -> String {
+        guard text.count > 40 else { return text }
+        return "\(text.prefix(20))… (\(text.count) characters)"
     }
 
     // MARK: Floats

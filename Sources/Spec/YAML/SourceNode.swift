@@ -81,11 +81,11 @@ struct SourceNode {
             case .null:
                 return .null
             case .bool:
-                guard let value = ScalarResolver.bool(text) else { throw ScalarResolver.Failure(message: "\(text) is not a boolean") }
+                guard let value = ScalarResolver.bool(text) else { throw ScalarResolver.Failure(message: "\(ScalarResolver.abbreviated(text)) is not a boolean") }
                 return .bool(value)
             case .int:
                 let value = try ScalarResolver.resolve(plain: text)
-                guard case .int = value else { throw ScalarResolver.Failure(message: "\(text) is not an integer") }
+                guard case .int = value else { throw ScalarResolver.Failure(message: "\(ScalarResolver.abbreviated(text)) is not an integer") }
                 return value
             case .float:
                 let value = try ScalarResolver.resolve(plain: text)
@@ -94,11 +94,11 @@ struct SourceNode {
                 case .int(let number): return .float(Double(number))
                 default:
                     if let number = PythonFloatFormat.parseFloat(text) { return .float(number) }
-                    throw ScalarResolver.Failure(message: "\(text) is not a number")
+                    throw ScalarResolver.Failure(message: "\(ScalarResolver.abbreviated(text)) is not a number")
                 }
             case .timestamp:
                 guard let stamp = try ScalarResolver.timestamp(text) else {
-                    throw ScalarResolver.Failure(message: "\(text) is not a timestamp")
+                    throw ScalarResolver.Failure(message: "\(ScalarResolver.abbreviated(text)) is not a timestamp")
                 }
                 return .timestamp(stamp)
             default:

@@ -119,9 +119,19 @@ extension WorkerService {
                         message: "output \(output.name) is a uri_file but the command wrote no file at ${{outputs.\(output.name)}}"
                     )
                 }
-                manifest = try Snapshot.file(at: path, store: cache)
-            } else {
-                manifest = try Snapshot.folder(at: path, store: cache, honoringIgnoreFiles: false)
+            }
+            switch Self.snapshotOutput(at: path, isFile: output.kind == .file, into: cache) {
+            case .success(let snapshot):
+                manifest = snapshot
+            case .failure(let error) where [.symlinkRejected, .unsupportedFileType, .unsafePath].contains(error.code):
+                // A link that leaves the output (or any link as a uri_file output) is the step's fault:
+                // the attempt fails with the reason; it is not retried as an infrastructure failure.
+                return AttemptFinished(
+                    attemptID: dispatch.attemptID, outcome: .failed, exitCode: 0, startedAt: started, endedAt: ended,
+                    message: "output \(output.name) cannot be stored: \(error.message)"
+                )
+            case .failure(let error):
+                throw error
             }
             for blob in Set(manifest.entries.compactMap(\.digest)).sorted() {
                 try await upload(blob, attemptID: dispatch.attemptID)
@@ -130,6 +140,15 @@ extension WorkerService {
             outputs[output.name] = manifest.digest.hex
         }
         return AttemptFinished(attemptID: dispatch.attemptID, outcome: .succeeded, exitCode: 0, outputs: outputs, startedAt: started, endedAt: ended)
+    }
+
+    /// Snapshots a finished step's output into `store`, never following a link out of it.
+    private static func snapshotOutput(at path: String, isFile: Bool, into store: BlobStore) -> Result<TreeManifest, ArtifactError> {
+        Result { () throws(ArtifactError) -> TreeManifest in
+            isFile
+                ? try Snapshot.file(at: path, store: store, followingLinks: false)
+                : try Snapshot.folder(at: path, store: store, honoringIgnoreFiles: false)
+        }
     }
 
     private enum Supervision: Sendable {
