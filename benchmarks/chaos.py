@@ -25,7 +25,7 @@ step seen completed while the scenario ran (HTTP and the database, polled every
 transitions); plus each scenario's own expectation (below, in the code).
 
 Environment: CONDUIT_BIN (default .build/release/conduit), CHAOS_RUNS (--runs,
-default 1), CHAOS_SEED (--seed, default: time based, printed), CHAOS_DIR (scratch
+default 3), CHAOS_SEED (--seed, default: time based, printed), CHAOS_DIR (scratch
 parent, default .build). Exit status: 0 all checks passed; 1 a duplicate output, a
 lost transition, a hang or a broken expectation; 2 set-up errors.
 
@@ -197,7 +197,7 @@ class Cluster:
         self.coordinator = None
         self.coordinator_starts = 0
         self.workers = {}
-        self.proxy = None
+        self.proxies = {}
         self.env = dict(os.environ, CONDUIT_HOME=os.path.join(work, "home"))
         self.env.pop("CONDUIT_URL", None)
 
@@ -228,8 +228,8 @@ class Cluster:
     def start_worker(self, name, via_proxy=False):
         port = self.zmq_port
         if via_proxy:
-            self.proxy = StallProxy(self.zmq_port)
-            port = self.proxy.port
+            self.proxies[name] = StallProxy(self.zmq_port)
+            port = self.proxies[name].port
         self.workers[name] = self._spawn(
             ["worker", "--coordinator", f"tcp://127.0.0.1:{port}", "--name", name, "--slots", str(SLOTS),
              "--work-dir", os.path.join(self.work, name)], f"{name}.log")
@@ -255,8 +255,8 @@ class Cluster:
     def stop_all(self):
         """SIGCONT then SIGKILL every process group started here, then anything left running
         under the scenario directory (steps of killed workers live in their own groups)."""
-        if self.proxy:
-            self.proxy.close()
+        for proxy in self.proxies.values():
+            proxy.close()
         procs = list(self.workers.values()) + ([self.coordinator] if self.coordinator else [])
         for proc in procs:
             for sig in (signal.SIGCONT, signal.SIGKILL):
@@ -390,20 +390,26 @@ class Observer:
         self.poll()
 
 
-def busy_worker(cluster, run_id, rng, exclude=(), started_only=True, timeout=20):
-    """A worker (chosen at random) running an attempt of the run, with the ids it holds."""
+def busy_worker(cluster, run_id, rng, timeout=20):
+    """A worker (chosen at random) the coordinator shows running a step of the run, with the
+    attempts it holds (from the database: a start is recorded with the next commit, so an
+    attempt may still read `dispatched` there)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        holding = {}
-        for attempt in attempts_of(cluster, run_id):
-            if attempt["status"] == "running" or (not started_only and attempt["status"] == "dispatched"):
-                if attempt["worker"] in cluster.workers and attempt["worker"] not in exclude:
-                    holding.setdefault(attempt["worker"], []).append(attempt)
-        if holding:
-            name = rng.choice(sorted(holding))
-            return name, holding[name]
-        time.sleep(0.1)
+        report = run_report(cluster, run_id) or {"steps": []}
+        busy = sorted({s["worker"] for s in report["steps"] if s["status"] == "running" and s.get("worker") in cluster.workers})
+        if busy:
+            name = rng.choice(busy)
+            held = [a for a in attempts_of(cluster, run_id) if a["worker"] == name and a["status"] in ("dispatched", "running")]
+            if held:
+                return name, held
+        time.sleep(0.05)
     return None, []
+
+
+def fault_delay(rng, ctx):
+    """A random point in the first 70 % of a fault-free run (seconds after the submit)."""
+    return rng.uniform(1.0, max(2.0, 0.7 * ctx.get("baseline_s", 9.0)))
 
 
 # ---------------------------------------------------------------------------
@@ -554,9 +560,8 @@ def scenario(name, rng, ctx, result):
         ready = cluster.start_coordinator()
         if ready is None:
             raise RuntimeError("the coordinator did not answer within 20 s:\n" + cluster.log("coordinator.log")[-2000:])
-        proxied = "w3" if name.startswith("partition") else None
         for worker in WORKERS:
-            cluster.start_worker(worker, via_proxy=worker == proxied)
+            cluster.start_worker(worker, via_proxy=name.startswith("partition"))
         if not cluster.wait_for_workers(WORKERS):
             raise RuntimeError("the workers did not register within 20 s")
         run_id, started = submit(cluster, ctx["pipeline"])
@@ -581,7 +586,7 @@ def inject(name, rng, cluster, run_id, started, observer, result, ctx):
     if name == "baseline":
         return
     if name in ("worker-kill", "worker-stop"):
-        sleep_until(started, rng.uniform(1.5, 8.0))
+        sleep_until(started, fault_delay(rng, ctx))
         victim, held = busy_worker(cluster, run_id, rng)
         if victim is None:
             raise RuntimeError("no worker was running a step")
@@ -596,7 +601,7 @@ def inject(name, rng, cluster, run_id, started, observer, result, ctx):
             time.sleep(15)
             os.kill(proc.pid, signal.SIGCONT)
     elif name == "coord-kill":
-        sleep_until(started, rng.uniform(1.0, 10.0))
+        sleep_until(started, fault_delay(rng, ctx))
         before = observer.last_report
         os.kill(cluster.coordinator.pid, signal.SIGKILL)
         cluster.coordinator.wait()
@@ -617,18 +622,17 @@ def inject(name, rng, cluster, run_id, started, observer, result, ctx):
                             f"restarted after {down:.2f} s, answering HTTP {ready:.2f} s later")
     elif name.startswith("partition"):
         seconds = 5 if name == "partition-short" else 15
-        sleep_until(started, rng.uniform(1.5, 8.0))
-        victim, held = busy_worker(cluster, run_id, rng, exclude=("w1", "w2"), timeout=25)
+        sleep_until(started, fault_delay(rng, ctx))
+        victim, held = busy_worker(cluster, run_id, rng)
         if victim is None:
-            # The proxied worker never got a step: cut it anyway at this point.
-            victim, held = "w3", []
+            raise RuntimeError("no worker was running a step")
         fault.update(victim=victim, held=held, ms=now_ms(), seconds=seconds)
-        cluster.proxy.stall()
+        cluster.proxies[victim].stall()
         result.notes.append(f"cut {victim} off for {seconds} s holding {', '.join(a['step'] for a in held) or 'nothing'}")
         time.sleep(seconds)
-        cluster.proxy.resume()
+        cluster.proxies[victim].resume()
     elif name == "disk-full":
-        sleep_until(started, rng.uniform(1.0, 6.0))
+        sleep_until(started, fault_delay(rng, ctx))
         mount = os.path.dirname(cluster.data_dir)
         stat = os.statvfs(mount)
         free = stat.f_bavail * stat.f_frsize
@@ -672,6 +676,9 @@ def finish(name, cluster, run_id, checked, result, ctx):
     attempts = checked["attempts"]
     if name == "baseline":
         ctx["baseline"] = {step: values[1] for step, values in checked["steps"].items()}
+        report = checked["report"]
+        if report.get("finishedAt"):
+            ctx["baseline_s"] = (report["finishedAt"] - report["createdAt"]) / 1000
         many = [a["step"] for a in attempts if sum(1 for b in attempts if b["step"] == a["step"]) > 1]
         if many:
             result.violations.append(f"{run_id}: steps with more than one attempt without a fault: {sorted(set(many))}")
@@ -746,10 +753,10 @@ def table(results):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=int(os.environ.get("CHAOS_RUNS", "1")),
-                        help="repetitions of each scenario (CHAOS_RUNS, default 1)")
-    parser.add_argument("--seed", type=int, default=int(os.environ.get("CHAOS_SEED", str(int(time.time()) % 100000))),
-                        help="random seed (CHAOS_SEED; default time based)")
+    parser.add_argument("--runs", type=int, default=int(os.environ.get("CHAOS_RUNS") or "3"),
+                        help="repetitions of each fault scenario (CHAOS_RUNS, default 3)")
+    parser.add_argument("--seed", type=int, default=int(os.environ.get("CHAOS_SEED") or str(int(time.time()) % 100000)),
+                        help="random seed (CHAOS_SEED; default time based, printed)")
     parser.add_argument("--only", default="", help="comma-separated scenario names (baseline always runs)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory (logs, data dirs)")
     args = parser.parse_args()
@@ -787,8 +794,9 @@ def main():
                 step_ctx = dict(ctx, work=work)
                 t0 = time.monotonic()
                 scenario(name, rng, step_ctx, result)
-                if "baseline" in step_ctx:
-                    ctx["baseline"] = step_ctx["baseline"]
+                for key in ("baseline", "baseline_s"):
+                    if key in step_ctx:
+                        ctx[key] = step_ctx[key]
                 results.append(result)
                 status = result.skipped or ("ok" if not result.violations else f"{len(result.violations)} check(s) FAILED")
                 print(f"[{name} #{rep + 1}] {time.monotonic() - t0:5.1f} s  runs {' '.join(result.run_ids) or '-'}  {status}", flush=True)
