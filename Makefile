@@ -1,5 +1,5 @@
 # Conduit: common tasks. `make help` lists them.
-.PHONY: help setup build test example bench clean
+.PHONY: help setup build test example bench chaos clean
 
 help:
 	@echo "make setup    install libzmq3-dev (and numpy for the examples)"
@@ -7,6 +7,8 @@ help:
 	@echo "make test     build and run every test (unit, ZeroMQ, multi-process integration)"
 	@echo "make example  run examples/house-prices with the embedded coordinator and worker"
 	@echo "make bench    release build, then the dispatch/throughput/cache benchmarks"
+	@echo "make chaos    release build, then kill/stop/partition/disk-full faults against real processes"
+	@echo "              (CHAOS_RUNS=N repetitions, default 3; CHAOS_SEED=S; see docs/reliability.md)"
 
 setup:
 	@dpkg -s libzmq3-dev >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libzmq3-dev)
@@ -24,6 +26,10 @@ example: build
 bench: setup
 	swift build -c release
 	bash benchmarks/run.sh
+
+chaos: setup
+	swift build -c release
+	python3 benchmarks/chaos.py
 
 clean:
 	rm -rf .build conduit-outputs
