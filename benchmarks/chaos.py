@@ -400,7 +400,11 @@ def busy_worker(cluster, run_id, rng, timeout=20):
         busy = sorted({s["worker"] for s in report["steps"] if s["status"] == "running" and s.get("worker") in cluster.workers})
         if busy:
             name = rng.choice(busy)
-            held = [a for a in attempts_of(cluster, run_id) if a["worker"] == name and a["status"] in ("dispatched", "running")]
+            attempts = attempts_of(cluster, run_id)
+            # Ask again just before the fault: a step may have finished meanwhile.
+            report = run_report(cluster, run_id) or {"steps": []}
+            steps = {s["name"] for s in report["steps"] if s["status"] == "running" and s.get("worker") == name}
+            held = [a for a in attempts if a["step"] in steps and a["worker"] == name and a["status"] in ("dispatched", "running")]
             if held:
                 return name, held
         time.sleep(0.05)
@@ -460,8 +464,10 @@ def check_run(cluster, run_id, observer, result, baseline, expect_completed=True
     steps = {row[0]: row[1:] for row in db_query(
         cluster.data_dir, "SELECT name, status, outputs_json, log_attempt FROM steps WHERE run_id = ?", (run_id,)) or []}
     attempts = attempts_of(cluster, run_id)
-    events = db_query(cluster.data_dir, "SELECT step, detail FROM events WHERE run_id = ? AND kind = 'completed' "
+    events = db_query(cluster.data_dir, "SELECT step, detail, at FROM events WHERE run_id = ? AND kind = 'completed' "
                       "AND step IS NOT NULL", (run_id,)) or []
+    committed_at = {step: at for step, _, at in events}
+    events = [(step, detail) for step, detail, _ in events]
     entries = {row[0]: row[1] for row in db_query(
         cluster.data_dir, "SELECT attempt_id, outputs_json FROM cache_entries WHERE run_id = ?", (run_id,)) or []}
     final_status = {s["name"]: s["status"] for s in final["steps"]}
@@ -490,7 +496,7 @@ def check_run(cluster, run_id, observer, result, baseline, expect_completed=True
         if status != "completed" or final_status.get(name) != "completed" or (outputs is not None and outputs != now_outputs):
             result.lost += 1
             result.violations.append(f"{run_id} {name}: reported completed ({outputs}) during the run, now {status} ({now_outputs})")
-    return {"steps": steps, "attempts": attempts, "report": final}
+    return {"steps": steps, "attempts": attempts, "report": final, "committed_at": committed_at}
 
 
 def redispatch_latencies(attempts, fault_ms):
@@ -506,13 +512,18 @@ def redispatch_latencies(attempts, fault_ms):
     return out
 
 
-def expect_given_up(result, run_id, checked, held, victim, what):
+def expect_given_up(result, run_id, checked, held, victim, what, fault_ms):
     """The victim's attempts (running at the fault) must not count as succeeded, and their
-    steps must have completed through another attempt."""
+    steps must have completed through another attempt. A success the coordinator recorded
+    before the fault (or within 1 s of it: reports already on the wire) raced the fault."""
     by_id = {a["id"]: a for a in checked["attempts"]}
     for attempt in held:
         now = by_id.get(attempt["id"], {}).get("status")
-        if now == "succeeded":
+        at = checked["committed_at"].get(attempt["step"])
+        if now == "succeeded" and at is not None and at <= fault_ms + 1000:
+            result.notes.append(f"{attempt['id']} on {victim}: finished {at - fault_ms} ms from the fault (a race, not a re-run)")
+            attempt["raced"] = True
+        elif now == "succeeded":
             result.violations.append(f"{run_id} {attempt['step']}: attempt {attempt['id']} on {victim} succeeded after {what}")
         elif now is not None:
             result.notes.append(f"{attempt['id']} on {victim}: {now}")
@@ -522,7 +533,7 @@ def expect_fencing(result, cluster, victim, held):
     """A worker whose lease ran out while it was cut off must say it fenced the attempts."""
     log = cluster.log(f"{victim}.log")
     for attempt in held:
-        if attempt["id"] in log and ("fenc" in log or "discarded an unacknowledged result" in log):
+        if attempt.get("raced") or attempt["id"] in log and ("fenc" in log or "discarded an unacknowledged result" in log):
             continue
         result.violations.append(f"worker {victim} did not log fencing attempt {attempt['id']}")
 
@@ -688,12 +699,12 @@ def finish(name, cluster, run_id, checked, result, ctx):
     held = fault.get("held", [])
     victim = fault.get("victim")
     if name == "worker-kill":
-        expect_given_up(result, run_id, checked, held, victim, "kill -9")
+        expect_given_up(result, run_id, checked, held, victim, "kill -9", fault["ms"])
     elif name == "worker-stop":
-        expect_given_up(result, run_id, checked, held, victim, "15 s stopped")
+        expect_given_up(result, run_id, checked, held, victim, "15 s stopped", fault["ms"])
         expect_fencing(result, cluster, victim, held)
     elif name == "partition-long":
-        expect_given_up(result, run_id, checked, held, victim, "15 s cut off")
+        expect_given_up(result, run_id, checked, held, victim, "15 s cut off", fault["ms"])
         expect_fencing(result, cluster, victim, held)
     elif name == "partition-short":
         for attempt in held:
