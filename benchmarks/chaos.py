@@ -117,6 +117,7 @@ class StallProxy:
         self.flowing.set()
         self.closed = False
         self.sockets = []
+        self.connections = 0     # accepted so far: more than one means the worker reconnected
         self.lock = threading.Lock()
         self.listener = socket.socket()
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -139,6 +140,7 @@ class StallProxy:
                 continue
             with self.lock:
                 self.sockets += [client, upstream]
+                self.connections += 1
             threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
             threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
 
@@ -579,6 +581,10 @@ def scenario(name, rng, ctx, result):
         observer = Observer(cluster, run_id)
         inject(name, rng, cluster, run_id, started, observer, result, ctx)
         checked = check_run(cluster, run_id, observer, result, ctx.get("baseline"))
+        fault = ctx.get("fault", {})
+        if "proxy" in fault:
+            result.notes.append(f"{fault['victim']} connected {fault['proxy'].connections} time(s) through its proxy "
+                                "(more than once: the cut closed its connection)")
         if checked is not None:
             finish(name, cluster, run_id, checked, result, ctx)
         for probe_id, probe_observer in ctx.pop("probes", []):
@@ -642,6 +648,7 @@ def inject(name, rng, cluster, run_id, started, observer, result, ctx):
         result.notes.append(f"cut {victim} off for {seconds} s holding {', '.join(a['step'] for a in held) or 'nothing'}")
         time.sleep(seconds)
         cluster.proxies[victim].resume()
+        fault["proxy"] = cluster.proxies[victim]
     elif name == "disk-full":
         sleep_until(started, fault_delay(rng, ctx))
         mount = os.path.dirname(cluster.data_dir)
@@ -706,7 +713,7 @@ def finish(name, cluster, run_id, checked, result, ctx):
     elif name == "partition-long":
         expect_given_up(result, run_id, checked, held, victim, "15 s cut off", fault["ms"])
         expect_fencing(result, cluster, victim, held)
-    elif name == "partition-short":
+    if name == "partition-short":
         for attempt in held:
             count = sum(1 for a in attempts if a["step"] == attempt["step"])
             if count != 1:
