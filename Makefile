@@ -1,5 +1,5 @@
 # Conduit: common tasks. `make help` lists them.
-.PHONY: help setup build test example bench fuzz clean
+.PHONY: help setup build test example bench fuzz chaos clean
 
 help:
 	@echo "make setup    install libzmq3-dev (and numpy for the examples)"
@@ -8,6 +8,8 @@ help:
 	@echo "make example  run examples/house-prices with the embedded coordinator and worker"
 	@echo "make bench    release build, then the dispatch/throughput/cache and hostile-YAML benchmarks"
 	@echo "make fuzz     libFuzzer on the protocol decoder and the pipeline loader, FUZZ_SECONDS (60) each"
+	@echo "make chaos    release build, then kill/stop/partition/disk-full faults against real processes"
+	@echo "              (CHAOS_RUNS=N repetitions, default 3; CHAOS_SEED=S; see docs/reliability.md)"
 
 setup:
 	@dpkg -s libzmq3-dev >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libzmq3-dev)
@@ -39,6 +41,10 @@ fuzz: setup
 		-artifact_prefix=.build/fuzz/ .build/fuzz/corpus/protocol Tests/Fuzz/Corpus/protocol
 	.build/fuzz/debug/fuzz-pipeline -max_total_time=$(FUZZ_SECONDS) -timeout=5 -rss_limit_mb=2048 -max_len=65536 \
 		-artifact_prefix=.build/fuzz/ .build/fuzz/corpus/pipeline Tests/Fuzz/Corpus/pipeline
+
+chaos: setup
+	swift build -c release
+	python3 benchmarks/chaos.py
 
 clean:
 	rm -rf .build conduit-outputs

@@ -198,7 +198,10 @@ struct WorkerStartCommand: AsyncParsableCommand {
         let logger = Logger(label: "conduit.worker")
         let workerName = name ?? ProcessInfo.processInfo.hostName
         // A worker name never picks a directory outside the data directory (`--name ../x`).
-        let directory = workDirectory ?? (EmbeddedSystem.defaultDataDirectory + "/worker-" + WorkerService.safeName(workerName))
+        let named = workDirectory ?? (EmbeddedSystem.defaultDataDirectory + "/worker-" + WorkerService.safeName(workerName))
+        // Steps run in their own directories: a relative work directory would make the input and
+        // output paths handed to them point nowhere.
+        let directory = named.hasPrefix("/") ? named : FileManager.default.currentDirectoryPath + "/" + named
         try await withCLIErrors {
             let security: TransportSecurity
             if let secretKey, let coordinatorKey {

@@ -65,12 +65,13 @@ extension WorkerService {
 
     /// Fails every fetch and upload in flight: their messages will not be answered (the worker
     /// registers again with a restarted coordinator, or is shutting down), so the attempts waiting
-    /// on them end as worker errors and free their slots instead of hanging.
-    func failTransfers(_ code: WorkerError.Code, reason: String) {
+    /// on them end as worker errors and free their slots instead of hanging. With
+    /// `keepingUploads`, uploads stay pending for `restartUploads()` after registering again.
+    func failTransfers(_ code: WorkerError.Code, reason: String, keepingUploads: Bool = false) {
         let pendingFetches = fetches
-        let pendingUploads = uploads
+        let pendingUploads = keepingUploads ? [:] : uploads
         fetches.removeAll()
-        uploads.removeAll()
+        if !keepingUploads { uploads.removeAll() }
         for (blob, state) in pendingFetches {
             state.writer?.close()
             let error = WorkerError(code, "fetching blob \(blob.prefix(12)) was interrupted: \(reason)")
@@ -139,6 +140,18 @@ extension WorkerService {
     }
 
     // MARK: Uploading outputs
+
+    /// Begins every pending upload again from the start: the coordinator restarted on the same
+    /// data directory and this worker registered again, re-attaching the attempts whose outputs
+    /// these are, so their results are not thrown away and the steps are not run again.
+    func restartUploads() {
+        for blob in uploads.keys.sorted() {
+            uploads[blob]!.cursor = 0
+            uploads[blob]!.allowedEnd = 0
+            let state = uploads[blob]!
+            send(.uploadBegin(UploadBegin(attemptID: state.attemptID, blob: blob, size: state.size)))
+        }
+    }
 
     /// Uploads a blob from the local cache; returns once the coordinator has stored and verified it.
     func upload(_ digest: Digest, attemptID: String) async throws {

@@ -202,8 +202,10 @@ public actor WorkerService: Service {
             }
             logger.info("registered with the coordinator", metadata: ["id": "\(welcome.workerID)"])
             registrationContinuation.yield(true)
-            // Results the previous coordinator connection may not have recorded.
+            // Results the previous coordinator connection may not have recorded, and outputs
+            // it was receiving.
             resendReports(now: monotonicNow(), all: true)
+            restartUploads()
             sendHeartbeat(now: monotonicNow())
             if draining != nil { send(.drain(Drain(reason: "the worker is draining"))) }
         case .refuse(let refuse) where refuse.helloRequired == true:
@@ -212,7 +214,7 @@ public actor WorkerService: Service {
             if workerID != nil || ContinuousClock.now - lastHello > configuration.heartbeatInterval {
                 logger.info("the coordinator does not know this worker; registering again")
                 workerID = nil
-                failTransfers(.transfer, reason: "the coordinator no longer knows this worker")
+                failTransfers(.transfer, reason: "the coordinator no longer knows this worker", keepingUploads: true)
                 sendHello()
             }
         case .refuse(let refuse):
