@@ -112,7 +112,7 @@ let package = Package(
         // Tests: one target per source target, plus multi-process integration tests.
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: swiftSettings),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"], swiftSettings: swiftSettings),
-        .testTarget(name: "SpecTests", dependencies: ["Spec"], swiftSettings: swiftSettings),
+        .testTarget(name: "SpecTests", dependencies: ["Spec", "TestKit"], swiftSettings: swiftSettings),
         .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Artifacts", "Protocol"], swiftSettings: swiftSettings),
         .testTarget(

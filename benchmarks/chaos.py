@@ -202,6 +202,7 @@ class Cluster:
         self.proxies = {}
         self.env = dict(os.environ, CONDUIT_HOME=os.path.join(work, "home"))
         self.env.pop("CONDUIT_URL", None)
+        self.allowed = set()
 
     def _spawn(self, args, log_name):
         log = open(os.path.join(self.work, log_name), "ab")
@@ -217,7 +218,8 @@ class Cluster:
         start = time.monotonic()
         self.coordinator = self._spawn(
             ["coordinator", "--data-dir", self.data_dir, "--listen", f"tcp://127.0.0.1:{self.zmq_port}",
-             "--http", f"127.0.0.1:{self.http_port}", "--worker-timeout", str(LOSS_TIMEOUT_S)],
+             "--http", f"127.0.0.1:{self.http_port}", "--worker-timeout", str(LOSS_TIMEOUT_S),
+             "--secret-key", self.key("coordinator") + ".secret"],
             "coordinator.log")
         while time.monotonic() - start < 20:
             if self.coordinator.poll() is not None:
@@ -227,14 +229,33 @@ class Cluster:
             time.sleep(0.02)
         return None
 
+    def key(self, name):
+        """The path (without .secret/.public) of NAME's CURVE key pair, generated on first use."""
+        directory = os.path.join(self.work, "keys")
+        if not os.path.exists(os.path.join(directory, name + ".secret")):
+            os.makedirs(directory, exist_ok=True)
+            subprocess.run([BIN, "keys", "generate", "--name", name, "--dir", directory], env=self.env,
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return os.path.join(directory, name)
+
+    def allow(self, name):
+        """Puts the worker's public key on the coordinator's allow-list (kept across restarts)."""
+        subprocess.run([BIN, "workers", "allow", self.key(name) + ".public", "--name", name,
+                        "--coordinator-url", self.url], env=self.env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
     def start_worker(self, name, via_proxy=False):
+        if name not in self.allowed:
+            self.allow(name)
+            self.allowed.add(name)
         port = self.zmq_port
         if via_proxy:
             self.proxies[name] = StallProxy(self.zmq_port)
             port = self.proxies[name].port
         self.workers[name] = self._spawn(
             ["worker", "--coordinator", f"tcp://127.0.0.1:{port}", "--name", name, "--slots", str(SLOTS),
-             "--work-dir", os.path.join(self.work, name)], f"{name}.log")
+             "--work-dir", os.path.join(self.work, name), "--secret-key", self.key(name) + ".secret",
+             "--coordinator-key", self.key("coordinator") + ".public"], f"{name}.log")
 
     def wait_for_workers(self, names, timeout=20):
         deadline = time.monotonic() + timeout

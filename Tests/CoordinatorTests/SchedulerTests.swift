@@ -1,4 +1,5 @@
 @testable import Coordinator
+import TestKit
 import Testing
 
 @Suite struct SchedulerTests {

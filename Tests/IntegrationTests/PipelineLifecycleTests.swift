@@ -300,6 +300,25 @@ struct PipelineLifecycleTests {
     }
 }
 
+/// Polls `conduit status RUN --json` until the run has ended (or the timeout passes).
+func waitForEnd(of run: String, in cluster: Cluster, timeout: Duration) async throws -> [String: Any] {
+    var summary: [String: Any] = [:]
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        summary = try await cluster.cli(["status", run, "--json"]).json()
+        if let status = summary["status"] as? String, status != "running" && status != "queued" { break }
+        try await Task.sleep(for: .milliseconds(200))
+    }
+    return summary
+}
+
+/// The worker process that runs an attempt now, as `conduit workers` reports it.
+func busyWorker(in cluster: Cluster) async throws -> ChildHandle {
+    let workers = try JSONSerialization.jsonObject(with: Data(try await cluster.cli(["workers", "--json"]).stdout.utf8)) as? [[String: Any]] ?? []
+    let busy = try #require(workers.first { ($0["runningAttempts"] as? [String])?.isEmpty == false }?["name"] as? String)
+    return try #require(cluster.workers.first { $0.name == busy })
+}
+
 /// A coordinator killed with SIGKILL and restarted: the run goes on, the step running on a worker
 /// is re-attached (not run again), and workers come back.
 @Suite(.serialized, .timeLimit(.minutes(3)))
@@ -321,13 +340,7 @@ struct CoordinatorRestartTests {
             try await cluster.restartCoordinator()
 
             // The run is picked up again and ends by itself.
-            var summary: [String: Any] = [:]
-            let deadline = ContinuousClock.now + .seconds(60)
-            while ContinuousClock.now < deadline {
-                summary = try await cluster.cli(["status", run, "--json"]).json()
-                if let status = summary["status"] as? String, status != "running" && status != "queued" { break }
-                try await Task.sleep(for: .milliseconds(300))
-            }
+            let summary = try await waitForEnd(of: run, in: cluster, timeout: .seconds(60))
             #expect(summary["status"] as? String == "completed", "the run must complete after the restart: \(summary)")
             let runs = try String(contentsOfFile: marker, encoding: .utf8).split(separator: "\n")
             #expect(runs.count == 1, "the step still running on its worker must be re-attached, not run again (ran \(runs.count) times)")
@@ -362,18 +375,10 @@ struct CoordinatorRestartTests {
             let run = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             try await waitForFile(marker)
             // Kill whichever worker holds the step.
-            let workers = try JSONSerialization.jsonObject(with: Data(try await cluster.cli(["workers", "--json"]).stdout.utf8)) as? [[String: Any]] ?? []
-            let busy = workers.first { ($0["runningAttempts"] as? [String])?.isEmpty == false }?["name"] as? String
-            let victim = try #require(cluster.workers.first { $0.name == busy })
+            let victim = try await busyWorker(in: cluster)
             kill(victim.process.processIdentifier, SIGKILL)
             let killedAt = ContinuousClock.now
-
-            var summary: [String: Any] = [:]
-            while ContinuousClock.now - killedAt < .seconds(60) {
-                summary = try await cluster.cli(["status", run, "--json"]).json()
-                if let status = summary["status"] as? String, status != "running" && status != "queued" { break }
-                try await Task.sleep(for: .milliseconds(300))
-            }
+            let summary = try await waitForEnd(of: run, in: cluster, timeout: .seconds(60))
             #expect(summary["status"] as? String == "completed", "the step must be re-dispatched to the other worker: \(summary)")
             #expect(ContinuousClock.now - killedAt < .seconds(25), "re-dispatch must come within the loss timeout plus the run time")
             let attempts = try String(contentsOfFile: marker, encoding: .utf8).split(separator: "\n")
@@ -399,18 +404,9 @@ struct WorkerDrainTests {
             #expect(submitted.status == 0, "\(submitted.stderr)")
             let run = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             try await waitForFile(marker)
-            let workers = try JSONSerialization.jsonObject(with: Data(try await cluster.cli(["workers", "--json"]).stdout.utf8)) as? [[String: Any]] ?? []
-            let busy = try #require(workers.first { ($0["runningAttempts"] as? [String])?.isEmpty == false }?["name"] as? String)
-            let worker = try #require(cluster.workers.first { $0.name == busy })
+            let worker = try await busyWorker(in: cluster)
             kill(worker.process.processIdentifier, SIGTERM)
-
-            var summary: [String: Any] = [:]
-            let deadline = ContinuousClock.now + .seconds(30)
-            while ContinuousClock.now < deadline {
-                summary = try await cluster.cli(["status", run, "--json"]).json()
-                if let status = summary["status"] as? String, status != "running" && status != "queued" { break }
-                try await Task.sleep(for: .milliseconds(200))
-            }
+            let summary = try await waitForEnd(of: run, in: cluster, timeout: .seconds(30))
             #expect(summary["status"] as? String == "completed", "\(summary)")
             let attempts = try String(contentsOfFile: marker, encoding: .utf8).split(separator: "\n")
             #expect(attempts.count == 1, "the draining worker finishes its step; nothing runs it again: \(attempts)")

@@ -144,9 +144,13 @@ final class Simulation {
         var next = now + 1000
         if let flight = flights.min(by: { ($0.due, $0.order) < ($1.due, $1.order) }) { next = min(next, flight.due) }
         for worker in workers where worker.alive {
+            // A stopped worker does nothing until it resumes.
+            if worker.isPaused(at: now) {
+                next = min(next, worker.pausedUntil)
+                continue
+            }
             next = min(next, worker.nextTick)
             for attempt in worker.running.values { next = min(next, attempt.finishAt) }
-            if worker.pausedUntil > now { next = min(next, worker.pausedUntil) }
         }
         if service != nil { next = min(next, coordinatorNextTick) } else { next = min(next, coordinatorDownUntil) }
         if now < calmAt { next = min(next, max(nextFaultAt, now + 1)) }

@@ -26,7 +26,12 @@ import Testing
         var failures: [String] = []
         for seed in seeds {
             let simulation = try Simulation(seed: seed, root: Self.root)
+            let began = ContinuousClock.now
             try await simulation.run()
+            if let slow = ProcessInfo.processInfo.environment["CONDUIT_SIM_SLOW_MS"].flatMap(Int64.init),
+               ContinuousClock.now - began > .milliseconds(slow) {
+                print("slow seed \(seed): \(ContinuousClock.now - began), virtual \(simulation.now - simulation.start) ms, \(simulation.summary.prefix(120))")
+            }
             if ProcessInfo.processInfo.environment["CONDUIT_SIM_VERBOSE"] != nil {
                 print(simulation.summary + " dispatches=\(simulation.dispatches) overlapsSeen=\(simulation.violations.count)\n  " + simulation.trace.joined(separator: "\n  "))
             }

@@ -1,3 +1,4 @@
+import TestKit
 import Testing
 @testable import Spec
 
@@ -19,7 +20,7 @@ struct StableTopologicalSortTests {
 
     @Test(arguments: 0..<50)
     func randomAcyclicGraphsSortConsistently(_ seed: Int) {
-        var generator = SplitMix64(seed: UInt64(seed))
+        var generator = SeededGenerator(seed: UInt64(seed))
         let count = Int(generator.next() % 12) + 1
         // Edges only from later to earlier items in a random permutation: acyclic by construction.
         var permutation = Array(0..<count)
@@ -40,20 +41,5 @@ struct StableTopologicalSortTests {
             #expect(dependencies[item].allSatisfy(placed.contains))
             placed.insert(item)
         }
-    }
-}
-
-/// A small seeded generator, so random cases repeat.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var value = state
-        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-        return value ^ (value >> 31)
     }
 }

@@ -77,9 +77,17 @@ extension CoordinatorService {
             send(.uploadStored(UploadStored(blob: begin.blob, ok: true)), to: peer)
             return
         }
+        if let existing = uploads[uploadKey(begin.blob, peer)] {
+            // The worker begins again an upload it heard nothing about for a while (messages lost
+            // with a dropped connection): credit from what is already written.
+            send(.uploadCredit(UploadCredit(blob: begin.blob, offset: existing.writer.offset, credit: configuration.creditChunks)), to: peer)
+            return
+        }
         if dispatchPause != nil {
             // The disk is full: the upload waits (the worker keeps the bytes) until space returns.
-            deferredUploads.append((begin, workerID: workerID, peer: peer))
+            if !deferredUploads.contains(where: { $0.0.blob == begin.blob && $0.peer == peer }) {
+                deferredUploads.append((begin, workerID: workerID, peer: peer))
+            }
             return
         }
         do {

@@ -17,6 +17,8 @@ struct UploadState {
     var cursor: Int64 = 0
     var allowedEnd: Int64 = 0
     var waiters: [CheckedContinuation<Void, any Error>]
+    /// When the coordinator last answered about it (monotonic ms); see `retryStalledUploads`.
+    var lastProgress: Int64 = 0
 }
 
 extension WorkerService {
@@ -153,6 +155,21 @@ extension WorkerService {
         }
     }
 
+    /// Begins again, from where the coordinator's copy ends, every upload the coordinator has not
+    /// answered for `stallMilliseconds`: its messages can be lost with a connection that dropped
+    /// and came back (ZeroMQ reconnects under the same identity), and nothing else would ever
+    /// resume it. The coordinator answers a repeated begin with credit from its own offset.
+    func retryStalledUploads(now: Int64, stallMilliseconds: Int64 = 5000) {
+        for blob in uploads.keys.sorted() where now - uploads[blob]!.lastProgress >= stallMilliseconds {
+            uploads[blob]!.cursor = 0
+            uploads[blob]!.allowedEnd = 0
+            uploads[blob]!.lastProgress = now
+            let state = uploads[blob]!
+            logger.info("upload made no progress for \(stallMilliseconds / 1000) s; beginning it again", metadata: ["attempt": "\(state.attemptID)"])
+            send(.uploadBegin(UploadBegin(attemptID: state.attemptID, blob: blob, size: state.size)))
+        }
+    }
+
     /// Uploads a blob from the local cache; returns once the coordinator has stored and verified it.
     func upload(_ digest: Digest, attemptID: String) async throws {
         if coordinatorHas.contains(digest.hex) { return }
@@ -162,13 +179,14 @@ extension WorkerService {
                 uploads[digest.hex]!.waiters.append(continuation)
                 return
             }
-            uploads[digest.hex] = UploadState(digest: digest, attemptID: attemptID, size: size, waiters: [continuation])
+            uploads[digest.hex] = UploadState(digest: digest, attemptID: attemptID, size: size, waiters: [continuation], lastProgress: monotonicNow())
             send(.uploadBegin(UploadBegin(attemptID: attemptID, blob: digest.hex, size: size)))
         }
     }
 
     func receiveCredit(_ credit: UploadCredit) {
         guard var state = uploads[credit.blob] else { return }
+        state.lastProgress = monotonicNow()
         state.cursor = max(state.cursor, credit.offset)
         state.allowedEnd = max(state.allowedEnd, credit.offset + Int64(credit.credit) * Int64(configuration.chunkBytes))
         let end = min(state.allowedEnd, state.size)

@@ -168,6 +168,7 @@ public actor WorkerService: Service {
             return
         }
         resendReports(now: now)
+        retryStalledUploads(now: now)
         sendHeartbeat(now: now)
     }
 
