@@ -19,7 +19,7 @@ build: setup
 	swift build
 
 test: setup
-	swift build --build-tests && swift test --skip-build
+	swift build --build-tests && swift test --skip-build --skip SimulationTests && swift test --skip-build --filter SimulationTests
 
 example: build
 	.build/debug/conduit run examples/house-prices/pipeline.yml --output-dir conduit-outputs

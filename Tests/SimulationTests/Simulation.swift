@@ -61,7 +61,8 @@ final class Simulation {
         self.script = script
         self.seed = seed
         random = SeededGenerator(seed: seed)
-        directory = root + "/sim-\(seed)"
+        // Scripted schedules get their own directories: random ones may run with the same seed at once.
+        directory = root + (script.map { "/script-\(seed)-\($0.workerLeaseMilliseconds)" } ?? "/sim-\(seed)")
         try? FileManager.default.removeItem(atPath: directory)
         start = 1_000_000
         calmAt = script == nil ? start + 45_000 : start

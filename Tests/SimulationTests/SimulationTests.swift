@@ -19,10 +19,11 @@ import Testing
         return (0..<UInt64(count)).map { first + $0 }
     }
 
-    /// Split in shards so the two cores share the work.
-    @Test(arguments: 0..<4)
+    /// Split in two shards so two cores share the work. The suite runs on its own (README's test
+    /// command runs it after the others): it keeps the cooperative thread pool busy.
+    @Test(arguments: 0..<2)
     func schedulesKeepTheInvariants(shard: Int) async throws {
-        let seeds = Self.seeds.enumerated().filter { $0.offset % 4 == shard }.map(\.element)
+        let seeds = Self.seeds.enumerated().filter { $0.offset % 2 == shard }.map(\.element)
         var failures: [String] = []
         for seed in seeds {
             let simulation = try Simulation(seed: seed, root: Self.root)

@@ -88,7 +88,9 @@ extension WorkerService {
             let idleSince = state.idleSince ?? now
             state.idleSince = idleSince
             draining = state
-            if pendingReports.isEmpty || now - idleSince >= 5000 {
+            if pendingReports.isEmpty || now - idleSince >= 5000, !state.leaving {
+                state.leaving = true
+                draining = state
                 logger.notice("drained; leaving")
                 dispatchContinuation.finish()
                 transport.close()

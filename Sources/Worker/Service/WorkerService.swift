@@ -304,4 +304,6 @@ struct DrainState {
     var deadline: Int64
     /// When the worker first had nothing running (monotonic milliseconds).
     var idleSince: Int64?
+    /// Set once it has closed its connection to leave.
+    var leaving = false
 }
