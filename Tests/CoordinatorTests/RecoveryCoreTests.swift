@@ -111,11 +111,14 @@ import Testing
         _ = scheduler.on(.workerJoined(id: "bad", labels: [], slots: 4))
         _ = scheduler.on(.workerJoined(id: "good", labels: [], slots: 1))
         _ = scheduler.on(.enqueue(.init(attemptID: "busy", label: nil)))
-        // "good" may be busy; the retry waits for it rather than going back to "bad".
-        #expect(scheduler.placements["busy"] == "bad")
-        _ = scheduler.on(.enqueue(.init(attemptID: "x", label: nil)))
-        _ = scheduler.on(.enqueue(.init(attemptID: "retry", label: nil, avoiding: "bad")))
-        #expect(scheduler.placements["retry"] == "good" || scheduler.placements["x"] == "good")
+        #expect(scheduler.placements["busy"] == "bad", "the worker with the most free slots")
+        _ = scheduler.on(.enqueue(.init(attemptID: "other", label: nil)))
+        #expect(scheduler.placements["other"] == "bad", "3 free slots beat 1")
+        // "bad" has free slots, but the retry goes to "good" ...
+        #expect(scheduler.on(.enqueue(.init(attemptID: "retry", label: nil, avoiding: "bad"))) == [.dispatch(attemptID: "retry", workerID: "good")])
+        // ... and waits for it rather than go back to "bad" while "good" is busy.
+        #expect(scheduler.on(.enqueue(.init(attemptID: "again", label: nil, avoiding: "bad"))) == [])
+        #expect(scheduler.on(.remove(attemptID: "retry")) == [.dispatch(attemptID: "again", workerID: "good")])
         var alone = Scheduler()
         _ = alone.on(.workerJoined(id: "only", labels: [], slots: 1))
         #expect(alone.on(.enqueue(.init(attemptID: "r", label: nil, avoiding: "only"))) == [.dispatch(attemptID: "r", workerID: "only")])

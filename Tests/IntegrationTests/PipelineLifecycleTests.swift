@@ -319,24 +319,30 @@ func busyWorker(in cluster: Cluster) async throws -> ChildHandle {
     return try #require(cluster.workers.first { $0.name == busy })
 }
 
+/// Submits a one-step pipeline whose step appends `echoing` (shell text) to a marker file, then
+/// sleeps; returns once the step has started, with the run id and the marker's path.
+func submitLongStep(to cluster: Cluster, echoing: String, seconds: Int) async throws -> (run: String, marker: String) {
+    let work = try ProcessHarness.temporaryDirectory()
+    let marker = work + "/started"
+    let pipeline = try Fixtures.pipeline("""
+        type: pipeline
+        jobs:
+          step:
+            command: echo \(echoing) >> \(marker); sleep \(seconds)
+        """, named: "long.yml", in: work)
+    let submitted = try await cluster.cli(["submit", pipeline])
+    #expect(submitted.status == 0, "\(submitted.stderr)")
+    try await waitForFile(marker)
+    return (submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines), marker)
+}
+
 /// A coordinator killed with SIGKILL and restarted: the run goes on, the step running on a worker
 /// is re-attached (not run again), and workers come back.
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct CoordinatorRestartTests {
     @Test func afterKillMinusNineARunningStepIsReattachedNotRerun() async throws {
         try await withCluster(workers: 2) { cluster in
-            let work = try ProcessHarness.temporaryDirectory()
-            let marker = work + "/started"
-            let long = try Fixtures.pipeline("""
-                type: pipeline
-                jobs:
-                  long:
-                    command: echo run >> \(marker); sleep 5
-                """, named: "long.yml", in: work)
-            let submitted = try await cluster.cli(["submit", long])
-            #expect(submitted.status == 0, "\(submitted.stderr)")
-            let run = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            try await waitForFile(marker)
+            let (run, marker) = try await submitLongStep(to: cluster, echoing: "run", seconds: 5)
             try await cluster.restartCoordinator()
 
             // The run is picked up again and ends by itself.
@@ -351,7 +357,7 @@ struct CoordinatorRestartTests {
                 jobs:
                   quick:
                     command: echo back
-                """, named: "quick.yml", in: work)
+                """, named: "quick.yml", in: try ProcessHarness.temporaryDirectory())
             let result = try await cluster.cli(["submit", quick, "--wait", "--json"], timeout: .seconds(60))
             #expect(result.status == 0, "\(result.stderr)")
             let workers = try await cluster.cli(["workers", "--json"])
@@ -362,18 +368,7 @@ struct CoordinatorRestartTests {
 
     @Test func aWorkerKilledMidStepIsReplacedAndTheStepRunsElsewhere() async throws {
         try await withCluster(workers: 2) { cluster in
-            let work = try ProcessHarness.temporaryDirectory()
-            let marker = work + "/started"
-            let pipeline = try Fixtures.pipeline("""
-                type: pipeline
-                jobs:
-                  step:
-                    command: echo $CONDUIT_ATTEMPT_ID >> \(marker); sleep 2
-                """, named: "kill.yml", in: work)
-            let submitted = try await cluster.cli(["submit", pipeline])
-            #expect(submitted.status == 0, "\(submitted.stderr)")
-            let run = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            try await waitForFile(marker)
+            let (run, marker) = try await submitLongStep(to: cluster, echoing: "$CONDUIT_ATTEMPT_ID", seconds: 2)
             // Kill whichever worker holds the step.
             let victim = try await busyWorker(in: cluster)
             kill(victim.process.processIdentifier, SIGKILL)
@@ -392,18 +387,7 @@ struct CoordinatorRestartTests {
 struct WorkerDrainTests {
     @Test func sigtermFinishesTheRunningStepThenTheWorkerExits() async throws {
         try await withCluster(workers: 2) { cluster in
-            let work = try ProcessHarness.temporaryDirectory()
-            let marker = work + "/started"
-            let pipeline = try Fixtures.pipeline("""
-                type: pipeline
-                jobs:
-                  step:
-                    command: echo $CONDUIT_ATTEMPT_ID >> \(marker); sleep 3
-                """, named: "drain.yml", in: work)
-            let submitted = try await cluster.cli(["submit", pipeline])
-            #expect(submitted.status == 0, "\(submitted.stderr)")
-            let run = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            try await waitForFile(marker)
+            let (run, marker) = try await submitLongStep(to: cluster, echoing: "$CONDUIT_ATTEMPT_ID", seconds: 3)
             let worker = try await busyWorker(in: cluster)
             kill(worker.process.processIdentifier, SIGTERM)
             let summary = try await waitForEnd(of: run, in: cluster, timeout: .seconds(30))

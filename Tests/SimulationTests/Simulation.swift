@@ -356,6 +356,8 @@ final class Simulation {
     // MARK: Faults
 
     var nextFaultAt: Int64 = 0
+    /// Killed workers and when they come back.
+    var restartLater: [(due: Int64, index: Int)] = []
 
     func injectFaults() async throws {
         restartKilledWorkers()
@@ -368,10 +370,7 @@ final class Simulation {
         case 0 where workers[index].alive:
             faults.append("t+\(now - start) kill -9 \(workers[index].name)")
             workers[index].alive = false
-            let name = workers[index].name
-            let back = now + Int64.random(in: 500...15_000, using: &random)
-            restartLater.append((back, index))
-            _ = name
+            restartLater.append((now + Int64.random(in: 500...15_000, using: &random), index))
         case 1 where workers[index].alive:
             let pause = Int64.random(in: 1000...15_000, using: &random)
             faults.append("t+\(now - start) SIGSTOP \(workers[index].name) for \(pause) ms")
@@ -407,8 +406,6 @@ final class Simulation {
         }
         restartLater.removeAll { $0.due <= now }
     }
-
-    var restartLater: [(due: Int64, index: Int)] = []
 
     /// Two live, running attempts of one step on workers that are not stopped: the fencing
     /// failed. (A stopped or killed worker's children may outlive it; they are never recorded.)

@@ -9,10 +9,9 @@ struct WorkerSecurity {
     /// The transport's allow-list, when workers authenticate (CURVE); `nil` in plain-text mode, where
     /// no message carries a key and none is checked.
     var allowList: WorkerAllowList?
-    /// The keys allowed now (Z85): what `allowList` holds.
+    /// The keys allowed now (Z85): what `allowList` holds, kept here too so that the check on
+    /// every worker message takes no lock and decodes no key.
     var allowed: Set<String> = []
-    /// Worker id → the key it registered with. Entries of workers gone since are pruned on revoke.
-    var keysByWorker: [String: String] = [:]
 }
 
 extension CoordinatorService {
@@ -65,14 +64,12 @@ extension CoordinatorService {
         guard let revoked else { throw CoordinatorError(.notFound, "no worker key \(key) was ever allowed") }
         security.allowed.remove(key)
         security.allowList?.revoke(key)
-        security.keysByWorker = security.keysByWorker.filter { workers[$0.key] != nil }
-        let dropped = security.keysByWorker.filter { $0.value == key }.map(\.key).sorted()
+        let dropped = workerIDs(usingKey: key)
         for id in dropped {
             if let worker = workers[id] {
                 send(.refuse(Refuse(reason: "this worker's key (\(revoked.name)) was revoked")), to: worker.peer)
             }
             removeWorker(id: id, reason: "its key \(revoked.name) was revoked")
-            security.keysByWorker[id] = nil
         }
         flushOutbox()
         logger.notice("worker key revoked", metadata: ["key": "\(key)", "name": "\(revoked.name)", "dropped": "\(dropped)"])
@@ -112,7 +109,7 @@ extension CoordinatorService {
             removeWorker(id: workerID, reason: "its key was revoked")
             return false
         }
-        guard let key, security.keysByWorker[workerID] == key else {
+        guard let key, workers[workerID]?.key == key else {
             logger.warning("rejected a message whose key is not the one its worker registered with", metadata: ["worker": "\(workerID)", "peer": "\(peer)"])
             removeWorker(id: workerID, reason: "a connection with another key took over its routing id")
             send(.refuse(Refuse(reason: "unknown worker: send hello first", helloRequired: true)), to: peer, cause: message.envelope.messageID)
@@ -121,13 +118,12 @@ extension CoordinatorService {
         return true
     }
 
-    /// Remembers the key worker `workerID` registered with (nothing without authentication).
-    func recordKey(_ key: String?, ofWorker workerID: String) {
-        guard security.allowList != nil else { return }
-        security.keysByWorker[workerID] = key
-    }
-
     // MARK: Helpers
+
+    /// The connected workers registered with `key`, sorted.
+    private func workerIDs(usingKey key: String) -> [String] {
+        workers.values.filter { $0.key == key }.map(\.id).sorted()
+    }
 
     private func storedKeys() throws -> [WorkerKeyRecord] {
         do {
@@ -138,7 +134,7 @@ extension CoordinatorService {
     }
 
     private func report(_ record: WorkerKeyRecord) -> WorkerKeyReport {
-        let users = security.keysByWorker.filter { $0.value == record.publicKey && workers[$0.key] != nil }.map(\.key).sorted()
+        let users = workerIDs(usingKey: record.publicKey)
         return WorkerKeyReport(
             publicKey: record.publicKey, name: record.name, addedAt: record.addedAt, revokedAt: record.revokedAt, workers: users)
     }

@@ -31,6 +31,8 @@ struct ConnectedWorker {
     var lastSeen: Int64
     var running: Set<String> = []
     let firstSeen: Int64
+    /// The authenticated key it registered with (Z85), when workers authenticate.
+    let key: String?
     /// It drains: takes nothing new, finishes or hands back what it holds.
     var draining = false
     /// The latest heartbeat sequence received from it, echoed back (see `Heartbeat`).

@@ -90,9 +90,11 @@ extension CoordinatorService {
         let baseName = hello.workerName.isEmpty ? "worker" : hello.workerName
         let id = workers.values.contains(where: { $0.name == baseName }) ? "\(baseName)#\(workerCounter)" : baseName
         let now = wallNow()
-        workers[id] = ConnectedWorker(id: id, name: baseName, peer: peer, capabilities: hello.capabilities, lastSeen: monotonicNow(), firstSeen: now)
+        workers[id] = ConnectedWorker(
+            id: id, name: baseName, peer: peer, capabilities: hello.capabilities, lastSeen: monotonicNow(), firstSeen: now,
+            key: security.allowList == nil ? nil : key
+        )
         workerIDsByPeer[peer] = id
-        recordKey(key, ofWorker: id)
         let capabilitiesJSON = String(decoding: (try? JSONEncoder().encode(hello.capabilities)) ?? Data(), as: UTF8.self)
         do {
             try store.saveWorker(WorkerRecord(id: id, name: baseName, capabilitiesJSON: capabilitiesJSON, connected: true, firstSeen: now, lastSeen: now))
