@@ -61,13 +61,18 @@ public struct Dispatch: Codable, Hashable, Sendable {
     /// The latest worker heartbeat sequence the coordinator had received when it dispatched:
     /// the worker's lease on the attempt counts from when it sent that heartbeat (see `Heartbeat`).
     public var leaseSequence: UInt64
+    /// The GPUs (indices from the worker's `WorkerCapabilities.gpus`) leased to this attempt alone.
+    /// The worker shows exactly these to the process (`CUDA_VISIBLE_DEVICES`,
+    /// `NVIDIA_VISIBLE_DEVICES`); an attempt with none sees no GPU.
+    public var gpuDevices: [Int]
 
     public init(
         attemptID: String, runID: String, step: String, command: [CommandPiece], environment: [String: String] = [:],
         code: String? = nil, inputs: [DispatchInput] = [], outputs: [DispatchOutput] = [], timeoutSeconds: Int? = nil,
-        leaseSequence: UInt64 = 0
+        leaseSequence: UInt64 = 0, gpuDevices: [Int] = []
     ) {
         self.leaseSequence = leaseSequence
+        self.gpuDevices = gpuDevices
         self.attemptID = attemptID
         self.runID = runID
         self.step = step

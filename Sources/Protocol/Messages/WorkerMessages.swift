@@ -1,19 +1,60 @@
+/// One GPU a worker offers.
+public struct GPUDevice: Codable, Hashable, Sendable {
+    /// The device's index as NVML and `nvidia-smi` number it (PCI bus order); attempts are given
+    /// indices in `CUDA_VISIBLE_DEVICES` with `CUDA_DEVICE_ORDER=PCI_BUS_ID`.
+    public var index: Int
+    public var uuid: String
+    /// The model name, e.g. `NVIDIA H100 80GB HBM3`.
+    public var name: String
+    public var memoryBytes: Int64
+    /// Free memory when the worker detected it.
+    public var freeMemoryBytes: Int64
+    /// CUDA compute capability, e.g. `9.0`; empty when unknown.
+    public var computeCapability: String
+    /// Declared for testing (`--simulate-gpus`), not a real device.
+    public var simulated: Bool
+
+    public init(
+        index: Int, uuid: String, name: String, memoryBytes: Int64, freeMemoryBytes: Int64, computeCapability: String = "",
+        simulated: Bool = false
+    ) {
+        self.index = index
+        self.uuid = uuid
+        self.name = name
+        self.memoryBytes = memoryBytes
+        self.freeMemoryBytes = freeMemoryBytes
+        self.computeCapability = computeCapability
+        self.simulated = simulated
+    }
+}
+
 /// A worker's resources and labels, sent at hello.
 public struct WorkerCapabilities: Codable, Hashable, Sendable {
+    /// Cores the worker may use (its cgroup's CPU limit when it has one).
     public var cores: Int
+    /// Memory the worker may use (its cgroup's memory limit when it has one).
     public var memoryBytes: Int64
     /// How many attempts the worker runs at once.
     public var slots: Int
     /// Labels that `compute:` names map to.
     public var labels: [String]
     public var hostname: String
+    /// Free space in the worker's work directory when it registered.
+    public var diskFreeBytes: Int64
+    /// The GPUs it offers (after `--gpus`), in index order.
+    public var gpus: [GPUDevice]
 
-    public init(cores: Int, memoryBytes: Int64, slots: Int, labels: [String], hostname: String) {
+    public init(
+        cores: Int, memoryBytes: Int64, slots: Int, labels: [String], hostname: String, diskFreeBytes: Int64 = 0,
+        gpus: [GPUDevice] = []
+    ) {
         self.cores = cores
         self.memoryBytes = memoryBytes
         self.slots = slots
         self.labels = labels
         self.hostname = hostname
+        self.diskFreeBytes = diskFreeBytes
+        self.gpus = gpus
     }
 }
 

@@ -43,12 +43,34 @@ extension WorkerCapabilities: WireBody {
         writer.int(slots)
         writer.strings(labels)
         writer.string(hostname)
+        writer.signed(diskFreeBytes)
+        writer.array(gpus) { piece, value in value.write(to: &piece) }
     }
 
     public init(from reader: inout WireReader) throws(ProtocolError) {
         self.init(
             cores: try reader.int(), memoryBytes: try reader.signed(), slots: try reader.int(),
-            labels: try reader.strings(), hostname: try reader.string()
+            labels: try reader.strings(), hostname: try reader.string(), diskFreeBytes: try reader.signed(),
+            gpus: try reader.array { (r: inout WireReader) throws(ProtocolError) in try GPUDevice(from: &r) }
+        )
+    }
+}
+
+extension GPUDevice: WireBody {
+    public func write(to writer: inout WireWriter) {
+        writer.int(index)
+        writer.string(uuid)
+        writer.string(name)
+        writer.signed(memoryBytes)
+        writer.signed(freeMemoryBytes)
+        writer.string(computeCapability)
+        writer.bool(simulated)
+    }
+
+    public init(from reader: inout WireReader) throws(ProtocolError) {
+        self.init(
+            index: try reader.int(), uuid: try reader.string(), name: try reader.string(), memoryBytes: try reader.signed(),
+            freeMemoryBytes: try reader.signed(), computeCapability: try reader.string(), simulated: try reader.bool()
         )
     }
 }
@@ -153,6 +175,7 @@ extension Dispatch: WireBody {
         writer.array(outputs) { piece, value in value.write(to: &piece) }
         writer.optional(timeoutSeconds) { $0.int($1) }
         writer.unsigned(leaseSequence)
+        writer.array(gpuDevices) { $0.int($1) }
     }
 
     public init(from reader: inout WireReader) throws(ProtocolError) {
@@ -164,7 +187,8 @@ extension Dispatch: WireBody {
             inputs: try reader.array { (r: inout WireReader) throws(ProtocolError) in try DispatchInput(from: &r) },
             outputs: try reader.array { (r: inout WireReader) throws(ProtocolError) in try DispatchOutput(from: &r) },
             timeoutSeconds: try reader.optional { (r: inout WireReader) throws(ProtocolError) in try r.int() },
-            leaseSequence: try reader.unsigned()
+            leaseSequence: try reader.unsigned(),
+            gpuDevices: try reader.array { (r: inout WireReader) throws(ProtocolError) in try r.int() }
         )
     }
 }
