@@ -41,7 +41,7 @@ let package = Package(
         ),
         .target(
             name: "Spec",
-            dependencies: [.product(name: "Yams", package: "Yams")],
+            dependencies: ["Protocol", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         .target(

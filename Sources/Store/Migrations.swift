@@ -95,6 +95,9 @@ enum Migrations {
                 );
                 """)
         }
+        migrator.registerMigration("v4-gpu-devices") { db in
+            try db.execute(sql: "ALTER TABLE attempts ADD COLUMN gpu_devices TEXT")
+        }
         return migrator
     }
 }

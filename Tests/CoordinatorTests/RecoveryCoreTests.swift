@@ -110,10 +110,8 @@ import Testing
         var scheduler = Scheduler()
         _ = scheduler.on(.workerJoined(id: "bad", labels: [], slots: 4))
         _ = scheduler.on(.workerJoined(id: "good", labels: [], slots: 1))
-        _ = scheduler.on(.enqueue(.init(attemptID: "busy", label: nil)))
-        #expect(scheduler.placements["busy"] == "bad", "the worker with the most free slots")
-        _ = scheduler.on(.enqueue(.init(attemptID: "other", label: nil)))
-        #expect(scheduler.placements["other"] == "bad", "3 free slots beat 1")
+        _ = scheduler.on(.attach(attemptID: "busy", workerID: "bad"))
+        _ = scheduler.on(.attach(attemptID: "other", workerID: "bad"))
         // "bad" has free slots, but the retry goes to "good" ...
         #expect(scheduler.on(.enqueue(.init(attemptID: "retry", label: nil, avoiding: "bad"))) == [.dispatch(attemptID: "retry", workerID: "good")])
         // ... and waits for it rather than go back to "bad" while "good" is busy.

@@ -49,7 +49,7 @@ import Testing
         _ = scheduler.on(.setAhead(id: "b", count: 1))
         var placed: [String: String] = [:]
         for index in 0..<5 {
-            for case .dispatch(let attempt, let worker) in scheduler.on(.enqueue(.init(attemptID: "s\(index)", label: nil))) {
+            for case .dispatch(let attempt, let worker, _) in scheduler.on(.enqueue(.init(attemptID: "s\(index)", label: nil))) {
                 placed[attempt] = worker
             }
         }
@@ -113,7 +113,7 @@ import Testing
             }
             for action in actions {
                 switch action {
-                case .dispatch(let attempt, let worker):
+                case .dispatch(let attempt, let worker, _):
                     #expect(running[attempt] == nil, "seed \(seed): \(attempt) placed twice")
                     running[attempt] = worker
                 case .lost(let attempt, _):
@@ -123,14 +123,14 @@ import Testing
             }
             // A worker is never given more than its slots plus its places to wait. (Lowering
             // `ahead` leaves what it already holds; it then gets nothing until below the bound.)
-            for case .dispatch(_, let id) in actions {
+            for case .dispatch(_, let id, _) in actions {
                 let slots = scheduler.workers[id]!
-                #expect(slots.running.count <= slots.capacity + slots.ahead, "seed \(seed): \(id) over capacity")
+                #expect(slots.running.count <= slots.capacity.slots + slots.ahead, "seed \(seed): \(id) over capacity")
             }
             let queued = Set(scheduler.queue.map(\.attemptID))
             #expect(queued.union(running.keys) == known, "seed \(seed): an attempt was lost")
             for pending in scheduler.queue {
-                #expect(!scheduler.workers.values.contains { $0.room > 0 && $0.accepts(pending.label) }, "seed \(seed): \(pending.attemptID) placeable but queued")
+                #expect(!scheduler.workers.values.contains { $0.room > 0 && $0.capacity.accepts(pending.label) }, "seed \(seed): \(pending.attemptID) placeable but queued")
             }
         }
     }

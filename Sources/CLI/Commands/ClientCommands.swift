@@ -131,14 +131,44 @@ struct WorkersListCommand: AsyncParsableCommand {
                 return ExitStatus.success
             }
             if workers.isEmpty { print("no workers have registered: start one with `conduit worker --coordinator tcp://HOST:5555`") }
-            for worker in workers {
-                let capabilities = worker.capabilities
-                let memory = String(format: "%.1f GiB", Double(capabilities.memoryBytes) / 1_073_741_824)
-                let labels = capabilities.labels.isEmpty ? "any step" : "labels " + capabilities.labels.joined(separator: ",")
-                print("\(worker.id)  \(worker.connected ? "connected" : "gone     ")  \(capabilities.cores) cores, \(memory), \(capabilities.slots) slots (\(worker.runningAttempts.count) busy), \(labels)")
-            }
+            for worker in workers { print(Self.describe(worker)) }
             return ExitStatus.success
         }
+    }
+}
+
+extension WorkersListCommand {
+    /// A worker in a few lines: what it has, what is free, its GPUs and what holds them.
+    static func describe(_ worker: WorkerReport) -> String {
+        let capabilities = worker.capabilities
+        let labels = capabilities.labels.isEmpty ? "any step" : "labels " + capabilities.labels.joined(separator: ",")
+        var disk = ""
+        if capabilities.diskFreeBytes > 0 { disk = ", \(ByteCount.format(capabilities.diskFreeBytes)) free disk" }
+        let state = !worker.connected ? "gone" : worker.usage?.draining == true ? "draining" : "connected"
+        var lines = [
+            "\(worker.id)  \(state)  \(capabilities.hostname)  \(capabilities.cores) cores, \(ByteCount.format(capabilities.memoryBytes)) memory\(disk), \(capabilities.slots) slots, \(labels)"
+        ]
+        if let usage = worker.usage {
+            let freeCores = Double(usage.cpuCapacityMillicores - usage.cpuMillicores) / 1000
+            let coresText = freeCores == freeCores.rounded() ? String(Int(freeCores)) : String(format: "%.1f", freeCores)
+            let freeMemory = ByteCount.format(max(0, capabilities.memoryBytes - usage.memoryBytes))
+            let freeGPUs = capabilities.gpus.count - usage.leasedGPUs.count
+            var free = "  free: \(coresText) of \(usage.cpuCapacityMillicores / 1000) cores, \(freeMemory) memory, \(max(0, usage.slots - usage.attempts)) of \(usage.slots) slots"
+            if !capabilities.gpus.isEmpty { free += ", \(freeGPUs) of \(capabilities.gpus.count) GPUs" }
+            lines.append(free)
+        }
+        if !worker.runningAttempts.isEmpty {
+            lines.append("  running: " + worker.runningAttempts.joined(separator: ", "))
+        }
+        for gpu in capabilities.gpus {
+            var line = "  GPU \(gpu.index)  \(gpu.name)  \(ByteCount.format(gpu.memoryBytes))"
+            if !gpu.computeCapability.isEmpty { line += "  cc \(gpu.computeCapability)" }
+            line += "  \(gpu.uuid)"
+            if gpu.simulated { line += "  (simulated)" }
+            if let holder = worker.usage?.leasedGPUs[gpu.index] { line += "  leased to \(holder)" } else if worker.connected { line += "  free" }
+            lines.append(line)
+        }
+        return lines.joined(separator: "\n")
     }
 }
 

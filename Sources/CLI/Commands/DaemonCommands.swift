@@ -41,6 +41,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Flag(help: "No authentication and no encryption: anyone who reaches --listen can run steps. Only for a single trusted machine.")
     var plaintext = false
 
+    @Option(name: .customLong("config"), help: ArgumentHelp(
+        "A YAML file mapping compute: names to worker labels and requirements (compute:) and resources.instance_type names to requirements (instance_types:); see the README.",
+        valueName: "FILE"))
+    var configFile: String?
+
     @OptionGroup var logging: LogOptions
 
     func validate() throws {
@@ -64,6 +69,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let logger = Logger(label: "conduit.coordinator")
         let (host, port) = parseHostPort(http)!
         try await withCLIErrors {
+            let placement = try PlacementSettings.load(configFile)
             // Checked before anything listens: a non-loopback API without a token is never started.
             let token: BearerToken?
             do throws(HTTPAccessError) {
@@ -96,7 +102,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
             do {
                 service = try CoordinatorService(
                     configuration: CoordinatorConfiguration(
-                        dataDirectory: dataDirectory, workerLossTimeout: .milliseconds(Int64(workerTimeout * 1000)), minimumFreeBytes: minimumFreeMiB << 20
+                        dataDirectory: dataDirectory, workerLossTimeout: .milliseconds(Int64(workerTimeout * 1000)), minimumFreeBytes: minimumFreeMiB << 20,
+                        placement: placement
                     ),
                     transport: transport, logger: logger
                 )

@@ -37,10 +37,17 @@ final class ProgressPrinter: Sendable {
     static func describe(_ step: StepReport) -> String {
         switch step.status {
         case .completed where step.reused: return "reused"
-        case .completed: return "completed" + (step.seconds.map { String(format: " in %.1fs", $0) } ?? "")
-        case .running: return "running" + (step.worker.map { " on \($0)" } ?? "")
+        case .completed: return "completed" + (step.seconds.map { String(format: " in %.1fs", $0) } ?? "") + placement(step)
+        case .running: return "running" + placement(step)
         case .timedOut: return "timed out"
         default: return step.status.rawValue
         }
+    }
+
+    /// ` on WORKER (GPU 0,1)`, or nothing when unknown.
+    static func placement(_ step: StepReport) -> String {
+        guard let worker = step.worker else { return "" }
+        let gpus = step.gpus.map { " (GPU \($0.map(String.init).joined(separator: ",")))" } ?? ""
+        return " on \(worker)" + gpus
     }
 }

@@ -1,199 +1,436 @@
-/// Places queued attempts on workers with free slots.
+/// Places queued attempts on workers: by label, free slots, cores, memory and GPUs.
 ///
 /// Pure: no I/O, no clock. Attempts are taken in the order they were queued (runs in submission
-/// order, steps in plan order), each on the eligible worker with the most free slots. A worker
-/// with no labels takes any step; a worker with labels takes steps whose `compute` names one of
-/// them, and steps that name no compute. A step no connected worker can take stays queued.
+/// order, steps in plan order). For each, in order of preference:
+/// - only workers that can run it now: the label its `compute` maps to, a free slot, and the
+///   cores, memory and GPUs it asks for (GPUs with at least its `gpu_memory` each); a worker is
+///   never given more than it has;
+/// - a step that asks for no GPU goes to a worker without GPUs while one of those has room;
+/// - among those, the worker that already holds the most bytes of its inputs (outputs it
+///   produced, inputs it fetched), else the next one in turn (so load spreads);
+/// - a one-core step may also wait on a worker beyond its slots (`ahead`), so that a short step's
+///   slot never idles for a round trip, but only where every attempt it holds is such a step and
+///   no worker has a free slot for it.
 ///
-/// A worker may also take `ahead` attempts beyond its slots, which wait on the worker for a free
-/// slot (so a short step's slot never idles for a round trip). Those places are used only when no
-/// eligible worker has a free slot.
+/// A GPU step is given specific devices, the ones with the least memory that is enough, which
+/// stay leased to it until it is removed or its worker leaves.
+///
+/// Later attempts may overtake one that fits no worker now (its resources are taken), so that
+/// free capacity is used; but once `overtakeLimit` of them have been placed on workers that
+/// could have run it, it keeps one such worker for itself: nothing later is placed there until
+/// it runs, so a large step is never starved by a stream of small ones. An attempt no connected worker could ever run stays queued (see
+/// `waitingReason`), never failed.
 public struct Scheduler: Sendable {
     /// A queued attempt.
     public struct Pending: Sendable, Hashable {
         public var attemptID: String
-        /// The label the step's `compute` maps to, or nil for "any worker".
-        public var label: String?
+        public var need: Requirement
         /// A worker to keep the attempt off (the one whose failure it retries), unless no other
         /// connected worker could ever take it.
         public var avoiding: String?
+        /// Its input artifacts and their sizes, to prefer the worker that holds them.
+        public var inputs: [Input]
 
-        public init(attemptID: String, label: String?, avoiding: String? = nil) {
+        public var label: String? { need.label }
+
+        public init(attemptID: String, label: String? = nil, need: Requirement? = nil, avoiding: String? = nil, inputs: [Input] = []) {
             self.attemptID = attemptID
-            self.label = label
+            var need = need ?? Requirement()
+            if label != nil { need.label = label }
+            self.need = need
             self.avoiding = avoiding
+            self.inputs = inputs
+        }
+    }
+
+    /// An input artifact of a queued attempt.
+    public struct Input: Sendable, Hashable {
+        public var artifact: String
+        public var bytes: Int64
+        public init(artifact: String, bytes: Int64) {
+            self.artifact = artifact
+            self.bytes = bytes
+        }
+    }
+
+    /// An attempt already running on a worker (re-attached after a reconnect or a coordinator
+    /// restart), with what it holds there.
+    public struct Held: Sendable, Hashable {
+        public var attemptID: String
+        public var need: Requirement
+        public var gpuDevices: [Int]
+        public init(attemptID: String, need: Requirement = Requirement(), gpuDevices: [Int] = []) {
+            self.attemptID = attemptID
+            self.need = need
+            self.gpuDevices = gpuDevices
         }
     }
 
     /// A worker as the scheduler sees it.
-    public struct Slots: Sendable, Hashable {
-        public var labels: Set<String>
-        /// Attempts it runs at once.
-        public var capacity: Int
-        /// Attempts it may hold beyond `capacity`, waiting for a slot.
+    public struct Worker: Sendable, Hashable {
+        public var capacity: WorkerCapacity
+        /// Attempts it may hold beyond its slots, waiting for one (one-core steps only).
         public var ahead = 0
         /// Attempts placed on it and not yet removed: running, or waiting there.
-        public var running: Set<String>
+        public var running: Set<String> = []
         /// Draining: it finishes what it holds and takes nothing new.
         public var draining = false
+        /// Cores (thousandths) and memory given to its attempts.
+        public var usedCPU = 0
+        public var usedMemory: Int64 = 0
+        /// GPU index → the attempt it is leased to.
+        public var leasedGPUs: [Int: String] = [:]
+        /// Attempts on it that ask for more than one core, or for memory or GPUs.
+        var largeAttempts = 0
+        /// Artifacts it is known to hold.
+        var holds: Set<String> = []
 
-        /// Free slots (negative while attempts wait on the worker); none while draining.
-        public var free: Int { draining ? min(0, capacity - running.count) : capacity - running.count }
+        /// Slots not taken (negative while attempts wait on it).
+        public var freeSlots: Int { capacity.slots - running.count }
         /// Free slots plus free places to wait; none while draining.
-        public var room: Int { draining ? 0 : capacity + ahead - running.count }
+        public var room: Int { draining ? 0 : capacity.slots + ahead - running.count }
+        public var freeCPU: Int { capacity.cpuMillicores - usedCPU }
+        public var freeMemory: Int64 { capacity.memoryBytes - usedMemory }
 
-        /// Whether this worker may run a step that asks for `label`.
-        public func accepts(_ label: String?) -> Bool {
-            guard let label, !labels.isEmpty else { return true }
-            return labels.contains(label)
+        /// Whether it can start `need` now.
+        func fits(_ need: Requirement) -> Bool {
+            !draining && capacity.accepts(need.label) && running.count < capacity.slots
+                && usedCPU + need.cpuMillicores <= capacity.cpuMillicores && usedMemory + need.memoryBytes <= capacity.memoryBytes
+                && (need.gpus == 0 || freeGPUs(minimumMemory: need.gpuMemoryBytes).count >= need.gpus)
+        }
+
+        /// Whether `need` may wait on it for a slot.
+        func canHoldAhead(_ need: Requirement) -> Bool {
+            need.isUnit && !draining && largeAttempts == 0 && room > 0 && capacity.accepts(need.label)
+        }
+
+        /// Free GPUs with at least `minimumMemory`, smallest memory first.
+        func freeGPUs(minimumMemory: Int64) -> [Int] {
+            capacity.gpus.filter { leasedGPUs[$0.index] == nil && $0.memoryBytes >= minimumMemory }
+                .sorted { ($0.memoryBytes, $0.index) < ($1.memoryBytes, $1.index) }
+                .map(\.index)
         }
     }
 
     public enum Event: Sendable, Hashable {
-        /// A worker registered; `holding` are attempts it already runs (re-attached after a
-        /// reconnect or a coordinator restart), which take its slots before anything is placed.
-        case workerJoined(id: String, labels: Set<String>, slots: Int, holding: [String] = [])
-        /// How many attempts the worker may hold beyond its slots (0 when it joins).
+        /// A worker registered; `holding` are attempts it already runs, which take their share of
+        /// it before anything is placed.
+        case workerJoined(id: String, capacity: WorkerCapacity, holding: [Held] = [])
+        /// How many one-core attempts the worker may hold beyond its slots (0 when it joins).
         case setAhead(id: String, count: Int)
-        /// The worker is gone; its running attempts are reported back as `lost`.
+        /// The worker is gone; its attempts are reported back as `lost` and its leases end.
         case workerLeft(id: String)
         case enqueue(Pending)
-        /// Drop a queued attempt, or free the slot of a running one.
+        /// Drop a queued attempt, or end a placed one and free what it held.
         case remove(attemptID: String)
-        /// The attempt is already running on the worker (re-attached after a reconnect or a
-        /// coordinator restart): it takes a slot there, even beyond the worker's capacity.
-        case attach(attemptID: String, workerID: String)
+        /// The attempt already runs on the worker (re-attached): it takes its share there, even
+        /// beyond the worker's capacity.
+        case attach(Held, workerID: String)
         /// The worker takes nothing new (it drains and will leave).
         case drain(id: String)
         /// Stop placing anything (true), e.g. while the coordinator's disk is full, or resume.
         case pause(Bool)
+        /// The worker holds these artifacts (it produced or fetched them).
+        case holds(workerID: String, artifacts: [String])
     }
 
     public enum Action: Sendable, Hashable {
-        /// Send the attempt to the worker; its slot is now taken.
-        case dispatch(attemptID: String, workerID: String)
+        /// Send the attempt to the worker, with the GPUs leased to it.
+        case dispatch(attemptID: String, workerID: String, gpuDevices: [Int])
         /// The attempt was running on a worker that left.
         case lost(attemptID: String, workerID: String)
     }
 
-    public private(set) var workers: [String: Slots] = [:]
+    /// What a placed attempt holds.
+    struct Allocation: Sendable, Hashable {
+        var worker: String
+        var cpu: Int
+        var memory: Int64
+        var gpus: [Int]
+        var large: Bool
+    }
+
+    public private(set) var workers: [String: Worker] = [:]
     /// While true nothing is placed; see `Event.pause`.
     public private(set) var paused = false
-    /// attempt → worker, for running attempts.
-    public private(set) var placements: [String: String] = [:]
+    private var allocations: [String: Allocation] = [:]
     private var workerOrder: [String] = []
+    /// Where the next search for a worker starts, so consecutive attempts spread.
+    private var rotor = 0
+    /// artifact → workers that hold it.
+    private var holders: [String: Set<String>] = [:]
     /// Queued attempts in order; removed ones leave a hole until the next compaction, so that
     /// placing and removing never shifts or copies the whole queue.
     private var slots: [Pending?] = []
     private var head = 0
     private var positions: [String: Int] = [:]
+    /// How many queued attempts there are of each kind.
+    private var kindCounts: [Kind: Int] = [:]
+    /// Kinds that fit nowhere since the last pass, each with its oldest attempt.
+    private var stuck: [Kind: Pending] = [:]
+    /// Workers kept for attempts that fit nowhere now (see the type's documentation).
+    public private(set) var kept: Set<String> = []
+    /// attempt → how many later attempts were placed on a worker that could have run it.
+    private var overtaken: [String: Int] = [:]
+    /// How many later attempts may overtake a stuck one before it keeps a worker for itself.
+    public static let overtakeLimit = 16
 
     /// Queued attempts, oldest first.
     public var queue: [Pending] { slots[head...].compactMap { $0 } }
+    /// attempt → worker, for placed attempts.
+    public var placements: [String: String] { allocations.mapValues(\.worker) }
+    /// The GPUs leased to a placed attempt.
+    public func gpuDevices(of attemptID: String) -> [Int] { allocations[attemptID]?.gpus ?? [] }
 
     public init() {}
 
     public mutating func on(_ event: Event) -> [Action] {
         var actions: [Action] = []
         switch event {
-        case .workerJoined(let id, let labels, let slots, let holding):
-            if workers[id] == nil { workerOrder.append(id) }
-            workers[id] = Slots(labels: labels, capacity: max(1, slots), ahead: workers[id]?.ahead ?? 0, running: workers[id]?.running ?? [])
-            for attemptID in holding {
-                takeFromQueue(attemptID)
-                if let previous = placements[attemptID] { workers[previous]?.running.remove(attemptID) }
-                placements[attemptID] = id
-                workers[id]!.running.insert(attemptID)
+        case .workerJoined(let id, let capacity, let holding):
+            if workers[id] == nil {
+                workerOrder.append(id)
+                workers[id] = Worker(capacity: capacity)
+            } else {
+                workers[id]!.capacity = capacity
             }
+            for held in holding { attach(held, to: id) }
         case .setAhead(let id, let count):
             guard workers[id] != nil, workers[id]!.ahead != max(0, count) else { return [] }
             workers[id]!.ahead = max(0, count)
         case .workerLeft(let id):
             guard let gone = workers.removeValue(forKey: id) else { return [] }
             workerOrder.removeAll { $0 == id }
+            for artifact in gone.holds { holders[artifact]?.remove(id) }
             for attempt in gone.running.sorted() {
-                placements[attempt] = nil
+                allocations[attempt] = nil
                 actions.append(.lost(attemptID: attempt, workerID: id))
             }
         case .enqueue(let pending):
-            guard placements[pending.attemptID] == nil, positions[pending.attemptID] == nil else { return [] }
+            guard allocations[pending.attemptID] == nil, positions[pending.attemptID] == nil else { return [] }
             positions[pending.attemptID] = slots.count
             slots.append(pending)
+            kindCounts[Kind(pending), default: 0] += 1
+            let placed = placeNew(pending)
+            compact()
+            return placed
         case .remove(let attemptID):
-            if let worker = placements.removeValue(forKey: attemptID) {
-                workers[worker]?.running.remove(attemptID)
+            if allocations[attemptID] != nil {
+                release(attemptID)
             } else {
                 takeFromQueue(attemptID)
             }
-        case .attach(let attemptID, let workerID):
+        case .attach(let held, let workerID):
             guard workers[workerID] != nil else { return [] }
-            takeFromQueue(attemptID)
-            if let previous = placements[attemptID] { workers[previous]?.running.remove(attemptID) }
-            placements[attemptID] = workerID
-            workers[workerID]!.running.insert(attemptID)
+            attach(held, to: workerID)
         case .drain(let id):
             guard workers[id] != nil, !workers[id]!.draining else { return [] }
             workers[id]!.draining = true
         case .pause(let pause):
             guard paused != pause else { return [] }
             paused = pause
+        case .holds(let workerID, let artifacts):
+            guard workers[workerID] != nil else { return [] }
+            for artifact in artifacts where workers[workerID]!.holds.insert(artifact).inserted {
+                holders[artifact, default: []].insert(workerID)
+            }
+            return []
         }
         actions.append(contentsOf: place())
         compact()
         return actions
     }
 
-    /// Why `pending` is not placed, in words, or nil when a worker could take it now.
-    public func waitingReason(label: String?) -> String {
+    /// Why an attempt needing `need` is not placed, in words.
+    public func waitingReason(_ need: Requirement) -> String {
         if paused { return "waiting: dispatching is paused" }
         if workers.isEmpty { return "waiting: no worker connected" }
-        if !workers.values.contains(where: { $0.accepts(label) }) {
-            return "waiting: needs a worker with label \(label ?? "-"); no such worker connected"
+        let live = workers.values.filter { !$0.draining }
+        if !live.contains(where: { $0.capacity.couldEverRun(need) }) {
+            return "waiting: needs \(need.summary); no such worker connected"
         }
-        return "waiting: every eligible worker is busy"
+        return "waiting: every worker that can take it is busy"
     }
 
+    /// Why an attempt asking only for `label` is not placed.
+    public func waitingReason(label: String?) -> String {
+        waitingReason(Requirement(label: label))
+    }
+
+    // MARK: Placing
+
+    /// Attempts with the same requirement and the same worker to avoid: one that cannot be
+    /// placed means none of them can until something frees.
+    private struct Kind: Hashable {
+        var need: Requirement
+        var avoiding: String?
+        init(_ pending: Pending) {
+            need = pending.need
+            avoiding = pending.avoiding
+        }
+    }
+
+    /// Places a newly queued attempt. Nothing was freed since the last pass, so the attempts
+    /// queued before it are as stuck as they were, and the workers they keep stay kept.
+    private mutating func placeNew(_ pending: Pending) -> [Action] {
+        guard !paused, !workers.isEmpty, stuck[Kind(pending)] == nil else { return [] }
+        return placeOrKeep(pending)
+    }
+
+    /// Goes through the queue in order, placing what fits.
     private mutating func place() -> [Action] {
-        guard !positions.isEmpty, !paused else { return [] }
-        var totalRoom = workers.values.reduce(0) { $0 + max(0, $1.room) }
-        guard totalRoom > 0 else { return [] }
+        stuck = [:]
+        kept = []
+        guard !positions.isEmpty, !paused, !workers.isEmpty else { return [] }
+        var freeSlots = workers.values.reduce(0) { $0 + max(0, $1.room) }
         var actions: [Action] = []
         var index = head
-        while index < slots.count && totalRoom > 0 {
+        while index < slots.count && freeSlots > 0 && stuck.count < kindCounts.count {
             defer { index += 1 }
-            guard let pending = slots[index] else { continue }
-            // A free slot first (most free slots wins); a place to wait only when no eligible
-            // worker has a free slot (most room wins).
-            var best: String?
-            var bestFree = 0
-            var bestRoom = 0
-            // The worker whose failure this attempt retries is used only when no other
-            // connected worker could take the step at all.
-            let avoided = pending.avoiding.flatMap { avoid in
-                workers.contains { $0.key != avoid && !$0.value.draining && $0.value.accepts(pending.label) } ? avoid : nil
-            }
-            for id in workerOrder where id != avoided {
-                guard let candidate = workers[id], candidate.room > 0, candidate.accepts(pending.label) else { continue }
-                if candidate.free > bestFree || (bestFree == 0 && candidate.free <= 0 && candidate.room > bestRoom) {
-                    best = id
-                    bestFree = max(0, candidate.free)
-                    bestRoom = candidate.room
-                }
-            }
-            guard let best else { continue }
-            takeFromQueue(pending.attemptID)
-            workers[best]!.running.insert(pending.attemptID)
-            placements[pending.attemptID] = best
-            totalRoom -= 1
-            actions.append(.dispatch(attemptID: pending.attemptID, workerID: best))
+            guard let pending = slots[index], stuck[Kind(pending)] == nil else { continue }
+            let placed = placeOrKeep(pending)
+            freeSlots -= placed.count
+            actions.append(contentsOf: placed)
         }
         return actions
     }
 
+    /// Places `pending` on the best worker that can take it now; otherwise marks its kind stuck
+    /// and keeps a worker for it.
+    private mutating func placeOrKeep(_ pending: Pending) -> [Action] {
+        let avoided = avoidedWorker(for: pending)
+        var chosen = bestWorker(for: pending, avoided: avoided)
+        if chosen == nil, pending.need.isUnit {
+            chosen = scan { id, worker in id != avoided && worker.canHoldAhead(pending.need) }
+        }
+        guard let worker = chosen else {
+            stuck[Kind(pending)] = pending
+            if overtaken[pending.attemptID, default: 0] >= Self.overtakeLimit, let keep = workerToKeep(for: pending, avoided: avoided) {
+                kept.insert(keep)
+            }
+            return []
+        }
+        // Every stuck attempt (queued before this one) this worker could have run is overtaken;
+        // one overtaken too often keeps a worker from now on.
+        for waiting in stuck.values where overtaken[waiting.attemptID, default: 0] < Self.overtakeLimit && workers[worker]!.capacity.couldEverRun(waiting.need) {
+            overtaken[waiting.attemptID, default: 0] += 1
+            if overtaken[waiting.attemptID]! >= Self.overtakeLimit, let keep = workerToKeep(for: waiting, avoided: avoidedWorker(for: waiting)) {
+                kept.insert(keep)
+            }
+        }
+        let devices = allocate(pending, on: worker)
+        takeFromQueue(pending.attemptID)
+        rotor &+= 1
+        return [.dispatch(attemptID: pending.attemptID, workerID: worker, gpuDevices: devices)]
+    }
+
+    /// The worker whose failure this attempt retries, unless no other connected worker could
+    /// ever take the step.
+    private func avoidedWorker(for pending: Pending) -> String? {
+        guard let avoid = pending.avoiding else { return nil }
+        let others = workers.contains { $0.key != avoid && !$0.value.draining && $0.value.capacity.couldEverRun(pending.need) }
+        return others ? avoid : nil
+    }
+
+    /// A worker that can run `pending` now: for a CPU step one without GPUs if any can; among
+    /// those the one holding the most of its input bytes, else the next in turn.
+    private func bestWorker(for pending: Pending, avoided: String?) -> String? {
+        let cpuOnly = pending.need.gpus == 0
+        for pass in cpuOnly ? [0, 1] : [1] {
+            // Pass 0: workers without GPUs; pass 1: any worker.
+            let next = scan { id, worker in
+                id != avoided && (pass == 1 || worker.capacity.gpus.isEmpty) && worker.fits(pending.need)
+            }
+            guard let next else { continue }
+            return bestHolder(of: pending, avoided: avoided, withoutGPUs: pass == 0) ?? next
+        }
+        return nil
+    }
+
+    /// The first worker from the rotor on that is not kept for another attempt and passes `test`.
+    private func scan(_ test: (String, Worker) -> Bool) -> String? {
+        let count = workerOrder.count
+        guard count > 0 else { return nil }
+        let start = rotor % count
+        for offset in 0..<count {
+            let id = workerOrder[(start + offset) % count]
+            if !kept.contains(id), let worker = workers[id], test(id, worker) { return id }
+        }
+        return nil
+    }
+
+    /// Of the workers holding some of `pending`'s inputs that can run it now, the one holding
+    /// the most bytes.
+    private func bestHolder(of pending: Pending, avoided: String?, withoutGPUs: Bool) -> String? {
+        guard !pending.inputs.isEmpty else { return nil }
+        var bytes: [String: Int64] = [:]
+        for input in pending.inputs {
+            for id in holders[input.artifact] ?? [] where id != avoided && !kept.contains(id) { bytes[id, default: 0] += input.bytes }
+        }
+        var best: (id: String, bytes: Int64)?
+        for (id, held) in bytes where held > 0 {
+            guard let worker = workers[id], worker.fits(pending.need), !withoutGPUs || worker.capacity.gpus.isEmpty else { continue }
+            if best == nil || held > best!.bytes || (held == best!.bytes && id < best!.id) { best = (id, held) }
+        }
+        return best?.id
+    }
+
+    /// The worker kept for an attempt that fits nowhere now: one that could run it when idle,
+    /// with the fewest attempts on it; nil when none could.
+    private func workerToKeep(for pending: Pending, avoided: String?) -> String? {
+        var best: (id: String, running: Int)?
+        for id in workerOrder where !kept.contains(id) && id != avoided {
+            let worker = workers[id]!
+            guard !worker.draining, worker.capacity.couldEverRun(pending.need) else { continue }
+            if best == nil || worker.running.count < best!.running { best = (id, worker.running.count) }
+        }
+        return best?.id
+    }
+
+    /// Gives `pending` its share of `worker`; returns the GPUs leased to it.
+    private mutating func allocate(_ pending: Pending, on id: String) -> [Int] {
+        let devices = Array(workers[id]!.freeGPUs(minimumMemory: pending.need.gpuMemoryBytes).prefix(pending.need.gpus)).sorted()
+        record(pending.attemptID, need: pending.need, gpus: devices, on: id)
+        return devices
+    }
+
+    private mutating func record(_ attemptID: String, need: Requirement, gpus: [Int], on id: String) {
+        let allocation = Allocation(worker: id, cpu: need.cpuMillicores, memory: need.memoryBytes, gpus: gpus, large: !need.isUnit)
+        allocations[attemptID] = allocation
+        workers[id]!.running.insert(attemptID)
+        workers[id]!.usedCPU += allocation.cpu
+        workers[id]!.usedMemory += allocation.memory
+        for gpu in gpus { workers[id]!.leasedGPUs[gpu] = attemptID }
+        if allocation.large { workers[id]!.largeAttempts += 1 }
+    }
+
+    private mutating func release(_ attemptID: String) {
+        guard let allocation = allocations.removeValue(forKey: attemptID), workers[allocation.worker] != nil else { return }
+        let id = allocation.worker
+        workers[id]!.running.remove(attemptID)
+        workers[id]!.usedCPU -= allocation.cpu
+        workers[id]!.usedMemory -= allocation.memory
+        for gpu in allocation.gpus where workers[id]!.leasedGPUs[gpu] == attemptID { workers[id]!.leasedGPUs[gpu] = nil }
+        if allocation.large { workers[id]!.largeAttempts -= 1 }
+    }
+
+    private mutating func attach(_ held: Held, to id: String) {
+        takeFromQueue(held.attemptID)
+        release(held.attemptID)
+        // Devices another attempt already holds are not leased twice; the attempt keeps the rest.
+        let gpus = held.gpuDevices.filter { device in
+            workers[id]!.capacity.gpus.contains { $0.index == device } && workers[id]!.leasedGPUs[device] == nil
+        }
+        record(held.attemptID, need: held.need, gpus: gpus, on: id)
+    }
+
     /// Removes a queued attempt, leaving a hole and advancing the head past holes.
     private mutating func takeFromQueue(_ attemptID: String) {
-        guard let position = positions.removeValue(forKey: attemptID) else { return }
+        guard let position = positions.removeValue(forKey: attemptID), let pending = slots[position] else { return }
         slots[position] = nil
+        overtaken[attemptID] = nil
+        let kind = Kind(pending)
+        if kindCounts[kind] == 1 { kindCounts[kind] = nil } else { kindCounts[kind]! -= 1 }
         while head < slots.count && slots[head] == nil { head += 1 }
     }
 

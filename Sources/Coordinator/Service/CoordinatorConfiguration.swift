@@ -31,13 +31,17 @@ public struct CoordinatorConfiguration: Sendable {
     public var freeSpace: @Sendable (String) -> Int64?
     /// The clocks; default the machine's.
     public var clock: ServiceClock
+    /// How `compute:` and `resources:` become worker requirements (the `--config` file);
+    /// default: a compute name is its label, instance types are Conduit's built-in list.
+    public var placement: PlacementPolicy
 
     public init(
         dataDirectory: String, heartbeatInterval: Duration = .seconds(1), workerLossTimeout: Duration = .seconds(10),
         chunkBytes: Int = 512 * 1024, creditChunks: Int = 8, failurePolicy: FailurePolicy = FailurePolicy(), dispatchAhead: Int = 1,
         minimumFreeBytes: Int64 = 256 << 20, freeSpace: @escaping @Sendable (String) -> Int64? = CoordinatorConfiguration.statvfsFreeSpace,
-        clock: ServiceClock = .system
+        clock: ServiceClock = .system, placement: PlacementPolicy = PlacementPolicy()
     ) {
+        self.placement = placement
         precondition(chunkBytes > 0 && creditChunks > 0, "CoordinatorConfiguration: sizes must be positive")
         precondition(dispatchAhead >= 0, "CoordinatorConfiguration: dispatchAhead must not be negative")
         self.dispatchAhead = dispatchAhead

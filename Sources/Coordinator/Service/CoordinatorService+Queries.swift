@@ -90,11 +90,28 @@ extension CoordinatorService {
             let capabilities = live?.capabilities
                 ?? (try? JSONDecoder().decode(WorkerCapabilities.self, from: Data(record.capabilitiesJSON.utf8)))
                 ?? WorkerCapabilities(cores: 0, memoryBytes: 0, slots: 0, labels: [], hostname: "")
+            let usage = scheduler.workers[record.id].map { placed in
+                WorkerUsage(
+                    cpuMillicores: placed.usedCPU, cpuCapacityMillicores: placed.capacity.cpuMillicores, memoryBytes: placed.usedMemory,
+                    attempts: placed.running.count, slots: placed.capacity.slots, leasedGPUs: placed.leasedGPUs, draining: placed.draining
+                )
+            }
             return WorkerReport(
                 id: record.id, name: record.name, capabilities: capabilities, connected: live != nil,
-                runningAttempts: live.map { Array($0.running).sorted() } ?? [], lastSeen: record.lastSeen
+                runningAttempts: live.map { Array($0.running).sorted() } ?? [], lastSeen: record.lastSeen, usage: live == nil ? nil : usage
             )
         }
+    }
+
+    /// The GPUs leased to the step's last attempt, nil when it had none.
+    func gpus(of step: StepRecord, planned: PlannedStep) -> [Int]? {
+        guard let attemptID = step.logAttempt else { return nil }
+        // Only steps that ask for GPUs are given any; the others need no lookup.
+        let need = (try? configuration.placement.requirement(compute: planned.compute, resources: planned.resources)) ?? Requirement()
+        guard need.gpus > 0 else { return nil }
+        let record = attempts[attemptID]?.record ?? (try? store.attempt(id: attemptID)) ?? nil
+        let devices = record?.gpuDevices?.split(separator: ",").compactMap { Int($0) } ?? []
+        return devices.isEmpty ? nil : devices
     }
 
     static func plan(of record: RunRecord) -> PipelinePlan? {
@@ -107,11 +124,16 @@ extension CoordinatorService {
         let stepReports = steps.map { step -> StepReport in
             var reason = step.reason
             if step.status == .queued, reason == nil, let planned = planned[step.name] {
-                reason = dispatchPause.map { "waiting: \($0)" } ?? scheduler.waitingReason(label: planned.compute.map(Self.label(forCompute:)))
+                let need = runs[record.id] != nil ? requirement(runID: record.id, step: step.name)
+                    : (try? configuration.placement.requirement(compute: planned.compute, resources: planned.resources)) ?? Requirement()
+                reason = dispatchPause.map { "waiting: \($0)" } ?? scheduler.waitingReason(need)
             }
             var seconds: Double?
             if let start = step.startedAt, let end = step.finishedAt, !step.reused { seconds = Double(end - start) / 1000 }
-            return StepReport(name: step.name, status: step.status, reused: step.reused, attempts: step.attempts, worker: step.worker, reason: reason, seconds: seconds)
+            return StepReport(
+                name: step.name, status: step.status, reused: step.reused, attempts: step.attempts, worker: step.worker, reason: reason, seconds: seconds,
+                gpus: planned[step.name].flatMap { gpus(of: step, planned: $0) }
+            )
         }
         var outputs: [String: String] = [:]
         let byName = Dictionary(steps.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })

@@ -43,6 +43,13 @@ extension CoordinatorService {
 
     /// Binds an attempt that is already running on `workerID` to it (service state only; the
     /// caller tells the scheduler).
+    /// An attempt as the scheduler counts it on the worker that holds it.
+    func held(_ attemptID: String) -> Scheduler.Held {
+        guard let attempt = attempts[attemptID] else { return Scheduler.Held(attemptID: attemptID) }
+        let devices = attempt.record?.gpuDevices?.split(separator: ",").compactMap { Int($0) } ?? []
+        return Scheduler.Held(attemptID: attemptID, need: requirement(runID: attempt.runID, step: attempt.step), gpuDevices: devices)
+    }
+
     func reattach(_ attemptID: String, to workerID: String, now: Int64) {
         guard var attempt = attempts[attemptID], workers[workerID] != nil else { return }
         if let holder = attempt.workerID, holder != workerID { workers[holder]?.running.remove(attemptID) }
@@ -75,7 +82,7 @@ extension CoordinatorService {
                 attempts[attemptID]!.confirmedAt = now
             } else {
                 reattach(attemptID, to: workerID, now: now)
-                for action in scheduler.on(.attach(attemptID: attemptID, workerID: workerID)) { handle(action) }
+                for action in scheduler.on(.attach(held(attemptID), workerID: workerID)) { handle(action) }
             }
         }
         guard let peer = workers[workerID]?.peer else { return }
@@ -317,6 +324,12 @@ extension CoordinatorService {
             steps: steps, planned: Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.name, $0) }),
             codeManifests: codeManifests, force: Set(request.force)
         )
+        // A step the placement policy no longer accepts (the configuration changed) keeps the
+        // default requirement rather than failing a run that was already accepted.
+        for step in plan.steps {
+            run.requirements[step.name] = (try? configuration.placement.requirement(compute: step.compute, resources: step.resources))
+                ?? Requirement(label: step.compute.flatMap(PlacementPolicy.computeName))
+        }
         // The failure history and the attempts that may still be running.
         var holding: Set<String> = []
         for attempt in try store.attempts(runID: record.id) {

@@ -51,10 +51,11 @@ extension CoordinatorService {
             steps[step.name] = StepRecord(runID: runID, name: step.name, position: index, status: .waiting)
         }
         let nodes = try Self.nodes(of: plan, localInputs: request.localInputs)
+        let requirements = try requirements(of: plan)
         var run = ActiveRun(
             record: record, plan: plan, machine: RunMachine(nodes: nodes, continueOnStepFailure: plan.settings.continueOnStepFailure),
             steps: steps, planned: Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.name, $0) }),
-            codeManifests: codeManifests, force: Set(request.force)
+            codeManifests: codeManifests, force: Set(request.force), requirements: requirements
         )
         let actions = run.machine.on(.start)
         runs[runID] = run
@@ -364,15 +365,47 @@ extension CoordinatorService {
         runs[runID]!.currentAttempt[step] = attemptID
         runs[runID]!.resolvedInputs[step] = inputs
         attempts[attemptID] = ActiveAttempt(id: attemptID, runID: runID, step: step)
-        let label = planned.compute.map(Self.label(forCompute:))
-        for action in scheduler.on(.enqueue(.init(attemptID: attemptID, label: label, avoiding: avoiding))) {
+        var sized: [Scheduler.Input] = []
+        for input in planned.inputs {
+            guard case .uri = input.source else {
+                if let digest = inputs[input.name], let bytes = artifactSize(digest) { sized.append(Scheduler.Input(artifact: digest, bytes: bytes)) }
+                continue
+            }
+        }
+        let need = requirement(runID: runID, step: step)
+        for action in scheduler.on(.enqueue(.init(attemptID: attemptID, need: need, avoiding: avoiding, inputs: sized))) {
             handle(action)
         }
     }
 
-    /// The worker label a `compute:` value maps to: the name after `azureml:`.
-    static func label(forCompute compute: String) -> String {
-        compute.hasPrefix("azureml:") ? String(compute.dropFirst("azureml:".count)) : compute
+    /// Every step's requirement; a step whose `compute:` or `resources:` the placement policy
+    /// refuses fails the submission, naming the step.
+    func requirements(of plan: PipelinePlan) throws -> [String: Requirement] {
+        var requirements: [String: Requirement] = [:]
+        for step in plan.steps {
+            do {
+                requirements[step.name] = try configuration.placement.requirement(compute: step.compute, resources: step.resources)
+            } catch {
+                throw CoordinatorError(.invalidRequest, "step \(step.name): \(error)")
+            }
+        }
+        return requirements
+    }
+
+    /// What `step` of a run needs of a worker.
+    func requirement(runID: String, step: String) -> Requirement {
+        if let known = runs[runID]?.requirements[step] { return known }
+        let planned = runs[runID]?.planned[step]
+        return (try? configuration.placement.requirement(compute: planned?.compute, resources: planned?.resources)) ?? Requirement()
+    }
+
+    /// The bytes an artifact's files hold, remembered once its manifest has been read.
+    func artifactSize(_ text: String) -> Int64? {
+        if let known = artifactSizes[text] { return known }
+        guard let digest = Digest(hex: text), let manifest = try? loadManifest(digest) else { return nil }
+        if artifactSizes.count > 100_000 { artifactSizes.removeAll() }
+        artifactSizes[text] = manifest.totalSize
+        return manifest.totalSize
     }
 
     func stop(runID: String, step: String, reason: String) {

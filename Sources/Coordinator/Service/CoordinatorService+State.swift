@@ -19,6 +19,8 @@ struct ActiveRun {
     var resolvedInputs: [String: [String: String]] = [:]
     /// step → its failures so far (for retries and quarantine).
     var history: [String: FailurePolicy.History] = [:]
+    /// step → what it needs of a worker (from `compute:` and `resources:`).
+    var requirements: [String: Requirement] = [:]
 }
 
 /// A registered worker connection.

@@ -113,7 +113,7 @@ extension CoordinatorService {
         for attemptID in unwanted {
             send(.cancel(Cancel(attemptID: attemptID, reason: "the coordinator no longer wants this attempt")), to: peer)
         }
-        for action in scheduler.on(.workerJoined(id: id, labels: Set(hello.capabilities.labels), slots: hello.capabilities.slots, holding: keep)) {
+        for action in scheduler.on(.workerJoined(id: id, capacity: WorkerCapacity(hello.capabilities), holding: keep.map(held))) {
             handle(action)
         }
         bump()
@@ -145,14 +145,14 @@ extension CoordinatorService {
     /// Carries out a scheduler decision.
     func handle(_ action: Scheduler.Action) {
         switch action {
-        case .dispatch(let attemptID, let workerID):
-            dispatch(attemptID: attemptID, to: workerID)
+        case .dispatch(let attemptID, let workerID, let gpuDevices):
+            dispatch(attemptID: attemptID, to: workerID, gpuDevices: gpuDevices)
         case .lost(let attemptID, let workerID):
             orphan(attemptID, workerName: workers[workerID]?.name ?? workerID, failure: .workerLost, reason: "worker \(workerID) was lost while running it")
         }
     }
 
-    func dispatch(attemptID: String, to workerID: String) {
+    func dispatch(attemptID: String, to workerID: String, gpuDevices: [Int] = []) {
         guard var attempt = attempts[attemptID], var worker = workers[workerID],
               let planned = runs[attempt.runID]?.planned[attempt.step] else { return }
         let inputs = runs[attempt.runID]!.resolvedInputs[attempt.step] ?? [:]
@@ -175,9 +175,12 @@ extension CoordinatorService {
             attemptID: attemptID, runID: attempt.runID, step: attempt.step, command: planned.command.segments.map(Self.piece),
             environment: environment, code: code, inputs: dispatchInputs,
             outputs: planned.outputs.map { DispatchOutput(name: $0.name, kind: $0.type.isFile ? .file : .folder) },
-            timeoutSeconds: planned.timeoutSeconds, leaseSequence: worker.heartbeatSequence
+            timeoutSeconds: planned.timeoutSeconds, leaseSequence: worker.heartbeatSequence, gpuDevices: gpuDevices
         )
-        let record = AttemptRecord(id: attemptID, runID: attempt.runID, step: attempt.step, worker: workerID, status: "dispatched", dispatchedAt: wallNow())
+        var record = AttemptRecord(id: attemptID, runID: attempt.runID, step: attempt.step, worker: workerID, status: "dispatched", dispatchedAt: wallNow())
+        record.gpuDevices = gpuDevices.isEmpty ? nil : gpuDevices.map(String.init).joined(separator: ",")
+        // The worker fetches the inputs it lacks: from now on it holds them.
+        _ = scheduler.on(.holds(workerID: workerID, artifacts: dispatchInputs.compactMap(\.artifact)))
         attempt.workerID = workerID
         attempt.record = record
         attempt.confirmedAt = monotonicNow()
@@ -250,6 +253,8 @@ extension CoordinatorService {
         freed += scheduler.on(.remove(attemptID: finished.attemptID))
         switch finished.outcome {
         case .succeeded:
+            // Its outputs are in the worker's cache: steps that read them prefer that worker.
+            _ = scheduler.on(.holds(workerID: workerID, artifacts: Array(finished.outputs.values)))
             if let problem = commit(finished, attempt: attempt, record: record) {
                 // The worker believed these blobs were stored (it skips uploading what it knows the
                 // coordinator holds): reject first, which makes it forget that, then retry, so the
@@ -300,6 +305,7 @@ extension CoordinatorService {
         for output in planned.outputs {
             guard let text = finished.outputs[output.name], let digest = Digest(hex: text), let manifest = try? loadManifest(digest) else { continue }
             artifacts.append(ArtifactRecord(digest: text, kind: output.type.isFile ? "file" : "folder", size: manifest.totalSize, createdAt: now))
+            artifactSizes[text] = manifest.totalSize
         }
         let outputsJSON = CanonicalJSON.object(finished.outputs)
         step.outputsJSON = outputsJSON

@@ -42,6 +42,8 @@ public actor CoordinatorService: Service {
     /// Worker authentication: the allow-list and the key each worker registered with.
     var security = WorkerSecurity()
     var attempts: [String: ActiveAttempt] = [:]
+    /// artifact digest → the bytes its files hold (for placing steps near their inputs).
+    var artifactSizes: [String: Int64] = [:]
     var uploads: [String: UploadState] = [:]
     /// Blob → peers whose upload of the same bytes waits for the one in progress.
     var uploadWaiters: [String: [PeerID]] = [:]

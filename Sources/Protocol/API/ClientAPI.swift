@@ -89,8 +89,14 @@ public struct StepReport: Codable, Hashable, Sendable {
     public var reason: String?
     /// Wall-clock seconds of the last attempt.
     public var seconds: Double?
+    /// The GPUs leased to the last attempt on its worker (its `CUDA_VISIBLE_DEVICES`).
+    public var gpus: [Int]?
 
-    public init(name: String, status: StepStatus, reused: Bool, attempts: Int, worker: String?, reason: String? = nil, seconds: Double? = nil) {
+    public init(
+        name: String, status: StepStatus, reused: Bool, attempts: Int, worker: String?, reason: String? = nil, seconds: Double? = nil,
+        gpus: [Int]? = nil
+    ) {
+        self.gpus = gpus
         self.name = name
         self.status = status
         self.reused = reused
@@ -138,14 +144,44 @@ public struct WorkerReport: Codable, Hashable, Sendable {
     public var connected: Bool
     public var runningAttempts: [String]
     public var lastSeen: Int64
+    /// What its attempts hold, while it is connected.
+    public var usage: WorkerUsage?
 
-    public init(id: String, name: String, capabilities: WorkerCapabilities, connected: Bool, runningAttempts: [String], lastSeen: Int64) {
+    public init(
+        id: String, name: String, capabilities: WorkerCapabilities, connected: Bool, runningAttempts: [String], lastSeen: Int64,
+        usage: WorkerUsage? = nil
+    ) {
+        self.usage = usage
         self.id = id
         self.name = name
         self.capabilities = capabilities
         self.connected = connected
         self.runningAttempts = runningAttempts
         self.lastSeen = lastSeen
+    }
+}
+
+/// What a connected worker's attempts hold, as the coordinator placed them.
+public struct WorkerUsage: Codable, Hashable, Sendable {
+    /// Cores given to attempts, in thousandths, of `cpuCapacityMillicores`.
+    public var cpuMillicores: Int
+    public var cpuCapacityMillicores: Int
+    public var memoryBytes: Int64
+    /// Attempts placed on it (running or waiting there) and its slots.
+    public var attempts: Int
+    public var slots: Int
+    /// GPU index → the attempt it is leased to.
+    public var leasedGPUs: [Int: String]
+    public var draining: Bool
+
+    public init(cpuMillicores: Int, cpuCapacityMillicores: Int, memoryBytes: Int64, attempts: Int, slots: Int, leasedGPUs: [Int: String], draining: Bool) {
+        self.cpuMillicores = cpuMillicores
+        self.cpuCapacityMillicores = cpuCapacityMillicores
+        self.memoryBytes = memoryBytes
+        self.attempts = attempts
+        self.slots = slots
+        self.leasedGPUs = leasedGPUs
+        self.draining = draining
     }
 }
 

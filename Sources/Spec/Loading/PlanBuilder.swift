@@ -401,7 +401,8 @@ struct PlanBuilder {
             commandTemplate: component.command, command: template, parameters: parameters, inputs: dataInputs,
             outputs: outputs, codeDirectory: component.codeDirectory, environment: component.environment,
             compute: compute, timeoutSeconds: node.timeoutSeconds, isDeterministic: component.isDeterministic,
-            environmentVariables: node.environmentVariables, retry: node.retry
+            environmentVariables: node.environmentVariables, retry: node.retry,
+            resources: node.resources.over(component.resources)
         )
         var outputReferences: [String: DataReference] = [:]
         for output in outputs {

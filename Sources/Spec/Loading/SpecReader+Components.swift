@@ -121,6 +121,9 @@ extension SpecReader {
             isDeterministic: try entries["is_deterministic"].map { $0.isNull ? true : try $0.bool() } ?? true,
             declaresInputsByValue: false
         )
+        if let resources = entries["resources"] {
+            spec.resources = try readResources(resources)
+        }
         if let inputs = entries["inputs"] {
             spec.inputs = try inputs.entriesOrEmpty().map { entry in
                 try readInputDeclaration(name: entry.key, entry.value, baseDirectory: baseDirectory)

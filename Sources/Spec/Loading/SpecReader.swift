@@ -201,6 +201,9 @@ struct SpecReader {
         if let retry = entries["retry"], !retry.isNull {
             spec.retry = try Self.readRetry(retry)
         }
+        if let resources = entries["resources"] {
+            spec.resources = try readResources(resources)
+        }
         if let variables = entries["environment_variables"], !variables.isNull {
             for entry in try variables.entries() {
                 spec.environmentVariables[entry.key] = entry.value.isNull ? "" : try entry.value.string()

@@ -17,6 +17,8 @@ struct ComponentSpec {
     /// Canonical JSON of `environment`, or "".
     var environment: String
     var isDeterministic: Bool
+    /// `resources:` of the component.
+    var resources = StepResources()
     /// True for inline command jobs: their inputs are the node's `inputs:` keys.
     var declaresInputsByValue: Bool
 }

@@ -20,6 +20,8 @@ struct NodeSpec {
     var timeoutSeconds: Int?
     /// `retry:` (a Conduit extension).
     var retry: RetrySettings? = nil
+    /// `resources:` of the node (over its component's).
+    var resources = StepResources()
     var environmentVariables: [String: String]
     /// `display_name` of the node.
     var displayName: String?

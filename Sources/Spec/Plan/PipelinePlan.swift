@@ -83,15 +83,19 @@ public struct PlannedStep: Sendable, Codable, Hashable {
     public var environmentVariables: [String: String]
     /// The node's `retry:` block (a Conduit extension), or nil: a user failure is final.
     public var retry: RetrySettings?
+    /// `resources:` of the step over its component's, or nil when neither asks for anything;
+    /// not part of the cache key.
+    public var resources: StepResources?
 
     public init(
         name: String, displayName: String? = nil, commandTemplate: String, command: CommandTemplate,
         parameters: [String: String] = [:], inputs: [StepDataInput] = [], outputs: [StepDataOutput] = [],
         codeDirectory: String? = nil, environment: String = "", compute: String? = nil,
         timeoutSeconds: Int? = nil, isDeterministic: Bool = true, environmentVariables: [String: String] = [:],
-        retry: RetrySettings? = nil
+        retry: RetrySettings? = nil, resources: StepResources? = nil
     ) {
         self.retry = retry
+        self.resources = resources.flatMap { $0.isEmpty ? nil : $0 }
         self.name = name
         self.displayName = displayName
         self.commandTemplate = commandTemplate

@@ -150,6 +150,16 @@ public enum PlanJSON {
                         $0.field("factor", retry.factor)
                     }
                 }
+                if let resources = step.resources {
+                    $0.key("resources")
+                    $0.object {
+                        $0.field("instanceType", resources.instanceType)
+                        $0.field("cpuMillicores", resources.cpuMillicores)
+                        $0.field("memoryBytes", resources.memoryBytes.map(Int.init))
+                        $0.field("gpus", resources.gpus)
+                        $0.field("gpuMemoryBytes", resources.gpuMemoryBytes.map(Int.init))
+                    }
+                }
             }
         }
     }

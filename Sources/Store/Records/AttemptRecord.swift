@@ -18,6 +18,7 @@ public struct AttemptRecord: Codable, Hashable, Sendable, FetchableRecord, Persi
         case startedAt = "started_at"
         case finishedAt = "finished_at"
         case message
+        case gpuDevices = "gpu_devices"
     }
 
     public enum Columns {
@@ -38,6 +39,9 @@ public struct AttemptRecord: Codable, Hashable, Sendable, FetchableRecord, Persi
     public var startedAt: Int64?
     public var finishedAt: Int64?
     public var message: String?
+    /// The GPUs leased to the attempt, as the worker shows them to it in `CUDA_VISIBLE_DEVICES`
+    /// (`0,2`); nil for an attempt given none.
+    public var gpuDevices: String?
 
     public init(id: String, runID: String, step: String, worker: String, status: String, dispatchedAt: Int64) {
         self.id = id

@@ -84,6 +84,7 @@ extension WorkerService {
         environment.merge(rendered.environment) { _, new in new }
         let metricsFile = directory + "/metrics.jsonl"
         environment["CONDUIT_METRICS_FILE"] = metricsFile
+        environment.merge(Self.gpuEnvironment(dispatch.gpuDevices)) { _, new in new }
 
         guard running[dispatch.attemptID]?.canceled != true, running[dispatch.attemptID]?.fenced != true else {
             return AttemptFinished(attemptID: dispatch.attemptID, outcome: .canceled, startedAt: started, endedAt: Self.now(), message: "canceled before it started")
@@ -234,6 +235,18 @@ extension WorkerService {
             }
         }
         if !values.isEmpty { send(.metrics(Metrics(attemptID: attemptID, values: values))) }
+    }
+
+    /// The attempt sees exactly the GPUs leased to it, numbered as NVML and `nvidia-smi` number
+    /// them (PCI bus order), and none when it was leased none, whatever its environment says.
+    static func gpuEnvironment(_ devices: [Int]) -> [String: String] {
+        let list = devices.map(String.init).joined(separator: ",")
+        return [
+            "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
+            "CUDA_VISIBLE_DEVICES": list,
+            // For steps that start containers with the NVIDIA runtime.
+            "NVIDIA_VISIBLE_DEVICES": devices.isEmpty ? "none" : list,
+        ]
     }
 
     static func segment(_ piece: CommandPiece) -> CommandTemplate.Segment {

@@ -1,0 +1,109 @@
+import Protocol
+
+/// The placement part of the coordinator's configuration file (`conduit coordinator --config`):
+///
+/// ```yaml
+/// compute:                    # compute: names (without azureml:) → worker label and requirements
+///   gpu-cluster: {label: gpu, gpu: 1}
+///   cpu-highmem: {label: highmem, memory: 32GiB}
+/// instance_types:             # resources.instance_type names → requirements
+///   Standard_NC6s_v3: {cpu: 6, memory: 112GiB, gpu: 1, gpu_memory: 16GiB}
+/// ```
+///
+/// Read with the same safe YAML rules as pipelines; every problem names the file, line and field.
+public struct PlacementConfigFile: Sendable, Hashable {
+    /// Compute names (without `azureml:`) → label (nil: any worker) and requirements.
+    public var computeEntries: [String: ComputeEntry]
+    public var instanceTypes: [String: StepResources]
+
+    public struct ComputeEntry: Sendable, Hashable {
+        public var label: String?
+        public var resources: StepResources
+    }
+
+    static let requirementKeys = ["cpu", "memory", "gpu", "gpu_memory"]
+
+    /// Reads the file at `path` (absolute).
+    public static func load(file path: String) throws(SpecError) -> PlacementConfigFile {
+        let root: SourceNode?
+        do {
+            root = try YAMLDocument.load(file: path)
+        } catch let error as SpecError {
+            throw error
+        } catch {
+            throw SpecError(.syntax, file: path, message: "\(error)")
+        }
+        return try read(root, file: path)
+    }
+
+    /// Reads configuration `text` as if it were the content of `file`.
+    public static func parse(_ text: String, file: String) throws(SpecError) -> PlacementConfigFile {
+        let root: SourceNode?
+        do {
+            root = try YAMLDocument.parse(text, file: file)
+        } catch let error as SpecError {
+            throw error
+        } catch {
+            throw SpecError(.syntax, file: file, message: "\(error)")
+        }
+        return try read(root, file: file)
+    }
+
+    private static func read(_ root: SourceNode?, file: String) throws(SpecError) -> PlacementConfigFile {
+        var config = PlacementConfigFile(computeEntries: [:], instanceTypes: [:])
+        guard let root, !root.isNull else { return config }
+        let entries = try root.entries()
+        for entry in entries where !["compute", "instance_types"].contains(entry.key) {
+            throw entry.value.error(.unknownField, "unknown key '\(entry.key)'; the configuration file has compute: and instance_types:")
+        }
+        for entry in try entries["compute"]?.entriesOrEmpty() ?? [] {
+            var label: String? = PlacementConfigFileNames.bareName(entry.key)
+            var resources = StepResources()
+            if !entry.value.isNull {
+                let fields = try entry.value.entries()
+                for field in fields where field.key != "label" && !requirementKeys.contains(field.key) {
+                    throw field.value.error(.unknownField, "unknown key '\(field.key)'; a compute target has label, \(requirementKeys.joined(separator: ", "))")
+                }
+                if let labelNode = fields["label"] {
+                    if labelNode.isNull {
+                        label = nil
+                    } else {
+                        let text = try labelNode.string(expecting: "a worker label")
+                        guard !text.isEmpty, !text.contains(where: { $0 == " " || $0 == "," }) else {
+                            throw labelNode.error(.invalidType, "'\(text)' is not a label; expected a name without spaces or commas (or null for any worker)")
+                        }
+                        label = text
+                    }
+                }
+                resources = try requirements(fields)
+            }
+            config.computeEntries[PlacementConfigFileNames.bareName(entry.key)] = ComputeEntry(label: label, resources: resources)
+        }
+        for entry in try entries["instance_types"]?.entriesOrEmpty() ?? [] {
+            guard !entry.value.isNull else {
+                config.instanceTypes[entry.key] = StepResources()
+                continue
+            }
+            let fields = try entry.value.entries()
+            for field in fields where !requirementKeys.contains(field.key) {
+                throw field.value.error(.unknownField, "unknown key '\(field.key)'; an instance type has \(requirementKeys.joined(separator: ", "))")
+            }
+            config.instanceTypes[entry.key] = try requirements(fields)
+        }
+        return config
+    }
+
+    /// `cpu`, `memory`, `gpu` and `gpu_memory`, checked as in a step's `resources`.
+    private static func requirements(_ fields: [(key: String, value: SourceNode)]) throws(SpecError) -> StepResources {
+        var resources = StepResources()
+        try SpecReader.readRequirementFields(fields, into: &resources)
+        return resources
+    }
+}
+
+/// Compute names as written in the configuration: `azureml:gpu` and `gpu` are the same target.
+enum PlacementConfigFileNames {
+    static func bareName(_ key: String) -> String {
+        key.hasPrefix("azureml:") ? String(key.dropFirst("azureml:".count)) : key
+    }
+}
