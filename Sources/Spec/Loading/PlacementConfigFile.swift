@@ -19,6 +19,10 @@ public struct PlacementConfigFile: Sendable, Hashable {
     public struct ComputeEntry: Sendable, Hashable {
         public var label: String?
         public var resources: StepResources
+        public init(label: String?, resources: StepResources) {
+            self.label = label
+            self.resources = resources
+        }
     }
 
     static let requirementKeys = ["cpu", "memory", "gpu", "gpu_memory"]
