@@ -150,6 +150,12 @@ let package = Package(
     ]
 )
 
+// The placement benchmark (`make bench-placement`): the pure scheduler core, no I/O.
+package.targets.append(
+    .executableTarget(name: "PlacementBenchmark", dependencies: ["Coordinator"], path: "benchmarks/placement", swiftSettings: swiftSettings)
+)
+package.products.append(.executable(name: "placement-bench", targets: ["PlacementBenchmark"]))
+
 // libFuzzer targets, part of the package only with CONDUIT_FUZZ=1 (they need `--sanitize=fuzzer`, which
 // provides their `main`). `make fuzz` builds and runs them; see docs/fuzzing.md.
 if ProcessInfo.processInfo.environment["CONDUIT_FUZZ"] == "1" {

@@ -127,6 +127,8 @@ public final class Cluster: @unchecked Sendable {
     public private(set) var zmqEndpoint = ""
     /// Where the key files are: `NAME.secret` and `NAME.public`.
     public var keyDirectory: String { directory + "/keys" }
+    /// Extra arguments for `conduit coordinator` (set before `start`), e.g. `--config FILE`.
+    public var coordinatorOptions: [String] = []
 
     public init() throws {
         directory = try ProcessHarness.temporaryDirectory("conduit-cluster")
@@ -168,7 +170,7 @@ public final class Cluster: @unchecked Sendable {
         [
             "coordinator", "--data-dir", directory + "/coordinator", "--listen", listen, "--http", "127.0.0.1:0", "--worker-timeout", "5",
             "--secret-key", keyDirectory + "/coordinator.secret",
-        ]
+        ] + coordinatorOptions
     }
 
     /// Runs `conduit keys generate --name NAME` into ``keyDirectory``.
@@ -182,7 +184,9 @@ public final class Cluster: @unchecked Sendable {
     /// With `allowKey` false its key is not put on the allow-list and nothing is waited for: the
     /// coordinator must never let it in.
     @discardableResult
-    public func addWorker(name: String, slots: Int = 1, labels: [String] = [], allowKey: Bool = true) async throws -> ChildHandle {
+    public func addWorker(
+        name: String, slots: Int = 1, labels: [String] = [], allowKey: Bool = true, options: [String] = [], environment: [String: String] = [:]
+    ) async throws -> ChildHandle {
         try await generateKeys(name: name)
         if allowKey {
             let allowed = try await cli(["workers", "allow", keyDirectory + "/\(name).public", "--name", name])
@@ -193,7 +197,7 @@ public final class Cluster: @unchecked Sendable {
             "--secret-key", keyDirectory + "/\(name).secret", "--coordinator-key", keyDirectory + "/coordinator.public",
         ]
         for label in labels { arguments += ["--label", label] }
-        let worker = try ChildHandle(name: name, executable: executable, arguments: arguments)
+        let worker = try ChildHandle(name: name, executable: executable, arguments: arguments + options, environment: environment)
         workers.append(worker)
         guard allowKey else { return worker }
         guard await worker.waitForOutput(containing: "registered with the coordinator", timeout: .seconds(30)) != nil else {

@@ -155,17 +155,22 @@ public struct Scheduler: Sendable {
     public private(set) var paused = false
     private var allocations: [String: Allocation] = [:]
     private var workerOrder: [String] = []
+    /// Workers with room (a free slot or a place to wait), not draining: the only ones that can
+    /// take anything. Order is arbitrary; `openIndex` finds a worker's place.
+    private var openWorkers: [String] = []
+    private var openIndex: [String: Int] = [:]
     /// Where the next search for a worker starts, so consecutive attempts spread.
     private var rotor = 0
     /// artifact → workers that hold it.
     private var holders: [String: Set<String>] = [:]
-    /// Queued attempts in order; removed ones leave a hole until the next compaction, so that
-    /// placing and removing never shifts or copies the whole queue.
-    private var slots: [Pending?] = []
-    private var head = 0
-    private var positions: [String: Int] = [:]
-    /// How many queued attempts there are of each kind.
-    private var kindCounts: [Kind: Int] = [:]
+    /// Queued attempts by the order they were queued in (a sequence number).
+    private var pendingBySequence: [Int: Pending] = [:]
+    private var sequences: [String: Int] = [:]
+    private var nextSequence = 0
+    /// The queued attempts of each kind, in order; a removed one stays until its kind's head
+    /// passes it, so that removing never shifts a queue.
+    private var kindQueues: [Kind: KindQueue] = [:]
+
     /// Kinds that fit nowhere since the last pass, each with its oldest attempt.
     private var stuck: [Kind: Pending] = [:]
     /// Workers kept for attempts that fit nowhere now (see the type's documentation).
@@ -176,7 +181,7 @@ public struct Scheduler: Sendable {
     public static let overtakeLimit = 16
 
     /// Queued attempts, oldest first.
-    public var queue: [Pending] { slots[head...].compactMap { $0 } }
+    public var queue: [Pending] { pendingBySequence.sorted { $0.key < $1.key }.map(\.value) }
     /// attempt → worker, for placed attempts.
     public var placements: [String: String] { allocations.mapValues(\.worker) }
     /// The GPUs leased to a placed attempt.
@@ -195,25 +200,29 @@ public struct Scheduler: Sendable {
                 workers[id]!.capacity = capacity
             }
             for held in holding { attach(held, to: id) }
+            refreshOpen(id)
         case .setAhead(let id, let count):
             guard workers[id] != nil, workers[id]!.ahead != max(0, count) else { return [] }
             workers[id]!.ahead = max(0, count)
+            refreshOpen(id)
         case .workerLeft(let id):
             guard let gone = workers.removeValue(forKey: id) else { return [] }
             workerOrder.removeAll { $0 == id }
+            refreshOpen(id)
             for artifact in gone.holds { holders[artifact]?.remove(id) }
             for attempt in gone.running.sorted() {
                 allocations[attempt] = nil
                 actions.append(.lost(attemptID: attempt, workerID: id))
             }
         case .enqueue(let pending):
-            guard allocations[pending.attemptID] == nil, positions[pending.attemptID] == nil else { return [] }
-            positions[pending.attemptID] = slots.count
-            slots.append(pending)
-            kindCounts[Kind(pending), default: 0] += 1
-            let placed = placeNew(pending)
-            compact()
-            return placed
+            guard allocations[pending.attemptID] == nil, sequences[pending.attemptID] == nil else { return [] }
+            let sequence = nextSequence
+            nextSequence += 1
+            sequences[pending.attemptID] = sequence
+            pendingBySequence[sequence] = pending
+            kindQueues[Kind(pending), default: KindQueue()].sequences.append(sequence)
+            kindQueues[Kind(pending)]!.live += 1
+            return placeNew(pending)
         case .remove(let attemptID):
             if allocations[attemptID] != nil {
                 release(attemptID)
@@ -226,6 +235,7 @@ public struct Scheduler: Sendable {
         case .drain(let id):
             guard workers[id] != nil, !workers[id]!.draining else { return [] }
             workers[id]!.draining = true
+            refreshOpen(id)
         case .pause(let pause):
             guard paused != pause else { return [] }
             paused = pause
@@ -237,7 +247,6 @@ public struct Scheduler: Sendable {
             return []
         }
         actions.append(contentsOf: place())
-        compact()
         return actions
     }
 
@@ -277,20 +286,26 @@ public struct Scheduler: Sendable {
         return placeOrKeep(pending)
     }
 
-    /// Goes through the queue in order, placing what fits.
+    /// Goes through the queue in order, placing what fits: the oldest attempt of every kind not
+    /// yet stuck, then the next, so that a kind found stuck costs nothing more in this pass.
     private mutating func place() -> [Action] {
         stuck = [:]
         kept = []
-        guard !positions.isEmpty, !paused, !workers.isEmpty else { return [] }
+        guard !pendingBySequence.isEmpty, !paused, !workers.isEmpty else { return [] }
         var freeSlots = workers.values.reduce(0) { $0 + max(0, $1.room) }
+        var heads = MinimumHeap()
+        for kind in kindQueues.keys {
+            if let first = firstLive(of: kind) { heads.push(first, kind) }
+        }
         var actions: [Action] = []
-        var index = head
-        while index < slots.count && freeSlots > 0 && stuck.count < kindCounts.count {
-            defer { index += 1 }
-            guard let pending = slots[index], stuck[Kind(pending)] == nil else { continue }
+        while freeSlots > 0, let (sequence, kind) = heads.pop() {
+            guard let pending = pendingBySequence[sequence] else { continue }
             let placed = placeOrKeep(pending)
+            // A stuck kind is not looked at again in this pass.
+            guard !placed.isEmpty else { continue }
             freeSlots -= placed.count
             actions.append(contentsOf: placed)
+            if let next = firstLive(of: kind) { heads.push(next, kind) }
         }
         return actions
     }
@@ -349,11 +364,11 @@ public struct Scheduler: Sendable {
 
     /// The first worker from the rotor on that is not kept for another attempt and passes `test`.
     private func scan(_ test: (String, Worker) -> Bool) -> String? {
-        let count = workerOrder.count
+        let count = openWorkers.count
         guard count > 0 else { return nil }
         let start = rotor % count
         for offset in 0..<count {
-            let id = workerOrder[(start + offset) % count]
+            let id = openWorkers[(start + offset) % count]
             if !kept.contains(id), let worker = workers[id], test(id, worker) { return id }
         }
         return nil
@@ -402,6 +417,7 @@ public struct Scheduler: Sendable {
         workers[id]!.usedMemory += allocation.memory
         for gpu in gpus { workers[id]!.leasedGPUs[gpu] = attemptID }
         if allocation.large { workers[id]!.largeAttempts += 1 }
+        refreshOpen(id)
     }
 
     private mutating func release(_ attemptID: String) {
@@ -412,6 +428,7 @@ public struct Scheduler: Sendable {
         workers[id]!.usedMemory -= allocation.memory
         for gpu in allocation.gpus where workers[id]!.leasedGPUs[gpu] == attemptID { workers[id]!.leasedGPUs[gpu] = nil }
         if allocation.large { workers[id]!.largeAttempts -= 1 }
+        refreshOpen(id)
     }
 
     private mutating func attach(_ held: Held, to id: String) {
@@ -424,27 +441,83 @@ public struct Scheduler: Sendable {
         record(held.attemptID, need: held.need, gpus: gpus, on: id)
     }
 
-    /// Removes a queued attempt, leaving a hole and advancing the head past holes.
-    private mutating func takeFromQueue(_ attemptID: String) {
-        guard let position = positions.removeValue(forKey: attemptID), let pending = slots[position] else { return }
-        slots[position] = nil
-        overtaken[attemptID] = nil
-        let kind = Kind(pending)
-        if kindCounts[kind] == 1 { kindCounts[kind] = nil } else { kindCounts[kind]! -= 1 }
-        while head < slots.count && slots[head] == nil { head += 1 }
+    /// Keeps `openWorkers` true for `id` after a change to it.
+    private mutating func refreshOpen(_ id: String) {
+        let open = workers[id].map { !$0.draining && $0.room > 0 } ?? false
+        if open, openIndex[id] == nil {
+            openIndex[id] = openWorkers.count
+            openWorkers.append(id)
+        } else if !open, let index = openIndex.removeValue(forKey: id) {
+            let last = openWorkers.removeLast()
+            if index < openWorkers.count {
+                openWorkers[index] = last
+                openIndex[last] = index
+            }
+        }
     }
 
-    /// Drops the holes before the head once they are most of the storage.
-    private mutating func compact() {
-        if head == slots.count {
-            slots.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head > 1024 && head * 2 > slots.count {
-            slots.removeFirst(head)
-            head = 0
-            for (index, pending) in slots.enumerated() {
-                if let pending { positions[pending.attemptID] = index }
+    /// Removes a queued attempt (its kind's queue skips it later).
+    private mutating func takeFromQueue(_ attemptID: String) {
+        guard let sequence = sequences.removeValue(forKey: attemptID), let pending = pendingBySequence.removeValue(forKey: sequence) else { return }
+        overtaken[attemptID] = nil
+        let kind = Kind(pending)
+        kindQueues[kind]?.live -= 1
+        if kindQueues[kind]?.live == 0 { kindQueues[kind] = nil }
+    }
+
+    /// The oldest queued attempt of `kind`, dropping removed ones from the front of its queue.
+    private mutating func firstLive(of kind: Kind) -> Int? {
+        guard var queue = kindQueues[kind] else { return nil }
+        kindQueues[kind] = nil  // no second copy while it is changed
+        while queue.head < queue.sequences.count && pendingBySequence[queue.sequences[queue.head]] == nil { queue.head += 1 }
+        if queue.head > 1024 && queue.head * 2 > queue.sequences.count {
+            queue.sequences.removeFirst(queue.head)
+            queue.head = 0
+        }
+        let first = queue.head < queue.sequences.count ? queue.sequences[queue.head] : nil
+        kindQueues[kind] = queue
+        return first
+    }
+
+    /// Queued attempts of one kind, oldest first.
+    private struct KindQueue {
+        var sequences: [Int] = []
+        var head = 0
+        /// How many are still queued.
+        var live = 0
+    }
+
+    /// A binary min-heap of (sequence, kind): the next attempt of each kind in a pass.
+    private struct MinimumHeap {
+        private var items: [(sequence: Int, kind: Kind)] = []
+
+        mutating func push(_ sequence: Int, _ kind: Kind) {
+            items.append((sequence, kind))
+            var child = items.count - 1
+            while child > 0 {
+                let parent = (child - 1) / 2
+                guard items[child].sequence < items[parent].sequence else { break }
+                items.swapAt(child, parent)
+                child = parent
             }
+        }
+
+        mutating func pop() -> (Int, Kind)? {
+            guard !items.isEmpty else { return nil }
+            items.swapAt(0, items.count - 1)
+            let top = items.removeLast()
+            var parent = 0
+            while true {
+                let left = 2 * parent + 1
+                let right = left + 1
+                var smallest = parent
+                if left < items.count && items[left].sequence < items[smallest].sequence { smallest = left }
+                if right < items.count && items[right].sequence < items[smallest].sequence { smallest = right }
+                guard smallest != parent else { break }
+                items.swapAt(parent, smallest)
+                parent = smallest
+            }
+            return (top.sequence, top.kind)
         }
     }
 }
