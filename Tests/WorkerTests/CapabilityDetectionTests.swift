@@ -118,6 +118,10 @@ struct CapabilityDetectionTests {
         let halfV1 = try fixture(["cpu/cpu.cfs_quota_us": "200000\n"])
         defer { try? FileManager.default.removeItem(atPath: halfV1) }
         #expect(CgroupLimits.read(root: halfV1, procSelfCgroup: "1:cpu:/\n") == .none)
+        // Without cgroup.controllers the root is not a v2 hierarchy: its files are not v2 limits.
+        let notUnified = try fixture(["cpu.max": "100000 100000\n", "memory.max": "1024\n"])
+        defer { try? FileManager.default.removeItem(atPath: notUnified) }
+        #expect(CgroupLimits.read(root: notUnified, procSelfCgroup: "0::/\n") == .none)
     }
 
     @Test func cgroupFileParsers() {

@@ -30,7 +30,8 @@ public struct CgroupLimits: Hashable, Sendable {
     /// The limits found under `root` (where the cgroup file systems are mounted) for the groups
     /// named in `procSelfCgroup` (the text of `/proc/self/cgroup`).
     ///
-    /// cgroup v2: the `0::/PATH` line; `cpu.max` and `memory.max` in `root/PATH` and its ancestors.
+    /// cgroup v2 (when `root/cgroup.controllers` exists): the `0::/PATH` line; `cpu.max` and
+    /// `memory.max` in `root/PATH` and its ancestors.
     /// cgroup v1: the `N:CONTROLLERS:/PATH` lines; `cpu.cfs_quota_us` / `cpu.cfs_period_us` under
     /// `root/cpu` (or `root/cpu,cpuacct`) and `memory.limit_in_bytes` under `root/memory`, at PATH
     /// and its ancestors. Hybrid machines have both; every file found counts. In a container the
@@ -39,13 +40,16 @@ public struct CgroupLimits: Hashable, Sendable {
     /// mean "no limit there".
     public static func read(root: String, procSelfCgroup: String) -> CgroupLimits {
         var limits = CgroupLimits.none
+        // A unified (v2) hierarchy mounted at the root says so with this file; on hybrid machines
+        // the root holds only the v1 mounts, and the `0::` line names a group without controllers.
+        let unified = FileManager.default.fileExists(atPath: root + "/cgroup.controllers")
         for line in procSelfCgroup.split(whereSeparator: \.isNewline) {
             // hierarchy-id:controller-list:path; the path may itself hold colons.
             let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
             guard fields.count == 3 else { continue }
             let controllers = fields[1].split(separator: ",").map(String.init)
             let path = String(fields[2])
-            if fields[0] == "0" && controllers.isEmpty {
+            if unified && fields[0] == "0" && controllers.isEmpty {
                 for directory in directories(mount: root, path: path) {
                     limits.tighten(cpuCores: read(directory, "cpu.max").flatMap(parseCPUMax))
                     limits.tighten(memoryBytes: read(directory, "memory.max").flatMap(parseMemoryMax))
