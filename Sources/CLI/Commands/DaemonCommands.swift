@@ -154,8 +154,24 @@ struct WorkerStartCommand: AsyncParsableCommand {
     @Option(help: "The coordinator's ZeroMQ endpoint, e.g. tcp://head:5555.")
     var coordinator: String
 
-    @Option(name: .customLong("label"), help: "A label compute: names map to (repeatable). Without labels the worker takes any step.")
+    @Option(name: .customLong("label"), help: ArgumentHelp(
+        "A label compute: names map to (repeatable; no spaces or commas). Without labels the worker takes any step.",
+        valueName: "NAME"))
     var labels: [String] = []
+
+    @Option(name: .customLong("gpus"), help: ArgumentHelp(
+        "Offer only these GPUs, by index as nvidia-smi numbers them, e.g. 0,2 (default: every GPU detected).",
+        valueName: "INDICES"))
+    var gpus: String?
+
+    @Option(name: .customLong("simulate-gpus"), help: ArgumentHelp(
+        """
+        Declare simulated GPUs instead of detecting real ones (for testing): a count (2), \
+        [COUNTx]MODEL[:MEMORY] (2xA100:80GiB), or a comma-separated list (A100:80GiB,T4:16GiB); 0 declares none. \
+        Default: $\(SimulatedGPUs.environmentVariable) when set.
+        """,
+        valueName: "SPEC"))
+    var simulateGPUs: String?
 
     @Option(help: "Steps run at once.")
     var slots: Int = 1
@@ -184,6 +200,13 @@ struct WorkerStartCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
+        do {
+            try WorkerLabels.validate(labels)
+            if let gpus { _ = try GPUSelection.parse(gpus) }
+            if let simulateGPUs { _ = try SimulatedGPUs.parse(simulateGPUs) }
+        } catch {
+            throw ValidationError(error.message)
+        }
         guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout must not be negative") }
         if plaintext && (secretKey != nil || coordinatorKey != nil) {
             throw ValidationError("--plaintext cannot be combined with --secret-key or --coordinator-key")
@@ -221,13 +244,23 @@ struct WorkerStartCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("\(warning)\n".utf8))
                 logger.warning("\(warning)")
             }
+            let resources: MachineResources
+            do {
+                resources = try await CapabilityDetector.detect(CapabilityDetector.Options(
+                    gpuSelection: try gpus.map(GPUSelection.parse), simulatedGPUs: simulateGPUs
+                ))
+            } catch let error as CapabilityError {
+                throw CLIError("conduit worker: \(error.message)", exitCode: ExitStatus.usage)
+            }
+            logger.info("\(resources.summary(workerName: workerName, diskFreeBytes: DiskSpace.freeBytes(at: directory)))")
             let loop = try ZMQLoop()
             defer { loop.shutdown() }
             let identity = Array("\(workerName)-\(UInt64.random(in: 0...UInt64.max))".utf8)
             let transport = try await ZMQWorkerTransport(loop: loop, endpoint: coordinator, identity: identity, security: security)
             let service = try WorkerService(
                 configuration: WorkerConfiguration(
-                    name: workerName, labels: labels, slots: slots, workDirectory: directory, drainTimeout: .milliseconds(Int64(drainTimeout * 1000))
+                    name: workerName, labels: labels, slots: slots, workDirectory: directory,
+                    drainTimeout: .milliseconds(Int64(drainTimeout * 1000)), resources: resources
                 ),
                 transport: transport, logger: logger
             )

@@ -34,14 +34,20 @@ public struct WorkerConfiguration: Sendable {
     public var drainTimeout: Duration
     /// The clocks; default the machine's.
     public var clock: ServiceClock
+    /// What the worker offers (from `CapabilityDetector.detect`): cores, memory, GPUs. Default
+    /// nil: cores and memory are read when the worker registers, and it offers no GPUs. Free
+    /// disk in `workDirectory` is always read when it registers.
+    public var resources: MachineResources?
 
     public init(
         name: String, labels: [String] = [], slots: Int = 1, workDirectory: String,
         heartbeatInterval: Duration = .seconds(1), coordinatorSilenceTimeout: Duration = .seconds(10),
         chunkBytes: Int = 512 * 1024, fetchCredit: Int = 8, killGracePeriod: Duration = .seconds(2),
         keepAttemptDirectories: Bool = false, startedReportDelay: Duration = .milliseconds(20),
-        leaseTimeout: Duration = .seconds(8), drainTimeout: Duration = .seconds(60), clock: ServiceClock = .system
+        leaseTimeout: Duration = .seconds(8), drainTimeout: Duration = .seconds(60), clock: ServiceClock = .system,
+        resources: MachineResources? = nil
     ) {
+        self.resources = resources
         self.leaseTimeout = leaseTimeout
         self.drainTimeout = drainTimeout
         self.clock = clock

@@ -148,11 +148,7 @@ public actor WorkerService: Service {
     func sendHello() {
         lastHello = .now
         helloSentAt = monotonicNow()
-        let capabilities = WorkerCapabilities(
-            cores: SystemResources.cores, memoryBytes: SystemResources.memoryBytes, slots: configuration.slots,
-            labels: configuration.labels, hostname: SystemResources.hostname
-        )
-        send(.hello(Hello(workerName: configuration.name, capabilities: capabilities, runningAttempts: heldAttempts)))
+        send(.hello(Hello(workerName: configuration.name, capabilities: currentCapabilities(), runningAttempts: heldAttempts)))
     }
 
     func tick() {
