@@ -54,7 +54,7 @@ extension WorkerService {
         }
         if let code = dispatch.code {
             guard let digest = Digest(hex: code) else { throw WorkerError(.workspace, "code digest \(code) is not valid") }
-            let manifest = try await ensureArtifact(digest)
+            let manifest = try await ensureArtifact(digest, for: dispatch.attemptID)
             workingDirectory = directory + "/code"
             try Snapshot.materialize(manifest, from: cache, at: workingDirectory)
         } else {
@@ -67,7 +67,7 @@ extension WorkerService {
                 continue
             }
             guard let text = input.artifact, let digest = Digest(hex: text) else { continue }
-            inputPaths[input.name] = try await checkout(digest)
+            inputPaths[input.name] = try await checkout(digest, for: dispatch.attemptID)
         }
         var outputPaths: [String: String] = [:]
         for output in dispatch.outputs {
@@ -120,9 +120,11 @@ extension WorkerService {
                     )
                 }
             }
+            makeRoomForOutput(at: path)  // cache limit: see WorkerService+Cache
             switch Self.snapshotOutput(at: path, isFile: output.kind == .file, into: cache) {
             case .success(let snapshot):
                 manifest = snapshot
+                admitOutput(snapshot, attemptID: dispatch.attemptID)  // pinned until acknowledged
             case .failure(let error) where [.symlinkRejected, .unsupportedFileType, .unsafePath].contains(error.code):
                 // A link that leaves the output (or any link as a uri_file output) is the step's fault:
                 // the attempt fails with the reason; it is not retried as an infrastructure failure.
