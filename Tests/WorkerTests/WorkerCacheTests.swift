@@ -189,6 +189,21 @@ struct WorkerCacheTests {
         }
     }
 
+    @Test func metricsAreReadAChunkAtATimeKeepingEachNamesLastValue() async throws {
+        try await withWorker(slots: 1, cacheLimit: 1 << 20) { harness in
+            // About 2 MiB of lines, so they span several reads; a line cut across two reads still counts.
+            let script = "for i in $(seq 1 60000); do echo '{\"name\": \"loss\", \"value\": '$i'}'; done > $CONDUIT_METRICS_FILE; "
+                + "echo 'not json' >> $CONDUIT_METRICS_FILE; printf '{\"name\": \"acc\", \"value\": 0.5}' >> $CONDUIT_METRICS_FILE"
+            harness.network.coordinator.send(dispatch("m", [.text(script)]), to: harness.peer)
+            var metrics: [String: Double] = [:]
+            while let message = await harness.next() {
+                if case .metrics(let reported) = message.payload { metrics = reported.values }
+                if case .attemptFinished = message.payload { break }
+            }
+            #expect(metrics == ["loss": 60000, "acc": 0.5])
+        }
+    }
+
     @Test func aRestartedWorkerRebuildsItsCacheFromFileTimesAndRemovesPartialCheckouts() async throws {
         let directory = try ProcessHarness.temporaryDirectory("conduit-cache")
         defer { try? FileManager.default.removeItem(atPath: directory) }
