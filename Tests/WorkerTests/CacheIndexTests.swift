@@ -171,9 +171,12 @@ import Testing
                 let limit = Int64.random(in: 0...2500, using: &random)
                 checkEviction(&index, &model, incoming: incoming, limit: limit, context: context)
             }
-            #expect(index.totalBytes == model.total, "\(context)")
-            #expect(Set(index.entries.keys) == Set(model.entries.keys), "\(context)")
-            for key in keys { #expect(index.pinCount(key) == (model.pins[key] ?? 0), "\(context)") }
+            // Past the first difference every later step differs too: stop this seed there.
+            guard index.totalBytes == model.total, Set(index.entries.keys) == Set(model.entries.keys),
+                  keys.allSatisfy({ index.pinCount($0) == (model.pins[$0] ?? 0) }) else {
+                Issue.record("\(context): the index and the reference differ after this step")
+                return
+            }
         }
     }
 

@@ -129,9 +129,10 @@ struct WorkerCacheTests {
             ], inputs: [DispatchInput(name: "data", kind: .folder, artifact: manifest.digest.hex)]), to: harness.peer)
             try await Self.waitForFile(started)
 
-            // 50 KB of output: over the limit, so the fillers go, while the older input stays.
+            // 70 KB of output: over the limit, so the fillers go, while the older input stays
+            // (its checkout too, which would be next): the cache stays over its limit meanwhile.
             harness.network.coordinator.send(dispatch("writer", [
-                .text("head -c 50000 /dev/urandom > "), .outputPath("out"), .text("/big.bin"),
+                .text("head -c 70000 /dev/urandom > "), .outputPath("out"), .text("/big.bin"),
             ], outputs: [DispatchOutput(name: "out", kind: .folder)]), to: harness.peer)
             let (written, _) = await serve(&harness, until: "writer")
             #expect(written?.outcome == .succeeded, "\(written?.message ?? "")")
@@ -147,9 +148,9 @@ struct WorkerCacheTests {
             #expect(read?.outcome == .succeeded, "\(read?.message ?? "")")
 
             // Now the input is unpinned and older than the first output: the next output evicts
-            // its checkout and then its blob.
+            // its checkout and then its blob, which is enough.
             harness.network.coordinator.send(dispatch("writer2", [
-                .text("head -c 30000 /dev/urandom > "), .outputPath("out"), .text("/more.bin"),
+                .text("head -c 20000 /dev/urandom > "), .outputPath("out"), .text("/more.bin"),
             ], outputs: [DispatchOutput(name: "out", kind: .folder)]), to: harness.peer)
             let (second, _) = await serve(&harness, until: "writer2")
             #expect(second?.outcome == .succeeded, "\(second?.message ?? "")")
