@@ -47,7 +47,9 @@ struct WorkerCacheTests {
 
     /// Answers the worker's uploads until the attempt `id` reports, then acknowledges it; returns
     /// the report and whether the worker asked to fetch anything meanwhile.
-    func serve(_ harness: inout WorkerExecutionTests.Harness, until id: String) async -> (AttemptFinished?, fetched: Bool) {
+    func serve(
+        _ harness: inout WorkerExecutionTests.Harness, until id: String, acknowledging: Bool = true
+    ) async -> (AttemptFinished?, fetched: Bool) {
         var received: [String: Int64] = [:]
         var sizes: [String: Int64] = [:]
         var fetched = false
@@ -69,14 +71,18 @@ struct WorkerCacheTests {
             case .fetchRequest:
                 fetched = true
             case .attemptFinished(let report) where report.attemptID == id:
-                harness.network.coordinator.send(
-                    coordinator.make(.attemptAcknowledged(AttemptAcknowledged(attemptID: id, accepted: true))), to: harness.peer)
+                if acknowledging { acknowledge(id, &harness) }
                 return (report, fetched)
             default:
                 break
             }
         }
         return (nil, fetched)
+    }
+
+    func acknowledge(_ id: String, _ harness: inout WorkerExecutionTests.Harness) {
+        harness.network.coordinator.send(
+            coordinator.make(.attemptAcknowledged(AttemptAcknowledged(attemptID: id, accepted: true))), to: harness.peer)
     }
 
     func dispatch(_ id: String, _ command: [CommandPiece], inputs: [DispatchInput] = [], outputs: [DispatchOutput] = []) -> Message {
@@ -159,6 +165,31 @@ struct WorkerCacheTests {
             #expect(store.contains(output), "the newer output was kept")
             let leftovers = try FileManager.default.contentsOfDirectory(atPath: harness.directory + "/cache/checkouts")
             #expect(leftovers.isEmpty, "nothing left aside: \(leftovers)")
+        }
+    }
+
+    @Test func anOutputStaysUntilTheCoordinatorAcknowledgesTheResult() async throws {
+        try await withWorker(slots: 1, cacheLimit: 50_000) { harness in
+            let store = try BlobStore(root: harness.directory + "/cache")
+            func produce(_ id: String, acknowledging: Bool) async throws -> Digest {
+                harness.network.coordinator.send(dispatch(id, [
+                    .text("head -c 30000 /dev/urandom > "), .outputPath("out"), .text("/part.bin"),
+                ], outputs: [DispatchOutput(name: "out", kind: .folder)]), to: harness.peer)
+                let (report, _) = await serve(&harness, until: id, acknowledging: acknowledging)
+                #expect(report?.outcome == .succeeded, "\(report?.message ?? "")")
+                let artifact = try #require(report?.outputs["out"].flatMap(Digest.init(hex:)))
+                return try #require(try store.manifest(artifact).entries.first?.digest)
+            }
+            let first = try await produce("p1", acknowledging: false)
+            // Unacknowledged, the older output stays although the cache goes over its limit.
+            let second = try await produce("p2", acknowledging: true)
+            #expect(store.contains(first) && store.contains(second))
+            acknowledge("p1", &harness)
+            // Acknowledged now: the least recently used output goes to make room.
+            let third = try await produce("p3", acknowledging: true)
+            #expect(!store.contains(first), "the acknowledged, least recently used output was evicted")
+            #expect(!store.contains(second), "room for the third took the next least recently used output too")
+            #expect(store.contains(third))
         }
     }
 
