@@ -103,7 +103,11 @@ import Testing
         #expect(ByteCount.parse("1.5 MiB") == 1_572_864)
         #expect(ByteCount.parse("1048576") == 1_048_576)
         #expect(ByteCount.parse("512mib") == 512 << 20)
-        for bad in ["", "GiB", "1.5", "1..5GiB", "-3GiB", "3 parsecs", "99999999999TiB", "1e3GiB"] {
+        #expect(ByteCount.parse("50 gib") == 50 << 30)
+        #expect(ByteCount.parse("1.5G") == 3 << 29)
+        #expect(ByteCount.parse("64k") == 65536)
+        #expect(ByteCount.parse("10B") == 10 && ByteCount.parse("0") == 0 && ByteCount.parse("1TiB") == 1 << 40)
+        for bad in ["", "GiB", "1.5", "1..5GiB", "-3GiB", "3 parsecs", "99999999999TiB", "1e3GiB", "1e3"] {
             #expect(ByteCount.parse(bad) == nil, "\(bad)")
         }
         #expect(ByteCount.format(16 << 30) == "16 GiB")

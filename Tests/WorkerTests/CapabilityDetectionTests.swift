@@ -233,9 +233,9 @@ struct CapabilityDetectionTests {
         ("2x:80GiB", "'2x:80GiB' names no model"),
         (":80GiB", "':80GiB' names no model"),
         ("A1!00", "the model 'A1!00' may hold only letters, digits, spaces, '-', '_' and '.'"),
-        ("A100:80GB", "the memory '80GB' in 'A100:80GB' must be a positive number with GiB, MiB or TiB, e.g. 80GiB"),
-        ("A100:0GiB", "the memory '0GiB' in 'A100:0GiB' must be a positive number with GiB, MiB or TiB, e.g. 80GiB"),
-        ("A100:", "the memory '' in 'A100:' must be a positive number with GiB, MiB or TiB, e.g. 80GiB"),
+        ("A100:80", "the memory '80' in 'A100:80' must be a positive size with a unit, e.g. 80GiB"),
+        ("A100:0GiB", "the memory '0GiB' in 'A100:0GiB' must be a positive size with a unit, e.g. 80GiB"),
+        ("A100:", "the memory '' in 'A100:' must be a positive size with a unit, e.g. 80GiB"),
         ("A100:80GiB:9.0", "'A100:80GiB:9.0' has more than one ':'"),
         ("40xA100,30xT4", "70 devices in all; at most 64"),
     ])
@@ -257,9 +257,9 @@ struct CapabilityDetectionTests {
         let none = try await CapabilityDetector.detect(.init(environment: ["CONDUIT_SIMULATED_GPUS": "0"]))
         #expect(none.gpus.isEmpty && none.gpuSource == .none)
         await #expect {
-            try await CapabilityDetector.detect(.init(environment: ["CONDUIT_SIMULATED_GPUS": "2xT4:16GB"]))
+            try await CapabilityDetector.detect(.init(environment: ["CONDUIT_SIMULATED_GPUS": "2xT4:16 apples"]))
         } throws: { error in
-            (error as? CapabilityError)?.message.hasPrefix("CONDUIT_SIMULATED_GPUS '2xT4:16GB': the memory '16GB'") == true
+            (error as? CapabilityError)?.message.hasPrefix("CONDUIT_SIMULATED_GPUS '2xT4:16 apples': the memory '16 apples'") == true
         }
         let selected = try await CapabilityDetector.detect(.init(gpuSelection: GPUSelection(indices: [1, 3]), simulatedGPUs: "4xA100:80GiB"))
         #expect(selected.gpus.map(\.index) == [1, 3] && selected.gpus.map(\.uuid) == ["GPU-SIMULATED-1", "GPU-SIMULATED-3"])

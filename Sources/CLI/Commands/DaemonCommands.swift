@@ -3,6 +3,7 @@ import Coordinator
 import Foundation
 import HTTPAPI
 import Logging
+import Protocol
 import ServiceLifecycle
 import Transport
 import Worker
@@ -184,6 +185,12 @@ struct WorkerStartCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("drain-timeout"), help: "Seconds a draining worker lets running steps finish before it stops them and hands them back.")
     var drainTimeout: Double = 60
+
+    @Option(name: .customLong("cache-size"), help: ArgumentHelp(
+        "The most the local content cache may hold, e.g. 500MiB or 50GiB; least recently used entries not in use are evicted (default: 25% of the work directory's file system, at most 20GiB).",
+        valueName: "SIZE"))
+    var cacheSize: String?
+
     @Option(name: .customLong("secret-key"), help: ArgumentHelp(
         "This worker's CURVE key pair (a NAME.secret file from `conduit keys generate`, mode 0600); its public key must be allowed on the coordinator.",
         valueName: "FILE"))
@@ -208,6 +215,9 @@ struct WorkerStartCommand: AsyncParsableCommand {
             throw ValidationError(error.message)
         }
         guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout must not be negative") }
+        if let cacheSize, ByteCount.parse(cacheSize) == nil {
+            throw ValidationError("--cache-size '\(cacheSize)' is not a size; write e.g. 500MiB, 50GiB or 2TB")
+        }
         if plaintext && (secretKey != nil || coordinatorKey != nil) {
             throw ValidationError("--plaintext cannot be combined with --secret-key or --coordinator-key")
         }
@@ -260,7 +270,8 @@ struct WorkerStartCommand: AsyncParsableCommand {
             let service = try WorkerService(
                 configuration: WorkerConfiguration(
                     name: workerName, labels: labels, slots: slots, workDirectory: directory,
-                    drainTimeout: .milliseconds(Int64(drainTimeout * 1000)), resources: resources
+                    drainTimeout: .milliseconds(Int64(drainTimeout * 1000)), resources: resources,
+                    cacheLimitBytes: cacheSize.flatMap(ByteCount.parse)
                 ),
                 transport: transport, logger: logger
             )

@@ -34,8 +34,15 @@ enum EmbeddedSystem {
         }
         let identity = Array("local-\(UInt64.random(in: 0...UInt64.max))".utf8)
         let workerTransport = try await ZMQWorkerTransport(loop: loop, endpoint: endpoint, identity: identity)
+        // This machine's cores, memory and GPUs (or those of CONDUIT_SIMULATED_GPUS).
+        let resources: MachineResources
+        do throws(CapabilityError) {
+            resources = try await CapabilityDetector.detect()
+        } catch {
+            throw CLIError("conduit run: \(error.message)", exitCode: ExitStatus.usage)
+        }
         let worker = try WorkerService(
-            configuration: WorkerConfiguration(name: "local", slots: slots, workDirectory: dataDirectory + "/worker"),
+            configuration: WorkerConfiguration(name: "local", slots: slots, workDirectory: dataDirectory + "/worker", resources: resources),
             transport: workerTransport, logger: logger
         )
         return try await withThrowingTaskGroup(of: T?.self) { group in

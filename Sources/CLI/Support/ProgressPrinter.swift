@@ -23,6 +23,11 @@ final class ProgressPrinter: Sendable {
         var text = ""
         for step in report.steps {
             let old = before[step.name]
+            // A step no connected worker can take says so once: it waits, it is not failed.
+            if step.status == .queued, let reason = step.reason, reason.contains("no such worker"), old?.reason != reason {
+                text += "  " + step.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + reason + "\n"
+                continue
+            }
             guard old?.status != step.status || old?.reused != step.reused else { continue }
             if step.status == .waiting || step.status == .queued { continue }
             var line = "  " + step.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + Self.describe(step)

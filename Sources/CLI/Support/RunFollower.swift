@@ -50,6 +50,8 @@ struct RunSummary: Encodable {
         var attempts: Int
         var worker: String?
         var reason: String?
+        /// The GPUs leased to its last attempt (its `CUDA_VISIBLE_DEVICES`), when it had any.
+        var gpus: [Int]?
     }
 
     var run: String
@@ -65,7 +67,7 @@ struct RunSummary: Encodable {
         status = report.status.rawValue
         reason = report.reason
         steps = report.steps.map {
-            Step(name: $0.name, status: $0.status.rawValue, reused: $0.reused, attempts: $0.attempts, worker: $0.worker, reason: $0.reason)
+            Step(name: $0.name, status: $0.status.rawValue, reused: $0.reused, attempts: $0.attempts, worker: $0.worker, reason: $0.reason, gpus: $0.gpus)
         }
         self.outputs = outputs
     }

@@ -1,10 +1,11 @@
 /// Sizes as people write them (`16GiB`, `512MiB`, `2GB`, `1048576`) and as Conduit prints them.
 public enum ByteCount {
     /// The units accepted by `parse`, for error messages.
-    public static let unitsDescription = "B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024); Ki, Mi, Gi, Ti and K, M, G, T also work"
+    public static let unitsDescription = "B; KiB, MiB, GiB, TiB (powers of 1024, also written Ki, K, ...); KB, MB, GB, TB (powers of 1000)"
 
     /// Reads a size: a non-negative number (a fraction is allowed with a unit) and an optional
-    /// unit; no unit means bytes. Returns nil for anything else, including sizes beyond 2^63.
+    /// unit, in any case, perhaps after a space; no unit means bytes. `K`, `M`, `G`, `T` alone
+    /// are powers of 1024, as in `KiB`; `KB`, `MB`, `GB`, `TB` are powers of 1000. Returns nil for anything else, including sizes beyond 2^63.
     public static func parse(_ text: String) -> Int64? {
         let trimmed = text.trimmingSpaces
         guard let unitStart = trimmed.firstIndex(where: { !($0.isASCII && ($0.isNumber || $0 == ".")) }) ?? Optional(trimmed.endIndex) else { return nil }
@@ -46,7 +47,7 @@ public enum ByteCount {
                 decimal *= 1000
                 binary *= 1024
             }
-            table[prefix] = decimal
+            table[prefix] = binary
             table[prefix + "b"] = decimal
             table[prefix + "i"] = binary
             table[prefix + "ib"] = binary

@@ -11,8 +11,8 @@ import Protocol
 ///   e.g. `2xA100:80GiB`, `T4`.
 /// - a comma-separated list of those, e.g. `A100:80GiB,T4:16GiB` or `2xA100:80GiB,1xT4`.
 ///
-/// MODEL holds letters, digits, spaces, `-`, `_` and `.`; MEMORY is a number with `GiB`, `MiB`
-/// or `TiB` (any case), e.g. `80GiB`, `40.5GiB`, `512MiB`. At most 64 devices in all. Devices
+/// MODEL holds letters, digits, spaces, `-`, `_` and `.`; MEMORY is a size with a unit (see `ByteCount`), e.g.
+/// `80GiB`, `40.5GiB`, `512MiB`. At most 64 devices in all. Devices
 /// are numbered from 0 in the order written, with UUIDs `GPU-SIMULATED-0`, `GPU-SIMULATED-1`, ...,
 /// all memory free, an empty compute capability, and `simulated: true`.
 public enum SimulatedGPUs {
@@ -66,7 +66,7 @@ public enum SimulatedGPUs {
             if parts.count == 2 {
                 let written = parts[1].trimmingCharacters(in: .whitespaces)
                 guard let bytes = parseMemory(written) else {
-                    throw failure("the memory '\(written)' in '\(entry)' must be a positive number with GiB, MiB or TiB, e.g. 80GiB")
+                    throw failure("the memory '\(written)' in '\(entry)' must be a positive size with a unit, e.g. 80GiB")
                 }
                 memory = bytes
             }
@@ -80,19 +80,11 @@ public enum SimulatedGPUs {
     /// How to write a spec, appended to every error.
     static let grammar = "write a count (2), [COUNTx]MODEL[:MEMORY] (2xA100:80GiB) or a comma-separated list (A100:80GiB,T4:16GiB)"
 
-    /// `80GiB`, `512MiB`, `1.5TiB` (units in any case) in bytes; nil when malformed or not positive.
+    /// `80GiB`, `512MiB`, `1.5TiB` (units in any case, see `ByteCount`) in bytes; nil when
+    /// malformed, not positive, or without a unit.
     static func parseMemory(_ text: String) -> Int64? {
-        let units: [(suffix: String, bytes: Double)] = [("gib", 0x4000_0000), ("mib", 0x10_0000), ("tib", 0x100_0000_0000)]
-        let lowered = text.lowercased()
-        for unit in units where lowered.hasSuffix(unit.suffix) {
-            let number = lowered.dropLast(unit.suffix.count).trimmingCharacters(in: .whitespaces)
-            guard !number.isEmpty, number.allSatisfy({ $0.isNumber || $0 == "." }),
-                  let value = Double(number), value > 0 else { return nil }
-            let bytes = value * unit.bytes
-            guard bytes >= 1, bytes < Double(Int64.max) else { return nil }
-            return Int64(bytes)
-        }
-        return nil
+        guard text.contains(where: \.isLetter), let bytes = ByteCount.parse(text), bytes > 0 else { return nil }
+        return bytes
     }
 
     private static func devices(_ groups: [(count: Int, model: String, memory: Int64)]) -> [GPUDevice] {

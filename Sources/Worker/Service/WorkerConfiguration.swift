@@ -38,6 +38,11 @@ public struct WorkerConfiguration: Sendable {
     /// nil: cores and memory are read when the worker registers, and it offers no GPUs. Free
     /// disk in `workDirectory` is always read when it registers.
     public var resources: MachineResources?
+    /// The most bytes the local content cache (`WORKDIR/cache`: blobs and input checkouts) may
+    /// hold; the least recently used entries not in use are deleted to stay under it. Nil (the
+    /// default) means 25% of the size of the file system holding the work directory, at most
+    /// 20 GiB (``WorkerConfiguration/defaultCacheLimit(fileSystemBytes:)``), measured at start.
+    public var cacheLimitBytes: Int64?
 
     public init(
         name: String, labels: [String] = [], slots: Int = 1, workDirectory: String,
@@ -45,9 +50,11 @@ public struct WorkerConfiguration: Sendable {
         chunkBytes: Int = 512 * 1024, fetchCredit: Int = 8, killGracePeriod: Duration = .seconds(2),
         keepAttemptDirectories: Bool = false, startedReportDelay: Duration = .milliseconds(20),
         leaseTimeout: Duration = .seconds(8), drainTimeout: Duration = .seconds(60), clock: ServiceClock = .system,
-        resources: MachineResources? = nil
+        resources: MachineResources? = nil, cacheLimitBytes: Int64? = nil
     ) {
+        precondition((cacheLimitBytes ?? 0) >= 0, "WorkerConfiguration: cacheLimitBytes must not be negative")
         self.resources = resources
+        self.cacheLimitBytes = cacheLimitBytes
         self.leaseTimeout = leaseTimeout
         self.drainTimeout = drainTimeout
         self.clock = clock
@@ -64,6 +71,14 @@ public struct WorkerConfiguration: Sendable {
         self.killGracePeriod = killGracePeriod
         self.keepAttemptDirectories = keepAttemptDirectories
         self.startedReportDelay = startedReportDelay
+    }
+}
+
+extension WorkerConfiguration {
+    /// The cache limit used when none is configured: a quarter of the work directory's file
+    /// system, but never more than 20 GiB (a shared disk is not the cache's alone).
+    public static func defaultCacheLimit(fileSystemBytes: Int64) -> Int64 {
+        min(fileSystemBytes / 4, 20 << 30)
     }
 }
 

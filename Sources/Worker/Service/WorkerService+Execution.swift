@@ -54,7 +54,7 @@ extension WorkerService {
         }
         if let code = dispatch.code {
             guard let digest = Digest(hex: code) else { throw WorkerError(.workspace, "code digest \(code) is not valid") }
-            let manifest = try await ensureArtifact(digest)
+            let manifest = try await ensureArtifact(digest, for: dispatch.attemptID)
             workingDirectory = directory + "/code"
             try Snapshot.materialize(manifest, from: cache, at: workingDirectory)
         } else {
@@ -67,7 +67,7 @@ extension WorkerService {
                 continue
             }
             guard let text = input.artifact, let digest = Digest(hex: text) else { continue }
-            inputPaths[input.name] = try await checkout(digest)
+            inputPaths[input.name] = try await checkout(digest, for: dispatch.attemptID)
         }
         var outputPaths: [String: String] = [:]
         for output in dispatch.outputs {
@@ -121,9 +121,11 @@ extension WorkerService {
                     )
                 }
             }
+            makeRoomForOutput(at: path)  // cache limit: see WorkerService+Cache
             switch Self.snapshotOutput(at: path, isFile: output.kind == .file, into: cache) {
             case .success(let snapshot):
                 manifest = snapshot
+                admitOutput(snapshot, attemptID: dispatch.attemptID)  // pinned until acknowledged
             case .failure(let error) where [.symlinkRejected, .unsupportedFileType, .unsafePath].contains(error.code):
                 // A link that leaves the output (or any link as a uri_file output) is the step's fault:
                 // the attempt fails with the reason; it is not retried as an infrastructure failure.
@@ -222,18 +224,33 @@ extension WorkerService {
         send(.logChunk(LogChunk(attemptID: attemptID, stream: stream, sequence: sequence)), bulk: bytes)
     }
 
-    /// Reads `{"name": ..., "value": ...}` lines the step appended to `$CONDUIT_METRICS_FILE`.
+    /// Reads `{"name": ..., "value": ...}` lines the step appended to `$CONDUIT_METRICS_FILE`,
+    /// 1 MiB at a time: a step may log millions of lines; only each name's last value is kept, and
+    /// a "line" longer than 1 MiB is skipped.
     private func sendMetrics(from path: String, attemptID: String) {
         // Most steps report no metrics: one access() instead of opening the file.
-        guard access(path, F_OK) == 0, let data = FileManager.default.contents(atPath: path) else { return }
+        guard access(path, F_OK) == 0, let handle = FileHandle(forReadingAtPath: path) else { return }
+        defer { try? handle.close() }
         struct Line: Decodable { var name: String; var value: Double }
         let decoder = JSONDecoder()
         var values: [String: Double] = [:]
-        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
-            if let parsed = try? decoder.decode(Line.self, from: Data(line.utf8)), parsed.value.isFinite {
+        func take(_ line: Data) {
+            if let parsed = try? decoder.decode(Line.self, from: line), parsed.value.isFinite {
                 values[parsed.name] = parsed.value
             }
         }
+        let newline = UInt8(ascii: "\n")
+        var pending = Data()
+        while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+            pending.append(chunk)
+            var start = pending.startIndex
+            while let end = pending[start...].firstIndex(of: newline) {
+                take(pending[start..<end])
+                start = pending.index(after: end)
+            }
+            pending = pending.count - (start - pending.startIndex) > 1 << 20 ? Data() : Data(pending[start...])
+        }
+        take(pending)
         if !values.isEmpty { send(.metrics(Metrics(attemptID: attemptID, values: values))) }
     }
 

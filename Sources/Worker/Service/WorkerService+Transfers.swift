@@ -25,8 +25,12 @@ extension WorkerService {
     // MARK: Fetching inputs
 
     /// Makes sure `digest` is in the local cache, fetching it from the coordinator if needed.
+    /// Pin it first (see `pinCache`) when it must outlive the next eviction.
     func ensureBlob(_ digest: Digest) async throws {
-        if cache.contains(digest) { return }
+        if cache.contains(digest) {
+            touchCache(.blob(digest))
+            return
+        }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             if fetches[digest.hex] != nil {
                 fetches[digest.hex]!.waiters.append(continuation)
@@ -41,6 +45,8 @@ extension WorkerService {
         guard var state = fetches[chunk.blob], let digest = Digest(hex: chunk.blob) else { return }
         do {
             if state.writer == nil {
+                // Room for it before its bytes land (the blob itself is pinned by its attempt).
+                makeRoomInCache(for: chunk.size)
                 state.writer = try cache.openWriter(for: digest, size: chunk.size)
             }
             let writer = state.writer!
@@ -51,6 +57,7 @@ extension WorkerService {
             if writer.offset >= chunk.size {
                 try writer.finish()
                 fetches[chunk.blob] = nil
+                recordInCache(.blob(digest), size: chunk.size)
                 coordinatorHas.insert(chunk.blob)
                 for waiter in state.waiters { waiter.resume() }
                 return
@@ -91,10 +98,16 @@ extension WorkerService {
         for waiter in state.waiters { waiter.resume(throwing: error) }
     }
 
-    /// Fetches an artifact's manifest and every blob it lists; returns the manifest.
-    func ensureArtifact(_ digest: Digest) async throws -> TreeManifest {
+    /// Fetches an artifact's manifest and every blob it lists; returns the manifest. All of them
+    /// stay pinned in the cache until the attempt ends.
+    func ensureArtifact(_ digest: Digest, for attemptID: String) async throws -> TreeManifest {
+        pinCache(.blob(digest), owner: .inputs(attemptID))
         try await ensureBlob(digest)
         let manifest = try cache.manifest(digest)
+        for blob in Set(manifest.entries.compactMap(\.digest)).sorted() {
+            pinCache(.blob(blob), owner: .inputs(attemptID))
+            touchCache(.blob(blob))
+        }
         for blob in Snapshot.missingBlobs(of: manifest, in: cache) {
             try await ensureBlob(blob)
         }
@@ -104,10 +117,15 @@ extension WorkerService {
     /// The path of a read-only checkout of an input artifact in the local cache: made once per
     /// artifact (files are hard links to the cached blobs) and shared by every attempt that reads
     /// it, so an input costs no file system work after its first use. Inputs are read-only, as
-    /// with Azure ML's `ro_mount`: a step writes only to its outputs.
-    func checkout(_ digest: Digest) async throws -> String {
-        if let path = checkouts[digest] { return path }
-        let manifest = try await ensureArtifact(digest)
+    /// with Azure ML's `ro_mount`: a step writes only to its outputs. The checkout is pinned in
+    /// the cache until the attempt ends, and holds its blobs while it exists (see `CacheIndex`).
+    func checkout(_ digest: Digest, for attemptID: String) async throws -> String {
+        if let path = checkouts[digest] {
+            pinCache(.checkout(digest), owner: .inputs(attemptID))
+            touchCache(.checkout(digest))
+            return path
+        }
+        let manifest = try await ensureArtifact(digest, for: attemptID)
         let root = configuration.workDirectory + "/cache/checkouts/" + digest.hex
         let path = manifest.kind == .file ? root + "/" + (manifest.entries.first?.path ?? "") : root
         if access(root, F_OK) != 0 {
@@ -138,6 +156,8 @@ extension WorkerService {
             }
         }
         checkouts[digest] = path
+        pinCache(.checkout(digest), owner: .inputs(attemptID))
+        recordInCache(.checkout(digest), size: Self.checkoutOwnSize(manifest), holding: Self.checkoutHolds(manifest))
         return path
     }
 

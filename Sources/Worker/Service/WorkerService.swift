@@ -37,6 +37,8 @@ public actor WorkerService: Service {
     /// Read-only checkouts of input artifacts: artifact → the path a step reads.
     var checkouts: [Digest: String] = [:]
     var checkoutCounter = 0
+    /// The content cache's index, limit and pins (see WorkerService+Cache).
+    var cacheState: CacheState
     /// Spare empty directories, reused for attempt directories.
     var directories: DirectoryPool
     let dispatches: AsyncStream<Dispatch>
@@ -70,11 +72,14 @@ public actor WorkerService: Service {
         self.configuration = configuration
         self.transport = transport
         self.messages = MessageFactory(senderID: configuration.name)
-        self.cache = try BlobStore(root: configuration.workDirectory + "/cache")
+        let cache = try BlobStore(root: configuration.workDirectory + "/cache")
+        self.cache = cache
         self.directories = DirectoryPool(spareRoot: configuration.workDirectory + "/spare")
         var logger = logger
         logger[metadataKey: "worker"] = "\(configuration.name)"
         self.logger = logger
+        cacheState = Self.loadCache(
+            store: cache, workDirectory: configuration.workDirectory, configuredLimit: configuration.cacheLimitBytes, logger: logger)
         (dispatches, dispatchContinuation) = AsyncStream.makeStream()
         (registration, registrationContinuation) = AsyncStream.makeStream()
         (drainRequests, drainContinuation) = AsyncStream.makeStream()
