@@ -1,5 +1,5 @@
 # Conduit: common tasks. `make help` lists them.
-.PHONY: help setup build test example bench fuzz chaos clean
+.PHONY: help setup build test example bench bench-placement fuzz chaos clean
 
 help:
 	@echo "make setup    install libzmq3-dev (and numpy for the examples)"
@@ -7,6 +7,7 @@ help:
 	@echo "make test     build and run every test (unit, ZeroMQ, multi-process integration)"
 	@echo "make example  run examples/house-prices with the embedded coordinator and worker"
 	@echo "make bench    release build, then the dispatch/throughput/cache and hostile-YAML benchmarks"
+	@echo "make bench-placement  the scheduler core placing 100,000 steps on 1,000 simulated workers"
 	@echo "make fuzz     libFuzzer on the protocol decoder and the pipeline loader, FUZZ_SECONDS (60) each"
 	@echo "make chaos    release build, then kill/stop/partition/disk-full faults against real processes"
 	@echo "              (CHAOS_RUNS=N repetitions, default 3; CHAOS_SEED=S; see docs/reliability.md)"
@@ -23,6 +24,10 @@ test: setup
 
 example: build
 	.build/debug/conduit run examples/house-prices/pipeline.yml --output-dir conduit-outputs
+
+bench-placement:
+	swift build -c release --product placement-bench
+	.build/release/placement-bench
 
 bench: setup
 	swift build -c release

@@ -2,7 +2,7 @@
 // workers, with a slot-only run of the same size as the baseline, measured in the same process.
 //
 //   swift run -c release placement-bench          # or: make bench-placement
-//   PLACEMENT_STEPS=100000 PLACEMENT_WORKERS=1000 PLACEMENT_REPS=3
+//   PLACEMENT_STEPS=100000 PLACEMENT_WORKERS=1000 PLACEMENT_REPS=3 PLACEMENT_ONLY=arrive|resume|join
 //
 // Scenarios (each timed from the first event to the last action):
 // - "arrive": the workers are connected; steps are queued one by one, as a run's ready steps
@@ -105,7 +105,8 @@ print("placement: \(steps) ready steps onto \(workerCount) workers, best of \(re
 print("| scenario | slot-only steps s (baseline) | mixed steps s | ratio | placed (mixed) | target |")
 print("|---|---|---|---|---|---|")
 var worst = 0.0
-for scenario in Scenario.allCases {
+let only = ProcessInfo.processInfo.environment["PLACEMENT_ONLY"].flatMap(Scenario.init(rawValue:))
+for scenario in Scenario.allCases where only == nil || only == scenario {
     var base = Double.infinity
     var mixed = Double.infinity
     var placed = 0

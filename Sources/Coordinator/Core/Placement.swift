@@ -15,7 +15,7 @@ public struct Requirement: Sendable, Hashable {
 
     public init(label: String? = nil, cpuMillicores: Int = Requirement.defaultCPU, memoryBytes: Int64 = 0, gpus: Int = 0, gpuMemoryBytes: Int64 = 0) {
         self.label = label
-        self.cpuMillicores = max(0, cpuMillicores)
+        self.cpuMillicores = max(1, cpuMillicores)  // every attempt takes some CPU
         self.memoryBytes = max(0, memoryBytes)
         self.gpus = max(0, gpus)
         self.gpuMemoryBytes = max(0, gpuMemoryBytes)

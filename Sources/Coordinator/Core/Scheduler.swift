@@ -92,6 +92,12 @@ public struct Scheduler: Sendable {
         public var freeCPU: Int { capacity.cpuMillicores - usedCPU }
         public var freeMemory: Int64 { capacity.memoryBytes - usedMemory }
 
+        /// Whether some attempt could be placed on it now: a free slot and a free core, or a
+        /// place to wait for a one-core attempt.
+        var canTakeSomething: Bool {
+            !draining && ((running.count < capacity.slots && usedCPU < capacity.cpuMillicores) || (largeAttempts == 0 && room > 0))
+        }
+
         /// Whether it can start `need` now.
         func fits(_ need: Requirement) -> Bool {
             !draining && capacity.accepts(need.label) && running.count < capacity.slots
@@ -155,8 +161,7 @@ public struct Scheduler: Sendable {
     public private(set) var paused = false
     private var allocations: [String: Allocation] = [:]
     private var workerOrder: [String] = []
-    /// Workers with room (a free slot or a place to wait), not draining: the only ones that can
-    /// take anything. Order is arbitrary; `openIndex` finds a worker's place.
+    /// Workers that can take something (`Worker.canTakeSomething`): the only ones searched. Order is arbitrary; `openIndex` finds a worker's place.
     private var openWorkers: [String] = []
     private var openIndex: [String: Int] = [:]
     /// Where the next search for a worker starts, so consecutive attempts spread.
@@ -173,6 +178,8 @@ public struct Scheduler: Sendable {
 
     /// Kinds that fit nowhere since the last pass, each with its oldest attempt.
     private var stuck: [Kind: Pending] = [:]
+    /// Each kind's search for workers since the last pass.
+    private var searches: [Kind: Search] = [:]
     /// Workers kept for attempts that fit nowhere now (see the type's documentation).
     public private(set) var kept: Set<String> = []
     /// attempt → how many later attempts were placed on a worker that could have run it.
@@ -291,6 +298,7 @@ public struct Scheduler: Sendable {
     private mutating func place() -> [Action] {
         stuck = [:]
         kept = []
+        searches = [:]
         guard !pendingBySequence.isEmpty, !paused, !workers.isEmpty else { return [] }
         var freeSlots = workers.values.reduce(0) { $0 + max(0, $1.room) }
         var heads = MinimumHeap()
@@ -313,14 +321,17 @@ public struct Scheduler: Sendable {
     /// Places `pending` on the best worker that can take it now; otherwise marks its kind stuck
     /// and keeps a worker for it.
     private mutating func placeOrKeep(_ pending: Pending) -> [Action] {
-        let avoided = avoidedWorker(for: pending)
-        var chosen = bestWorker(for: pending, avoided: avoided)
+        let kind = Kind(pending)
+        // Taken out while it changes, so that its lists are not copied.
+        var search = searches.removeValue(forKey: kind) ?? makeSearch(for: pending)
+        var chosen = bestWorker(for: pending, &search)
         if chosen == nil, pending.need.isUnit {
-            chosen = scan { id, worker in id != avoided && worker.canHoldAhead(pending.need) }
+            chosen = aheadWorker(for: pending, &search)
         }
+        searches[kind] = search
         guard let worker = chosen else {
-            stuck[Kind(pending)] = pending
-            if overtaken[pending.attemptID, default: 0] >= Self.overtakeLimit, let keep = workerToKeep(for: pending, avoided: avoided) {
+            stuck[kind] = pending
+            if overtaken[pending.attemptID, default: 0] >= Self.overtakeLimit, let keep = workerToKeep(for: pending, avoided: search.avoided) {
                 kept.insert(keep)
             }
             return []
@@ -339,6 +350,34 @@ public struct Scheduler: Sendable {
         return [.dispatch(attemptID: pending.attemptID, workerID: worker, gpuDevices: devices)]
     }
 
+    /// The search for workers for one kind of attempt, from one pass to the next. Until the next
+    /// pass nothing is freed, workers only fill up, so a worker found unable to take this kind is
+    /// dropped from its search for good: placing costs O(1) amortised, not a scan of every worker.
+    private struct Search {
+        /// Workers to try first (for a CPU step: those without GPUs), then the rest.
+        var lists: [[String]]
+        var cursors: [Int]
+        /// Workers that may hold it ahead of a slot, built when first needed.
+        var ahead: [String]?
+        var aheadCursor = 0
+        /// The worker kept away from (see `avoidedWorker`).
+        var avoided: String?
+    }
+
+    private func makeSearch(for pending: Pending) -> Search {
+        let avoided = avoidedWorker(for: pending)
+        // Start where the rotor points, so that consecutive kinds spread over the workers.
+        let start = openWorkers.isEmpty ? 0 : rotor % openWorkers.count
+        var withoutGPUs: [String] = []
+        var withGPUs: [String] = []
+        for id in openWorkers[start...] + openWorkers[..<start] where id != avoided {
+            guard let capacity = workers[id]?.capacity, capacity.couldEverRun(pending.need) else { continue }
+            if capacity.gpus.isEmpty { withoutGPUs.append(id) } else { withGPUs.append(id) }
+        }
+        guard pending.need.gpus == 0 else { return Search(lists: [withGPUs], cursors: [0], avoided: avoided) }
+        return Search(lists: [withoutGPUs, withGPUs], cursors: [0, 0], avoided: avoided)
+    }
+
     /// The worker whose failure this attempt retries, unless no other connected worker could
     /// ever take the step.
     private func avoidedWorker(for pending: Pending) -> String? {
@@ -349,27 +388,44 @@ public struct Scheduler: Sendable {
 
     /// A worker that can run `pending` now: for a CPU step one without GPUs if any can; among
     /// those the one holding the most of its input bytes, else the next in turn.
-    private func bestWorker(for pending: Pending, avoided: String?) -> String? {
-        let cpuOnly = pending.need.gpus == 0
-        for pass in cpuOnly ? [0, 1] : [1] {
-            // Pass 0: workers without GPUs; pass 1: any worker.
-            let next = scan { id, worker in
-                id != avoided && (pass == 1 || worker.capacity.gpus.isEmpty) && worker.fits(pending.need)
-            }
-            guard let next else { continue }
-            return bestHolder(of: pending, avoided: avoided, withoutGPUs: pass == 0) ?? next
+    private func bestWorker(for pending: Pending, _ search: inout Search) -> String? {
+        for list in search.lists.indices {
+            guard let next = nextFitting(pending.need, &search.lists[list], cursor: &search.cursors[list]) else { continue }
+            let cpuStepOnCPUWorkers = pending.need.gpus == 0 && list == 0
+            if let local = bestHolder(of: pending, avoided: search.avoided, withoutGPUs: cpuStepOnCPUWorkers) { return local }
+            search.cursors[list] += 1
+            return next
         }
         return nil
     }
 
-    /// The first worker from the rotor on that is not kept for another attempt and passes `test`.
-    private func scan(_ test: (String, Worker) -> Bool) -> String? {
-        let count = openWorkers.count
-        guard count > 0 else { return nil }
-        let start = rotor % count
-        for offset in 0..<count {
-            let id = openWorkers[(start + offset) % count]
-            if !kept.contains(id), let worker = workers[id], test(id, worker) { return id }
+    /// The next worker in `list` from `cursor` that can run `need` now; those that cannot (or are
+    /// kept for another attempt) are dropped from the list.
+    private func nextFitting(_ need: Requirement, _ list: inout [String], cursor: inout Int) -> String? {
+        while !list.isEmpty {
+            if cursor >= list.count { cursor = 0 }
+            let id = list[cursor]
+            if !kept.contains(id), let worker = workers[id], worker.fits(need) { return id }
+            list.swapAt(cursor, list.count - 1)
+            list.removeLast()
+        }
+        return nil
+    }
+
+    /// A worker that may hold a one-core attempt beyond its slots, in turn.
+    private func aheadWorker(for pending: Pending, _ search: inout Search) -> String? {
+        if search.ahead == nil {
+            search.ahead = openWorkers.filter { $0 != search.avoided && workers[$0]!.capacity.accepts(pending.need.label) }
+        }
+        while !search.ahead!.isEmpty {
+            if search.aheadCursor >= search.ahead!.count { search.aheadCursor = 0 }
+            let id = search.ahead![search.aheadCursor]
+            if !kept.contains(id), workers[id]?.canHoldAhead(pending.need) == true {
+                search.aheadCursor += 1
+                return id
+            }
+            search.ahead!.swapAt(search.aheadCursor, search.ahead!.count - 1)
+            search.ahead!.removeLast()
         }
         return nil
     }
@@ -443,7 +499,7 @@ public struct Scheduler: Sendable {
 
     /// Keeps `openWorkers` true for `id` after a change to it.
     private mutating func refreshOpen(_ id: String) {
-        let open = workers[id].map { !$0.draining && $0.room > 0 } ?? false
+        let open = workers[id].map(\.canTakeSomething) ?? false
         if open, openIndex[id] == nil {
             openIndex[id] = openWorkers.count
             openWorkers.append(id)
