@@ -186,6 +186,8 @@ public struct Scheduler: Sendable {
     private var overtaken: [String: Int] = [:]
     /// How many later attempts may overtake a stuck one before it keeps a worker for itself.
     public static let overtakeLimit = 16
+    /// How many artifacts are remembered per worker for locality.
+    public static let holdsLimit = 50_000
 
     /// Queued attempts, oldest first.
     public var queue: [Pending] { pendingBySequence.sorted { $0.key < $1.key }.map(\.value) }
@@ -248,6 +250,11 @@ public struct Scheduler: Sendable {
             paused = pause
         case .holds(let workerID, let artifacts):
             guard workers[workerID] != nil else { return [] }
+            // A hint, bounded: a worker's cache evicts too, so past the limit start afresh.
+            if workers[workerID]!.holds.count + artifacts.count > Self.holdsLimit {
+                for artifact in workers[workerID]!.holds { holders[artifact]?.remove(workerID) }
+                workers[workerID]!.holds = []
+            }
             for artifact in artifacts where workers[workerID]!.holds.insert(artifact).inserted {
                 holders[artifact, default: []].insert(workerID)
             }
