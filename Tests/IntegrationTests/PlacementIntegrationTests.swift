@@ -48,7 +48,8 @@ struct PlacementIntegrationTests {
             #expect(byName["train"]?["worker"] as? String == "gpubox", "\(summary)")
             #expect(byName["train"]?["gpus"] as? [Int] == [0], "train's attempt was leased GPU 0: \(summary)")
             #expect(byName["prep"]?["gpus"] == nil)
-            #expect(result.stderr.contains("on gpubox (GPU 0)"), "\(result.stderr)")
+            #expect(byName["train"]?["gpusSimulated"] as? Bool == true)
+            #expect(result.stderr.contains("on gpubox (GPU 0, simulated)"), "\(result.stderr)")
         }
     }
 

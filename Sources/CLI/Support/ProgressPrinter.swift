@@ -52,7 +52,8 @@ final class ProgressPrinter: Sendable {
     /// ` on WORKER (GPU 0,1)`, or nothing when unknown.
     static func placement(_ step: StepReport) -> String {
         guard let worker = step.worker else { return "" }
-        let gpus = step.gpus.map { " (GPU \($0.map(String.init).joined(separator: ",")))" } ?? ""
+        let simulated = step.gpusSimulated == true ? ", simulated" : ""
+        let gpus = step.gpus.map { " (GPU \($0.map(String.init).joined(separator: ","))\(simulated))" } ?? ""
         return " on \(worker)" + gpus
     }
 }

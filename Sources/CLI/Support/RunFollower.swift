@@ -52,6 +52,8 @@ struct RunSummary: Encodable {
         var reason: String?
         /// The GPUs leased to its last attempt (its `CUDA_VISIBLE_DEVICES`), when it had any.
         var gpus: [Int]?
+        /// True when those GPUs are simulated.
+        var gpusSimulated: Bool?
     }
 
     var run: String
@@ -67,7 +69,7 @@ struct RunSummary: Encodable {
         status = report.status.rawValue
         reason = report.reason
         steps = report.steps.map {
-            Step(name: $0.name, status: $0.status.rawValue, reused: $0.reused, attempts: $0.attempts, worker: $0.worker, reason: $0.reason, gpus: $0.gpus)
+            Step(name: $0.name, status: $0.status.rawValue, reused: $0.reused, attempts: $0.attempts, worker: $0.worker, reason: $0.reason, gpus: $0.gpus, gpusSimulated: $0.gpusSimulated)
         }
         self.outputs = outputs
     }

@@ -114,6 +114,14 @@ extension CoordinatorService {
         return devices.isEmpty ? nil : devices
     }
 
+    /// Whether the worker's GPUs are simulated (`--simulate-gpus`): said wherever its leases show.
+    func simulatedGPUs(on workerID: String) -> Bool? {
+        if let live = workers[workerID] { return live.capabilities.gpus.contains(where: \.simulated) ? true : nil }
+        guard let record = try? store.workers().first(where: { $0.id == workerID }),
+              let capabilities = try? JSONDecoder().decode(WorkerCapabilities.self, from: Data(record.capabilitiesJSON.utf8)) else { return nil }
+        return capabilities.gpus.contains(where: \.simulated) ? true : nil
+    }
+
     static func plan(of record: RunRecord) -> PipelinePlan? {
         guard let request = try? JSONDecoder().decode(SubmitRequest.self, from: Data(record.submissionJSON.utf8)) else { return nil }
         return try? JSONDecoder().decode(PipelinePlan.self, from: Data(request.planJSON.utf8))
@@ -130,10 +138,12 @@ extension CoordinatorService {
             }
             var seconds: Double?
             if let start = step.startedAt, let end = step.finishedAt, !step.reused { seconds = Double(end - start) / 1000 }
-            return StepReport(
+            var report = StepReport(
                 name: step.name, status: step.status, reused: step.reused, attempts: step.attempts, worker: step.worker, reason: reason, seconds: seconds,
                 gpus: planned[step.name].flatMap { gpus(of: step, planned: $0) }
             )
+            if report.gpus != nil, let worker = step.worker { report.gpusSimulated = simulatedGPUs(on: worker) }
+            return report
         }
         var outputs: [String: String] = [:]
         let byName = Dictionary(steps.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })

@@ -91,6 +91,8 @@ public struct StepReport: Codable, Hashable, Sendable {
     public var seconds: Double?
     /// The GPUs leased to the last attempt on its worker (its `CUDA_VISIBLE_DEVICES`).
     public var gpus: [Int]?
+    /// True when those GPUs are simulated (`--simulate-gpus`), not real devices.
+    public var gpusSimulated: Bool?
 
     public init(
         name: String, status: StepStatus, reused: Bool, attempts: Int, worker: String?, reason: String? = nil, seconds: Double? = nil,
