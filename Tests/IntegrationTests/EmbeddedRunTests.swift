@@ -5,11 +5,12 @@ import Testing
 /// `conduit run`: the embedded coordinator and worker in one process, on the project's example.
 @Suite(.serialized, .timeLimit(.minutes(5)))
 struct EmbeddedRunTests {
-    func run(_ arguments: [String], home: String) throws -> CLIResult {
+    func run(_ arguments: [String], home: String, environment extra: [String: String] = [:]) throws -> CLIResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: ProcessHarness.conduitExecutable())
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
+        environment.merge(extra) { _, new in new }
         environment["CONDUIT_HOME"] = home
         process.environment = environment
         let out = Pipe()
@@ -21,6 +22,27 @@ struct EmbeddedRunTests {
         let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return CLIResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// The embedded worker is the only one: a step it can never run stops the run at once, named,
+    /// instead of waiting forever; with simulated GPUs the same step runs and sees its device.
+    @Test func aStepThisMachineCannotRunIsNamedAndOneItCanSeesItsGPU() throws {
+        let home = try ProcessHarness.temporaryDirectory("conduit-home")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let pipeline = home + "/gpu.yml"
+        try """
+            type: pipeline
+            jobs:
+              train:
+                command: echo "devices=[$CUDA_VISIBLE_DEVICES]"
+                resources: {gpu: 1}
+            """.write(toFile: pipeline, atomically: true, encoding: .utf8)
+        let refused = try run(["run", pipeline], home: home, environment: ["CONDUIT_SIMULATED_GPUS": "0"])
+        #expect(refused.status == 2, "\(refused.stderr)")
+        #expect(refused.stderr.contains("step train can never run on this machine (waiting: needs gpu≥1; no such worker connected)"), "\(refused.stderr)")
+        let simulated = try run(["run", pipeline, "--json"], home: home, environment: ["CONDUIT_SIMULATED_GPUS": "1"])
+        #expect(simulated.status == 0, "\(simulated.stderr)")
+        #expect(simulated.stderr.contains("on local (GPU 0, simulated)"), "\(simulated.stderr)")
     }
 
     @Test func theExamplePipelineRunsThenReusesThenRerunsOnlyWhatChanged() throws {

@@ -52,7 +52,7 @@ struct RunCommand: AsyncParsableCommand {
             return try await EmbeddedSystem.with(dataDirectory: data, slots: slots, logger: Logger(label: "conduit")) { client in
                 let run = try await SubmissionBuilder.submit(plan: plan, force: force, client: client, progress: progress)
                 progress.note("run \(run): \(plan.name), \(plan.steps.count) step\(plan.steps.count == 1 ? "" : "s")")
-                let report = try await RunFollower.follow(run: run, client: client, progress: progress)
+                let report = try await RunFollower.follow(run: run, client: client, progress: progress, workersAreFixed: true)
                 let outputs = try await OutputDownloader.download(run: run, into: output, client: client)
                 return RunFollower.finish(report, outputs: outputs, json: json)
             }

@@ -3,10 +3,20 @@ import Protocol
 
 /// Follows a run to its end, printing progress, then prints the summary.
 enum RunFollower {
-    static func follow(run: String, client: any CoordinatorClient, progress: ProgressPrinter) async throws -> RunReport {
+    ///
+    /// With `workersAreFixed` (the embedded worker is the only one there will ever be), a step that
+    /// no connected worker can take would wait forever: the run is canceled and the step named.
+    static func follow(run: String, client: any CoordinatorClient, progress: ProgressPrinter, workersAreFixed: Bool = false) async throws -> RunReport {
         var report = try await client.report(run: run)
         progress.show(report, previous: nil)
         while !report.status.isFinal {
+            if workersAreFixed, let stuck = report.steps.first(where: { $0.status == .queued && $0.reason?.contains("no such worker") == true }) {
+                _ = try? await client.cancel(run: run)
+                throw CLIError("""
+                    conduit run: step \(stuck.name) can never run on this machine (\(stuck.reason ?? "")); \
+                    submit it to a coordinator with such a worker, or, to try placement without GPUs, set CONDUIT_SIMULATED_GPUS (see the README)
+                    """, exitCode: ExitStatus.usage)
+            }
             let next = try await client.waitForChange(run: run, after: report.version, seconds: 10)
             progress.show(next, previous: report)
             report = next
