@@ -174,8 +174,8 @@ struct WorkerStartCommand: AsyncParsableCommand {
         valueName: "SPEC"))
     var simulateGPUs: String?
 
-    @Option(help: "Steps run at once.")
-    var slots: Int = 1
+    @Option(help: "Steps run at once (default: the cores it may use). The coordinator also packs steps by the cores, memory and GPUs they ask for; more slots than cores counts each slot as a core.")
+    var slots: Int?
 
     @Option(name: .customLong("work-dir"), help: "Attempt directories and the local content cache (default: $CONDUIT_HOME/worker-NAME or ~/.conduit/worker-NAME).")
     var workDirectory: String?
@@ -206,7 +206,7 @@ struct WorkerStartCommand: AsyncParsableCommand {
     @OptionGroup var logging: LogOptions
 
     func validate() throws {
-        guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
+        if let slots, slots < 1 { throw ValidationError("--slots must be at least 1") }
         do {
             try WorkerLabels.validate(labels)
             if let gpus { _ = try GPUSelection.parse(gpus) }
@@ -269,7 +269,7 @@ struct WorkerStartCommand: AsyncParsableCommand {
             let transport = try await ZMQWorkerTransport(loop: loop, endpoint: coordinator, identity: identity, security: security)
             let service = try WorkerService(
                 configuration: WorkerConfiguration(
-                    name: workerName, labels: labels, slots: slots, workDirectory: directory,
+                    name: workerName, labels: labels, slots: slots ?? resources.cores, workDirectory: directory,
                     drainTimeout: .milliseconds(Int64(drainTimeout * 1000)), resources: resources,
                     cacheLimitBytes: cacheSize.flatMap(ByteCount.parse)
                 ),
