@@ -18,31 +18,7 @@ struct WorkerCacheTests {
         slots: Int, cacheLimit: Int64, prepare: (String) throws -> Void = { _ in },
         _ body: (inout WorkerExecutionTests.Harness) async throws -> Void
     ) async throws {
-        let network = InMemoryNetwork()
-        let directory = try ProcessHarness.temporaryDirectory("conduit-cache")
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try prepare(directory)
-        let worker = try WorkerService(
-            configuration: WorkerConfiguration(
-                name: "w", slots: slots, workDirectory: directory, heartbeatInterval: .seconds(5), cacheLimitBytes: cacheLimit),
-            transport: network.connectWorker(identity: "w-1")
-        )
-        var events = network.coordinator.events.makeAsyncIterator()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await worker.run() }
-            var peer: PeerID?
-            while let event = await events.next() {
-                if case .message(let from, let message) = event, case .hello = message.payload {
-                    peer = from
-                    break
-                }
-            }
-            let registered = try #require(peer)
-            network.coordinator.send(coordinator.make(.welcome(Welcome(workerID: "w", heartbeatIntervalMilliseconds: 5000))), to: registered)
-            var harness = WorkerExecutionTests.Harness(network: network, worker: worker, peer: registered, directory: directory, events: events)
-            try await body(&harness)
-            group.cancelAll()
-        }
+        try await WorkerExecutionTests().withWorker(slots: slots, cacheLimit: cacheLimit, prepare: prepare, body)
     }
 
     /// Answers the worker's uploads until the attempt `id` reports, then acknowledges it; returns
