@@ -34,14 +34,15 @@ struct WorkerExecutionTests {
     /// Starts a `slots`-slot worker on a fresh work directory (prepared by `prepare`), registers
     /// it, and runs `body`.
     func withWorker(
-        slots: Int, prepare: (String) throws -> Void = { _ in }, _ body: (inout Harness) async throws -> Void
+        slots: Int, chunkBytes: Int = 512 * 1024, heartbeat: Duration = .seconds(5),
+        prepare: (String) throws -> Void = { _ in }, _ body: (inout Harness) async throws -> Void
     ) async throws {
         let network = InMemoryNetwork()
         let directory = try ProcessHarness.temporaryDirectory("conduit-worker")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try prepare(directory)
         let worker = try WorkerService(
-            configuration: WorkerConfiguration(name: "w", slots: slots, workDirectory: directory, heartbeatInterval: .seconds(5)),
+            configuration: WorkerConfiguration(name: "w", slots: slots, workDirectory: directory, heartbeatInterval: heartbeat, chunkBytes: chunkBytes),
             transport: network.connectWorker(identity: "w-1")
         )
         var events = network.coordinator.events.makeAsyncIterator()
