@@ -1,5 +1,5 @@
 # Conduit: common tasks. `make help` lists them.
-.PHONY: help setup build test example bench bench-placement fuzz chaos clean
+.PHONY: help setup build test example bench bench-placement bench-transfer fuzz chaos clean
 
 help:
 	@echo "make setup    install libzmq3-dev (and numpy for the examples)"
@@ -8,6 +8,7 @@ help:
 	@echo "make example  run examples/house-prices with the embedded coordinator and worker"
 	@echo "make bench    release build, then the dispatch/throughput/cache and hostile-YAML benchmarks"
 	@echo "make bench-placement  the scheduler core placing 100,000 steps on 1,000 simulated workers"
+	@echo "make bench-transfer  release build, then a 1 GiB artifact worker → coordinator → worker vs raw TCP"
 	@echo "make fuzz     libFuzzer on the protocol decoder and the pipeline loader, FUZZ_SECONDS (60) each"
 	@echo "make chaos    release build, then kill/stop/partition/disk-full faults against real processes"
 	@echo "              (CHAOS_RUNS=N repetitions, default 3; CHAOS_SEED=S; see docs/reliability.md)"
@@ -32,6 +33,11 @@ bench-placement:
 bench: setup
 	swift build -c release
 	bash benchmarks/run.sh
+	BENCH_TRANSFER_MIB=$${BENCH_TRANSFER_MIB:-256} bash benchmarks/transfer.sh
+
+bench-transfer: setup
+	swift build -c release
+	bash benchmarks/transfer.sh
 
 # The fuzzers exist only with CONDUIT_FUZZ=1 and build in their own scratch path, so their sanitizer flags
 # never invalidate the ordinary debug build. New inputs go to .build/fuzz/corpus; the seeds in

@@ -193,6 +193,13 @@ public struct BlobStore: Sendable {
         return try BlobWriter(store: self, expected: expected, size: size)
     }
 
+    /// How many bytes an interrupted ``BlobWriter`` left for the blob under `tmp/` (0 when none): where a
+    /// transfer of it can resume. A writer opened later for a different size may still start over.
+    public func partialSize(of digest: Digest) -> Int64 {
+        guard let info = FileIO.stat(FileIO.join(tmpDirectory, "\(digest.hex).partial")), FileIO.isRegular(info) else { return 0 }
+        return Int64(info.st_size)
+    }
+
     /// Makes `destination` (which must not exist) a hard link to the blob, or a copy (mode 0644) when a
     /// link is impossible (another file system, link limit reached, links not supported).
     ///

@@ -1,3 +1,4 @@
+import Crypto
 import Glibc
 import Synchronization
 
@@ -10,6 +11,14 @@ import Synchronization
 /// SHA-256 and only then renames the file into the store; on a hash mismatch the partial file is deleted
 /// (start over) and nothing enters the store.
 ///
+/// The SHA-256 is computed as bytes are appended (a resumed writer first hashes what the partial file
+/// already holds), so ``finish()`` reads nothing back and the hashing overlaps the transfer. Memory use
+/// does not depend on the blob's size: one 1 MiB buffer while hashing a resumed prefix, nothing after.
+/// Nothing is fsynced per chunk: every ``syncIntervalBytes`` the writer flushes what it has
+/// (`fdatasync`), and ``finish()`` fsyncs once at the end. No single call then waits for more than
+/// ``syncIntervalBytes`` to reach the disk, so a slow disk delays whoever appends (the coordinator's
+/// actor, a worker's) by a bounded amount per call, never by the whole blob at once.
+///
 /// Thread-safe: every operation takes the writer's mutex.
 public final class BlobWriter: Sendable {
     /// The digest the content must have.
@@ -20,10 +29,17 @@ public final class BlobWriter: Sendable {
     public let partialPath: String
     private let store: BlobStore
 
+    /// How many appended bytes the writer lets accumulate before it flushes them (64 MiB).
+    public static let syncIntervalBytes: Int64 = 64 << 20
+
     private struct State {
         var fd: Int32
         var offset: Int64
         var isClosed: Bool
+        /// SHA-256 of the bytes `0..<offset`.
+        var hasher = SHA256()
+        /// The offset up to which the partial file is flushed.
+        var synced: Int64 = 0
     }
     private let state: Mutex<State>
 
@@ -62,7 +78,34 @@ public final class BlobWriter: Sendable {
             _ = ftruncate(fd, 0)
             existing = 0
         }
-        state = Mutex(State(fd: fd, offset: existing, isClosed: false))
+        var hasher = SHA256()
+        do {
+            existing = try Self.hashPrefix(fd, count: existing, into: &hasher, path: partialPath)
+        } catch {
+            FileIO.close(fd)
+            throw error
+        }
+        state = Mutex(State(fd: fd, offset: existing, isClosed: false, hasher: hasher, synced: existing))
+    }
+
+    /// Feeds the first `count` bytes of `fd` to `hasher`; returns how many there were (fewer when the
+    /// file is shorter, and then it is cut there).
+    private static func hashPrefix(
+        _ fd: Int32, count: Int64, into hasher: inout SHA256, path: String
+    ) throws(ArtifactError) -> Int64 {
+        guard count > 0 else { return 0 }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: SHA256Hasher.chunkSize, alignment: 16)
+        defer { buffer.deallocate() }
+        var done: Int64 = 0
+        while done < count {
+            let want = Int(min(Int64(buffer.count), count - done))
+            let read = try FileIO.readFully(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: done, path: path)
+            if read == 0 { break }
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<read]))
+            done += Int64(read)
+        }
+        if done < count { _ = ftruncate(fd, off_t(done)) }
+        return done
     }
 
     deinit {
@@ -83,28 +126,64 @@ public final class BlobWriter: Sendable {
     ///   resend from ``offset``), `sizeMismatch` when the chunk would run past ``size``, `writerClosed` after
     ///   ``finish()`` or ``close()``.
     public func append(_ chunk: some Collection<UInt8>, at offset: Int64) throws(ArtifactError) {
-        let bytes = Array(chunk)
+        let bytes = Array(chunk)  // no copy when `chunk` is an array
         try state.withLock { (state) throws(ArtifactError) in
-            guard !state.isClosed else { throw closedError() }
-            guard offset == state.offset else {
-                throw ArtifactError(
-                    code: .wrongOffset,
-                    message: "chunk for blob \(expected) starts at \(offset) but the writer is at \(state.offset); "
-                        + "resend from \(state.offset)",
-                    path: partialPath)
-            }
-            guard Int64(bytes.count) <= size - state.offset else {
-                throw ArtifactError(
-                    code: .sizeMismatch,
-                    message: "chunk of \(bytes.count) bytes at \(offset) runs past the announced size \(size) "
-                        + "of blob \(expected)",
-                    path: partialPath)
-            }
+            try check(bytes, at: offset, in: state)
             guard !bytes.isEmpty, state.fd >= 0 else { return }
-            try FileIO.withBytes(bytes) { (buffer) throws(ArtifactError) in
-                try FileIO.writeAll(state.fd, buffer, at: state.offset, path: partialPath)
-            }
-            state.offset += Int64(bytes.count)
+            var hasher = state.hasher
+            hasher.update(data: bytes)
+            try write(bytes, hashed: hasher, into: &state)
+        }
+    }
+
+    /// Appends `chunk`, which must start at ``offset``, if it matches `checksum` (a ``PrefixChecksum``:
+    /// the SHA-256 of the blob through the end of the chunk); returns false, writing nothing, if not.
+    ///
+    /// Costs one SHA-256 block more than ``append(_:at:)``: the writer's running digest is the check.
+    /// - Throws: as ``append(_:at:)``.
+    public func append(_ chunk: some Collection<UInt8>, at offset: Int64, checksum: UInt64) throws(ArtifactError) -> Bool {
+        let bytes = Array(chunk)
+        return try state.withLock { (state) throws(ArtifactError) -> Bool in
+            try check(bytes, at: offset, in: state)
+            guard state.fd >= 0 else { return true }
+            var hasher = state.hasher
+            hasher.update(data: bytes)
+            guard PrefixChecksum.value(of: hasher) == checksum else { return false }
+            try write(bytes, hashed: hasher, into: &state)
+            return true
+        }
+    }
+
+    /// Throws unless `bytes` may be appended at `offset`.
+    private func check(_ bytes: [UInt8], at offset: Int64, in state: State) throws(ArtifactError) {
+        guard !state.isClosed else { throw closedError() }
+        guard offset == state.offset else {
+            throw ArtifactError(
+                code: .wrongOffset,
+                message: "chunk for blob \(expected) starts at \(offset) but the writer is at \(state.offset); "
+                    + "resend from \(state.offset)",
+                path: partialPath)
+        }
+        guard Int64(bytes.count) <= size - state.offset else {
+            throw ArtifactError(
+                code: .sizeMismatch,
+                message: "chunk of \(bytes.count) bytes at \(offset) runs past the announced size \(size) "
+                    + "of blob \(expected)",
+                path: partialPath)
+        }
+    }
+
+    /// Writes `bytes` at the end of the partial file; `hasher` is the running digest including them.
+    private func write(_ bytes: [UInt8], hashed hasher: SHA256, into state: inout State) throws(ArtifactError) {
+        guard !bytes.isEmpty else { return }
+        try FileIO.withBytes(bytes) { (buffer) throws(ArtifactError) in
+            try FileIO.writeAll(state.fd, buffer, at: state.offset, path: partialPath)
+        }
+        state.hasher = hasher
+        state.offset += Int64(bytes.count)
+        if state.offset - state.synced >= Self.syncIntervalBytes {
+            guard fdatasync(state.fd) == 0 else { throw ArtifactError.io("fdatasync", path: partialPath) }
+            state.synced = state.offset
         }
     }
 
@@ -133,9 +212,8 @@ public final class BlobWriter: Sendable {
             }
             let fd = state.fd
             try FileIO.fsync(fd, path: partialPath)
-            guard lseek(fd, 0, SEEK_SET) == 0 else { throw ArtifactError.io("seek", path: partialPath) }
-            let (actual, actualSize) = try SHA256Hasher.digest(ofDescriptor: fd, path: partialPath)
-            guard actual == expected, actualSize == size else {
+            let actual = Digest(bytes: state.hasher.finalize())
+            guard actual == expected else {
                 FileIO.unlink(partialPath)
                 FileIO.close(fd)
                 state.fd = -1

@@ -24,7 +24,7 @@ final class SocketEventSource: @unchecked Sendable {
 
 /// Socket settings shared by both ends: size caps and ZMTP heartbeats.
 public enum ConduitSocketDefaults {
-    /// The largest message accepted: a chunk (≤ 1 MiB by default) plus its small header and body.
+    /// The largest message accepted: a chunk (2 MiB by default) plus its small header and body.
     public static let maximumMessageBytes = 16 << 20
     /// A single frame's cap.
     public static let maximumFrameBytes = 8 << 20
@@ -108,7 +108,7 @@ public final class ZMQCoordinatorTransport: CoordinatorTransport {
     public var pendingEvents: Int { socket.pendingEvents }
 
     public func send(_ message: Message, to peer: PeerID) {
-        socket.send([peer.bytes] + MessageCodec.encode(message))
+        socket.send([peer.bytes] + MessageCodec.encode(message), lane: message.payload.isTransferChunk ? .bulk : .control)
     }
 
     public func close() {
@@ -160,7 +160,7 @@ public final class ZMQWorkerTransport: WorkerTransport {
     }
 
     public func send(_ message: Message) {
-        socket.send(MessageCodec.encode(message))
+        socket.send(MessageCodec.encode(message), lane: message.payload.isTransferChunk ? .bulk : .control)
     }
 
     public func close() {

@@ -2,8 +2,8 @@
 enum LoopCommand: Sendable {
     /// Create, configure, bind and connect a socket.
     case open(OpenRequest)
-    /// Queue one multipart message on a socket.
-    case send(socket: Int, frames: [[UInt8]])
+    /// Queue one multipart message on a socket, in the given lane.
+    case send(socket: Int, frames: [[UInt8]], lane: OutgoingLane)
     /// Close a socket and finish its event stream.
     case close(socket: Int)
     /// Bind the ZAP handler, answering from the allow-list; the reply says whether it could be bound.

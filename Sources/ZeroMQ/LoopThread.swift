@@ -140,13 +140,13 @@ final class LoopThread {
                 request.events.finish()
                 request.reply.resume(throwing: error)
             }
-        case .send(let id, let frames):
+        case .send(let id, let frames, let lane):
             guard let entry = entriesByID[id] else { return }  // closed: nothing to report to
             if let problem = Self.capViolation(frames, options: entry.options) {
                 entry.events.yield(.sendFailed(frames: frames, error: problem))
                 return
             }
-            entry.outgoing.append(frames)
+            entry.outgoing.append(frames, lane: lane)
         case .close(let id):
             guard let entry = entriesByID.removeValue(forKey: id) else { return }
             entries.removeAll { $0 === entry }
@@ -301,9 +301,9 @@ final class LoopThread {
         if !entry.outgoing.isEmpty && (!entry.isHeadBlocked || isRetryDue) {
             let wasHeadBlocked = entry.isHeadBlocked
             entry.isHeadBlocked = false
-            while let frames = entry.outgoing.first {
+            while let frames = entry.outgoing.first, let lane = entry.outgoing.headLane {
                 if entry.type == .router, entry.outgoing.nextFrame == 0, entry.parked[frames[0]] != nil {
-                    entry.parked[frames[0]]?.append(frames)
+                    entry.parked[frames[0]]?.append(frames, lane: lane)
                     entry.outgoing.removeFirst()
                     continue
                 }
@@ -313,7 +313,7 @@ final class LoopThread {
                 case .wouldBlock:
                     if entry.type == .router && entry.outgoing.nextFrame == 0 {
                         var queue = OutgoingQueue()
-                        queue.append(frames)
+                        queue.append(frames, lane: lane)
                         entry.parked[frames[0]] = queue
                         entry.outgoing.removeFirst()
                     } else {

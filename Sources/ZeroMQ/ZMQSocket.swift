@@ -54,8 +54,13 @@ public final class ZMQSocket: Sendable {
         backlog.count.subtract(1, ordering: .relaxed)
     }
 
-    public func send(_ frames: [[UInt8]]) {
-        loop.core.submit(.send(socket: id, frames: frames))
+    ///
+    /// `lane` orders what waits in this process: a ``OutgoingLane/control`` message goes before every
+    /// queued ``OutgoingLane/bulk`` one (order is kept within a lane), so a heartbeat never waits behind
+    /// chunks this process has not handed to libzmq yet. What libzmq already holds goes first; senders
+    /// of bulk keep that small with credit-based flow control.
+    public func send(_ frames: [[UInt8]], lane: OutgoingLane = .control) {
+        loop.core.submit(.send(socket: id, frames: frames, lane: lane))
     }
 
     /// Closes the socket on the I/O thread after the messages already queued, then finishes ``events``.

@@ -100,6 +100,59 @@ struct BlobStoreTests {
         try third.finish()
     }
 
+    @Test func aResumedWriterHashesWhatThePartialFileHolds() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try BlobStore(root: dir.at("store"))
+        let content = (0..<4096).map { UInt8(truncatingIfNeeded: $0 * 13) }
+        let digest = SHA256Hasher.digest(of: content)
+        #expect(store.partialSize(of: digest) == 0)
+        let first = try store.openWriter(for: digest, size: 4096)
+        try first.append(content[0..<1000], at: 0)
+        first.close()
+        #expect(store.partialSize(of: digest) == 1000, "where a resumed transfer starts")
+        // The kept prefix is damaged on disk before the transfer resumes.
+        let handle = try #require(FileHandle(forUpdatingAtPath: first.partialPath))
+        try handle.seek(toOffset: 10)
+        try handle.write(contentsOf: Data([0xFF]))
+        try handle.close()
+        let second = try store.openWriter(for: digest, size: 4096)
+        #expect(second.offset == 1000)
+        try second.append(content[1000...], at: 1000)
+        let error = #expect(throws: ArtifactError.self) { try second.finish() }
+        #expect(error?.code == .hashMismatch, "the whole blob is verified, the resumed prefix included")
+        #expect(!store.contains(digest))
+        #expect(store.partialSize(of: digest) == 0)
+    }
+
+    @Test func aChunkIsAppendedOnlyIfItMatchesThePrefixChecksum() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try BlobStore(root: dir.at("store"))
+        // The first 8 bytes of SHA-256("abc") = ba7816bf 8f01cfea ...
+        #expect(PrefixChecksum.of(Array("abc".utf8)) == 0xBA78_16BF_8F01_CFEA)
+        let content = (0..<30_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let digest = SHA256Hasher.digest(of: content)
+        var sender = PrefixChecksum()
+        let first = sender.append(Array(content[0..<10_000]))
+        let second = sender.append(Array(content[10_000..<20_000]))
+        let writer = try store.openWriter(for: digest, size: Int64(content.count))
+        #expect(try writer.append(content[0..<10_000], at: 0, checksum: first))
+        var damaged = Array(content[10_000..<20_000])
+        damaged[123] ^= 0x10
+        #expect(try !writer.append(damaged, at: 10_000, checksum: second), "a damaged chunk is refused")
+        #expect(writer.offset == 10_000, "and nothing of it written")
+        #expect(try writer.append(content[10_000..<20_000], at: 10_000, checksum: second))
+        writer.close()
+        // A sender resuming at 20,000 computes the same running checksum from the stored prefix.
+        try store.put(content)
+        var resumed = try PrefixChecksum.resuming(digest, at: 20_000, in: store)
+        #expect(resumed.offset == 20_000)
+        var whole = PrefixChecksum()
+        _ = whole.append(Array(content[0..<20_000]))
+        #expect(resumed.append(Array(content[20_000...])) == whole.append(Array(content[20_000...])))
+    }
+
     @Test func writerRejectsCorruptContent() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }

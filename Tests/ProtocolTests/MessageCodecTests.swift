@@ -23,11 +23,11 @@ let sampleMessages: [Message] = {
         .logChunk(LogChunk(attemptID: "x", stream: .stderr, sequence: 7)),
         .metrics(Metrics(attemptID: "x", values: ["accuracy": 0.91, "loss": 0.25])),
         .fetchRequest(FetchRequest(blob: "d", offset: 1024, credit: 8)),
-        .fetchChunk(FetchChunk(blob: "d", offset: 0, size: 3)),
+        .fetchChunk(FetchChunk(blob: "d", offset: 0, size: 3, checksum: 0xCBF4_3926)),
         .fetchFailed(FetchFailed(blob: "d", reason: "missing")),
         .uploadBegin(UploadBegin(attemptID: "x", blob: "d", size: 99)),
-        .uploadCredit(UploadCredit(blob: "d", offset: 10, credit: 4)),
-        .uploadChunk(UploadChunk(attemptID: "x", blob: "d", offset: 10)),
+        .uploadCredit(UploadCredit(blob: "d", offset: 10, credit: 4, rewind: true)),
+        .uploadChunk(UploadChunk(attemptID: "x", blob: "d", offset: 10, checksum: 7)),
         .uploadStored(UploadStored(blob: "d", ok: true)),
     ]
     return payloads.enumerated().map { index, payload in

@@ -34,7 +34,8 @@ struct WorkerExecutionTests {
     /// Starts a `slots`-slot worker (with a content cache of at most `cacheLimit` bytes, when
     /// given) on a fresh work directory (prepared by `prepare`), registers it, and runs `body`.
     func withWorker(
-        slots: Int, cacheLimit: Int64? = nil, prepare: (String) throws -> Void = { _ in }, _ body: (inout Harness) async throws -> Void
+        slots: Int, cacheLimit: Int64? = nil, chunkBytes: Int = 512 * 1024, heartbeat: Duration = .seconds(5),
+        prepare: (String) throws -> Void = { _ in }, _ body: (inout Harness) async throws -> Void
     ) async throws {
         let network = InMemoryNetwork()
         let directory = try ProcessHarness.temporaryDirectory("conduit-worker")
@@ -42,7 +43,8 @@ struct WorkerExecutionTests {
         try prepare(directory)
         let worker = try WorkerService(
             configuration: WorkerConfiguration(
-                name: "w", slots: slots, workDirectory: directory, heartbeatInterval: .seconds(5), cacheLimitBytes: cacheLimit),
+                name: "w", slots: slots, workDirectory: directory, heartbeatInterval: heartbeat, chunkBytes: chunkBytes,
+                cacheLimitBytes: cacheLimit),
             transport: network.connectWorker(identity: "w-1")
         )
         var events = network.coordinator.events.makeAsyncIterator()

@@ -13,7 +13,7 @@ public struct CoordinatorConfiguration: Sendable {
     /// restart, the grace period in which workers re-attach their running attempts. Default 10 s,
     /// longer than the worker's 8 s self-fencing lease, so the old attempt is dead first.
     public var workerLossTimeout: Duration
-    /// Bytes per transfer chunk; default 512 KiB.
+    /// Bytes per transfer chunk; default 2 MiB (see docs/data-plane.md).
     public var chunkBytes: Int
     /// Chunks a peer may send or receive before waiting for more credit; default 8.
     public var creditChunks: Int
@@ -37,7 +37,7 @@ public struct CoordinatorConfiguration: Sendable {
 
     public init(
         dataDirectory: String, heartbeatInterval: Duration = .seconds(1), workerLossTimeout: Duration = .seconds(10),
-        chunkBytes: Int = 512 * 1024, creditChunks: Int = 8, failurePolicy: FailurePolicy = FailurePolicy(), dispatchAhead: Int = 1,
+        chunkBytes: Int = 2 << 20, creditChunks: Int = 8, failurePolicy: FailurePolicy = FailurePolicy(), dispatchAhead: Int = 1,
         minimumFreeBytes: Int64 = 256 << 20, freeSpace: @escaping @Sendable (String) -> Int64? = CoordinatorConfiguration.statvfsFreeSpace,
         clock: ServiceClock = .system, placement: PlacementPolicy = PlacementPolicy()
     ) {

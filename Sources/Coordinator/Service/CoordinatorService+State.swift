@@ -72,4 +72,9 @@ struct UploadState {
     var writer: BlobWriter
     let size: Int64
     let peer: PeerID
+    /// The offset the coordinator last asked the worker to send again from (``UploadCredit/rewind``);
+    /// chunks after a dropped one are ignored until the resent one arrives.
+    var rewoundAt: Int64? = nil
+    /// Rewinds since the last chunk that was stored; too many fail the upload.
+    var rewinds = 0
 }

@@ -43,22 +43,38 @@ extension CoordinatorService {
         var offset = max(0, request.offset)
         let credit = min(max(1, request.credit), 64)
         if size == 0 {
-            send(.fetchChunk(FetchChunk(blob: request.blob, offset: 0, size: 0)), to: peer, bulk: [])
+            send(.fetchChunk(FetchChunk(blob: request.blob, offset: 0, size: 0, checksum: PrefixChecksum.of([]))), to: peer, bulk: [])
             return
         }
-        for _ in 0..<credit where offset < size {
-            let count = Int(min(Int64(configuration.chunkBytes), size - offset))
-            do {
-                let bytes = try blobs.read(digest, offset: offset, count: count)
-                send(.fetchChunk(FetchChunk(blob: request.blob, offset: offset, size: size)), to: peer, bulk: bytes)
-                offset += Int64(bytes.count)
-                if bytes.isEmpty { break }
-            } catch {
-                send(.fetchFailed(FetchFailed(blob: request.blob, reason: "reading blob failed: \(error)")), to: peer)
-                return
+        // Requests of a fetch follow one another, so the running checksum usually goes on where the
+        // last request left it; a resumed or resynchronised fetch starts a new one (reading the prefix).
+        let key = uploadKey(request.blob, peer)
+        var checksum = fetchSenders.removeValue(forKey: key) ?? PrefixChecksum()
+        do {
+            if checksum.offset != offset {
+                checksum = try PrefixChecksum.resuming(digest, at: offset, in: blobs)
             }
+            for _ in 0..<credit where offset < size {
+                let count = Int(min(Int64(configuration.chunkBytes), size - offset))
+                let bytes = try blobs.read(digest, offset: offset, count: count)
+                if bytes.isEmpty { break }
+                let chunk = FetchChunk(blob: request.blob, offset: offset, size: size, checksum: checksum.append(bytes))
+                send(.fetchChunk(chunk), to: peer, bulk: bytes)
+                offset += Int64(bytes.count)
+            }
+        } catch {
+            send(.fetchFailed(FetchFailed(blob: request.blob, reason: "reading blob failed: \(error)")), to: peer)
+            return
+        }
+        if offset < size {
+            if fetchSenders.count >= Self.maximumFetchSenders { fetchSenders.removeAll() }  // abandoned fetches
+            fetchSenders[key] = checksum
         }
     }
+
+    /// Fetches whose running checksum the coordinator keeps between requests; beyond, it forgets them
+    /// all (a fetch then pays one read of its prefix).
+    static let maximumFetchSenders = 1024
 
     func uploadKey(_ blob: String, _ peer: PeerID) -> String {
         blob + "@" + peer.description
@@ -107,11 +123,46 @@ extension CoordinatorService {
         }
     }
 
+    /// Consecutive rewinds after which an upload fails: the link corrupts everything it carries.
+    static let maximumRewinds = 16
+
     func receiveUpload(_ chunk: UploadChunk, bytes: [UInt8], peer: PeerID) {
         let key = uploadKey(chunk.blob, peer)
-        guard let state = uploads[key] else { return }
+        guard var state = uploads[key] else { return }
+        let stored = state.writer.offset
+        if chunk.offset < stored { return }  // a duplicate of bytes already stored
+        var isIntact = false
+        if chunk.offset == stored {
+            do {
+                isIntact = try state.writer.append(bytes, at: chunk.offset, checksum: chunk.checksum)
+            } catch {
+                failUpload(key, state, reason: "\(error)")
+                return
+            }
+        }
+        guard isIntact else {
+            // Damaged, or sent after a chunk that never came: drop it and have the worker send again
+            // from what is stored. Chunks already on their way after it are dropped without asking
+            // again; a damaged resend asks again.
+            if chunk.offset == stored || state.rewoundAt != stored {
+                state.rewoundAt = stored
+                state.rewinds += 1
+                uploads[key] = state
+                if state.rewinds > Self.maximumRewinds {
+                    failUpload(key, state, reason: "\(Self.maximumRewinds) chunks in a row arrived damaged or out of order")
+                    return
+                }
+                logger.warning(
+                    "dropped an upload chunk (\(chunk.offset == stored ? "checksum mismatch" : "expected offset \(stored)")); asking for it again",
+                    metadata: ["attempt": "\(chunk.attemptID)", "blob": "\(chunk.blob.prefix(12))", "offset": "\(chunk.offset)"])
+                send(.uploadCredit(UploadCredit(blob: chunk.blob, offset: stored, credit: configuration.creditChunks, rewind: true)), to: peer)
+            }
+            return
+        }
+        state.rewoundAt = nil
+        state.rewinds = 0
+        uploads[key] = state
         do {
-            try state.writer.append(bytes, at: chunk.offset)
             if state.writer.offset >= state.size {
                 uploads[key] = nil
                 try state.writer.finish()
@@ -123,12 +174,18 @@ extension CoordinatorService {
                 send(.uploadCredit(UploadCredit(blob: chunk.blob, offset: state.writer.offset, credit: configuration.creditChunks)), to: peer)
             }
         } catch {
-            uploads[key] = nil
-            state.writer.close()
-            send(.uploadStored(UploadStored(blob: chunk.blob, ok: false, reason: "\(error)")), to: peer)
-            for waiter in uploadWaiters.removeValue(forKey: chunk.blob) ?? [] {
-                send(.uploadStored(UploadStored(blob: chunk.blob, ok: false, reason: "a concurrent upload of the same blob failed: \(error)")), to: waiter)
-            }
+            failUpload(key, state, reason: "\(error)")
+        }
+    }
+
+    /// Ends an upload that cannot go on, telling its worker and whoever waits for the same blob.
+    func failUpload(_ key: String, _ state: UploadState, reason: String) {
+        let blob = state.writer.expected.hex
+        uploads[key] = nil
+        state.writer.close()
+        send(.uploadStored(UploadStored(blob: blob, ok: false, reason: reason)), to: state.peer)
+        for waiter in uploadWaiters.removeValue(forKey: blob) ?? [] {
+            send(.uploadStored(UploadStored(blob: blob, ok: false, reason: "a concurrent upload of the same blob failed: \(reason)")), to: waiter)
         }
     }
 }

@@ -312,10 +312,13 @@ extension FetchChunk: WireBody {
         writer.string(blob)
         writer.signed(offset)
         writer.signed(size)
+        writer.unsigned(checksum)
     }
 
     public init(from reader: inout WireReader) throws(ProtocolError) {
-        self.init(blob: try reader.string(), offset: try reader.signed(), size: try reader.signed())
+        self.init(
+            blob: try reader.string(), offset: try reader.signed(), size: try reader.signed(),
+            checksum: try reader.unsigned())
     }
 }
 
@@ -347,10 +350,11 @@ extension UploadCredit: WireBody {
         writer.string(blob)
         writer.signed(offset)
         writer.int(credit)
+        writer.bool(rewind)
     }
 
     public init(from reader: inout WireReader) throws(ProtocolError) {
-        self.init(blob: try reader.string(), offset: try reader.signed(), credit: try reader.int())
+        self.init(blob: try reader.string(), offset: try reader.signed(), credit: try reader.int(), rewind: try reader.bool())
     }
 }
 
@@ -359,10 +363,13 @@ extension UploadChunk: WireBody {
         writer.string(attemptID)
         writer.string(blob)
         writer.signed(offset)
+        writer.unsigned(checksum)
     }
 
     public init(from reader: inout WireReader) throws(ProtocolError) {
-        self.init(attemptID: try reader.string(), blob: try reader.string(), offset: try reader.signed())
+        self.init(
+            attemptID: try reader.string(), blob: try reader.string(), offset: try reader.signed(),
+            checksum: try reader.unsigned())
     }
 }
 
@@ -380,3 +387,4 @@ extension UploadStored: WireBody {
         )
     }
 }
+

@@ -14,7 +14,7 @@ public struct WorkerConfiguration: Sendable {
     public var heartbeatInterval: Duration
     /// Silence from the coordinator after which the worker registers again; default 10 s.
     public var coordinatorSilenceTimeout: Duration
-    /// Bytes per upload chunk; default 512 KiB.
+    /// Bytes per upload chunk; default 2 MiB (see docs/data-plane.md).
     public var chunkBytes: Int
     /// Fetch chunks requested at a time; default 8.
     public var fetchCredit: Int
@@ -47,7 +47,7 @@ public struct WorkerConfiguration: Sendable {
     public init(
         name: String, labels: [String] = [], slots: Int = 1, workDirectory: String,
         heartbeatInterval: Duration = .seconds(1), coordinatorSilenceTimeout: Duration = .seconds(10),
-        chunkBytes: Int = 512 * 1024, fetchCredit: Int = 8, killGracePeriod: Duration = .seconds(2),
+        chunkBytes: Int = 2 << 20, fetchCredit: Int = 8, killGracePeriod: Duration = .seconds(2),
         keepAttemptDirectories: Bool = false, startedReportDelay: Duration = .milliseconds(20),
         leaseTimeout: Duration = .seconds(8), drainTimeout: Duration = .seconds(60), clock: ServiceClock = .system,
         resources: MachineResources? = nil, cacheLimitBytes: Int64? = nil

@@ -122,7 +122,7 @@ extension WorkerService {
                 }
             }
             makeRoomForOutput(at: path)  // cache limit: see WorkerService+Cache
-            switch Self.snapshotOutput(at: path, isFile: output.kind == .file, into: cache) {
+            switch await Self.snapshotOutputAside(at: path, isFile: output.kind == .file, into: cache) {
             case .success(let snapshot):
                 manifest = snapshot
                 admitOutput(snapshot, attemptID: dispatch.attemptID)  // pinned until acknowledged
@@ -143,6 +143,17 @@ extension WorkerService {
             outputs[output.name] = manifest.digest.hex
         }
         return AttemptFinished(attemptID: dispatch.attemptID, outcome: .succeeded, exitCode: 0, outputs: outputs, startedAt: started, endedAt: ended)
+    }
+
+    /// ``snapshotOutput(at:isFile:into:)`` on a global dispatch queue, off the actor and off the
+    /// cooperative pool: hashing and copying a large output takes seconds (a gigabyte, several), and
+    /// the actor must go on sending heartbeats and serving transfers meanwhile.
+    private static func snapshotOutputAside(at path: String, isFile: Bool, into store: BlobStore) async -> Result<TreeManifest, ArtifactError> {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: snapshotOutput(at: path, isFile: isFile, into: store))
+            }
+        }
     }
 
     /// Snapshots a finished step's output into `store`, never following a link out of it.

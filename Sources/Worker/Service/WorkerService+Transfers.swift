@@ -1,12 +1,29 @@
 import Artifacts
 import Foundation
+import Logging
 import Protocol
 
 /// A blob being fetched from the coordinator, and who waits for it.
+///
+/// The window slides: chunks are asked for in batches of half the credit, the next batch as soon as
+/// no more than half the credit is outstanding, so the coordinator always has more to send.
 struct FetchState {
     var writer: BlobWriter?
+    /// Chunks asked for and not yet received (in the current request stream).
     var outstanding: Int
+    /// Where the chunks asked for so far end, once the chunk size is known (from the first chunk).
+    var requestedEnd: Int64?
+    /// Chunks asked for in the current stream since `streamStart`.
+    var requestedChunks: Int
+    /// The offset the current request stream started at.
+    var streamStart: Int64
+    /// After a dropped chunk: chunks are ignored until the one at the writer's offset comes.
+    var isResyncing = false
+    /// Consecutive dropped chunks; too many fail the fetch.
+    var drops = 0
     var waiters: [CheckedContinuation<Void, any Error>]
+    /// When the fetch began (monotonic ms), for the log line at the end.
+    var startedAt: Int64
 }
 
 /// A blob being uploaded to the coordinator, and who waits for it.
@@ -19,6 +36,10 @@ struct UploadState {
     var waiters: [CheckedContinuation<Void, any Error>]
     /// When the coordinator last answered about it (monotonic ms); see `retryStalledUploads`.
     var lastProgress: Int64 = 0
+    /// When the upload began (monotonic ms), for the log line at the end.
+    var startedAt: Int64 = 0
+    /// The running checksum of the chunks sent, at the offset the last one ended.
+    var checksum = PrefixChecksum()
 }
 
 extension WorkerService {
@@ -36,10 +57,18 @@ extension WorkerService {
                 fetches[digest.hex]!.waiters.append(continuation)
                 return
             }
-            fetches[digest.hex] = FetchState(writer: nil, outstanding: configuration.fetchCredit, waiters: [continuation])
-            send(.fetchRequest(FetchRequest(blob: digest.hex, offset: 0, credit: configuration.fetchCredit)))
+            // Resume after what an interrupted fetch of the same blob left in the cache's partial file.
+            let start = cache.partialSize(of: digest)
+            let credit = configuration.fetchCredit
+            fetches[digest.hex] = FetchState(
+                writer: nil, outstanding: credit, requestedChunks: credit, streamStart: start, waiters: [continuation],
+                startedAt: monotonicNow())
+            send(.fetchRequest(FetchRequest(blob: digest.hex, offset: start, credit: credit)))
         }
     }
+
+    /// Consecutive dropped chunks after which a fetch fails: the link corrupts everything it carries.
+    static let maximumDroppedChunks = 16
 
     func receiveFetchChunk(_ chunk: FetchChunk, bytes: [UInt8]) {
         guard var state = fetches[chunk.blob], let digest = Digest(hex: chunk.blob) else { return }
@@ -50,26 +79,73 @@ extension WorkerService {
                 state.writer = try cache.openWriter(for: digest, size: chunk.size)
             }
             let writer = state.writer!
-            state.outstanding -= 1
-            if chunk.offset == writer.offset, !bytes.isEmpty {
-                try writer.append(bytes, at: chunk.offset)
+            let stored = writer.offset
+            if state.isResyncing && chunk.offset != stored {
+                return  // sent before the request that resynchronised; not counted against the new stream
             }
+            state.outstanding -= 1
+            let isIntact = try chunk.offset == stored && writer.append(bytes, at: chunk.offset, checksum: chunk.checksum)
+            guard isIntact else {
+                // Damaged, or not where the copy ends (a chunk before it was dropped, or a resumed copy
+                // is longer than the coordinator was asked from): ask again from the end of the copy.
+                state.drops += 1
+                if state.drops > Self.maximumDroppedChunks {
+                    writer.close()
+                    failFetch(chunk.blob, reason: "\(Self.maximumDroppedChunks) chunks in a row arrived damaged or out of order")
+                    return
+                }
+                if chunk.offset == stored {
+                    logger.warning("dropped a damaged chunk; asking for it again", metadata: ["blob": "\(chunk.blob.prefix(12))", "offset": "\(chunk.offset)"])
+                }
+                state.isResyncing = true
+                state.streamStart = stored
+                state.requestedChunks = configuration.fetchCredit
+                state.outstanding = configuration.fetchCredit
+                fetches[chunk.blob] = state
+                send(.fetchRequest(FetchRequest(blob: chunk.blob, offset: stored, credit: configuration.fetchCredit)))
+                return
+            }
+            state.isResyncing = false
+            state.drops = 0
             if writer.offset >= chunk.size {
                 try writer.finish()
                 fetches[chunk.blob] = nil
                 recordInCache(.blob(digest), size: chunk.size)
                 coordinatorHas.insert(chunk.blob)
+                logTransfer("fetched blob", blob: chunk.blob, bytes: chunk.size, since: state.startedAt)
                 for waiter in state.waiters { waiter.resume() }
                 return
             }
-            if state.outstanding <= 0 {
+            // The chunk size is the size of any chunk but the last.
+            state.requestedEnd = min(chunk.size, state.streamStart + Int64(state.requestedChunks) * Int64(bytes.count))
+            let half = max(1, configuration.fetchCredit / 2)
+            if state.outstanding <= half, let end = state.requestedEnd, end < chunk.size {
+                state.outstanding += half
+                state.requestedChunks += half
+                send(.fetchRequest(FetchRequest(blob: chunk.blob, offset: end, credit: half)))
+            } else if state.outstanding <= 0 {
+                // Everything asked for came yet the copy is short (the coordinator sent less): ask again.
+                state.streamStart = writer.offset
+                state.requestedChunks = configuration.fetchCredit
                 state.outstanding = configuration.fetchCredit
                 send(.fetchRequest(FetchRequest(blob: chunk.blob, offset: writer.offset, credit: configuration.fetchCredit)))
             }
             fetches[chunk.blob] = state
         } catch {
+            state.writer?.close()
             failFetch(chunk.blob, reason: "\(error)")
         }
+    }
+
+    /// Logs a finished transfer of a large blob with its duration and rate (debug for small ones).
+    func logTransfer(_ what: String, blob: String, bytes: Int64, since start: Int64) {
+        let seconds = Double(max(0, monotonicNow() - start)) / 1000
+        let rate = seconds > 0 ? Double(bytes) / seconds / 1e6 : 0
+        let metadata: Logger.Metadata = [
+            "blob": "\(blob.prefix(12))", "bytes": "\(bytes)", "seconds": "\(String(format: "%.3f", seconds))",
+            "MBps": "\(String(format: "%.0f", rate))",
+        ]
+        logger.log(level: bytes >= 1 << 20 ? .info : .debug, "\(what)", metadata: metadata)
     }
 
     /// Fails every fetch and upload in flight: their messages will not be answered (the worker
@@ -199,7 +275,8 @@ extension WorkerService {
                 uploads[digest.hex]!.waiters.append(continuation)
                 return
             }
-            uploads[digest.hex] = UploadState(digest: digest, attemptID: attemptID, size: size, waiters: [continuation], lastProgress: monotonicNow())
+            let now = monotonicNow()
+            uploads[digest.hex] = UploadState(digest: digest, attemptID: attemptID, size: size, waiters: [continuation], lastProgress: now, startedAt: now)
             send(.uploadBegin(UploadBegin(attemptID: attemptID, blob: digest.hex, size: size)))
         }
     }
@@ -207,14 +284,26 @@ extension WorkerService {
     func receiveCredit(_ credit: UploadCredit) {
         guard var state = uploads[credit.blob] else { return }
         state.lastProgress = monotonicNow()
-        state.cursor = max(state.cursor, credit.offset)
-        state.allowedEnd = max(state.allowedEnd, credit.offset + Int64(credit.credit) * Int64(configuration.chunkBytes))
+        let window = credit.offset + Int64(credit.credit) * Int64(configuration.chunkBytes)
+        if credit.rewind {
+            // The coordinator dropped a chunk: everything from its acknowledged offset goes again.
+            state.cursor = credit.offset
+            state.allowedEnd = window
+        } else {
+            state.cursor = max(state.cursor, credit.offset)
+            state.allowedEnd = max(state.allowedEnd, window)
+        }
         let end = min(state.allowedEnd, state.size)
         while state.cursor < end {
             let count = Int(min(Int64(configuration.chunkBytes), end - state.cursor))
             do {
                 let bytes = try cache.read(state.digest, offset: state.cursor, count: count)
-                send(.uploadChunk(UploadChunk(attemptID: state.attemptID, blob: credit.blob, offset: state.cursor)), bulk: bytes)
+                if state.checksum.offset != state.cursor {
+                    // Sending from another offset than the last chunk ended (a resumed or rewound upload).
+                    state.checksum = try PrefixChecksum.resuming(state.digest, at: state.cursor, in: cache)
+                }
+                let chunk = UploadChunk(attemptID: state.attemptID, blob: credit.blob, offset: state.cursor, checksum: state.checksum.append(bytes))
+                send(.uploadChunk(chunk), bulk: bytes)
                 state.cursor += Int64(bytes.count)
                 if bytes.isEmpty { break }
             } catch {
@@ -231,6 +320,7 @@ extension WorkerService {
         guard let state = uploads.removeValue(forKey: stored.blob) else { return }
         if stored.ok {
             coordinatorHas.insert(stored.blob)
+            logTransfer("uploaded blob", blob: stored.blob, bytes: state.size, since: state.startedAt)
             for waiter in state.waiters { waiter.resume() }
         } else {
             let error = WorkerError(.transfer, "the coordinator did not store blob \(stored.blob.prefix(12)): \(stored.reason ?? "no reason given")")
