@@ -41,15 +41,16 @@ extension CoordinatorService {
         return (keep, unwanted)
     }
 
-    /// Binds an attempt that is already running on `workerID` to it (service state only; the
-    /// caller tells the scheduler).
-    /// An attempt as the scheduler counts it on the worker that holds it.
+    /// An attempt as the scheduler counts it on the worker that holds it: its requirement and the
+    /// GPUs its record says it was leased.
     func held(_ attemptID: String) -> Scheduler.Held {
         guard let attempt = attempts[attemptID] else { return Scheduler.Held(attemptID: attemptID) }
         let devices = attempt.record?.gpuDevices?.split(separator: ",").compactMap { Int($0) } ?? []
         return Scheduler.Held(attemptID: attemptID, need: requirement(runID: attempt.runID, step: attempt.step), gpuDevices: devices)
     }
 
+    /// Binds an attempt that is already running on `workerID` to it (service state only; the
+    /// caller tells the scheduler).
     func reattach(_ attemptID: String, to workerID: String, now: Int64) {
         guard var attempt = attempts[attemptID], workers[workerID] != nil else { return }
         if let holder = attempt.workerID, holder != workerID { workers[holder]?.running.remove(attemptID) }

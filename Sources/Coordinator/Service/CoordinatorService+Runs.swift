@@ -365,12 +365,11 @@ extension CoordinatorService {
         runs[runID]!.currentAttempt[step] = attemptID
         runs[runID]!.resolvedInputs[step] = inputs
         attempts[attemptID] = ActiveAttempt(id: attemptID, runID: runID, step: step)
+        // Its input artifacts with their sizes, so that it goes where most of them already are.
         var sized: [Scheduler.Input] = []
         for input in planned.inputs {
-            guard case .uri = input.source else {
-                if let digest = inputs[input.name], let bytes = artifactSize(digest) { sized.append(Scheduler.Input(artifact: digest, bytes: bytes)) }
-                continue
-            }
+            if case .uri = input.source { continue }
+            if let digest = inputs[input.name], let bytes = artifactSize(digest) { sized.append(Scheduler.Input(artifact: digest, bytes: bytes)) }
         }
         let need = requirement(runID: runID, step: step)
         for action in scheduler.on(.enqueue(.init(attemptID: attemptID, need: need, avoiding: avoiding, inputs: sized))) {
