@@ -124,8 +124,17 @@ extension WorkerService {
             makeRoomForOutput(at: path)  // cache limit: see WorkerService+Cache
             switch await Self.snapshotOutputAside(at: path, isFile: output.kind == .file, into: cache) {
             case .success(let snapshot):
-                manifest = snapshot
                 admitOutput(snapshot, attemptID: dispatch.attemptID)  // pinned until acknowledged
+                // While the snapshot ran off the actor, an eviction may have taken a blob it found
+                // already cached (and so did not copy); now that every blob is pinned, one more
+                // snapshot on the actor puts such a blob back.
+                if !Snapshot.missingBlobs(of: snapshot, in: cache).isEmpty || !cache.contains(snapshot.digest) {
+                    let again = try Self.snapshotOutput(at: path, isFile: output.kind == .file, into: cache).get()
+                    admitOutput(again, attemptID: dispatch.attemptID)
+                    manifest = again
+                } else {
+                    manifest = snapshot
+                }
             case .failure(let error) where [.symlinkRejected, .unsupportedFileType, .unsafePath].contains(error.code):
                 // A link that leaves the output (or any link as a uri_file output) is the step's fault:
                 // the attempt fails with the reason; it is not retried as an infrastructure failure.
