@@ -6,7 +6,7 @@ help:
 	@echo "make build    debug build of the conduit CLI"
 	@echo "make test     build and run every test (unit, ZeroMQ, multi-process integration)"
 	@echo "make example  run examples/house-prices with the embedded coordinator and worker"
-	@echo "make bench    release build, then the dispatch/throughput/cache and hostile-YAML benchmarks"
+	@echo "make bench    release build, then the dispatch/throughput/cache, hostile-YAML, transfer (256 MiB) and placement benchmarks"
 	@echo "make bench-placement  the scheduler core placing 100,000 steps on 1,000 simulated workers"
 	@echo "make bench-transfer  release build, then a 1 GiB artifact worker → coordinator → worker vs raw TCP"
 	@echo "make fuzz     libFuzzer on the protocol decoder and the pipeline loader, FUZZ_SECONDS (60) each"
@@ -34,6 +34,7 @@ bench: setup
 	swift build -c release
 	bash benchmarks/run.sh
 	BENCH_TRANSFER_MIB=$${BENCH_TRANSFER_MIB:-256} bash benchmarks/transfer.sh
+	.build/release/placement-bench
 
 bench-transfer: setup
 	swift build -c release

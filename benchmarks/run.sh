@@ -20,49 +20,16 @@
 # fully reused; 2 on set-up errors.
 set -uo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BIN="${CONDUIT_BIN:-$ROOT/.build/release/conduit}"
+NAME=run.sh
+TOOLS="python3 timeout xargs seq"
+# Scratch lives under .build/ (ignored) unless BENCH_DIR says otherwise: on a machine whose /tmp
+# has seen heavy churn, ext4 can take ~0.5 ms per mkdir there, which would measure the disk, not
+# Conduit (see docs/benchmarks.md).
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 REPS="${BENCH_REPS:-3}"
 CHAIN="${BENCH_CHAIN:-200}"
 FAN="${BENCH_FAN:-1000}"
 TMO="${BENCH_TIMEOUT:-120}"
-
-case "$BIN" in /*) ;; *) BIN="$PWD/$BIN" ;; esac
-if [ ! -x "$BIN" ]; then
-    echo "run.sh: conduit binary not found at $BIN (run 'swift build -c release' or set CONDUIT_BIN)" >&2
-    exit 2
-fi
-for tool in python3 timeout xargs seq; do
-    command -v "$tool" >/dev/null || { echo "run.sh: $tool is required" >&2; exit 2; }
-done
-
-# Scratch lives under .build/ (ignored) unless BENCH_DIR says otherwise: on a machine whose /tmp
-# has seen heavy churn, ext4 can take ~0.5 ms per mkdir there, which would measure the disk, not
-# Conduit (see docs/benchmarks.md).
-mkdir -p "${BENCH_DIR:-$ROOT/.build}"
-WORK="$(mktemp -d "${BENCH_DIR:-$ROOT/.build}/conduit-bench.XXXXXX")"
-RESULTS="$WORK/results.tsv"
-: >"$RESULTS"
-PIDS=()
-FAILED=0
-
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-    for pid in "${PIDS[@]}"; do
-        for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-    done
-    PIDS=()
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then
-        echo "run.sh: kept $WORK" >&2
-    else
-        rm -rf "$WORK"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 log() { echo "bench: $*" >&2; }
 now_ns() { date +%s%N; }

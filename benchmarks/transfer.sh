@@ -20,45 +20,15 @@
 # throughput target is printed as MISSED, not a failure); 1 otherwise; 2 on set-up errors.
 set -uo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BIN="${CONDUIT_BIN:-$ROOT/.build/release/conduit}"
+NAME=transfer.sh
+TOOLS="python3 timeout cmp head seq"
+# Scratch in memory when /dev/shm is a writable tmpfs (see above), else under .build.
+if [ -w /dev/shm ] && [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then DEFAULT_BENCH_DIR=/dev/shm; fi
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 MIB="${BENCH_TRANSFER_MIB:-1024}"
 REPS="${BENCH_TRANSFER_REPS:-1}"
 LOSS="${BENCH_WORKER_TIMEOUT:-3}"
 TMO="${BENCH_TIMEOUT:-600}"
-
-case "$BIN" in /*) ;; *) BIN="$PWD/$BIN" ;; esac
-if [ ! -x "$BIN" ]; then
-    echo "transfer.sh: conduit binary not found at $BIN (run 'swift build -c release' or set CONDUIT_BIN)" >&2
-    exit 2
-fi
-for tool in python3 timeout cmp head; do
-    command -v "$tool" >/dev/null || { echo "transfer.sh: $tool is required" >&2; exit 2; }
-done
-
-if [ -z "${BENCH_DIR:-}" ]; then
-    if [ -w /dev/shm ] && [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then BENCH_DIR=/dev/shm; else BENCH_DIR="$ROOT/.build"; fi
-fi
-mkdir -p "$BENCH_DIR"
-WORK="$(mktemp -d "$BENCH_DIR/conduit-transfer.XXXXXX")"
-RESULTS="$WORK/results.tsv"
-: >"$RESULTS"
-PIDS=()
-FAILED=0
-
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-    for pid in "${PIDS[@]}"; do
-        for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-    done
-    PIDS=()
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "transfer.sh: kept $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 log() { echo "bench-transfer: $*" >&2; }
 fail() { log "FAILED: $*"; FAILED=1; }

@@ -1,0 +1,41 @@
+# Shared set-up of the benchmark scripts (sourced by run.sh and transfer.sh).
+#
+# Before sourcing, a script sets NAME (for messages) and TOOLS (the commands it needs); after, it has
+# ROOT, BIN (the conduit binary: $CONDUIT_BIN, else .build/release/conduit), WORK (a fresh scratch
+# directory under $BENCH_DIR), RESULTS, PIDS (processes to stop on exit), FAILED, and a cleanup trap
+# that stops every process in PIDS (TERM, then KILL after 3 s) and removes WORK unless BENCH_KEEP=1.
+# BENCH_DIR defaults to DEFAULT_BENCH_DIR when the script sets it, else .build.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN="${CONDUIT_BIN:-$ROOT/.build/release/conduit}"
+
+case "$BIN" in /*) ;; *) BIN="$PWD/$BIN" ;; esac
+if [ ! -x "$BIN" ]; then
+    echo "$NAME: conduit binary not found at $BIN (run 'swift build -c release' or set CONDUIT_BIN)" >&2
+    exit 2
+fi
+for tool in $TOOLS; do
+    command -v "$tool" >/dev/null || { echo "$NAME: $tool is required" >&2; exit 2; }
+done
+
+BENCH_DIR="${BENCH_DIR:-${DEFAULT_BENCH_DIR:-$ROOT/.build}}"
+mkdir -p "$BENCH_DIR"
+WORK="$(mktemp -d "$BENCH_DIR/conduit-${NAME%.sh}.XXXXXX")"
+RESULTS="$WORK/results.tsv"
+: >"$RESULTS"
+PIDS=()
+FAILED=0
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+    for pid in "${PIDS[@]}"; do
+        for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    PIDS=()
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "$NAME: kept $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
