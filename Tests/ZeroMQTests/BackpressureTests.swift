@@ -19,26 +19,8 @@ struct BackpressureTests {
         for index in 0..<count { dealer.send([index.bytes]) }
         // Nobody is listening: libzmq takes 5, the loop holds the rest.
         try await Task.sleep(for: .milliseconds(100))
-        // The dealer's reconnect attempts can, rarely, TCP-connect to themselves on that
-        // ephemeral port (simultaneous open), holding it briefly: retry the bind a while.
-        var bound: ZMQSocket?
-        for _ in 0..<100 where bound == nil {
-            do {
-                bound = try await loop.open(.router, options: .init(receiveHighWaterMark: 5), bind: [endpoint])
-            } catch let error as ZMQError where error.code == .addressInUse {
-                try await Task.sleep(for: .milliseconds(20))
-            }
-        }
-        let router = try #require(bound)
-        let received = try await withTimeout("2,000 queued messages") {
-            var received: [UInt32] = []
-            for await event in router.events {
-                guard case .message(let frames, _) = event else { continue }
-                received.append(UInt32(bytes: frames[1]))
-                if received.count == Int(count) { break }
-            }
-            return received
-        }
+        let router = try #require(try await bindRouterRetrying(loop, endpoint))
+        let received = try await receiveNumbers(router, count: Int(count), "2,000 queued messages")
         #expect(received == Array(0..<count))
     }
 

@@ -90,24 +90,8 @@ struct SendLaneTests {
         for index in 0..<bulkCount { dealer.send([index.bytes, [UInt8](repeating: 7, count: 4096)], lane: .bulk) }
         try await Task.sleep(for: .milliseconds(100))
         dealer.send([UInt32.max.bytes], lane: .control)
-        var bound: ZMQSocket?
-        for _ in 0..<100 where bound == nil {
-            do {
-                bound = try await loop.open(.router, options: .init(receiveHighWaterMark: 5), bind: [endpoint])
-            } catch let error as ZMQError where error.code == .addressInUse {
-                try await Task.sleep(for: .milliseconds(20))
-            }
-        }
-        let router = try #require(bound)
-        let received = try await withTimeout("the queued messages") {
-            var received: [UInt32] = []
-            for await event in router.events {
-                guard case .message(let frames, _) = event else { continue }
-                received.append(UInt32(bytes: frames[1]))
-                if received.count == Int(bulkCount) + 1 { break }
-            }
-            return received
-        }
+        let router = try #require(try await bindRouterRetrying(loop, endpoint))
+        let received = try await receiveNumbers(router, count: Int(bulkCount) + 1, "the queued messages")
         let position = try #require(received.firstIndex(of: UInt32.max))
         // Only what libzmq already held (its high-water mark, per pipe) can go before it.
         #expect(position <= Int(hwm) * 2, "the control message came at \(position)")

@@ -101,3 +101,32 @@ extension UInt32 {
         self = value
     }
 }
+
+/// Binds a ROUTER (receive high-water mark 5) on `endpoint`, retrying a while: a DEALER's reconnect
+/// attempts can, rarely, TCP-connect to themselves on that ephemeral port (simultaneous open),
+/// holding it briefly.
+func bindRouterRetrying(_ loop: ZMQLoop, _ endpoint: String) async throws -> ZMQSocket? {
+    var bound: ZMQSocket?
+    for _ in 0..<100 where bound == nil {
+        do {
+            bound = try await loop.open(.router, options: .init(receiveHighWaterMark: 5), bind: [endpoint])
+        } catch let error as ZMQError where error.code == .addressInUse {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+    return bound
+}
+
+/// The numbers (a big-endian `UInt32` in the first body frame) of the next `count` messages the
+/// router receives, in arrival order.
+func receiveNumbers(_ router: ZMQSocket, count: Int, _ what: String) async throws -> [UInt32] {
+    try await withTimeout(what) {
+        var received: [UInt32] = []
+        for await event in router.events {
+            guard case .message(let frames, _) = event else { continue }
+            received.append(UInt32(bytes: frames[1]))
+            if received.count == count { break }
+        }
+        return received
+    }
+}
