@@ -12,6 +12,13 @@ extension Scheduler.Event {
     }
 }
 
+extension Scheduler {
+    /// Why an attempt asking only for `label` is not placed.
+    func waitingReason(label: String?) -> String {
+        waitingReason(Requirement(label: label))
+    }
+}
+
 extension Scheduler.Action {
     static func dispatch(attemptID: String, workerID: String) -> Self {
         .dispatch(attemptID: attemptID, workerID: workerID, gpuDevices: [])

@@ -46,7 +46,7 @@ public struct PlacementPolicy: Sendable, Hashable {
     public func requirement(compute: String?, resources: StepResources?) throws(Refusal) -> Requirement {
         var label: String?
         var demand = Demand()
-        if let compute, let name = Self.computeName(compute) {
+        if let compute, let name = PlacementConfigFile.computeName(compute) {
             if let target = computeTargets[name] {
                 label = target.label
                 demand = target.demand
@@ -68,13 +68,6 @@ public struct PlacementPolicy: Sendable, Hashable {
             label: label, cpuMillicores: demand.cpuMillicores ?? Requirement.defaultCPU, memoryBytes: demand.memoryBytes ?? 0,
             gpus: demand.gpus ?? (demand.gpuMemoryBytes == nil ? 0 : 1), gpuMemoryBytes: demand.gpuMemoryBytes ?? 0
         )
-    }
-
-    /// The name in `azureml:NAME`, `NAME`, or an ARM id ending in `/computes/NAME`; nil when empty.
-    static func computeName(_ compute: String) -> String? {
-        var name = compute.hasPrefix("azureml:") ? String(compute.dropFirst("azureml:".count)) : compute
-        if let range = name.range(of: "/computes/", options: .backwards) { name = String(name[range.upperBound...]) }
-        return name.isEmpty ? nil : name
     }
 
     /// A configured or built-in instance type; names compare without regard to case, as Azure's do.

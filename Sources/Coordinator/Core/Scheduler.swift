@@ -85,12 +85,8 @@ public struct Scheduler: Sendable {
         /// Artifacts it is known to hold.
         var holds: Set<String> = []
 
-        /// Slots not taken (negative while attempts wait on it).
-        public var freeSlots: Int { capacity.slots - running.count }
         /// Free slots plus free places to wait; none while draining.
         public var room: Int { draining ? 0 : capacity.slots + ahead - running.count }
-        public var freeCPU: Int { capacity.cpuMillicores - usedCPU }
-        public var freeMemory: Int64 { capacity.memoryBytes - usedMemory }
 
         /// Whether some attempt could be placed on it now: a free slot and a free core, or a
         /// place to wait for a one-core attempt.
@@ -193,8 +189,6 @@ public struct Scheduler: Sendable {
     public var queue: [Pending] { pendingBySequence.sorted { $0.key < $1.key }.map(\.value) }
     /// attempt → worker, for placed attempts.
     public var placements: [String: String] { allocations.mapValues(\.worker) }
-    /// The GPUs leased to a placed attempt.
-    public func gpuDevices(of attemptID: String) -> [Int] { allocations[attemptID]?.gpus ?? [] }
 
     public init() {}
 
@@ -275,10 +269,6 @@ public struct Scheduler: Sendable {
         return "waiting: every worker that can take it is busy"
     }
 
-    /// Why an attempt asking only for `label` is not placed.
-    public func waitingReason(label: String?) -> String {
-        waitingReason(Requirement(label: label))
-    }
 
     // MARK: Placing
 

@@ -104,11 +104,9 @@ extension CoordinatorService {
     }
 
     /// The GPUs leased to the step's last attempt, nil when it had none.
-    func gpus(of step: StepRecord, planned: PlannedStep) -> [Int]? {
-        guard let attemptID = step.logAttempt else { return nil }
+    func gpus(of step: StepRecord, need: Requirement) -> [Int]? {
         // Only steps that ask for GPUs are given any; the others need no lookup.
-        let need = (try? configuration.placement.requirement(compute: planned.compute, resources: planned.resources)) ?? Requirement()
-        guard need.gpus > 0 else { return nil }
+        guard need.gpus > 0, let attemptID = step.logAttempt else { return nil }
         let record = attempts[attemptID]?.record ?? (try? store.attempt(id: attemptID)) ?? nil
         let devices = record?.gpuDevices?.split(separator: ",").compactMap { Int($0) } ?? []
         return devices.isEmpty ? nil : devices
@@ -131,16 +129,15 @@ extension CoordinatorService {
         let planned = runs[record.id]?.planned ?? Dictionary((plan?.steps ?? []).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let stepReports = steps.map { step -> StepReport in
             var reason = step.reason
-            if step.status == .queued, reason == nil, let planned = planned[step.name] {
-                let need = runs[record.id] != nil ? requirement(runID: record.id, step: step.name)
-                    : (try? configuration.placement.requirement(compute: planned.compute, resources: planned.resources)) ?? Requirement()
+            let need = planned[step.name].map { requirement(of: $0, runID: record.id) }
+            if step.status == .queued, reason == nil, let need {
                 reason = dispatchPause.map { "waiting: \($0)" } ?? scheduler.waitingReason(need)
             }
             var seconds: Double?
             if let start = step.startedAt, let end = step.finishedAt, !step.reused { seconds = Double(end - start) / 1000 }
             var report = StepReport(
                 name: step.name, status: step.status, reused: step.reused, attempts: step.attempts, worker: step.worker, reason: reason, seconds: seconds,
-                gpus: planned[step.name].flatMap { gpus(of: step, planned: $0) }
+                gpus: need.flatMap { gpus(of: step, need: $0) }
             )
             if report.gpus != nil, let worker = step.worker { report.gpusSimulated = simulatedGPUs(on: worker) }
             return report

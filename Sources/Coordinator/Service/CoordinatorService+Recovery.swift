@@ -325,12 +325,8 @@ extension CoordinatorService {
             steps: steps, planned: Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.name, $0) }),
             codeManifests: codeManifests, force: Set(request.force)
         )
-        // A step the placement policy no longer accepts (the configuration changed) keeps the
-        // default requirement rather than failing a run that was already accepted.
-        for step in plan.steps {
-            run.requirements[step.name] = (try? configuration.placement.requirement(compute: step.compute, resources: step.resources))
-                ?? Requirement(label: step.compute.flatMap(PlacementPolicy.computeName))
-        }
+        // Read again from the configuration; a run already accepted is never failed for it.
+        for step in plan.steps { run.requirements[step.name] = requirement(of: step, runID: record.id) }
         // The failure history and the attempts that may still be running.
         var holding: Set<String> = []
         for attempt in try store.attempts(runID: record.id) {

@@ -391,11 +391,18 @@ extension CoordinatorService {
         return requirements
     }
 
-    /// What `step` of a run needs of a worker.
+    /// What `step` of a live run needs of a worker.
     func requirement(runID: String, step: String) -> Requirement {
-        if let known = runs[runID]?.requirements[step] { return known }
-        let planned = runs[runID]?.planned[step]
-        return (try? configuration.placement.requirement(compute: planned?.compute, resources: planned?.resources)) ?? Requirement()
+        runs[runID]?.planned[step].map { requirement(of: $0, runID: runID) } ?? Requirement()
+    }
+
+    /// What a planned step needs of a worker: as fixed when its run was submitted while the run is
+    /// live, else as the placement policy reads it now. A step the policy refuses (the
+    /// configuration changed since the run was accepted) keeps only its label.
+    func requirement(of planned: PlannedStep, runID: String) -> Requirement {
+        if let known = runs[runID]?.requirements[planned.name] { return known }
+        return (try? configuration.placement.requirement(compute: planned.compute, resources: planned.resources))
+            ?? Requirement(label: planned.compute.flatMap(PlacementConfigFile.computeName))
     }
 
     /// The bytes an artifact's files hold, remembered once its manifest has been read.

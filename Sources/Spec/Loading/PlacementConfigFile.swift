@@ -27,6 +27,14 @@ public struct PlacementConfigFile: Sendable, Hashable {
 
     static let requirementKeys = ["cpu", "memory", "gpu", "gpu_memory"]
 
+    /// The name in a `compute:` value: `azureml:NAME`, `NAME`, or an ARM id ending in
+    /// `/computes/NAME` (the configuration's keys are read the same way); nil when empty.
+    public static func computeName(_ compute: String) -> String? {
+        var name = compute.hasPrefix("azureml:") ? String(compute.dropFirst("azureml:".count)) : compute
+        if let range = name.range(of: "/computes/", options: .backwards) { name = String(name[range.upperBound...]) }
+        return name.isEmpty ? nil : name
+    }
+
     /// Reads the file at `path` (absolute).
     public static func load(file path: String) throws(SpecError) -> PlacementConfigFile {
         let root: SourceNode?
@@ -61,7 +69,8 @@ public struct PlacementConfigFile: Sendable, Hashable {
             throw entry.value.error(.unknownField, "unknown key '\(entry.key)'; the configuration file has compute: and instance_types:")
         }
         for entry in try entries["compute"]?.entriesOrEmpty() ?? [] {
-            var label: String? = PlacementConfigFileNames.bareName(entry.key)
+            let name = Self.computeName(entry.key) ?? entry.key
+            var label: String? = name
             var resources = StepResources()
             if !entry.value.isNull {
                 let fields = try entry.value.entries()
@@ -81,7 +90,7 @@ public struct PlacementConfigFile: Sendable, Hashable {
                 }
                 resources = try requirements(fields)
             }
-            config.computeEntries[PlacementConfigFileNames.bareName(entry.key)] = ComputeEntry(label: label, resources: resources)
+            config.computeEntries[name] = ComputeEntry(label: label, resources: resources)
         }
         for entry in try entries["instance_types"]?.entriesOrEmpty() ?? [] {
             guard !entry.value.isNull else {
@@ -102,12 +111,5 @@ public struct PlacementConfigFile: Sendable, Hashable {
         var resources = StepResources()
         try SpecReader.readRequirementFields(fields, into: &resources)
         return resources
-    }
-}
-
-/// Compute names as written in the configuration: `azureml:gpu` and `gpu` are the same target.
-enum PlacementConfigFileNames {
-    static func bareName(_ key: String) -> String {
-        key.hasPrefix("azureml:") ? String(key.dropFirst("azureml:".count)) : key
     }
 }
