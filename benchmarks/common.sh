@@ -3,7 +3,7 @@
 # Before sourcing, a script sets NAME (for messages) and TOOLS (the commands it needs); after, it has
 # ROOT, BIN (the conduit binary: $CONDUIT_BIN, else .build/release/conduit), WORK (a fresh scratch
 # directory under $BENCH_DIR), RESULTS, PIDS (processes to stop on exit), FAILED, and a cleanup trap
-# that stops every process in PIDS (TERM, then KILL after 3 s) and removes WORK unless BENCH_KEEP=1.
+# that stops every process in PIDS (`stop_pids`) and removes WORK unless BENCH_KEEP=1.
 # BENCH_DIR defaults to DEFAULT_BENCH_DIR when the script sets it, else .build.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,14 +26,20 @@ RESULTS="$WORK/results.tsv"
 PIDS=()
 FAILED=0
 
-cleanup() {
+# stop_pids PID...: SIGTERM to each, then SIGKILL to any still running after 3 s (or
+# $STOP_SECONDS), and reap them.
+stop_pids() {
     local pid
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-    for pid in "${PIDS[@]}"; do
-        for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for pid in "$@"; do kill -TERM "$pid" 2>/dev/null; done
+    for pid in "$@"; do
+        for _ in $(seq "$(( ${STOP_SECONDS:-3} * 10 ))"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
     done
+}
+
+cleanup() {
+    stop_pids "${PIDS[@]}"
     PIDS=()
     if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "$NAME: kept $WORK" >&2; else rm -rf "$WORK"; fi
 }

@@ -110,7 +110,7 @@ time_cmd() {
 start_cluster() {
     local tag="$1" n="$2" dir="$WORK/$1" i line
     mkdir -p "$dir"
-    "$BIN" coordinator --data-dir "$dir/data" --listen 'tcp://127.0.0.1:*' --http 127.0.0.1:0 \
+    "$BIN" coordinator --data-dir "$dir/data" --listen 'tcp://127.0.0.1:*' --http 127.0.0.1:0 --plaintext \
         >"$dir/coordinator.out" 2>"$dir/coordinator.err" &
     CLUSTER=($!); PIDS+=($!)
     for _ in $(seq 100); do
@@ -124,7 +124,7 @@ start_cluster() {
     ZMQ=$(sed -n 's/.*workers on \(tcp:[^,]*\),.*/\1/p' <<<"$line")
     URL=$(sed -n 's/.*clients on \(http[^ ]*\).*/\1/p' <<<"$line")
     for i in $(seq "$n"); do
-        "$BIN" worker --coordinator "$ZMQ" --slots 1 --name "w$i" --work-dir "$dir/w$i" \
+        "$BIN" worker --coordinator "$ZMQ" --slots 1 --name "w$i" --work-dir "$dir/w$i" --plaintext \
             >"$dir/w$i.out" 2>"$dir/w$i.err" &
         CLUSTER+=($!); PIDS+=($!)
     done
@@ -141,12 +141,7 @@ start_cluster() {
 
 stop_cluster() {
     local pid keep=()
-    for pid in "${CLUSTER[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-    for pid in "${CLUSTER[@]}"; do
-        for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-    done
+    stop_pids "${CLUSTER[@]}"
     for pid in "${PIDS[@]}"; do
         [[ " ${CLUSTER[*]} " == *" $pid "* ]] || keep+=("$pid")
     done

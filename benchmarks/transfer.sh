@@ -68,13 +68,7 @@ start_cluster() {
 }
 
 stop_cluster() {
-    local pid
-    for pid in "$COORD" "$WORKER_A" "$WORKER_B"; do kill -TERM "$pid" 2>/dev/null; done
-    for pid in "$COORD" "$WORKER_A" "$WORKER_B"; do
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-    done
+    STOP_SECONDS=5 stop_pids "$COORD" "$WORKER_A" "$WORKER_B"
     PIDS=()
 }
 
