@@ -243,7 +243,7 @@ struct CapabilityDetectionTests {
         #expect {
             try SimulatedGPUs.parse(spec)
         } throws: { error in
-            guard let error = error as? CapabilityError else { return false }
+            guard let error = error as? WorkerError else { return false }
             return error.code == .malformedSimulation && error.message == "--simulate-gpus '\(spec)': \(reason); \(Self.grammar)"
         }
     }
@@ -259,7 +259,7 @@ struct CapabilityDetectionTests {
         await #expect {
             try await CapabilityDetector.detect(.init(environment: ["CONDUIT_SIMULATED_GPUS": "2xT4:16 apples"]))
         } throws: { error in
-            (error as? CapabilityError)?.message.hasPrefix("CONDUIT_SIMULATED_GPUS '2xT4:16 apples': the memory '16 apples'") == true
+            (error as? WorkerError)?.message.hasPrefix("CONDUIT_SIMULATED_GPUS '2xT4:16 apples': the memory '16 apples'") == true
         }
         let selected = try await CapabilityDetector.detect(.init(gpuSelection: GPUSelection(indices: [1, 3]), simulatedGPUs: "4xA100:80GiB"))
         #expect(selected.gpus.map(\.index) == [1, 3] && selected.gpus.map(\.uuid) == ["GPU-SIMULATED-1", "GPU-SIMULATED-3"])
@@ -291,7 +291,7 @@ struct CapabilityDetectionTests {
         #expect {
             try GPUSelection.parse(list)
         } throws: { error in
-            guard let error = error as? CapabilityError else { return false }
+            guard let error = error as? WorkerError else { return false }
             return error.code == .malformedGPUList && error.message
                 == "--gpus '\(list)': \(reason); write device indices separated by commas, e.g. --gpus 0,2 (see nvidia-smi -L)"
         }
@@ -304,13 +304,13 @@ struct CapabilityDetectionTests {
         #expect {
             try GPUSelection(indices: [1, 4, 5]).apply(to: detected)
         } throws: { error in
-            (error as? CapabilityError)?.message
+            (error as? WorkerError)?.message
                 == "--gpus names devices 4, 5, which this machine does not have: the detected GPUs are 0 (A100), 1 (A100), 2 (T4), 3 (T4)"
         }
         #expect {
             try GPUSelection(indices: [0]).apply(to: [])
         } throws: { error in
-            (error as? CapabilityError)?.code == .unknownGPU && (error as? CapabilityError)?.message
+            (error as? WorkerError)?.code == .unknownGPU && (error as? WorkerError)?.message
                 == "--gpus names device 0, which this machine does not have: no GPUs were detected on this machine"
         }
     }
@@ -320,11 +320,11 @@ struct CapabilityDetectionTests {
     @Test func labelsAreValidated() throws {
         try WorkerLabels.validate(["gpu", "big-memory", "zone_a.1"])
         try WorkerLabels.validate([])
-        #expect(throws: CapabilityError(.invalidLabel, "--label: a label must not be empty")) {
+        #expect(throws: WorkerError(.invalidLabel, "--label: a label must not be empty")) {
             try WorkerLabels.validate(["gpu", ""])
         }
         for bad in ["two words", "a,b", "tab\there"] {
-            #expect(throws: CapabilityError(
+            #expect(throws: WorkerError(
                 .invalidLabel,
                 "--label '\(bad)': a label must not contain spaces or commas; pass one --label per label, e.g. --label gpu --label big-memory"
             )) {

@@ -259,7 +259,7 @@ struct WorkerStartCommand: AsyncParsableCommand {
                 resources = try await CapabilityDetector.detect(CapabilityDetector.Options(
                     gpuSelection: try gpus.map(GPUSelection.parse), simulatedGPUs: simulateGPUs
                 ))
-            } catch let error as CapabilityError {
+            } catch let error as WorkerError {
                 throw CLIError("conduit worker: \(error.message)", exitCode: ExitStatus.usage)
             }
             logger.info("\(resources.summary(workerName: workerName, diskFreeBytes: DiskSpace.freeBytes(at: directory)))")

@@ -36,7 +36,7 @@ enum EmbeddedSystem {
         let workerTransport = try await ZMQWorkerTransport(loop: loop, endpoint: endpoint, identity: identity)
         // This machine's cores, memory and GPUs (or those of CONDUIT_SIMULATED_GPUS).
         let resources: MachineResources
-        do throws(CapabilityError) {
+        do throws(WorkerError) {
             resources = try await CapabilityDetector.detect()
         } catch {
             throw CLIError("conduit run: \(error.message)", exitCode: ExitStatus.usage)

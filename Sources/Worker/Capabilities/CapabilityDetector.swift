@@ -37,10 +37,10 @@ public enum CapabilityDetector {
     ///
     /// The blocking work (loading NVML, running `nvidia-smi` for up to 10 s) happens on a thread of
     /// its own, never on the cooperative pool. No GPU is a normal result, not an error.
-    public static func detect(_ options: Options = Options()) async throws(CapabilityError) -> MachineResources {
-        let result: Result<MachineResources, CapabilityError> = await withCheckedContinuation { continuation in
+    public static func detect(_ options: Options = Options()) async throws(WorkerError) -> MachineResources {
+        let result: Result<MachineResources, WorkerError> = await withCheckedContinuation { continuation in
             let thread = Thread {
-                do throws(CapabilityError) {
+                do throws(WorkerError) {
                     continuation.resume(returning: .success(try detectBlocking(options)))
                 } catch {
                     continuation.resume(returning: .failure(error))
@@ -53,7 +53,7 @@ public enum CapabilityDetector {
     }
 
     /// `detect`, on the calling thread (which it may block for up to 20 s while `nvidia-smi` runs).
-    public static func detectBlocking(_ options: Options) throws(CapabilityError) -> MachineResources {
+    public static func detectBlocking(_ options: Options) throws(WorkerError) -> MachineResources {
         var resources = hostResources()
         let (devices, source) = try gpus(options)
         resources.gpus = try options.gpuSelection?.apply(to: devices) ?? devices
@@ -78,7 +78,7 @@ public enum CapabilityDetector {
     }
 
     /// The devices to offer before `--gpus`, and where they came from.
-    static func gpus(_ options: Options) throws(CapabilityError) -> ([GPUDevice], MachineResources.GPUSource) {
+    static func gpus(_ options: Options) throws(WorkerError) -> ([GPUDevice], MachineResources.GPUSource) {
         if let spec = options.simulatedGPUs {
             return (try SimulatedGPUs.parse(spec, source: "--simulate-gpus"), .simulated)
         }

@@ -10,9 +10,9 @@ public struct GPUSelection: Hashable, Sendable {
     }
 
     /// Parses `--gpus`: device indices separated by commas, e.g. `0`, `0,2`, `1, 3`.
-    public static func parse(_ text: String) throws(CapabilityError) -> GPUSelection {
-        func failure(_ reason: String) -> CapabilityError {
-            CapabilityError(
+    public static func parse(_ text: String) throws(WorkerError) -> GPUSelection {
+        func failure(_ reason: String) -> WorkerError {
+            WorkerError(
                 .malformedGPUList,
                 "--gpus '\(text)': \(reason); write device indices separated by commas, e.g. --gpus 0,2 (see nvidia-smi -L)")
         }
@@ -32,7 +32,7 @@ public struct GPUSelection: Hashable, Sendable {
 
     /// The detected devices with these indices, in index order; an index the machine does not
     /// have is refused with the list of those it does.
-    public func apply(to detected: [GPUDevice]) throws(CapabilityError) -> [GPUDevice] {
+    public func apply(to detected: [GPUDevice]) throws(WorkerError) -> [GPUDevice] {
         let known = Set(detected.map(\.index))
         let missing = indices.filter { !known.contains($0) }
         guard missing.isEmpty else {
@@ -45,7 +45,7 @@ public struct GPUSelection: Hashable, Sendable {
                     + detected.sorted { $0.index < $1.index }.map { "\($0.index) (\($0.name))" }.joined(separator: ", ")
             }
             let noun = missing.count == 1 ? "device" : "devices"
-            throw CapabilityError(.unknownGPU, "--gpus names \(noun) \(names), which this machine does not have: \(available)")
+            throw WorkerError(.unknownGPU, "--gpus names \(noun) \(names), which this machine does not have: \(available)")
         }
         return detected.filter { indices.contains($0.index) }.sorted { $0.index < $1.index }
     }

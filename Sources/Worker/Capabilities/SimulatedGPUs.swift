@@ -27,10 +27,10 @@ public enum SimulatedGPUs {
 
     /// The devices `spec` declares; `source` names where it came from in error messages
     /// (`--simulate-gpus` or `CONDUIT_SIMULATED_GPUS`).
-    public static func parse(_ spec: String, source: String = "--simulate-gpus") throws(CapabilityError) -> [GPUDevice] {
+    public static func parse(_ spec: String, source: String = "--simulate-gpus") throws(WorkerError) -> [GPUDevice] {
         let text = spec.trimmingCharacters(in: .whitespaces)
-        func failure(_ message: String) -> CapabilityError {
-            CapabilityError(.malformedSimulation, "\(source) '\(spec)': \(message); \(grammar)")
+        func failure(_ message: String) -> WorkerError {
+            WorkerError(.malformedSimulation, "\(source) '\(spec)': \(message); \(grammar)")
         }
         guard !text.isEmpty else { throw failure("the spec is empty") }
         if text == "0" || text.lowercased() == "none" { return [] }
