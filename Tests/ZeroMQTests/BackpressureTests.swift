@@ -7,11 +7,7 @@ struct BackpressureTests {
     func highWaterMark() async throws {
         let loop = try ZMQLoop()
         defer { loop.shutdown() }
-        // Learn a free port, then release it.
-        let probe = try await loop.open(.router, bind: ["tcp://127.0.0.1:*"])
-        let endpoint = try #require(probe.endpoints.first)
-        probe.close()
-        for await _ in probe.events {}
+        let endpoint = try await freeTCPEndpoint(loop)
 
         let options = ZMQSocketOptions(sendHighWaterMark: 5, reconnectIntervalMilliseconds: 10)
         let dealer = try await loop.open(.dealer, options: options, connect: [endpoint])

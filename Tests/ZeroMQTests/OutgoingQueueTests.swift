@@ -78,10 +78,7 @@ struct SendLaneTests {
     func controlOvertakesQueuedBulk() async throws {
         let loop = try ZMQLoop()
         defer { loop.shutdown() }
-        let probe = try await loop.open(.router, bind: ["tcp://127.0.0.1:*"])
-        let endpoint = try #require(probe.endpoints.first)
-        probe.close()
-        for await _ in probe.events {}
+        let endpoint = try await freeTCPEndpoint(loop)
 
         // Nobody listens yet: libzmq takes `hwm` messages, the loop holds the rest in its queue.
         let hwm: Int32 = 5

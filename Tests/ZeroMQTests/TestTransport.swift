@@ -130,3 +130,12 @@ func receiveNumbers(_ router: ZMQSocket, count: Int, _ what: String) async throw
         return received
     }
 }
+
+/// A free loopback TCP endpoint: bound once to learn a port, then released.
+func freeTCPEndpoint(_ loop: ZMQLoop) async throws -> String {
+    let probe = try await loop.open(.router, bind: ["tcp://127.0.0.1:*"])
+    let endpoint = try #require(probe.endpoints.first)
+    probe.close()
+    for await _ in probe.events {}
+    return endpoint
+}
