@@ -119,7 +119,7 @@ import Testing
     /// Random worker inventories, step mixes, joins, leaves, drains and completions. After every
     /// event: no GPU leased twice, no worker over its slots, cores, memory or GPUs, every lease on
     /// a device with enough memory, a CPU step on a GPU worker only when no CPU worker could take
-    /// it; and at the end, with the workers staying, every step some worker could run is placed.
+    /// it, attempts asking the same placed in the order they were queued; and at the end, with the workers staying, every step some worker could run is placed.
     @Test(arguments: 0..<300)
     func randomInventoriesAndStepMixesKeepThePlacementRules(seed: UInt64) {
         var random = SeededGenerator(seed: seed)
@@ -167,6 +167,13 @@ import Testing
                 case .lost(let attempt, _):
                     placed[attempt] = nil
                 }
+            }
+            // In submission order: nothing placed while an older attempt of the same kind waits.
+            let waiting = scheduler.queue
+            for case .dispatch(let attempt, _, _) in actions {
+                let number = Int(attempt.dropFirst())!
+                #expect(!waiting.contains { Int($0.attemptID.dropFirst())! < number && $0.need == needs[attempt]! },
+                        "seed \(seed) step \(step): \(attempt) placed before an older attempt asking the same")
             }
             // Leases and totals, from the placements seen.
             var leased: [String: Set<Int>] = [:]
