@@ -110,7 +110,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Tests: one target per source target, plus multi-process integration tests.
-        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: swiftSettings),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "TestKit"], swiftSettings: swiftSettings),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"], swiftSettings: swiftSettings),
         .testTarget(name: "SpecTests", dependencies: ["Spec", "TestKit"], swiftSettings: swiftSettings),
         .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts"], swiftSettings: swiftSettings),

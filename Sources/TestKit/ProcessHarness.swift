@@ -135,12 +135,14 @@ public final class Cluster: @unchecked Sendable {
         executable = ProcessHarness.conduitExecutable()
     }
 
-    /// Starts the coordinator on ephemeral ports and `workers` workers with `slots` each.
+    /// Starts the coordinator (ZeroMQ on a free port below the ephemeral range, so that a worker
+    /// reconnecting across ``restartCoordinator()`` cannot connect to itself there; HTTP on an
+    /// ephemeral port) and `workers` workers with `slots` each.
     public func start(workers count: Int, slots: Int = 1, labels: [[String]] = []) async throws {
         try await generateKeys(name: "coordinator")
         coordinator = try ChildHandle(
             name: "coordinator", executable: executable,
-            arguments: coordinatorArguments(listen: "tcp://127.0.0.1:*")
+            arguments: coordinatorArguments(listen: "tcp://127.0.0.1:\(try LoopbackPort.unusedBelowEphemeralRange())")
         )
         guard let line = await coordinator.waitForOutput(containing: "clients on http://", timeout: .seconds(30)) else {
             throw HarnessError("the coordinator did not start:\n\(coordinator.text)")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestKit
 import ZeroMQ
 
 /// The transports every socket test runs over.
@@ -102,9 +103,8 @@ extension UInt32 {
     }
 }
 
-/// Binds a ROUTER (receive high-water mark 5) on `endpoint`, retrying a while: a DEALER's reconnect
-/// attempts can, rarely, TCP-connect to themselves on that ephemeral port (simultaneous open),
-/// holding it briefly.
+/// Binds a ROUTER (receive high-water mark 5) on `endpoint`, retrying a while in case another test
+/// took the port between the probe and this bind.
 func bindRouterRetrying(_ loop: ZMQLoop, _ endpoint: String) async throws -> ZMQSocket? {
     var bound: ZMQSocket?
     for _ in 0..<100 where bound == nil {
@@ -131,11 +131,8 @@ func receiveNumbers(_ router: ZMQSocket, count: Int, _ what: String) async throw
     }
 }
 
-/// A free loopback TCP endpoint: bound once to learn a port, then released.
+/// A free loopback TCP endpoint below the kernel's ephemeral range (see
+/// ``LoopbackPort/unusedBelowEphemeralRange()`` for why below).
 func freeTCPEndpoint(_ loop: ZMQLoop) async throws -> String {
-    let probe = try await loop.open(.router, bind: ["tcp://127.0.0.1:*"])
-    let endpoint = try #require(probe.endpoints.first)
-    probe.close()
-    for await _ in probe.events {}
-    return endpoint
+    "tcp://127.0.0.1:\(try LoopbackPort.unusedBelowEphemeralRange())"
 }
