@@ -30,6 +30,8 @@ let package = Package(
             name: "CZeroMQ",
             providers: [.apt(["libzmq3-dev"])]
         ),
+        // glibc's <malloc.h>, for the daemons' allocator tuning (`mallopt`).
+        .systemLibrary(name: "CMalloc"),
         .target(
             name: "ZeroMQ",
             dependencies: ["CZeroMQ"],
@@ -96,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "CLI",
             dependencies: [
-                "Protocol", "Spec", "Artifacts", "Coordinator", "Worker", "HTTPAPI", "Transport",
+                "Protocol", "Spec", "Artifacts", "Coordinator", "Worker", "HTTPAPI", "Transport", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -113,7 +115,8 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "TestKit"], swiftSettings: swiftSettings),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"], swiftSettings: swiftSettings),
         .testTarget(name: "SpecTests", dependencies: ["Spec", "TestKit"], swiftSettings: swiftSettings),
-        .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ArtifactsTests", dependencies: ["Artifacts", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Artifacts", "Protocol"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CoordinatorTests",

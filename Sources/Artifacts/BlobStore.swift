@@ -15,10 +15,14 @@ import Glibc
 public struct BlobStore: Sendable {
     /// The store's root directory.
     public let root: String
+    /// Chunk checksums of blobs recently stored here, for sending them without hashing (shared by
+    /// every copy of this value).
+    public let chunkSums: ChunkSumsCache
 
     /// Opens the store at `root`, creating `root`, `blobs/` and `tmp/` as needed.
-    public init(root: String) throws(ArtifactError) {
+    public init(root: String, chunkSums: ChunkSumsCache = ChunkSumsCache()) throws(ArtifactError) {
         self.root = root
+        self.chunkSums = chunkSums
         try FileIO.makeDirectories(root)
         try FileIO.makeDirectories(blobsDirectory)
         try FileIO.makeDirectories(tmpDirectory)
@@ -110,23 +114,23 @@ public struct BlobStore: Sendable {
             if !renamed { FileIO.unlink(temporary) }
         }
         var hasher = SHA256()
-        var size: Int64 = 0
+        var recorder = ChunkSumsRecorder()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: SHA256Hasher.chunkSize, alignment: 16)
         defer { buffer.deallocate() }
         while true {
             let count = try FileIO.read(input, into: buffer, path: path)
             if count == 0 { break }
             let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
-            hasher.update(bufferPointer: chunk)
+            recorder.feed(chunk, into: &hasher)
             try FileIO.writeAll(output, chunk, path: temporary)
-            size += Int64(count)
         }
         let digest = Digest(bytes: hasher.finalize())
-        if contains(digest) { return (digest, size) }
+        chunkSums.record(recorder.sums(of: digest))
+        if contains(digest) { return (digest, recorder.hashed) }
         try FileIO.fsync(output, path: temporary)
         try install(temporary, as: digest)
         renamed = true
-        return (digest, size)
+        return (digest, recorder.hashed)
     }
 
     /// Reads up to `count` bytes of the blob starting at `offset` (fewer at the end of the blob).

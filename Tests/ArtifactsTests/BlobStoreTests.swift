@@ -153,6 +153,32 @@ struct BlobStoreTests {
         #expect(resumed.append(Array(content[20_000...])) == whole.append(Array(content[20_000...])))
     }
 
+    @Test func aDamagedLargeChunkWrittenWhileHashedIsCutOffAgain() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try BlobStore(root: dir.at("store"))
+        let chunk = BlobWriter.parallelWriteBytes * 2
+        let content = (0..<(3 * chunk)).map { UInt8(truncatingIfNeeded: $0 &* 17 &+ $0 >> 9) }
+        let digest = SHA256Hasher.digest(of: content)
+        var sender = PrefixChecksum()
+        let sums = (0..<3).map { index in sender.append(Array(content[(index * chunk)..<((index + 1) * chunk)])) }
+        let writer = try store.openWriter(for: digest, size: Int64(content.count))
+        #expect(try writer.append(content[0..<chunk], at: 0, checksum: sums[0]))
+        var damaged = Array(content[chunk..<(2 * chunk)])
+        damaged[chunk - 1] ^= 0x01
+        #expect(try !writer.append(damaged, at: Int64(chunk), checksum: sums[1]))
+        let size = try FileManager.default.attributesOfItem(atPath: writer.partialPath)[.size] as? Int
+        #expect(size == chunk, "the damaged bytes written while hashing were cut off")
+        writer.close()
+        // A writer resuming from the partial file starts after the good chunk and finishes the blob.
+        let resumed = try store.openWriter(for: digest, size: Int64(content.count))
+        #expect(resumed.offset == Int64(chunk))
+        #expect(try resumed.append(content[chunk..<(2 * chunk)], at: Int64(chunk), checksum: sums[1]))
+        #expect(try resumed.append(content[(2 * chunk)...], at: Int64(2 * chunk), checksum: sums[2]))
+        try resumed.finish()
+        #expect(try store.verify(digest))
+    }
+
     @Test func writerRejectsCorruptContent() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }

@@ -67,6 +67,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     func run() async throws {
         LoggingSetup.bootstrap(level: logging.logLevel, defaultLevel: .info)
+        MemoryTuning.keepLargeBuffers()
         let logger = Logger(label: "conduit.coordinator")
         let (host, port) = parseHostPort(http)!
         try await withCLIErrors {
@@ -235,6 +236,7 @@ struct WorkerStartCommand: AsyncParsableCommand {
 
     func run() async throws {
         LoggingSetup.bootstrap(level: logging.logLevel, defaultLevel: .info)
+        MemoryTuning.keepLargeBuffers()
         let logger = Logger(label: "conduit.worker")
         let workerName = name ?? ProcessInfo.processInfo.hostName
         // A worker name never picks a directory outside the data directory (`--name ../x`).

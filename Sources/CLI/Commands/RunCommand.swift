@@ -40,6 +40,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         LoggingSetup.bootstrap(level: logging.logLevel, defaultLevel: .warning)
+        MemoryTuning.keepLargeBuffers()
         try await withCLIErrors {
             let plan = try SubmissionBuilder.load(file: pipeline, overrides: overrides.overrides)
             let progress = ProgressPrinter(enabled: true)

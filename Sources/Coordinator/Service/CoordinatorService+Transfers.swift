@@ -46,19 +46,17 @@ extension CoordinatorService {
             send(.fetchChunk(FetchChunk(blob: request.blob, offset: 0, size: 0, checksum: PrefixChecksum.of([]))), to: peer, bulk: [])
             return
         }
-        // Requests of a fetch follow one another, so the running checksum usually goes on where the
-        // last request left it; a resumed or resynchronised fetch starts a new one (reading the prefix).
+        // Requests of a fetch follow one another, so the checksummer is kept between them: one that
+        // has to hash (the blob's chunk sums are not remembered) goes on where the last request left it.
         let key = uploadKey(request.blob, peer)
-        var checksum = fetchSenders.removeValue(forKey: key) ?? PrefixChecksum()
+        var checksums = fetchSenders.removeValue(forKey: key) ?? ChunkChecksummer(digest, size: size, in: blobs)
         do {
-            if checksum.offset != offset {
-                checksum = try PrefixChecksum.resuming(digest, at: offset, in: blobs)
-            }
             for _ in 0..<credit where offset < size {
                 let count = Int(min(Int64(configuration.chunkBytes), size - offset))
                 let bytes = try blobs.read(digest, offset: offset, count: count)
                 if bytes.isEmpty { break }
-                let chunk = FetchChunk(blob: request.blob, offset: offset, size: size, checksum: checksum.append(bytes))
+                let checksum = try checksums.checksum(of: bytes, at: offset, in: blobs)
+                let chunk = FetchChunk(blob: request.blob, offset: offset, size: size, checksum: checksum)
                 send(.fetchChunk(chunk), to: peer, bulk: bytes)
                 offset += Int64(bytes.count)
             }
@@ -68,12 +66,12 @@ extension CoordinatorService {
         }
         if offset < size {
             if fetchSenders.count >= Self.maximumFetchSenders { fetchSenders.removeAll() }  // abandoned fetches
-            fetchSenders[key] = checksum
+            fetchSenders[key] = checksums
         }
     }
 
-    /// Fetches whose running checksum the coordinator keeps between requests; beyond, it forgets them
-    /// all (a fetch then pays one read of its prefix).
+    /// Fetches whose checksummer the coordinator keeps between requests; beyond, it forgets them all
+    /// (a fetch whose blob's chunk sums are not remembered then pays one read of its prefix).
     static let maximumFetchSenders = 1024
 
     func uploadKey(_ blob: String, _ peer: PeerID) -> String {

@@ -45,8 +45,8 @@ public actor CoordinatorService: Service {
     /// artifact digest → the bytes its files hold (for placing steps near their inputs).
     var artifactSizes: [String: Int64] = [:]
     var uploads: [String: UploadState] = [:]
-    /// blob@peer → the running checksum of a fetch being served, at the offset it has reached.
-    var fetchSenders: [String: PrefixChecksum] = [:]
+    /// blob@peer → the checksummer of a fetch being served (see `serveFetch`).
+    var fetchSenders: [String: ChunkChecksummer] = [:]
     /// Blob → peers whose upload of the same bytes waits for the one in progress.
     var uploadWaiters: [String: [PeerID]] = [:]
     var outbox: [(Message, PeerID)] = []

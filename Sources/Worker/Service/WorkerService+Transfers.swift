@@ -38,8 +38,8 @@ struct UploadState {
     var lastProgress: Int64 = 0
     /// When the upload began (monotonic ms), for the log line at the end.
     var startedAt: Int64 = 0
-    /// The running checksum of the chunks sent, at the offset the last one ended.
-    var checksum = PrefixChecksum()
+    /// Where each chunk's checksum comes from (made with the first chunk sent).
+    var checksums: ChunkChecksummer?
 }
 
 extension WorkerService {
@@ -298,11 +298,9 @@ extension WorkerService {
             let count = Int(min(Int64(configuration.chunkBytes), end - state.cursor))
             do {
                 let bytes = try cache.read(state.digest, offset: state.cursor, count: count)
-                if state.checksum.offset != state.cursor {
-                    // Sending from another offset than the last chunk ended (a resumed or rewound upload).
-                    state.checksum = try PrefixChecksum.resuming(state.digest, at: state.cursor, in: cache)
-                }
-                let chunk = UploadChunk(attemptID: state.attemptID, blob: credit.blob, offset: state.cursor, checksum: state.checksum.append(bytes))
+                if state.checksums == nil { state.checksums = ChunkChecksummer(state.digest, size: state.size, in: cache) }
+                let checksum = try state.checksums!.checksum(of: bytes, at: state.cursor, in: cache)
+                let chunk = UploadChunk(attemptID: state.attemptID, blob: credit.blob, offset: state.cursor, checksum: checksum)
                 send(.uploadChunk(chunk), bulk: bytes)
                 state.cursor += Int64(bytes.count)
                 if bytes.isEmpty { break }

@@ -1,0 +1,5 @@
+#ifndef CONDUIT_CMALLOC_SHIM_H
+#define CONDUIT_CMALLOC_SHIM_H
+/* glibc's allocator tuning (mallopt), which the Glibc module does not export. */
+#include <malloc.h>
+#endif
