@@ -9,7 +9,8 @@
 # Knobs (environment): BENCH_TRANSFER_MIB (artifact size, 1024), BENCH_TRANSFER_REPS (1),
 # BENCH_WORKER_TIMEOUT (the coordinator's --worker-timeout in seconds, 3: a worker whose heartbeats
 # queue behind chunks for that long is declared lost and the run fails the check), BENCH_TIMEOUT
-# (seconds for the conduit run, 600), BENCH_DIR (scratch parent: /dev/shm when it is a writable
+# (seconds for the conduit run, 600), BENCH_WARM_MIB (memory touched before each phase, see
+# warm_memory; 0 turns it off), BENCH_DIR (scratch parent: /dev/shm when it is a writable
 # tmpfs, else .build), BENCH_KEEP=1 keeps the scratch directory.
 #
 # Scratch (the source file, the TCP copies, the data and work directories) lives in memory by default:
@@ -72,6 +73,21 @@ stop_cluster() {
     PIDS=()
 }
 
+# warm_memory: writes BENCH_WARM_MIB (4 × the artifact, at most half of what is available) to a
+# scratch file and deletes it, right before each measured phase. On a virtual machine a page the
+# guest has not touched lately must first be provided by the host: writing 1 GiB into fresh pages was
+# measured at 2.7 s here, into pages freed a moment before at 0.5 s. Without this, whichever phase
+# happened to get recently freed pages looked several times faster (raw TCP ranged 1.3–7.7 s).
+warm_memory() {
+    local avail want
+    avail=$(awk '/MemAvailable/ {print int($2 / 1024)}' /proc/meminfo)
+    want="${BENCH_WARM_MIB:-$((MIB * 4))}"
+    [ "$want" -gt "$((avail / 2))" ] && want=$((avail / 2))
+    [ "$want" -gt 0 ] || return 0
+    dd if=/dev/zero of="$WORK/warm.bin" bs=1M count="$want" status=none 2>/dev/null
+    rm -f "$WORK/warm.bin"
+}
+
 # seconds_logged FILE MESSAGE: the seconds= of the worker's log line for the large blob.
 seconds_logged() {
     grep "$2" "$1" 2>/dev/null | grep -o 'seconds=[0-9.]*' | tail -n 1 | cut -d= -f2
@@ -79,6 +95,7 @@ seconds_logged() {
 
 for r in $(seq "$REPS"); do
     # Baseline: the same bytes, two TCP hops.
+    warm_memory
     if base=$(python3 "$ROOT/benchmarks/tcp_copy.py" "$SRC" "$WORK/tcp-middle.bin" "$WORK/tcp-destination.bin"); then
         cmp -s "$SRC" "$WORK/tcp-destination.bin" || fail "tcp baseline: bytes differ"
         record tcp "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["seconds"])' "$base")"
@@ -104,6 +121,7 @@ jobs:
     command: date +%s%N > "$dir/consuming" && cmp "$SRC" \${{inputs.x}}/data.bin
     inputs: {x: "\${{parent.jobs.produce.outputs.o}}"}
 EOF
+    warm_memory
     CONDUIT_URL="$URL" timeout "$TMO" "$BIN" submit "$dir/pipeline.yml" --wait --json >"$dir/run.json" 2>"$dir/submit.err"
     rc=$?
     for name in COORD WORKER_A WORKER_B; do record "rss_$name" "$(hwm_kb "${!name}")"; done
