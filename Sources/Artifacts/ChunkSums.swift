@@ -61,27 +61,36 @@ struct ChunkSumsRecorder {
 /// received is fetched next, so both send without hashing. A blob not here is checksummed as it is
 /// sent (see ``ChunkChecksummer``).
 public final class ChunkSumsCache: Sendable {
-    /// At most this many blobs' sums are kept (about 8 KiB per GiB of blob); the oldest go first.
+    /// At most this many blobs' sums are kept; the oldest go first.
     public let capacity: Int
+    /// At most this many checksums in all (8 bytes each: 32 MiB by default, the sums of 4 TiB of blobs).
+    public let maximumValues: Int
     private struct State {
         var entries: [Digest: ChunkSums] = [:]
         var order: [Digest] = []
         var head = 0
+        var values = 0
     }
     private let state = Mutex(State())
 
-    public init(capacity: Int = 4096) {
+    public init(capacity: Int = 4096, maximumValues: Int = 4 << 20) {
         self.capacity = max(1, capacity)
+        self.maximumValues = max(1, maximumValues)
     }
 
-    /// Remembers `sums` (a blob that fits in one granule needs none and is not kept).
+    /// Remembers `sums` (a blob that fits in one granule needs none and is not kept, nor one whose sums
+    /// alone are over ``maximumValues``).
     public func record(_ sums: ChunkSums) {
-        guard sums.size > ChunkSums.granule else { return }
+        guard sums.size > ChunkSums.granule, sums.values.count <= maximumValues else { return }
         state.withLock { state in
-            if state.entries.updateValue(sums, forKey: sums.digest) != nil { return }
+            if state.entries[sums.digest] != nil { return }
+            state.entries[sums.digest] = sums
+            state.values += sums.values.count
             state.order.append(sums.digest)
-            while state.entries.count > capacity {
-                state.entries[state.order[state.head]] = nil
+            while state.entries.count > capacity || state.values > maximumValues {
+                if let evicted = state.entries.removeValue(forKey: state.order[state.head]) {
+                    state.values -= evicted.values.count
+                }
                 state.head += 1
             }
             if state.head > capacity {

@@ -4,8 +4,9 @@ import Crypto
 /// bytes from 0 through the end of the chunk.
 ///
 /// The receiver computes the blob's SHA-256 as it appends anyway (``BlobWriter``), so checking a chunk
-/// costs it one extra SHA-256 block, not another pass over the bytes; the sender pays one SHA-256 pass
-/// over what it sends. A chunk that does not match is caught on arrival, dropped and asked for again;
+/// costs it one extra SHA-256 block, not another pass over the bytes. A sender takes the values from the
+/// blob's ``ChunkSums`` when the store remembers them, and otherwise pays one SHA-256 pass over what it
+/// sends (see ``ChunkChecksummer``). A chunk that does not match is caught on arrival, dropped and asked for again;
 /// the full digest at the end (``BlobWriter/finish()``) still decides whether the blob is stored.
 ///
 /// Keep one per transfer and feed it the chunks in order with ``append(_:)``; to send from another

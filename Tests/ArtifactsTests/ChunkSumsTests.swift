@@ -122,5 +122,16 @@ struct ChunkSumsTests {
         for index in 1...10 { cache.record(sums(index, size: 3 * ChunkSums.granule)) }
         for index in 1...7 { #expect(cache.sums(of: sums(index, size: 0).digest) == nil, "\(index)") }
         for index in 8...10 { #expect(cache.sums(of: sums(index, size: 0).digest) != nil, "\(index)") }
+
+        // Bounded by the number of checksums too: two blobs of 4 values fit in 10; a third evicts the oldest.
+        let byValues = ChunkSumsCache(capacity: 100, maximumValues: 10)
+        func withValues(_ index: Int) -> ChunkSums {
+            ChunkSums(digest: SHA256Hasher.digest(ofUTF8: "v\(index)"), size: 5 * ChunkSums.granule, values: [1, 2, 3, 4])
+        }
+        for index in 0..<2 { byValues.record(withValues(index)) }
+        #expect(byValues.sums(of: withValues(0).digest) != nil)
+        byValues.record(withValues(2))
+        #expect(byValues.sums(of: withValues(0).digest) == nil)
+        #expect(byValues.sums(of: withValues(1).digest) != nil && byValues.sums(of: withValues(2).digest) != nil)
     }
 }
