@@ -44,7 +44,9 @@ public final class BlobWriter: Sendable {
         var isClosed: Bool
         /// SHA-256 of the bytes `0..<offset`.
         var hasher = SHA256()
-        /// The chunk checksums through `offset`, remembered by the store once the blob is verified.
+        /// The chunk checksums through `offset` (beyond it only during an append), remembered by the
+        /// store once the blob is verified. Updated in place: copying it per chunk would cost time in
+        /// proportion to the blob already written.
         var recorder = ChunkSumsRecorder()
         /// The offset up to which the partial file is flushed.
         var synced: Int64 = 0
@@ -139,8 +141,8 @@ public final class BlobWriter: Sendable {
         try state.withLock { (state) throws(ArtifactError) in
             try check(bytes, at: offset, in: state)
             guard !bytes.isEmpty, state.fd >= 0 else { return }
-            let (hasher, recorder) = try writeAndHash(bytes, state: state)
-            try commit(bytes.count, hashed: hasher, recorder, into: &state)
+            let hasher = try writeAndHash(bytes, state: &state)
+            try commit(bytes.count, hashed: hasher, into: &state)
         }
     }
 
@@ -156,15 +158,16 @@ public final class BlobWriter: Sendable {
             try check(bytes, at: offset, in: state)
             guard state.fd >= 0 else { return true }
             guard !bytes.isEmpty else { return PrefixChecksum.value(of: state.hasher) == checksum }
-            let (hasher, recorder) = try writeAndHash(bytes, state: state)
+            let hasher = try writeAndHash(bytes, state: &state)
             guard PrefixChecksum.value(of: hasher) == checksum else {
                 // Written while it was hashed: cut it off again, so a later writer resumes before it.
+                state.recorder.rewind(to: state.offset)
                 guard ftruncate(state.fd, off_t(state.offset)) == 0 else {
                     throw ArtifactError.io("truncate", path: partialPath)
                 }
                 return false
             }
-            try commit(bytes.count, hashed: hasher, recorder, into: &state)
+            try commit(bytes.count, hashed: hasher, into: &state)
             return true
         }
     }
@@ -193,40 +196,39 @@ public final class BlobWriter: Sendable {
     /// longer of the two instead of both.
     static let parallelWriteBytes = 256 << 10
 
-    /// Writes `bytes` at the end of the partial file and returns the running digest and chunk
-    /// checksums through them, without committing either (see ``commit(_:hashed:_:into:)``).
-    private func writeAndHash(_ bytes: [UInt8], state: State) throws(ArtifactError) -> (SHA256, ChunkSumsRecorder) {
+    /// Writes `bytes` at the end of the partial file and hashes them: returns the running digest through
+    /// them and records their chunk checksums in `state.recorder`. Neither the digest nor ``offset``
+    /// moves until ``commit(_:hashed:into:)``; `state.recorder.rewind(to:)` takes the checksums back.
+    private func writeAndHash(_ bytes: [UInt8], state: inout State) throws(ArtifactError) -> SHA256 {
         var hasher = state.hasher
-        var recorder = state.recorder
         let fd = state.fd
         let offset = state.offset
         let path = partialPath
-        guard bytes.count >= Self.parallelWriteBytes else {
+        let write = { @Sendable () throws(ArtifactError) in
             try FileIO.withBytes(bytes) { (buffer) throws(ArtifactError) in try FileIO.writeAll(fd, buffer, at: offset, path: path) }
-            bytes.withUnsafeBytes { recorder.feed($0, into: &hasher) }
-            return (hasher, recorder)
+        }
+        guard bytes.count >= Self.parallelWriteBytes else {
+            try write()
+            bytes.withUnsafeBytes { state.recorder.feed($0, into: &hasher) }
+            return hasher
         }
         let failure = WriteFailure()
         let done = DispatchGroup()
         writeQueue.async(group: done) {
-            do throws(ArtifactError) {
-                try FileIO.withBytes(bytes) { (buffer) throws(ArtifactError) in try FileIO.writeAll(fd, buffer, at: offset, path: path) }
-            } catch {
-                failure.error = error
-            }
+            do throws(ArtifactError) { try write() } catch { failure.error = error }
         }
-        bytes.withUnsafeBytes { recorder.feed($0, into: &hasher) }
+        bytes.withUnsafeBytes { state.recorder.feed($0, into: &hasher) }
         done.wait()
-        if let error = failure.error { throw error }
-        return (hasher, recorder)
+        if let error = failure.error {
+            state.recorder.rewind(to: offset)
+            throw error
+        }
+        return hasher
     }
 
-    /// Makes `count` written bytes part of the blob: they are hashed into `hasher` and `recorder`.
-    private func commit(
-        _ count: Int, hashed hasher: SHA256, _ recorder: ChunkSumsRecorder, into state: inout State
-    ) throws(ArtifactError) {
+    /// Makes `count` written bytes part of the blob; `hasher` is the running digest through them.
+    private func commit(_ count: Int, hashed hasher: SHA256, into state: inout State) throws(ArtifactError) {
         state.hasher = hasher
-        state.recorder = recorder
         state.offset += Int64(count)
         if state.offset - state.synced >= Self.syncIntervalBytes {
             guard fdatasync(state.fd) == 0 else { throw ArtifactError.io("fdatasync", path: partialPath) }

@@ -50,6 +50,12 @@ struct ChunkSumsRecorder {
         }
     }
 
+    /// Forgets what was fed after `offset` (bytes hashed but then refused).
+    mutating func rewind(to offset: Int64) {
+        hashed = offset
+        values.removeLast(values.count - Int(offset / ChunkSums.granule))
+    }
+
     /// The sums of the blob whose bytes were all fed (`digest` is what they hash to).
     func sums(of digest: Digest) -> ChunkSums {
         ChunkSums(digest: digest, size: hashed, values: values)
@@ -126,7 +132,7 @@ public struct ChunkChecksummer {
         sums = known?.size == size ? known : nil
     }
 
-    /// Whether some chunk so far needed hashing (for tests and logs).
+    /// Whether some chunk so far needed hashing (the tests check that a sender with sums never does).
     public var hashedSomething: Bool { running != nil }
 
     /// The checksum of `bytes`, the chunk of the blob starting at `offset`.

@@ -79,6 +79,32 @@ struct ChunkSumsTests {
         }
     }
 
+    @Test("a refused chunk's checksums are taken back: the sums the receiver keeps are still right")
+    func refusedChunksLeaveNoSums() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let bytes = pattern(3 * granule + 99)
+        let digest = SHA256Hasher.digest(of: bytes)
+        let store = try BlobStore(root: dir.at("store"))
+        let writer = try store.openWriter(for: digest, size: Int64(bytes.count))
+        let chunk = granule + granule / 2  // chunks cross boundaries, so a refused one had recorded a value
+        var offset = 0
+        while offset < bytes.count {
+            let good = Array(bytes[offset..<min(bytes.count, offset + chunk)])
+            let checksum = PrefixChecksum.of(Array(bytes[0..<(offset + good.count)]))
+            var damaged = good
+            damaged[0] ^= 0x80
+            #expect(try !writer.append(damaged, at: Int64(offset), checksum: checksum))
+            #expect(try writer.append(good, at: Int64(offset), checksum: checksum))
+            offset += good.count
+        }
+        try writer.finish()
+        let sums = try #require(store.chunkSums.sums(of: digest))
+        for end in stride(from: granule, to: bytes.count, by: granule) {
+            #expect(sums.checksum(through: Int64(end)) == PrefixChecksum.of(Array(bytes[0..<end])), "at \(end)")
+        }
+    }
+
     @Test("without remembered sums, or with chunks off the boundaries, the sender hashes and agrees")
     func sendersFallBackToHashing() throws {
         let dir = TemporaryDirectory()
