@@ -1,7 +1,8 @@
 # Shared set-up of the benchmark scripts (sourced by run.sh and transfer.sh).
 #
-# Before sourcing, a script sets NAME (for messages) and TOOLS (the commands it needs); after, it has
-# ROOT, BIN (the conduit binary: $CONDUIT_BIN, else .build/release/conduit), WORK (a fresh scratch
+# Before sourcing, a script sets NAME (for messages), TOOLS (the commands it needs) and optionally
+# LOG_PREFIX (default "bench"); after, it has log, fail (log and set FAILED), record KEY VALUE (a line
+# of RESULTS), ROOT, BIN (the conduit binary: $CONDUIT_BIN, else .build/release/conduit), WORK (a fresh scratch
 # directory under $BENCH_DIR), RESULTS, PIDS (processes to stop on exit), FAILED, and a cleanup trap
 # that stops every process in PIDS (`stop_pids`) and removes WORK unless BENCH_KEEP=1.
 # BENCH_DIR defaults to DEFAULT_BENCH_DIR when the script sets it, else .build.
@@ -25,6 +26,10 @@ RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
 PIDS=()
 FAILED=0
+
+log() { echo "${LOG_PREFIX:-bench}: $*" >&2; }
+fail() { log "FAILED: $*"; FAILED=1; }
+record() { printf '%s\t%s\n' "$1" "$2" >>"$RESULTS"; }
 
 # stop_pids PID...: SIGTERM to each, then SIGKILL to any still running after 3 s (or
 # $STOP_SECONDS), and reap them.

@@ -31,12 +31,8 @@ CHAIN="${BENCH_CHAIN:-200}"
 FAN="${BENCH_FAN:-1000}"
 TMO="${BENCH_TIMEOUT:-120}"
 
-log() { echo "bench: $*" >&2; }
 now_ns() { date +%s%N; }
-record() { printf '%s\t%s\n' "$1" "$2" >>"$RESULTS"; }   # key, seconds
 secs() { python3 -c "import sys; print('%.4f' % ((int(sys.argv[2]) - int(sys.argv[1])) / 1e9))" "$1" "$2"; }
-
-fail() { log "FAILED: $*"; FAILED=1; }
 
 # check_json FILE EXPECTED_STEPS MODE   (MODE: fresh = none reused, reused = all reused, any)
 check_json() {

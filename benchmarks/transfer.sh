@@ -22,6 +22,7 @@
 set -uo pipefail
 
 NAME=transfer.sh
+LOG_PREFIX=bench-transfer
 TOOLS="python3 timeout cmp head seq"
 # Scratch in memory when /dev/shm is a writable tmpfs (see above), else under .build.
 if [ -w /dev/shm ] && [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then DEFAULT_BENCH_DIR=/dev/shm; fi
@@ -31,9 +32,6 @@ REPS="${BENCH_TRANSFER_REPS:-1}"
 LOSS="${BENCH_WORKER_TIMEOUT:-3}"
 TMO="${BENCH_TIMEOUT:-600}"
 
-log() { echo "bench-transfer: $*" >&2; }
-fail() { log "FAILED: $*"; FAILED=1; }
-record() { printf '%s\t%s\n' "$1" "$2" >>"$RESULTS"; }
 hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 SRC="$WORK/source.bin"
