@@ -7,7 +7,7 @@ struct BackpressureTests {
     func highWaterMark() async throws {
         let loop = try ZMQLoop()
         defer { loop.shutdown() }
-        let endpoint = try await freeTCPEndpoint(loop)
+        let endpoint = try freeTCPEndpoint()
 
         let options = ZMQSocketOptions(sendHighWaterMark: 5, reconnectIntervalMilliseconds: 10)
         let dealer = try await loop.open(.dealer, options: options, connect: [endpoint])

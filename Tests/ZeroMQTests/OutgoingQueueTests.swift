@@ -78,7 +78,7 @@ struct SendLaneTests {
     func controlOvertakesQueuedBulk() async throws {
         let loop = try ZMQLoop()
         defer { loop.shutdown() }
-        let endpoint = try await freeTCPEndpoint(loop)
+        let endpoint = try freeTCPEndpoint()
 
         // Nobody listens yet: libzmq takes `hwm` messages, the loop holds the rest in its queue.
         let hwm: Int32 = 5

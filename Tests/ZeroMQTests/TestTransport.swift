@@ -133,6 +133,6 @@ func receiveNumbers(_ router: ZMQSocket, count: Int, _ what: String) async throw
 
 /// A free loopback TCP endpoint below the kernel's ephemeral range (see
 /// ``LoopbackPort/unusedBelowEphemeralRange()`` for why below).
-func freeTCPEndpoint(_ loop: ZMQLoop) async throws -> String {
+func freeTCPEndpoint() throws -> String {
     "tcp://127.0.0.1:\(try LoopbackPort.unusedBelowEphemeralRange())"
 }

@@ -38,8 +38,8 @@ struct UploadState {
     var lastProgress: Int64 = 0
     /// When the upload began (monotonic ms), for the log line at the end.
     var startedAt: Int64 = 0
-    /// Where each chunk's checksum comes from (made with the first chunk sent).
-    var checksums: ChunkChecksummer?
+    /// Where each chunk's checksum comes from.
+    var checksums: ChunkChecksummer
 }
 
 extension WorkerService {
@@ -276,7 +276,9 @@ extension WorkerService {
                 return
             }
             let now = monotonicNow()
-            uploads[digest.hex] = UploadState(digest: digest, attemptID: attemptID, size: size, waiters: [continuation], lastProgress: now, startedAt: now)
+            uploads[digest.hex] = UploadState(
+                digest: digest, attemptID: attemptID, size: size, waiters: [continuation], lastProgress: now, startedAt: now,
+                checksums: ChunkChecksummer(digest, size: size, in: cache))
             send(.uploadBegin(UploadBegin(attemptID: attemptID, blob: digest.hex, size: size)))
         }
     }
@@ -298,8 +300,7 @@ extension WorkerService {
             let count = Int(min(Int64(configuration.chunkBytes), end - state.cursor))
             do {
                 let bytes = try cache.read(state.digest, offset: state.cursor, count: count)
-                if state.checksums == nil { state.checksums = ChunkChecksummer(state.digest, size: state.size, in: cache) }
-                let checksum = try state.checksums!.checksum(of: bytes, at: state.cursor, in: cache)
+                let checksum = try state.checksums.checksum(of: bytes, at: state.cursor, in: cache)
                 let chunk = UploadChunk(attemptID: state.attemptID, blob: credit.blob, offset: state.cursor, checksum: checksum)
                 send(.uploadChunk(chunk), bulk: bytes)
                 state.cursor += Int64(bytes.count)
