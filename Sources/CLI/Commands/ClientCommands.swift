@@ -30,7 +30,7 @@ struct SubmitCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await withCLIErrors {
-            let plan = try SubmissionBuilder.load(file: pipeline, overrides: overrides.overrides)
+            let plan = try SubmissionBuilder.load(file: pipeline, options: overrides.loadOptions())
             let client = try client.client()
             let progress = ProgressPrinter(enabled: wait)
             for warning in plan.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HTTPAPI
+import Spec
 
 /// Where the coordinator's HTTP API is.
 struct ClientOptions: ParsableArguments {
@@ -29,6 +30,11 @@ struct ClientOptions: ParsableArguments {
 struct OverrideOptions: ParsableArguments {
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a pipeline input, e.g. --set inputs.learning_rate=0.01 (repeatable).", valueName: "inputs.NAME=VALUE"))
     var overrides: [String] = []
+
+    /// The loader's options these flags describe.
+    func loadOptions() -> PipelineLoader.Options {
+        PipelineLoader.Options(overrides: overrides)
+    }
 }
 
 /// Logging verbosity.

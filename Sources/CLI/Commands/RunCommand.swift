@@ -42,7 +42,7 @@ struct RunCommand: AsyncParsableCommand {
         LoggingSetup.bootstrap(level: logging.logLevel, defaultLevel: .warning)
         MemoryTuning.keepLargeBuffers()
         try await withCLIErrors {
-            let plan = try SubmissionBuilder.load(file: pipeline, overrides: overrides.overrides)
+            let plan = try SubmissionBuilder.load(file: pipeline, options: overrides.loadOptions())
             let progress = ProgressPrinter(enabled: true)
             for warning in plan.warnings { progress.note("warning: \(warning)") }
             let data = dataDirectory ?? EmbeddedSystem.defaultDataDirectory
@@ -78,7 +78,7 @@ struct ValidateCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await withCLIErrors {
-            let plan = try SubmissionBuilder.load(file: pipeline, overrides: overrides.overrides)
+            let plan = try SubmissionBuilder.load(file: pipeline, options: overrides.loadOptions())
             for warning in plan.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
             if json {
                 printJSON(plan)

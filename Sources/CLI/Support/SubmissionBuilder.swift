@@ -75,9 +75,9 @@ enum SubmissionBuilder {
     }
 
     /// Loads and validates a pipeline file, turning errors into user-facing ones.
-    static func load(file: String, overrides: [String]) throws -> PipelinePlan {
+    static func load(file: String, options: PipelineLoader.Options) throws -> PipelinePlan {
         do {
-            return try PipelineLoader.load(file: file, overrides: overrides)
+            return try PipelineLoader.load(file: file, options: options)
         } catch {
             throw CLIError("error: \(error)")
         }

@@ -8,6 +8,16 @@ import Foundation
 /// into `CommandTemplate`s and steps are put in dependency order. Pipeline components used as steps
 /// are expanded into their leaf steps, named `node/child`.
 public enum PipelineLoader {
+    /// What a load takes besides the file: overrides and where named things resolve.
+    public struct Options: Sendable {
+        /// az-ml style `--set KEY=VALUE` strings; `VALUE` is read as YAML text, like a value in the file.
+        public var overrides: [String]
+
+        public init(overrides: [String] = []) {
+            self.overrides = overrides
+        }
+    }
+
     /// Loads `file` and applies `overrides`.
     ///
     /// - Parameters:
@@ -17,9 +27,15 @@ public enum PipelineLoader {
     /// - Returns: The plan; non-fatal findings (ignored keys and the like) are in `warnings`.
     /// - Throws: `SpecError`, for the first problem found, naming the file, line, field and what was expected.
     public static func load(file: String, overrides: [String] = []) throws(SpecError) -> PipelinePlan {
+        try load(file: file, options: Options(overrides: overrides))
+    }
+
+    /// Loads `file` with `options` (overrides, and where named assets and environments resolve).
+    /// - Throws: `SpecError`, for the first problem found, naming the file, line, field and what was expected.
+    public static func load(file: String, options: Options) throws(SpecError) -> PipelinePlan {
         let path = PathResolver.absolute(file, relativeTo: FileManager.default.currentDirectoryPath)
         do {
-            return try loadResolved(path, overrides: overrides)
+            return try loadResolved(path, options: options)
         } catch let error as SpecError {
             throw error
         } catch {
@@ -34,9 +50,14 @@ public enum PipelineLoader {
     /// pipeline fuzzer and by clients that hold a pipeline in memory.
     /// - Throws: `SpecError`, never anything else.
     public static func load(text: String, file: String, overrides: [String] = []) throws(SpecError) -> PipelinePlan {
+        try load(text: text, file: file, options: Options(overrides: overrides))
+    }
+
+    /// Loads a pipeline given as `text` with `options`; see ``load(text:file:overrides:)``.
+    public static func load(text: String, file: String, options: Options) throws(SpecError) -> PipelinePlan {
         let path = PathResolver.absolute(file, relativeTo: FileManager.default.currentDirectoryPath)
         do {
-            return try loadResolved(path, text: text, overrides: overrides)
+            return try loadResolved(path, text: text, options: options)
         } catch let error as SpecError {
             throw error
         } catch {
@@ -44,10 +65,10 @@ public enum PipelineLoader {
         }
     }
 
-    private static func loadResolved(_ path: String, text: String? = nil, overrides: [String]) throws -> PipelinePlan {
+    private static func loadResolved(_ path: String, text: String? = nil, options: Options) throws -> PipelinePlan {
         var reader = SpecReader()
         var spec = try reader.readPipelineJob(file: path, text: text)
-        for override in overrides {
+        for override in options.overrides {
             try OverrideApplier.apply(override, to: &spec, reader: &reader)
         }
         let inputs = try PlanBuilder.jobInputs(spec)
