@@ -1,7 +1,7 @@
 import Testing
 @testable import Spec
 
-/// `--set inputs.NAME=VALUE`.
+/// `--set KEY=VALUE`, the `az ml` way: dotted paths into the file.
 struct OverrideTests {
     static let pipeline = """
         type: pipeline
@@ -52,8 +52,11 @@ struct OverrideTests {
         ("inputs.missing=1", SpecError.Code.invalidOverride, "no input 'missing'"),
         ("inputs.rate", .invalidOverride, "KEY=VALUE"),
         ("inputs.=3", .invalidOverride, "field path"),
-        ("settings.default_compute=x", .notSupported, "only inputs"),
-        ("inputs.rate.mode=x", .notSupported, "inputs.NAME.path"),
+        ("inputs.rate.mode=x", .invalidOverride, "not a data input"),
+        ("jobs.nope.inputs.rate=1", .invalidOverride, "no step 'nope' (steps: a)"),
+        ("jobs.a=1", .invalidOverride, "names a whole step"),
+        ("jobs.a.inputs.rate=7", .outOfRange, "7"),
+        ("settings.continue_on_step_failure=maybe", .invalidType, "maybe"),
         ("inputs.rate=[1, 2]", .invalidType, "list"),
         ("inputs.rate=a: [b", .syntax, "YAML"),
         ("inputs.name.path=x", .invalidOverride, "not a data input"),
@@ -63,5 +66,39 @@ struct OverrideTests {
         #expect(error.code == code, "\(error)")
         #expect(error.description.contains(words), "\(error)")
         #expect(error.line == nil)
+    }
+
+    @Test func settingsAndStepFieldsCanBeSet() throws {
+        let fixture = try Self.fixture()
+        let plan = try fixture.load(overrides: [
+            "settings.default_compute=azureml:gpu", "settings.continue_on_step_failure=true",
+            "jobs.a.inputs.name=second", "jobs.a.limits.timeout=30",
+        ])
+        let step = try #require(plan.steps.first)
+        #expect(step.compute == "azureml:gpu")
+        #expect(plan.settings.continueOnStepFailure)
+        #expect(step.parameters["name"] == "second")
+        #expect(step.timeoutSeconds == 30)
+        let mode = try #require(try fixture.load(overrides: ["inputs.data.mode=download"]).steps.first)
+        #expect(mode.inputs.first?.mode == "download")
+    }
+
+    @Test func aStepsComponentCanBeSwapped() throws {
+        let fixture = try Fixture([
+            "pipeline.yml": """
+                type: pipeline
+                settings: {}
+                jobs:
+                  a:
+                    component: ./one.yml
+                """,
+            "one.yml": "command: echo one\n",
+            "two.yml": "command: echo two\n",
+        ])
+        #expect(try fixture.load().steps.first?.commandTemplate == "echo one")
+        #expect(try fixture.load(overrides: ["jobs.a.component=./two.yml"]).steps.first?.commandTemplate == "echo two")
+        let missing = try #require(fixture.error(overrides: ["jobs.a.component=./three.yml"]))
+        #expect(missing.code == .fileNotFound, "\(missing)")
+        #expect(missing.field == "jobs.a.component", "\(missing)")
     }
 }

@@ -28,7 +28,7 @@ struct ClientOptions: ParsableArguments {
 
 /// Pipeline parameters set on the command line.
 struct OverrideOptions: ParsableArguments {
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override a pipeline input, e.g. --set inputs.learning_rate=0.01 (repeatable).", valueName: "inputs.NAME=VALUE"))
+    @Option(name: .customLong("set"), help: ArgumentHelp("Change a field of the pipeline file before it is read, as az ml --set does (repeatable): inputs.learning_rate=0.01, inputs.data.path=./other, settings.default_compute=azureml:gpu, jobs.train.inputs.epochs=5, jobs.train.component=azureml:train@latest. VALUE is YAML.", valueName: "KEY=VALUE"))
     var overrides: [String] = []
 
     /// The loader's options these flags describe.

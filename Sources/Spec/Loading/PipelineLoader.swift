@@ -22,8 +22,8 @@ public enum PipelineLoader {
     ///
     /// - Parameters:
     ///   - file: Path of the pipeline YAML (relative paths are resolved against the current directory).
-    ///   - overrides: az-ml style `inputs.NAME=VALUE` strings from `--set`; `VALUE` is read as YAML text,
-    ///     like a value in the file. `inputs.NAME.path=VALUE` replaces the path of a data input.
+    ///   - overrides: az-ml style `KEY=VALUE` strings from `--set` (`inputs.NAME`, `settings.NAME`,
+    ///     `jobs.STEP.FIELD...`); `VALUE` is read as YAML text, like a value in the file; see `OverrideApplier`.
     /// - Returns: The plan; non-fatal findings (ignored keys and the like) are in `warnings`.
     /// - Throws: `SpecError`, for the first problem found, naming the file, line, field and what was expected.
     public static func load(file: String, overrides: [String] = []) throws(SpecError) -> PipelinePlan {
@@ -67,10 +67,7 @@ public enum PipelineLoader {
 
     private static func loadResolved(_ path: String, text: String? = nil, options: Options) throws -> PipelinePlan {
         var reader = SpecReader()
-        var spec = try reader.readPipelineJob(file: path, text: text)
-        for override in options.overrides {
-            try OverrideApplier.apply(override, to: &spec, reader: &reader)
-        }
+        let spec = try reader.readPipelineJob(file: path, text: text, overrides: options.overrides)
         let inputs = try PlanBuilder.jobInputs(spec)
         var builder = PlanBuilder()
         let scope = PlanBuilder.Scope(

@@ -42,15 +42,19 @@ struct SpecReader {
     // MARK: Pipeline job
 
     /// Reads the pipeline job in `file` (absolute path), or in `text` as if it were that file's content.
-    mutating func readPipelineJob(file: String, text: String? = nil) throws -> PipelineSpec {
+    /// `overrides` (`--set KEY=VALUE`) change the document before it is read; see `OverrideApplier`.
+    mutating func readPipelineJob(file: String, text: String? = nil, overrides: [String] = []) throws -> PipelineSpec {
         let document: SourceNode?
         if let text {
             document = try YAMLDocument.parse(text, file: file)
         } else {
             document = try YAMLDocument.load(file: file)
         }
-        guard let root = document else {
+        guard var root = document else {
             throw SpecError(.notAPipeline, file: file, message: "the file is empty; expected a pipeline job with type: pipeline")
+        }
+        if !overrides.isEmpty {
+            try OverrideApplier.apply(overrides, to: &root.node, file: file)
         }
         guard root.isMapping else {
             throw root.error(
