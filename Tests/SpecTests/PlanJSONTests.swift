@@ -7,7 +7,7 @@ import Testing
     /// A plan that uses every field: optionals set and unset, maps, every segment and source kind.
     static let everything = PipelinePlan(
         name: "p \"quoted\"", sourceFile: "/tmp/p.yml", experimentName: "exp",
-        settings: PipelineSettings(defaultCompute: "azureml:cpu", continueOnStepFailure: true, forceRerun: false),
+        settings: PipelineSettings(defaultCompute: "azureml:cpu", continueOnStepFailure: true, forceRerun: false, defaultDatastore: "results"),
         steps: [
             PlannedStep(
                 name: "train", displayName: "Train\tit", commandTemplate: "python train.py ${{inputs.x}}",
@@ -18,7 +18,7 @@ import Testing
                     StepDataInput(name: "y", type: .uriFile, source: .localPath("/data/y.csv")),
                     StepDataInput(name: "z", type: .mltable, source: .uri("https://example.org/z")),
                 ],
-                outputs: [StepDataOutput(name: "model", type: .mlflowModel)],
+                outputs: [StepDataOutput(name: "model", type: .mlflowModel, path: "azureml://datastores/x/paths/${{name}}")],
                 codeDirectory: "/src", environment: "azureml:env:1", compute: "azureml:gpu", timeoutSeconds: 60,
                 isDeterministic: false, environmentVariables: ["B": "2", "A": "1"]
             ),
@@ -27,6 +27,11 @@ import Testing
         outputs: [PipelineOutputBinding(name: "model", type: .mlflowModel, step: "train", output: "model")],
         warnings: ["unknown key 'foo'"]
     )
+
+    /// `plan` written by `PlanJSON` and read back.
+    static func roundTrip(_ plan: PipelinePlan) throws -> PipelinePlan {
+        try JSONDecoder().decode(PipelinePlan.self, from: Data(PlanJSON.encode(plan).utf8))
+    }
 
     @Test func everyFieldReadsBack() throws {
         let text = PlanJSON.encode(Self.everything)

@@ -61,7 +61,8 @@ enum OverrideApplier {
         func failure(_ message: String) -> SpecError {
             SpecError(.invalidOverride, file: file, field: "--set \(key)", message: message)
         }
-        if parts[0] == "inputs", parts.count >= 2 {
+        // A job made of a pipeline component takes the component's inputs, which the reader checks.
+        if parts[0] == "inputs", parts.count >= 2, child("component", of: root) == nil {
             let known = names("inputs")
             guard known.contains(parts[1]) else {
                 throw failure("the pipeline has no input '\(parts[1])' (inputs: \(known.isEmpty ? "none" : known.joined(separator: ", ")))")

@@ -68,14 +68,26 @@ public enum PipelineLoader {
     private static func loadResolved(_ path: String, text: String? = nil, options: Options) throws -> PipelinePlan {
         var reader = SpecReader()
         let spec = try reader.readPipelineJob(file: path, text: text, overrides: options.overrides)
-        let inputs = try PlanBuilder.jobInputs(spec)
         var builder = PlanBuilder()
+        let inputs = spec.isComponentJob ? try builder.componentJobInputs(spec) : try PlanBuilder.jobInputs(spec)
+        let inputNames = spec.isComponentJob ? spec.inputDeclarations.map(\.name) : spec.inputValues.map(\.name)
         let scope = PlanBuilder.Scope(
-            prefix: "", spec: spec, inputs: inputs, inputNames: spec.inputValues.map(\.name),
+            prefix: "", spec: spec, inputs: inputs, inputNames: inputNames,
             defaultCompute: spec.settings.defaultCompute ?? spec.compute
         )
-        let expansion = try builder.expand(scope)
+        var expansion = try builder.expand(scope)
         var warnings = reader.warnings + builder.warnings
+        // A pipeline output's datastore path applies to the step output that fills it, unless
+        // the step names its own.
+        for declaration in spec.outputs {
+            guard let path = declaration.path, let binding = expansion.outputBindings[declaration.name],
+                  let stepIndex = expansion.steps.firstIndex(where: { $0.name == binding.step }),
+                  let outputIndex = expansion.steps[stepIndex].outputs.firstIndex(where: { $0.name == binding.output })
+            else { continue }
+            if expansion.steps[stepIndex].outputs[outputIndex].path == nil {
+                expansion.steps[stepIndex].outputs[outputIndex].path = path
+            }
+        }
         var outputs: [PipelineOutputBinding] = []
         for declaration in spec.outputs {
             guard let binding = expansion.outputBindings[declaration.name] else {

@@ -61,6 +61,22 @@ struct PlanBuilder {
         return result
     }
 
+    /// The inputs of a job that runs a pipeline component: the job's `inputs:` values checked
+    /// against the component's declarations, defaults filled in.
+    mutating func componentJobInputs(_ spec: PipelineSpec) throws -> [String: ResolvedValue] {
+        let values = try Self.jobInputs(spec)
+        var given: [String: (value: ResolvedValue, location: SourceNode)] = [:]
+        for input in spec.inputValues {
+            given[input.name] = (values[input.name] ?? .unset, input.location)
+        }
+        let job = NodeSpec(
+            name: "", kind: .pipeline(spec), inputs: spec.inputValues, outputs: [], compute: nil, computeLocation: nil,
+            timeoutSeconds: nil, environmentVariables: [:], displayName: nil, location: spec.location
+        )
+        let scope = Scope(prefix: "", spec: spec, inputs: [:], inputNames: [], defaultCompute: nil)
+        return try bind(spec.inputDeclarations, given: given, node: job, in: scope).values
+    }
+
     /// Expands one pipeline level.
     mutating func expand(_ scope: Scope) throws -> Expansion {
         let nodes = scope.spec.nodes
@@ -261,7 +277,7 @@ struct PlanBuilder {
         var locations: [String: SourceNode] = [:]
         for input in node.inputs where !declarations.contains(where: { $0.name == input.name }) {
             let known = declarations.map(\.name).joined(separator: ", ")
-            warnings.append(input.location.warning("the component has no input '\(input.name)' (inputs: \(known)); ignored"))
+            warnings.append(input.location.warning("the component has no input '\(input.name)' (inputs: \(known.isEmpty ? "none" : known)); ignored"))
         }
         for declaration in declarations {
             var value = given[declaration.name]?.value ?? .unset
@@ -297,7 +313,9 @@ struct PlanBuilder {
                 } else if !declaration.isOptional {
                     throw location.error(
                         .missingInput,
-                        "required input '\(declaration.name)' has no value; bind it under jobs.\(node.name).inputs or give it a default in the component"
+                        node.name.isEmpty
+                            ? "required input '\(declaration.name)' of the pipeline component has no value; give it one under inputs: of the job"
+                            : "required input '\(declaration.name)' has no value; bind it under jobs.\(node.name).inputs or give it a default in the component"
                     )
                 }
             }
@@ -355,7 +373,7 @@ struct PlanBuilder {
         if component.declaresInputsByValue {
             for output in node.outputs {
                 let pipelineType = output.pipelineOutput.flatMap { name in scope.spec.outputs.first { $0.name == name }?.type }
-                outputs.append(StepDataOutput(name: output.name, type: output.type ?? pipelineType ?? .uriFolder))
+                outputs.append(StepDataOutput(name: output.name, type: output.type ?? pipelineType ?? .uriFolder, path: output.path))
             }
         } else {
             for output in node.outputs where !component.outputs.contains(where: { $0.name == output.name }) {
@@ -366,8 +384,10 @@ struct PlanBuilder {
                 )
             }
             for declaration in component.outputs {
-                let override = node.outputs.first { $0.name == declaration.name }?.type
-                outputs.append(StepDataOutput(name: declaration.name, type: override ?? declaration.type ?? .uriFolder))
+                let given = node.outputs.first { $0.name == declaration.name }
+                outputs.append(StepDataOutput(
+                    name: declaration.name, type: given?.type ?? declaration.type ?? .uriFolder, path: given?.path ?? declaration.path
+                ))
             }
         }
 

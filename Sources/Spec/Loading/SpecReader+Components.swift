@@ -228,9 +228,28 @@ extension SpecReader {
             declaration.mode = try Self.checkedOutputMode(mode)
         }
         if let path = entries["path"], !path.isNull {
-            try Self.checkOutputPath(path)
+            declaration.path = try readOutputPath(path)
         }
         return declaration
+    }
+
+    /// An output `path:`: a datastore path template, checked now so that a typo fails before
+    /// anything runs; nil (with a warning) for any other kind of location, which Conduit does not write.
+    mutating func readOutputPath(_ node: SourceNode) throws(SpecError) -> String? {
+        try Self.checkOutputPath(node)
+        let text = try node.string(expecting: "a path")
+        guard DatastorePath.isDatastoreURI(text) else {
+            warnings.append(node.warning(
+                "output path '\(text)' is not an azureml://datastores/NAME/paths/... path; Conduit keeps the output in its own store only"
+            ))
+            return nil
+        }
+        do {
+            _ = try DatastorePath(parsing: text)
+        } catch {
+            throw node.error(.invalidBinding, error.message)
+        }
+        return text
     }
 
     // MARK: Checks shared by declarations and values

@@ -92,8 +92,7 @@ extension SpecReader {
                 case .invalid(let message):
                     throw path.error(.invalidBinding, message)
                 case .none:
-                    try Self.checkOutputPath(path)
-                    warnings.append(path.warning("custom output paths are ignored; Conduit stores outputs in its own store"))
+                    output.path = try readOutputPath(path)
                 }
             }
             return output

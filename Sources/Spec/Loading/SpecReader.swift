@@ -72,10 +72,8 @@ struct SpecReader {
             )
         }
         warnUnknownKeys(entries, known: Self.pipelineJobKeys, in: root)
-        if let component = entries["component"] {
-            throw component.error(
-                .notSupported, "running a pipeline component as a job (top-level component:) is not supported yet; use jobs:"
-            )
+        if entries["component"] != nil, let jobs = entries["jobs"] {
+            throw jobs.error(.unknownField, "'jobs' and 'component' are mutually exclusive fields in pipeline job; keep one")
         }
         let directory = PathResolver.directory(of: file)
         var spec = PipelineSpec(
@@ -99,8 +97,39 @@ struct SpecReader {
                 try readOutputDeclaration(name: entry.key, entry.value, requireType: false)
             }
         }
-        spec.nodes = try readJobs(entries["jobs"], in: root, baseDirectory: directory)
+        if let reference = entries["component"] {
+            try readComponentJob(reference, into: &spec, baseDirectory: directory)
+        } else {
+            spec.nodes = try readJobs(entries["jobs"], in: root, baseDirectory: directory)
+        }
         return spec
+    }
+
+    /// A job made of a pipeline component (top-level `component:`): the component's steps run as
+    /// the job's own, its inputs take the job's `inputs:` values, and the job's `outputs:` may
+    /// change the type, mode or path of the component's outputs.
+    private mutating func readComponentJob(_ reference: SourceNode, into spec: inout PipelineSpec, baseDirectory: String) throws {
+        let component = try readPipelineComponent(reference, baseDirectory: baseDirectory)
+        for output in spec.outputs where !component.outputs.contains(where: { $0.name == output.name }) {
+            let known = component.outputs.map(\.name)
+            throw output.location.error(
+                .undeclaredReference,
+                "the pipeline component has no output '\(output.name)' (outputs: \(known.isEmpty ? "none" : known.joined(separator: ", ")))"
+            )
+        }
+        spec.outputs = component.outputs.map { declared in
+            guard let given = spec.outputs.first(where: { $0.name == declared.name }) else { return declared }
+            var merged = declared
+            merged.type = given.type ?? declared.type
+            merged.mode = given.mode ?? declared.mode
+            merged.path = given.path ?? declared.path
+            merged.location = given.location
+            return merged
+        }
+        spec.inputDeclarations = component.inputDeclarations
+        spec.nodes = component.nodes
+        spec.isComponentJob = true
+        if spec.displayName == nil { spec.displayName = component.displayName }
     }
 
     private mutating func readSettings(_ node: SourceNode?) throws -> PipelineSettings {
@@ -113,6 +142,14 @@ struct SpecReader {
         }
         if let value = entries["continue_on_step_failure"], !value.isNull {
             settings.continueOnStepFailure = try value.bool()
+        }
+        if let value = entries["default_datastore"], !value.isNull {
+            let text = try value.string()
+            let name = text.hasPrefix("azureml:") ? String(text.dropFirst("azureml:".count)) : text
+            guard !name.isEmpty, !name.contains("/") else {
+                throw value.error(.invalidType, "default_datastore must name a datastore (azureml:NAME), found '\(text)'")
+            }
+            settings.defaultDatastore = name
         }
         if let value = entries["force_rerun"], !value.isNull {
             settings.forceRerun = try value.bool()

@@ -5,5 +5,7 @@ struct NodeOutput {
     var pipelineOutput: String?
     var type: DataType?
     var mode: String?
+    /// A datastore `path:` (see `DatastorePath`), when the node gives one.
+    var path: String? = nil
     var location: SourceNode
 }

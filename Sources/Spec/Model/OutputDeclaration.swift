@@ -5,6 +5,9 @@ struct OutputDeclaration {
     var type: DataType?
     /// `mode:` as written.
     var mode: String?
+    /// `path:` as written: where the output is also written, `azureml://datastores/NAME/paths/...`,
+    /// possibly with `${{name}}`, `${{output_name}}` and `${{default_datastore}}`.
+    var path: String? = nil
     /// Where the declaration is written.
     var location: SourceNode
 }

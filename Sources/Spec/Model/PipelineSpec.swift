@@ -13,6 +13,9 @@ struct PipelineSpec {
     var inputDeclarations: [InputDeclaration]
     var outputs: [OutputDeclaration]
     var nodes: [NodeSpec]
+    /// Whether this job runs a pipeline component (top-level `component:`): its `inputValues` then
+    /// fill `inputDeclarations`, the component's.
+    var isComponentJob = false
     /// The document root.
     var location: SourceNode
 }

@@ -41,8 +41,12 @@ public struct PipelineSettings: Sendable, Codable, Hashable {
     public var continueOnStepFailure: Bool
     /// `settings.force_rerun`; false by default.
     public var forceRerun: Bool
+    /// `settings.default_datastore` without `azureml:`: the datastore `${{default_datastore}}` names
+    /// (nil: the coordinator's default).
+    public var defaultDatastore: String?
 
-    public init(defaultCompute: String? = nil, continueOnStepFailure: Bool = false, forceRerun: Bool = false) {
+    public init(defaultCompute: String? = nil, continueOnStepFailure: Bool = false, forceRerun: Bool = false, defaultDatastore: String? = nil) {
+        self.defaultDatastore = defaultDatastore
         self.defaultCompute = defaultCompute
         self.continueOnStepFailure = continueOnStepFailure
         self.forceRerun = forceRerun
@@ -167,10 +171,16 @@ public enum DataSource: Sendable, Codable, Hashable {
 public struct StepDataOutput: Sendable, Codable, Hashable {
     public var name: String
     public var type: DataType
+    /// Where the output is also written once the step completes, as written in the file:
+    /// `azureml://datastores/NAME/paths/...`, possibly with `${{name}}`, `${{output_name}}` and
+    /// `${{default_datastore}}` (see `DatastorePath`). Not part of the cache key: a reused output
+    /// is written there too.
+    public var path: String?
 
-    public init(name: String, type: DataType) {
+    public init(name: String, type: DataType, path: String? = nil) {
         self.name = name
         self.type = type
+        self.path = path
     }
 }
 

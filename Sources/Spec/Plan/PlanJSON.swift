@@ -16,6 +16,7 @@ public enum PlanJSON {
                 $0.field("defaultCompute", plan.settings.defaultCompute)
                 $0.field("continueOnStepFailure", plan.settings.continueOnStepFailure)
                 $0.field("forceRerun", plan.settings.forceRerun)
+                $0.field("defaultDatastore", plan.settings.defaultDatastore)
             }
             $0.key("steps")
             $0.array(plan.steps) { writer, step in writer.step(step) }
@@ -134,6 +135,7 @@ public enum PlanJSON {
                     writer.object {
                         $0.field("name", output.name)
                         $0.field("type", output.type.rawValue)
+                        $0.field("path", output.path)
                     }
                 }
                 $0.field("codeDirectory", step.codeDirectory)
