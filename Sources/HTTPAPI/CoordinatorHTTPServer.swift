@@ -123,7 +123,7 @@ public enum CoordinatorHTTPServer {
         }
         router.post("/v1/runs") { request, _ in
             let body = try await decode(SubmitRequest.self, from: request)
-            return try await call { try json(SubmitResponse(run: try await service.submit(body))) }
+            return try await call { try json(SubmitResponse(run: try await service.submitReadingDatastores(body))) }
         }
         router.get("/v1/runs") { request, _ in
             let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 50

@@ -65,4 +65,54 @@ struct AcceptancePipelineTests {
             #expect(elapsed < .seconds(10), "took \(elapsed)")
         }
     }
+
+    @Test func nestedRunsOnePipelineComponentTwiceSideBySide() async throws {
+        try await withCluster(workers: 2) { cluster in
+            let out = try ProcessHarness.temporaryDirectory()
+            let result = try await cluster.cli(["submit", acceptance + "/nested/pipeline.yml", "--wait", "--json", "--output-dir", out])
+            #expect(result.status == 0, "\(result.stderr)")
+            let summary = try result.json()
+            let view = steps(of: summary)
+            #expect(Set(view.keys) == ["prep", "fast/train", "fast/evaluate", "slow/train", "slow/evaluate", "pick"])
+            #expect(view.values.allSatisfy { $0.status == "completed" }, "\(view)")
+            let run = try #require(summary["run"] as? String)
+            #expect(try await cluster.cli(["logs", run, "pick"]).stdout.contains("picked fast"))
+            let model = try String(contentsOfFile: out + "/best/model.json", encoding: .utf8)
+            #expect(model.contains("\"learning_rate\": 0.1"), "\(model)")
+            // Both trainings became ready together; with two free single-slot workers they ran on both.
+            let workers = Dictionary(uniqueKeysWithValues: (summary["steps"] as? [[String: Any]] ?? []).compactMap { step in
+                (step["name"] as? String).map { ($0, step["worker"] as? String ?? "") }
+            })
+            #expect(workers["fast/train"] != workers["slow/train"], "\(workers)")
+        }
+    }
+
+    /// Each acceptance pipeline from `conduit run`: the embedded coordinator and worker.
+    @Test func everyPipelineRunsEmbedded() throws {
+        let home = try ProcessHarness.temporaryDirectory("conduit-home")
+        func run(_ name: String, _ extra: [String] = []) throws -> (CLIResult, String) {
+            let out = try ProcessHarness.temporaryDirectory()
+            let result = try runEmbedded(["run", acceptance + "/\(name)/pipeline.yml", "--json", "--output-dir", out] + extra, home: home)
+            return (result, out)
+        }
+        let (hello, helloOut) = try run("hello")
+        #expect(hello.status == 0, "\(hello.stderr)")
+        #expect(try String(contentsOfFile: helloOut + "/final", encoding: .utf8).hasPrefix("GREETING=HELLO FLAG=FALSE TINY=1E-05"))
+
+        let (heart, heartOut) = try run("heart")
+        #expect(heart.status == 0, "\(heart.stderr)")
+        let metrics = try String(contentsOfFile: heartOut + "/report/metrics.json", encoding: .utf8)
+        #expect(metrics.contains("\"test_rows\": 61"), "\(metrics)")
+
+        let (nested, nestedOut) = try run("nested")
+        #expect(nested.status == 0, "\(nested.stderr)")
+        #expect(steps(of: try nested.json()).count == 6)
+        #expect(try String(contentsOfFile: nestedOut + "/best/model.json", encoding: .utf8).contains("\"learning_rate\": 0.1"))
+
+        let (fanout, fanoutOut) = try run("fanout", ["--slots", "2"])
+        #expect(fanout.status == 1)
+        let view = steps(of: try fanout.json())
+        #expect(view["too_slow"]?.status == "timed_out")
+        #expect(try String(contentsOfFile: fanoutOut + "/joined", encoding: .utf8) == "a\nb\nc\nd\n")
+    }
 }

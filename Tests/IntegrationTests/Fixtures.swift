@@ -148,3 +148,23 @@ func waitForFile(_ path: String, timeout: Duration = .seconds(30)) async throws 
 func recordedPID(at path: String) -> Int32 {
     Int32((try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
 }
+
+/// Runs the `conduit` binary with `arguments` and `CONDUIT_HOME=home`, waiting for it to exit.
+func runEmbedded(_ arguments: [String], home: String, environment extra: [String: String] = [:]) throws -> CLIResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: ProcessHarness.conduitExecutable())
+    process.arguments = arguments
+    var environment = ProcessInfo.processInfo.environment
+    environment.merge(extra) { _, new in new }
+    environment["CONDUIT_HOME"] = home
+    process.environment = environment
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CLIResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+}

@@ -32,7 +32,7 @@ struct LocalCoordinatorClient: CoordinatorClient {
 
     /// Submits without decoding the plan again: it is already in memory.
     func submit(_ request: SubmitRequest, plan: PipelinePlan) async throws -> String {
-        try await call { try await service.submit(request, plan: plan) }
+        try await call { try await service.submitReadingDatastores(request, plan: plan) }
     }
 
     func report(run: String) async throws -> RunReport {

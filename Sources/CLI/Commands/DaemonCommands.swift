@@ -47,6 +47,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         valueName: "FILE"))
     var configFile: String?
 
+    @OptionGroup var datastores: DatastoreOptions
+
     @OptionGroup var logging: LogOptions
 
     func validate() throws {
@@ -72,6 +74,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let (host, port) = parseHostPort(http)!
         try await withCLIErrors {
             let placement = try PlacementSettings.load(configFile)
+            let datastores = try PlacementSettings.datastores(configFile, extra: try datastores.directories(), dataDirectory: dataDirectory)
             // Checked before anything listens: a non-loopback API without a token is never started.
             let token: BearerToken?
             do throws(HTTPAccessError) {
@@ -105,7 +108,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 service = try CoordinatorService(
                     configuration: CoordinatorConfiguration(
                         dataDirectory: dataDirectory, workerLossTimeout: .milliseconds(Int64(workerTimeout * 1000)), minimumFreeBytes: minimumFreeMiB << 20,
-                        placement: placement
+                        placement: placement, datastores: datastores
                     ),
                     transport: transport, logger: logger
                 )

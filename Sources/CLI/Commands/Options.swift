@@ -42,3 +42,29 @@ struct LogOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default: $CONDUIT_LOG_LEVEL).")
     var logLevel: String?
 }
+
+/// `--datastore NAME=DIR`: where `azureml://datastores/NAME/paths/...` points on the coordinator's machine.
+struct DatastoreOptions: ParsableArguments {
+    @Option(name: .customLong("datastore"), help: ArgumentHelp(
+        "Map a datastore name to a directory (repeatable): data inputs at azureml://datastores/NAME/paths/P read DIR/P, outputs with such a path are written there. workspaceblobstore is always there (under the data directory) unless mapped here.",
+        valueName: "NAME=DIR"))
+    var datastores: [String] = []
+
+    /// Name → absolute directory.
+    func directories() throws -> [String: String] {
+        var result: [String: String] = [:]
+        for entry in datastores {
+            guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex else {
+                throw CLIError("--datastore \(entry): expected NAME=DIR, e.g. --datastore shared=/mnt/shared")
+            }
+            let name = String(entry[..<equals])
+            var directory = String(entry[entry.index(after: equals)...])
+            guard !name.contains("/"), !directory.isEmpty else {
+                throw CLIError("--datastore \(entry): expected NAME=DIR with a name without '/' and a directory")
+            }
+            if !directory.hasPrefix("/") { directory = FileManager.default.currentDirectoryPath + "/" + directory }
+            result[name] = directory
+        }
+        return result
+    }
+}

@@ -23,6 +23,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Data directory for runs, cache and artifacts (default: $CONDUIT_HOME or ~/.conduit).")
     var dataDirectory: String?
 
+    @OptionGroup var datastores: DatastoreOptions
+
     @Option(help: "Steps the local worker runs at once (default: the number of cores).")
     var slots: Int?
 
@@ -50,7 +52,8 @@ struct RunCommand: AsyncParsableCommand {
             let force = force
             let json = json
             let slots = slots ?? ProcessInfo.processInfo.activeProcessorCount
-            return try await EmbeddedSystem.with(dataDirectory: data, slots: slots, logger: Logger(label: "conduit")) { client in
+            let datastores = try datastores.directories()
+            return try await EmbeddedSystem.with(dataDirectory: data, slots: slots, datastores: datastores, logger: Logger(label: "conduit")) { client in
                 let run = try await SubmissionBuilder.submit(plan: plan, force: force, client: client, progress: progress)
                 progress.note("run \(run): \(plan.name), \(plan.steps.count) step\(plan.steps.count == 1 ? "" : "s")")
                 let report = try await RunFollower.follow(run: run, client: client, progress: progress, workersAreFixed: true)

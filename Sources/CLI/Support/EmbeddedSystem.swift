@@ -15,7 +15,7 @@ enum EmbeddedSystem {
 
     /// Starts both services, runs `body` with a client for the coordinator, then stops them.
     static func with<T: Sendable>(
-        dataDirectory: String, slots: Int, logger: Logger,
+        dataDirectory: String, slots: Int, datastores: [String: String] = [:], logger: Logger,
         _ body: @Sendable (any CoordinatorClient) async throws -> T
     ) async throws -> T {
         let loop = try ZMQLoop()
@@ -27,7 +27,10 @@ enum EmbeddedSystem {
         let coordinator: CoordinatorService
         do {
             coordinator = try CoordinatorService(
-                configuration: CoordinatorConfiguration(dataDirectory: dataDirectory), transport: coordinatorTransport, logger: logger
+                configuration: CoordinatorConfiguration(
+                    dataDirectory: dataDirectory, datastores: .standard(dataDirectory: dataDirectory, extra: datastores)
+                ),
+                transport: coordinatorTransport, logger: logger
             )
         } catch let error as CoordinatorError {
             throw CLIError("conduit run: \(error.message)", exitCode: ExitStatus.unavailable)

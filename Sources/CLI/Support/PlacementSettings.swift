@@ -19,4 +19,27 @@ enum PlacementSettings {
             throw CLIError("conduit coordinator: --config: \(error)", exitCode: ExitStatus.usage)
         }
     }
+
+    /// The datastores in `file` (none without a file) and `extra` (from --datastore, which win),
+    /// over the standard `workspaceblobstore` under `dataDirectory`.
+    static func datastores(_ file: String?, extra: [String: String], dataDirectory: String) throws -> Datastores {
+        var configured: [String: String] = [:]
+        var defaultName: String?
+        if let file {
+            let path = file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
+            do throws(SpecError) {
+                let config = try PlacementConfigFile.load(file: path)
+                configured = config.datastores
+                defaultName = config.defaultDatastore
+            } catch {
+                throw CLIError("conduit coordinator: --config: \(error)", exitCode: ExitStatus.usage)
+            }
+        }
+        configured.merge(extra) { _, new in new }
+        let datastores = Datastores.standard(dataDirectory: dataDirectory, extra: configured, defaultName: defaultName)
+        guard datastores.directories[datastores.defaultName] != nil else {
+            throw CLIError("conduit coordinator: --config: default_datastore \(datastores.defaultName) is not one of the datastores (\(datastores.directories.keys.sorted().joined(separator: ", ")))")
+        }
+        return datastores
+    }
 }

@@ -34,14 +34,23 @@ public struct CoordinatorConfiguration: Sendable {
     /// How `compute:` and `resources:` become worker requirements (the `--config` file);
     /// default: a compute name is its label, instance types are Conduit's built-in list.
     public var placement: PlacementPolicy
+    /// Datastore names → directories (`azureml://datastores/NAME/paths/...`); nil: only
+    /// `workspaceblobstore`, under the data directory, which is also the default.
+    public var datastores: Datastores?
+
+    /// The datastores in effect.
+    public var effectiveDatastores: Datastores {
+        datastores ?? .standard(dataDirectory: dataDirectory)
+    }
 
     public init(
         dataDirectory: String, heartbeatInterval: Duration = .seconds(1), workerLossTimeout: Duration = .seconds(10),
         chunkBytes: Int = 2 << 20, creditChunks: Int = 8, failurePolicy: FailurePolicy = FailurePolicy(), dispatchAhead: Int = 1,
         minimumFreeBytes: Int64 = 256 << 20, freeSpace: @escaping @Sendable (String) -> Int64? = CoordinatorConfiguration.statvfsFreeSpace,
-        clock: ServiceClock = .system, placement: PlacementPolicy = PlacementPolicy()
+        clock: ServiceClock = .system, placement: PlacementPolicy = PlacementPolicy(), datastores: Datastores? = nil
     ) {
         self.placement = placement
+        self.datastores = datastores
         precondition(chunkBytes > 0 && creditChunks > 0, "CoordinatorConfiguration: sizes must be positive")
         precondition(dispatchAhead >= 0, "CoordinatorConfiguration: dispatchAhead must not be negative")
         self.dispatchAhead = dispatchAhead

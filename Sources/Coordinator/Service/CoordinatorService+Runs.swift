@@ -300,6 +300,9 @@ extension CoordinatorService {
             record.logAttempt = entry.attemptID
             record.reason = nil
             logger.debug("cache hit", metadata: ["run": "\(runID)", "step": "\(step)", "from": "\(entry.runID)"])
+            if planned.outputs.contains(where: { $0.path != nil }) {
+                exportToDatastores(runID: runID, step: step, outputs: outputs)
+            }
             return .cacheResolved(step: step, hit: outputs)
         } catch {
             logger.error("cache lookup failed: \(error)", metadata: ["run": "\(runID)", "step": "\(step)"])

@@ -328,6 +328,9 @@ extension CoordinatorService {
         }
         batch.append(EventRecord(runID: attempt.runID, step: attempt.step, kind: "completed", detail: outputsJSON, at: now))
         runs[attempt.runID]?.steps[attempt.step] = step
+        if planned.outputs.contains(where: { $0.path != nil }) {
+            exportToDatastores(runID: attempt.runID, step: attempt.step, outputs: finished.outputs)
+        }
         apply(.succeeded(step: attempt.step, outputs: finished.outputs), runID: attempt.runID)
         return nil
     }

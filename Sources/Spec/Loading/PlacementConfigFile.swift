@@ -8,6 +8,9 @@ import Protocol
 ///   cpu-highmem: {label: highmem, memory: 32GiB}
 /// instance_types:             # resources.instance_type names → requirements
 ///   Standard_NC6s_v3: {cpu: 6, memory: 112GiB, gpu: 1, gpu_memory: 16GiB}
+/// datastores:                 # azureml://datastores/NAME/paths/... → directories on this machine
+///   shared: /mnt/shared
+/// default_datastore: shared   # what ${{default_datastore}} names (default: workspaceblobstore)
 /// ```
 ///
 /// Read with the same safe YAML rules as pipelines; every problem names the file, line and field.
@@ -15,6 +18,10 @@ public struct PlacementConfigFile: Sendable, Hashable {
     /// Compute names (without `azureml:`) → label (nil: any worker) and requirements.
     public var computeEntries: [String: ComputeEntry]
     public var instanceTypes: [String: StepResources]
+    /// Datastore names → absolute directories (relative ones are read against the file's directory).
+    public var datastores: [String: String] = [:]
+    /// `default_datastore:`, when given.
+    public var defaultDatastore: String?
 
     public struct ComputeEntry: Sendable, Hashable {
         public var label: String?
@@ -65,8 +72,20 @@ public struct PlacementConfigFile: Sendable, Hashable {
         var config = PlacementConfigFile(computeEntries: [:], instanceTypes: [:])
         guard let root, !root.isNull else { return config }
         let entries = try root.entries()
-        for entry in entries where !["compute", "instance_types"].contains(entry.key) {
-            throw entry.value.error(.unknownField, "unknown key '\(entry.key)'; the configuration file has compute: and instance_types:")
+        for entry in entries where !["compute", "instance_types", "datastores", "default_datastore"].contains(entry.key) {
+            throw entry.value.error(
+                .unknownField, "unknown key '\(entry.key)'; the configuration file has compute:, instance_types:, datastores: and default_datastore:"
+            )
+        }
+        for entry in try entries["datastores"]?.entriesOrEmpty() ?? [] {
+            let directory = try entry.value.string(expecting: "a directory")
+            guard !entry.key.contains("/"), !directory.isEmpty else {
+                throw entry.value.error(.invalidType, "a datastore maps a name without '/' to a directory, found \(entry.key): '\(directory)'")
+            }
+            config.datastores[entry.key] = PathResolver.absolute(directory, relativeTo: PathResolver.directory(of: file))
+        }
+        if let value = entries["default_datastore"], !value.isNull {
+            config.defaultDatastore = try value.string(expecting: "a datastore name")
         }
         for entry in try entries["compute"]?.entriesOrEmpty() ?? [] {
             let name = Self.computeName(entry.key) ?? entry.key

@@ -1,0 +1,84 @@
+import Foundation
+import Spec
+
+/// The coordinator's datastores: names that `azureml://datastores/NAME/paths/...` refers to, each
+/// a directory on the coordinator's machine, and the one `${{default_datastore}}` names.
+///
+/// Pure: maps URIs to paths and checks them; the shell reads and writes the files.
+public struct Datastores: Sendable, Hashable {
+    /// Datastore name → absolute directory.
+    public var directories: [String: String]
+    /// The datastore a pipeline without `settings.default_datastore` writes `${{default_datastore}}` to.
+    public var defaultName: String
+
+    /// Azure ML's name for a workspace's default datastore, which pipelines often name directly.
+    public static let standardName = "workspaceblobstore"
+
+    public init(directories: [String: String], defaultName: String) {
+        self.directories = directories
+        self.defaultName = defaultName
+    }
+
+    /// `workspaceblobstore` under `dataDirectory/datastores`, and `extra` (which may replace it).
+    public static func standard(dataDirectory: String, extra: [String: String] = [:], defaultName: String? = nil) -> Datastores {
+        var directories = [standardName: dataDirectory + "/datastores/" + standardName]
+        directories.merge(extra) { _, new in new }
+        return Datastores(directories: directories, defaultName: defaultName ?? standardName)
+    }
+
+    /// Why a datastore path cannot be used; the message names the URI and what is configured.
+    public struct Failure: Error, Sendable, Hashable {
+        public var message: String
+    }
+
+    /// The local path a data input's `azureml://datastores/NAME/paths/PATH` names.
+    public func inputLocation(of uri: String) throws(Failure) -> String {
+        let parsed: DatastorePath
+        do {
+            parsed = try DatastorePath(parsing: uri)
+        } catch {
+            throw Failure(message: error.message)
+        }
+        guard !parsed.hasExpressions else {
+            throw Failure(message: "'\(uri)' uses an expression; only output paths may use ${{name}}, ${{output_name}} and ${{default_datastore}}")
+        }
+        return try location(datastore: parsed.datastore, path: parsed.path, uri: uri)
+    }
+
+    /// The local path an output's `path:` template names once filled in for `jobName`.
+    public func outputLocation(
+        of template: String, jobName: String, outputName: String, pipelineDefault: String?
+    ) throws(Failure) -> String {
+        do {
+            let parsed = try DatastorePath(parsing: template)
+            let resolved = try parsed.resolved(jobName: jobName, outputName: outputName, defaultDatastore: pipelineDefault ?? defaultName)
+            return try location(datastore: resolved.datastore, path: resolved.path, uri: template)
+        } catch let failure as DatastorePath.Failure {
+            throw Failure(message: failure.message)
+        } catch let failure as Failure {
+            throw failure
+        } catch {
+            throw Failure(message: "\(error)")
+        }
+    }
+
+    private func location(datastore: String, path: String, uri: String) throws(Failure) -> String {
+        guard let directory = directories[datastore] else {
+            let known = directories.keys.sorted().joined(separator: ", ")
+            throw Failure(
+                message: "'\(uri)' names the datastore '\(datastore)', which this coordinator does not have (datastores: \(known)); add it with --datastore \(datastore)=DIR"
+            )
+        }
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        guard !segments.isEmpty, !segments.contains(where: { $0 == ".." || $0 == "." }) else {
+            throw Failure(message: "'\(uri)': the path must stay inside datastore \(datastore), without '.' or '..'")
+        }
+        return directory + "/" + segments.joined(separator: "/")
+    }
+
+    /// The job name `${{name}}` stands for: the run and the step, one path component
+    /// (`run-20260101-120000-abcd1234.fast.train` for the step `fast/train`).
+    public static func jobName(runID: String, step: String) -> String {
+        runID + "." + step.replacingOccurrences(of: "/", with: ".")
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import TestKit
+import Testing
+
+/// Datastores end to end: a coordinator started with `--datastore NAME=DIR`, a pipeline that reads
+/// `azureml://datastores/NAME/paths/...` and writes an output to a path made of server expressions.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct DatastoreIntegrationTests {
+    static let pipeline = """
+        type: pipeline
+        settings:
+          default_datastore: azureml:shared
+        inputs:
+          raw:
+            type: uri_folder
+            path: azureml://datastores/shared/paths/raw
+        outputs:
+          counted:
+            type: uri_file
+            path: azureml://datastores/${{default_datastore}}/paths/results/${{name}}/${{output_name}}.txt
+        jobs:
+          count:
+            command: wc -l < ${{inputs.raw}}/in.csv | tr -d ' ' > ${{outputs.n}}
+            inputs:
+              raw: ${{parent.inputs.raw}}
+            outputs:
+              n: ${{parent.outputs.counted}}
+        """
+
+    /// The files under `directory`, relative path → content.
+    static func files(under directory: String) -> [String: String] {
+        var result: [String: String] = [:]
+        let enumerator = FileManager.default.enumerator(atPath: directory)
+        while let relative = enumerator?.nextObject() as? String {
+            var isDirectory: ObjCBool = false
+            let path = directory + "/" + relative
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            result[relative] = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        }
+        return result
+    }
+
+    @Test func inputsAreReadByContentAndOutputsWrittenWhereTheirPathsSay() async throws {
+        let shared = try ProcessHarness.temporaryDirectory("conduit-datastore")
+        try FileManager.default.createDirectory(atPath: shared + "/raw", withIntermediateDirectories: true)
+        try "a\nb\n".write(toFile: shared + "/raw/in.csv", atomically: true, encoding: .utf8)
+        let directory = try ProcessHarness.temporaryDirectory("conduit-datastore-pipeline")
+        let file = try Fixtures.pipeline(Self.pipeline, in: directory)
+
+        let cluster = try Cluster()
+        cluster.coordinatorOptions = ["--datastore", "shared=" + shared]
+        do {
+            try await cluster.start(workers: 1)
+            let first = try await cluster.cli(["submit", file, "--wait", "--json"])
+            #expect(first.status == 0, "\(first.stderr)")
+            let firstRun = try #require(try first.json()["run"] as? String)
+            #expect(Self.files(under: shared + "/results") == ["\(firstRun).count/n.txt": "2\n"])
+
+            // Same bytes: reused, and the reused output is written under the new run's name too.
+            let again = try await cluster.cli(["submit", file, "--wait", "--json"])
+            let againRun = try #require(try again.json()["run"] as? String)
+            #expect(steps(of: try again.json())["count"]?.reused == true)
+            #expect(Self.files(under: shared + "/results")["\(againRun).count/n.txt"] == "2\n")
+
+            // New content at the same path: the step runs again.
+            try "a\nb\nc\n".write(toFile: shared + "/raw/in.csv", atomically: true, encoding: .utf8)
+            let changed = try await cluster.cli(["submit", file, "--wait", "--json"])
+            let changedRun = try #require(try changed.json()["run"] as? String)
+            #expect(steps(of: try changed.json())["count"]?.reused == false)
+            #expect(Self.files(under: shared + "/results")["\(changedRun).count/n.txt"] == "3\n")
+            let explained = try await cluster.cli(["explain", changedRun, "count"])
+            #expect(explained.stdout.contains("input raw: content changed"), "\(explained.stdout)")
+
+            // A datastore the coordinator does not have is refused before anything runs.
+            let other = try Fixtures.pipeline(
+                Self.pipeline.replacingOccurrences(of: "datastores/shared/paths/raw", with: "datastores/elsewhere/paths/raw"),
+                named: "other.yml", in: directory
+            )
+            let refused = try await cluster.cli(["submit", other, "--wait"])
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains("elsewhere") && refused.stderr.contains("shared"), "\(refused.stderr)")
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+}
