@@ -86,6 +86,10 @@ extension SpecReader {
             }
             if let path = entries["path"], !path.isNull {
                 let text = try path.string(expecting: "a path")
+                if DatastorePath.isDatastoreURI(text) {
+                    output.path = try readOutputPath(path)
+                    return output
+                }
                 switch BindingExpression.match(text) {
                 case .binding(let binding):
                     output.pipelineOutput = try Self.pipelineOutputName(binding, at: path)

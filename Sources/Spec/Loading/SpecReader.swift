@@ -39,6 +39,26 @@ struct SpecReader {
 
     init() {}
 
+    /// Why a node of an unsupported type cannot run, and what to do instead.
+    static func unsupportedNodeMessage(_ type: String) -> String {
+        let what: String
+        switch type {
+        case "sweep":
+            what = "sweep steps (hyperparameter search) are not supported yet; run the trial component as a command step, once per setting (--set jobs.STEP.inputs.NAME=VALUE)"
+        case "parallel":
+            what = "parallel steps (mini-batch processing with an entry script) are not supported yet; call the entry script from a command step"
+        case "spark":
+            what = "spark steps need a Spark cluster, which Conduit does not run; run the job with spark-submit from a command step"
+        case "automl":
+            what = "automl steps are Azure ML's cloud service and cannot run locally; train the model in a command step instead"
+        case "import", "data_transfer":
+            what = "\(type) steps move data between Azure services and are not supported; read the data from a local path or a datastore (azureml://datastores/NAME/paths/...)"
+        default:
+            what = "\(type) nodes (control flow, an Azure ML private preview) are not supported"
+        }
+        return "steps of type '\(type)' cannot run: " + what + "; Conduit runs command steps and pipeline components"
+    }
+
     // MARK: Pipeline job
 
     /// Reads the pipeline job in `file` (absolute path), or in `text` as if it were that file's content.
@@ -184,7 +204,7 @@ struct SpecReader {
         let entries = try node.entries()
         let type = try entries["type"].map { try $0.string() }
         if let type, Self.unsupportedNodeTypes.contains(type) {
-            throw entries["type"]!.error(.notSupported, "steps of type '\(type)' are not supported yet; Conduit runs command steps and pipeline components")
+            throw entries["type"]!.error(.notSupported, Self.unsupportedNodeMessage(type))
         }
         if let type, type != "command", type != "pipeline" {
             throw entries["type"]!.error(
