@@ -306,7 +306,8 @@ struct LoaderTests {
     func unimplementedNodeTypesSaySo(_ type: String) throws {
         let error = try #require(try Fixture.error("type: pipeline\njobs:\n  a: {type: \(type), trial: x.yml}\n"))
         #expect(error.code == .notSupported)
-        #expect(error.message.contains("not supported yet"))
+        #expect(error.message.contains("steps of type '\(type)' cannot run"))
+        #expect(error.message.contains("command step"))
         #expect(error.field == "jobs.a.type")
     }
 
