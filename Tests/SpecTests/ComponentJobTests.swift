@@ -132,6 +132,8 @@ struct DatastorePathTests {
               final:
                 type: uri_file
                 path: azureml://datastores/${{default_datastore}}/paths/${{name}}/final.txt
+                name: final_asset
+                version: 2
             jobs:
               a:
                 command: echo hi > ${{outputs.out}}; echo x > ${{outputs.other}}/x
@@ -147,6 +149,7 @@ struct DatastorePathTests {
         #expect(outputs.first { $0.name == "other" }?.path == "azureml://datastores/scratch/paths/other")
         #expect(outputs.first { $0.name == "plain" }?.path == nil)
         #expect(plan.warnings.contains { $0.contains("./somewhere") })
+        #expect(plan.warnings.contains { $0.contains("registering output 'final' as a data asset") })
         let decoded = try PlanJSONTests.roundTrip(plan)
         #expect(decoded == plan)
     }

@@ -219,6 +219,11 @@ extension SpecReader {
         }
         let entries = try node.entries()
         warnUnknownKeys(entries, known: Self.outputDeclarationKeys, in: node)
+        if let asset = entries["name"] ?? entries["version"], !asset.isNull {
+            warnings.append(asset.warning(
+                "registering output '\(name)' as a data asset (name/version) is not supported yet; the output is kept in Conduit's store and, with a datastore path:, written there"
+            ))
+        }
         if let typeNode = entries["type"], !typeNode.isNull {
             declaration.type = try Self.checkedOutputType(typeNode)
         } else if requireType {
