@@ -38,8 +38,16 @@ public struct CacheManifest: Codable, Hashable, Sendable {
     public var inputs: [String: Input]
     /// Output name → type.
     public var outputs: [String: String]
+    /// What the environment resolved to (requirements, interpreter), when the step has one: part of
+    /// the key, so mapping a name to new requirements re-runs the step. Absent from the key text
+    /// when nil, so keys of steps without an environment are unchanged.
+    public var environmentSetup: StepEnvironment?
 
-    public init(command: String, parameters: [String: String], code: Code?, environment: String, inputs: [String: Input], outputs: [String: String]) {
+    public init(
+        command: String, parameters: [String: String], code: Code?, environment: String, inputs: [String: Input],
+        outputs: [String: String], environmentSetup: StepEnvironment? = nil
+    ) {
+        self.environmentSetup = environmentSetup
         self.version = 1
         self.command = command
         self.parameters = parameters
@@ -75,6 +83,10 @@ public struct CacheManifest: Codable, Hashable, Sendable {
         Self.appendString(command, to: &out)
         key("environment")
         Self.appendString(environment, to: &out)
+        if let environmentSetup {
+            key("environmentSetup")
+            out += environmentSetup.canonicalJSON
+        }
         key("inputs")
         out += "{"
         for (index, name) in Self.sortedKeys(inputs.keys).enumerated() {
@@ -154,7 +166,12 @@ public struct CacheManifest: Codable, Hashable, Sendable {
         case (_?, nil): result.append("code: the code folder was removed")
         default: break
         }
-        if environment != earlier.environment { result.append("environment: the environment definition changed") }
+        let environmentChanges = StepEnvironment.differences(from: earlier.environmentSetup, to: environmentSetup)
+        if !environmentChanges.isEmpty {
+            result += environmentChanges
+        } else if environment != earlier.environment {
+            result.append("environment: the environment definition changed")
+        }
         for name in Set(inputs.keys).union(earlier.inputs.keys).sorted() {
             switch (earlier.inputs[name], inputs[name]) {
             case let (old?, new?) where old != new:
