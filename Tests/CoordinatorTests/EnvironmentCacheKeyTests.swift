@@ -18,10 +18,28 @@ import Testing
         #expect(CacheManifest.decode(json: new.canonicalJSON) == new)
     }
 
-    @Test func aStepWithoutAnEnvironmentKeepsItsKey() {
+    @Test func stepsWithoutAnEnvironmentOrOnTheWorkersPythonKeepTheirKeys() {
         let plain = CacheManifest(command: "python train.py", parameters: [:], code: nil, environment: "", inputs: [:], outputs: [:])
         #expect(!plain.canonicalJSON.contains("environmentSetup"))
         #expect(plain.canonicalJSON == #"{"command":"python train.py","environment":"","inputs":{},"outputs":{},"parameters":{},"version":1}"#)
+        let image = CacheManifest(
+            command: "python train.py", parameters: [:], code: nil, environment: #"{"image":"python:3.11"}"#, inputs: [:], outputs: [:],
+            environmentSetup: StepEnvironment(reference: nil, kind: .workerPython)
+        )
+        #expect(image.canonicalJSON == #"{"command":"python train.py","environment":"{\"image\":\"python:3.11\"}","inputs":{},"outputs":{},"parameters":{},"version":1}"#)
+    }
+
+    @Test func mappingAnUnmappedNameChangesTheKeyAndExplainSaysHow() throws {
+        let unmapped = Self.manifest(StepEnvironment(reference: "azureml:sklearn-env:1", kind: .workerPython))
+        let mapped = Self.manifest(StepEnvironment(reference: "azureml:sklearn-env:1", kind: .virtualEnvironment, requirements: ["scikit-learn==1.5.0"]))
+        #expect(unmapped.canonicalJSON != mapped.canonicalJSON)
+        // Explain compares against the stored (re-read) manifest.
+        let stored = try #require(CacheManifest.decode(json: unmapped.canonicalJSON))
+        #expect(mapped.differences(from: stored) == [
+            "environment: the worker's python3 → a virtual environment",
+            "environment: requirement scikit-learn==1.5.0 added",
+        ])
+        #expect(stored.differences(from: mapped).first == "environment: a virtual environment → the worker's python3")
     }
 
     @Test func explainNamesAnInterpreterChange() {

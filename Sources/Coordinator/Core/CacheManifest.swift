@@ -39,8 +39,9 @@ public struct CacheManifest: Codable, Hashable, Sendable {
     /// Output name → type.
     public var outputs: [String: String]
     /// What the environment resolved to (requirements, interpreter), when the step has one: part of
-    /// the key, so mapping a name to new requirements re-runs the step. Absent from the key text
-    /// when nil, so keys of steps without an environment are unchanged.
+    /// the key, so mapping a name to new requirements re-runs the step. Absent from the key text when
+    /// it is the worker's own python3 (nothing built: `environment` says all there is), so such steps
+    /// keep the keys they had before environments were resolved.
     public var environmentSetup: StepEnvironment?
 
     public init(
@@ -83,7 +84,7 @@ public struct CacheManifest: Codable, Hashable, Sendable {
         Self.appendString(command, to: &out)
         key("environment")
         Self.appendString(environment, to: &out)
-        if let environmentSetup {
+        if let environmentSetup, environmentSetup.kind != .workerPython {
             key("environmentSetup")
             out += environmentSetup.canonicalJSON
         }
@@ -166,7 +167,15 @@ public struct CacheManifest: Codable, Hashable, Sendable {
         case (_?, nil): result.append("code: the code folder was removed")
         default: break
         }
-        let environmentChanges = StepEnvironment.differences(from: earlier.environmentSetup, to: environmentSetup)
+        // A manifest read back has no setup for the worker's python3 (it is left out of the key text):
+        // with the same definition, that is what a missing side stood for.
+        var before = earlier.environmentSetup
+        var after = environmentSetup
+        if environment == earlier.environment {
+            if before == nil, let after { before = StepEnvironment(reference: after.reference, kind: .workerPython) }
+            if after == nil, let before { after = StepEnvironment(reference: before.reference, kind: .workerPython) }
+        }
+        let environmentChanges = StepEnvironment.differences(from: before, to: after)
         if !environmentChanges.isEmpty {
             result += environmentChanges
         } else if environment != earlier.environment {
