@@ -56,6 +56,24 @@ struct EnvironmentBuildTests {
         #expect(await otherLog.text.isEmpty)
     }
 
+    @Test func twoWorkerProcessesSharingAWorkDirectoryBuildOnce() async throws {
+        let directory = try ProcessHarness.temporaryDirectory("conduit-envs")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let setup = DispatchEnvironment(label: "azureml:shared:1", kind: .virtualEnvironment, digest: String(repeating: "9", count: 64))
+        // Two instances stand for two processes: nothing is shared between them but the directory
+        // (flock locks belong to each open file, so they exclude each other within one process too).
+        let one = EnvironmentBuilds(root: directory, baseEnvironment: ProcessInfo.processInfo.environment)
+        let two = EnvironmentBuilds(root: directory, baseEnvironment: ProcessInfo.processInfo.environment)
+        let logOne = LogLines()
+        let logTwo = LogLines()
+        async let a = one.prepare(setup) { await logOne.append($0) }
+        async let b = two.prepare(setup) { await logTwo.append($0) }
+        let results = await [a, b]
+        #expect(results.allSatisfy { (try? $0.get()) != nil })
+        let logs = await logOne.text + logTwo.text
+        #expect(logs.components(separatedBy: "building the environment azureml:shared:1").count == 2, "built once: \(logs)")
+    }
+
     @Test func requirementsAreInstalledFromALocalWheelAndAFailedInstallNamesTheEnvironment() async throws {
         let directory = try ProcessHarness.temporaryDirectory("conduit-envs")
         defer { try? FileManager.default.removeItem(atPath: directory) }
