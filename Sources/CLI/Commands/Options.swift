@@ -31,9 +31,20 @@ struct OverrideOptions: ParsableArguments {
     @Option(name: .customLong("set"), help: ArgumentHelp("Change a field of the pipeline file before it is read, as az ml --set does (repeatable): inputs.learning_rate=0.01, inputs.data.path=./other, settings.default_compute=azureml:gpu, jobs.train.inputs.epochs=5, jobs.train.component=azureml:train@latest. VALUE is YAML.", valueName: "KEY=VALUE"))
     var overrides: [String] = []
 
+    @Option(name: .customLong("environments"), help: ArgumentHelp("A file mapping environment names to requirements or interpreters (default: $CONDUIT_ENVIRONMENTS, else $CONDUIT_HOME/environments.yml when it exists).", valueName: "FILE"))
+    var environmentsFile: String?
+
     /// The loader's options these flags describe.
     func loadOptions() -> PipelineLoader.Options {
-        PipelineLoader.Options(overrides: overrides)
+        PipelineLoader.Options(overrides: overrides, environmentsFile: environmentsFilePath())
+    }
+
+    /// `--environments`, else `$CONDUIT_ENVIRONMENTS`, else `$CONDUIT_HOME/environments.yml` when it exists.
+    func environmentsFilePath() -> String? {
+        if let environmentsFile { return environmentsFile }
+        if let variable = ProcessInfo.processInfo.environment["CONDUIT_ENVIRONMENTS"], !variable.isEmpty { return variable }
+        let standard = EmbeddedSystem.defaultDataDirectory + "/environments.yml"
+        return FileManager.default.fileExists(atPath: standard) ? standard : nil
     }
 }
 

@@ -38,8 +38,17 @@ public struct CacheManifest: Codable, Hashable, Sendable {
     public var inputs: [String: Input]
     /// Output name → type.
     public var outputs: [String: String]
+    /// What the environment resolved to (requirements, interpreter), when the step has one: part of
+    /// the key, so mapping a name to new requirements re-runs the step. Absent from the key text when
+    /// it is the worker's own python3 (nothing built: `environment` says all there is), so such steps
+    /// keep the keys they had before environments were resolved.
+    public var environmentSetup: StepEnvironment?
 
-    public init(command: String, parameters: [String: String], code: Code?, environment: String, inputs: [String: Input], outputs: [String: String]) {
+    public init(
+        command: String, parameters: [String: String], code: Code?, environment: String, inputs: [String: Input],
+        outputs: [String: String], environmentSetup: StepEnvironment? = nil
+    ) {
+        self.environmentSetup = environmentSetup
         self.version = 1
         self.command = command
         self.parameters = parameters
@@ -75,6 +84,10 @@ public struct CacheManifest: Codable, Hashable, Sendable {
         Self.appendString(command, to: &out)
         key("environment")
         Self.appendString(environment, to: &out)
+        if let environmentSetup, environmentSetup.kind != .workerPython {
+            key("environmentSetup")
+            out += environmentSetup.canonicalJSON
+        }
         key("inputs")
         out += "{"
         for (index, name) in Self.sortedKeys(inputs.keys).enumerated() {
@@ -154,7 +167,20 @@ public struct CacheManifest: Codable, Hashable, Sendable {
         case (_?, nil): result.append("code: the code folder was removed")
         default: break
         }
-        if environment != earlier.environment { result.append("environment: the environment definition changed") }
+        // A manifest read back has no setup for the worker's python3 (it is left out of the key text):
+        // with the same definition, that is what a missing side stood for.
+        var before = earlier.environmentSetup
+        var after = environmentSetup
+        if environment == earlier.environment {
+            if before == nil, let after { before = StepEnvironment(reference: after.reference, kind: .workerPython) }
+            if after == nil, let before { after = StepEnvironment(reference: before.reference, kind: .workerPython) }
+        }
+        let environmentChanges = StepEnvironment.differences(from: before, to: after)
+        if !environmentChanges.isEmpty {
+            result += environmentChanges
+        } else if environment != earlier.environment {
+            result.append("environment: the environment definition changed")
+        }
         for name in Set(inputs.keys).union(earlier.inputs.keys).sorted() {
             switch (earlier.inputs[name], inputs[name]) {
             case let (old?, new?) where old != new:

@@ -252,7 +252,8 @@ extension CoordinatorService {
         let manifest = CacheManifest(
             command: planned.commandTemplate, parameters: planned.parameters, code: runs[runID]!.codeManifests[step],
             environment: planned.environment, inputs: manifestInputs,
-            outputs: Dictionary(uniqueKeysWithValues: planned.outputs.map { ($0.name, $0.type.rawValue) })
+            outputs: Dictionary(uniqueKeysWithValues: planned.outputs.map { ($0.name, $0.type.rawValue) }),
+            environmentSetup: planned.environmentSetup
         )
         let json = manifest.canonicalJSON
         let key = SHA256Hasher.digest(of: Array(json.utf8)).hex

@@ -175,7 +175,8 @@ extension CoordinatorService {
             attemptID: attemptID, runID: attempt.runID, step: attempt.step, command: planned.command.segments.map(Self.piece),
             environment: environment, code: code, inputs: dispatchInputs,
             outputs: planned.outputs.map { DispatchOutput(name: $0.name, kind: $0.type.isFile ? .file : .folder) },
-            timeoutSeconds: planned.timeoutSeconds, leaseSequence: worker.heartbeatSequence, gpuDevices: gpuDevices
+            timeoutSeconds: planned.timeoutSeconds, leaseSequence: worker.heartbeatSequence, gpuDevices: gpuDevices,
+            environmentSetup: planned.environmentSetup.map(Self.dispatchEnvironment)
         )
         var record = AttemptRecord(id: attemptID, runID: attempt.runID, step: attempt.step, worker: workerID, status: "dispatched", dispatchedAt: wallNow())
         record.gpuDevices = gpuDevices.isEmpty ? nil : gpuDevices.map(String.init).joined(separator: ",")
@@ -199,6 +200,16 @@ extension CoordinatorService {
         logger.debug("dispatch", metadata: ["attempt": "\(attemptID)", "worker": "\(workerID)"])
         send(.dispatch(dispatch), to: worker.peer)
         bump()
+    }
+
+    /// The wire form of a step's environment.
+    static func dispatchEnvironment(_ setup: StepEnvironment) -> DispatchEnvironment {
+        let kind: DispatchEnvironment.Kind = switch setup.kind {
+        case .workerPython: .workerPython
+        case .interpreter: .interpreter
+        case .virtualEnvironment: .virtualEnvironment
+        }
+        return DispatchEnvironment(label: setup.label, kind: kind, python: setup.python, requirements: setup.requirements, digest: setup.digest)
     }
 
     static func piece(_ segment: CommandTemplate.Segment) -> CommandPiece {

@@ -65,12 +65,15 @@ public struct Dispatch: Codable, Hashable, Sendable {
     /// The worker shows exactly these to the process (`CUDA_VISIBLE_DEVICES`,
     /// `NVIDIA_VISIBLE_DEVICES`); an attempt with none sees no GPU.
     public var gpuDevices: [Int]
+    /// The Python environment to run in, or nil to run with the worker's own `PATH`.
+    public var environmentSetup: DispatchEnvironment?
 
     public init(
         attemptID: String, runID: String, step: String, command: [CommandPiece], environment: [String: String] = [:],
         code: String? = nil, inputs: [DispatchInput] = [], outputs: [DispatchOutput] = [], timeoutSeconds: Int? = nil,
-        leaseSequence: UInt64 = 0, gpuDevices: [Int] = []
+        leaseSequence: UInt64 = 0, gpuDevices: [Int] = [], environmentSetup: DispatchEnvironment? = nil
     ) {
+        self.environmentSetup = environmentSetup
         self.leaseSequence = leaseSequence
         self.gpuDevices = gpuDevices
         self.attemptID = attemptID

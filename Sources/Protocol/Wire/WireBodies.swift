@@ -176,6 +176,7 @@ extension Dispatch: WireBody {
         writer.optional(timeoutSeconds) { $0.int($1) }
         writer.unsigned(leaseSequence)
         writer.array(gpuDevices) { $0.int($1) }
+        writer.optional(environmentSetup) { piece, value in value.write(to: &piece) }
     }
 
     public init(from reader: inout WireReader) throws(ProtocolError) {
@@ -188,7 +189,28 @@ extension Dispatch: WireBody {
             outputs: try reader.array { (r: inout WireReader) throws(ProtocolError) in try DispatchOutput(from: &r) },
             timeoutSeconds: try reader.optional { (r: inout WireReader) throws(ProtocolError) in try r.int() },
             leaseSequence: try reader.unsigned(),
-            gpuDevices: try reader.array { (r: inout WireReader) throws(ProtocolError) in try r.int() }
+            gpuDevices: try reader.array { (r: inout WireReader) throws(ProtocolError) in try r.int() },
+            environmentSetup: try reader.optional { (r: inout WireReader) throws(ProtocolError) in try DispatchEnvironment(from: &r) }
+        )
+    }
+}
+
+extension DispatchEnvironment: WireBody {
+    public func write(to writer: inout WireWriter) {
+        writer.string(label)
+        writer.byte(kind.rawValue)
+        writer.optional(python) { $0.string($1) }
+        writer.strings(requirements)
+        writer.string(digest)
+    }
+
+    public init(from reader: inout WireReader) throws(ProtocolError) {
+        let label = try reader.string()
+        let tag = try reader.byte()
+        guard let kind = Kind(rawValue: tag) else { throw reader.fail("environment kind \(tag)") }
+        self.init(
+            label: label, kind: kind, python: try reader.optional { (r: inout WireReader) throws(ProtocolError) in try r.string() },
+            requirements: try reader.strings(), digest: try reader.string()
         )
     }
 }

@@ -12,9 +12,13 @@ public enum PipelineLoader {
     public struct Options: Sendable {
         /// az-ml style `--set KEY=VALUE` strings; `VALUE` is read as YAML text, like a value in the file.
         public var overrides: [String]
+        /// The environments file (absolute path) that maps named environments, or nil for none: every
+        /// named environment then runs with the worker's `python3`, with a warning. See `EnvironmentsFile`.
+        public var environmentsFile: String?
 
-        public init(overrides: [String] = []) {
+        public init(overrides: [String] = [], environmentsFile: String? = nil) {
             self.overrides = overrides
+            self.environmentsFile = environmentsFile
         }
     }
 
@@ -67,6 +71,12 @@ public enum PipelineLoader {
 
     private static func loadResolved(_ path: String, text: String? = nil, options: Options) throws -> PipelinePlan {
         var reader = SpecReader()
+        if let environmentsFile = options.environmentsFile {
+            reader.environments = try EnvironmentsFile.load(
+                file: PathResolver.absolute(environmentsFile, relativeTo: FileManager.default.currentDirectoryPath)
+            )
+            reader.warnings += reader.environments.warnings
+        }
         let spec = try reader.readPipelineJob(file: path, text: text, overrides: options.overrides)
         var builder = PlanBuilder()
         let inputs = spec.isComponentJob ? try builder.componentJobInputs(spec) : try PlanBuilder.jobInputs(spec)

@@ -422,7 +422,7 @@ struct PlanBuilder {
             outputs: outputs, codeDirectory: component.codeDirectory, environment: component.environment,
             compute: compute, timeoutSeconds: node.timeoutSeconds, isDeterministic: component.isDeterministic,
             environmentVariables: node.environmentVariables, retry: node.retry,
-            resources: node.resources.over(component.resources)
+            resources: node.resources.over(component.resources), environmentSetup: component.environmentSetup
         )
         var outputReferences: [String: DataReference] = [:]
         for output in outputs {

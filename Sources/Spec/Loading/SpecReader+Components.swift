@@ -121,6 +121,7 @@ extension SpecReader {
             isDeterministic: try entries["is_deterministic"].map { $0.isNull ? true : try $0.bool() } ?? true,
             declaresInputsByValue: false
         )
+        spec.environmentSetup = try readEnvironment(entries["environment"], baseDirectory: baseDirectory)
         if let resources = entries["resources"] {
             spec.resources = try readResources(resources)
         }

@@ -9,6 +9,10 @@ struct SpecReader {
     private var components: [String: ComponentSpec] = [:]
     /// Pipeline component files being read, to refuse a component that includes itself.
     private var pipelineFilesInProgress: [String] = []
+    /// What named environments resolve to (see `readEnvironment`).
+    var environments = EnvironmentsFile()
+    /// Named environments already warned about as unmapped.
+    var warnedEnvironments: Set<String> = []
 
     /// Keys of a pipeline job, beyond which a warning is given.
     static let pipelineJobKeys: Set<String> = [
@@ -320,13 +324,15 @@ struct SpecReader {
             guard let command = entries["command"], !command.isNull else {
                 throw node.error(.missingCommand, "a command step needs command: (or component:)")
             }
-            return ComponentSpec(
+            var inline = ComponentSpec(
                 file: node.file, displayName: nil, inputs: [], outputs: [],
                 command: try command.string(expecting: "a command"), commandLocation: command,
                 codeDirectory: try readCode(entries["code"], baseDirectory: baseDirectory),
                 environment: try entries["environment"].map { $0.isNull ? "" : try CanonicalJSON.encode($0) } ?? "",
                 isDeterministic: true, declaresInputsByValue: true
             )
+            inline.environmentSetup = try readEnvironment(entries["environment"], baseDirectory: baseDirectory)
+            return inline
         }
         var component = try readCommandComponent(reference, baseDirectory: baseDirectory)
         if let command = entries["command"], !command.isNull {
@@ -338,6 +344,7 @@ struct SpecReader {
         }
         if let environment = entries["environment"], !environment.isNull {
             component.environment = try CanonicalJSON.encode(environment)
+            component.environmentSetup = try readEnvironment(environment, baseDirectory: baseDirectory)
         }
         return component
     }

@@ -16,6 +16,8 @@ struct ComponentSpec {
     var codeDirectory: String?
     /// Canonical JSON of `environment`, or "".
     var environment: String
+    /// What `environment` resolves to on a worker, or nil when there is none.
+    var environmentSetup: StepEnvironment? = nil
     var isDeterministic: Bool
     /// `resources:` of the component.
     var resources = StepResources()

@@ -90,14 +90,18 @@ public struct PlannedStep: Sendable, Codable, Hashable {
     /// `resources:` of the step over its component's, or nil when neither asks for anything;
     /// not part of the cache key.
     public var resources: StepResources?
+    /// What `environment` resolves to on a worker (see `StepEnvironment`), or nil when the step names
+    /// none (it runs with the worker's own `PATH`). Part of the cache key.
+    public var environmentSetup: StepEnvironment?
 
     public init(
         name: String, displayName: String? = nil, commandTemplate: String, command: CommandTemplate,
         parameters: [String: String] = [:], inputs: [StepDataInput] = [], outputs: [StepDataOutput] = [],
         codeDirectory: String? = nil, environment: String = "", compute: String? = nil,
         timeoutSeconds: Int? = nil, isDeterministic: Bool = true, environmentVariables: [String: String] = [:],
-        retry: RetrySettings? = nil, resources: StepResources? = nil
+        retry: RetrySettings? = nil, resources: StepResources? = nil, environmentSetup: StepEnvironment? = nil
     ) {
+        self.environmentSetup = environmentSetup
         self.retry = retry
         self.resources = resources.flatMap { $0.isEmpty ? nil : $0 }
         self.name = name

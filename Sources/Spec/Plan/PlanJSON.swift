@@ -152,6 +152,17 @@ public enum PlanJSON {
                         $0.field("factor", retry.factor)
                     }
                 }
+                if let setup = step.environmentSetup {
+                    $0.key("environmentSetup")
+                    $0.object {
+                        $0.field("reference", setup.reference)
+                        $0.field("kind", setup.kind.rawValue)
+                        $0.field("python", setup.python)
+                        $0.key("requirements")
+                        $0.array(setup.requirements) { $0.string($1) }
+                        $0.field("digest", setup.digest)
+                    }
+                }
                 if let resources = step.resources {
                     $0.key("resources")
                     $0.object {

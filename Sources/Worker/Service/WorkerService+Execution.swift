@@ -16,6 +16,7 @@ extension WorkerService {
             report = AttemptFinished(attemptID: dispatch.attemptID, outcome: .workerError, startedAt: started, endedAt: Self.now(), message: "\(error)")
         }
         let state = running.removeValue(forKey: dispatch.attemptID)
+        environmentLogSequence[dispatch.attemptID] = nil
         if state?.fenced == true {
             // The coordinator may have sent the step elsewhere: whatever this attempt produced is
             // discarded; the report says so once and is not kept for re-sending.
@@ -85,6 +86,25 @@ extension WorkerService {
         let metricsFile = directory + "/metrics.jsonl"
         environment["CONDUIT_METRICS_FILE"] = metricsFile
         environment.merge(Self.gpuEnvironment(dispatch.gpuDevices)) { _, new in new }
+        if dispatch.environment["MLFLOW_TRACKING_URI"] == nil {
+            // MLflow logging lands in the attempt's own file store, read back as metrics below.
+            environment["MLFLOW_TRACKING_URI"] = "file://" + directory + "/mlruns"
+        }
+        if let setup = dispatch.environmentSetup {
+            let attemptID = dispatch.attemptID
+            let prepared = await environmentBuilds.prepare(setup) { [weak self] text in
+                await self?.sendEnvironmentLog(attemptID: attemptID, text: text)
+            }
+            switch prepared {
+            case .success(let prepared):
+                environment = prepared.applied(to: environment)
+            case .failure(let failure):
+                environmentLogSequence[attemptID] = nil
+                // The step's environment is wrong (a requirement pip cannot install, a missing
+                // interpreter): a step failure, not one of this worker.
+                return AttemptFinished(attemptID: attemptID, outcome: .failed, startedAt: started, endedAt: Self.now(), message: failure.message)
+            }
+        }
 
         guard running[dispatch.attemptID]?.canceled != true, running[dispatch.attemptID]?.fenced != true else {
             return AttemptFinished(attemptID: dispatch.attemptID, outcome: .canceled, startedAt: started, endedAt: Self.now(), message: "canceled before it started")
@@ -93,9 +113,12 @@ extension WorkerService {
         running[dispatch.attemptID]?.process = process
         logger.debug("started", metadata: ["attempt": "\(dispatch.attemptID)", "pid": "\(process.pid)"])
 
-        let (termination, timedOut) = await supervise(process, attemptID: dispatch.attemptID, timeout: dispatch.timeoutSeconds)
+        let firstSequence = environmentLogSequence.removeValue(forKey: dispatch.attemptID) ?? 0
+        let (termination, timedOut) = await supervise(
+            process, attemptID: dispatch.attemptID, timeout: dispatch.timeoutSeconds, firstSequence: firstSequence
+        )
         let ended = Self.now()
-        sendMetrics(from: metricsFile, attemptID: dispatch.attemptID)
+        sendMetrics(from: metricsFile, mlflowStore: directory + "/mlruns", attemptID: dispatch.attemptID)
         if running[dispatch.attemptID]?.canceled == true {
             return AttemptFinished(attemptID: dispatch.attemptID, outcome: .canceled, exitCode: termination.exitCode, signal: termination.signal, startedAt: started, endedAt: ended, message: "canceled")
         }
@@ -188,7 +211,7 @@ extension WorkerService {
     }
 
     /// Streams the process's output as logs, enforces the timeout, and returns how it ended.
-    private func supervise(_ process: ChildProcess, attemptID: String, timeout: Int?) async -> (ProcessTermination, Bool) {
+    private func supervise(_ process: ChildProcess, attemptID: String, timeout: Int?, firstSequence: Int = 0) async -> (ProcessTermination, Bool) {
         let grace = configuration.killGracePeriod
         return await withTaskGroup(of: Supervision.self) { group in
             group.addTask { .exited(await process.wait()) }
@@ -203,7 +226,7 @@ extension WorkerService {
                 return .idle
             }
             group.addTask { [weak self] in
-                var sequence = 0
+                var sequence = firstSequence
                 for await (kind, bytes) in process.output {
                     await self?.sendLog(attemptID: attemptID, stream: kind == .stdout ? .stdout : .stderr, sequence: sequence, bytes: bytes)
                     sequence += 1
@@ -244,12 +267,30 @@ extension WorkerService {
         send(.logChunk(LogChunk(attemptID: attemptID, stream: stream, sequence: sequence)), bulk: bytes)
     }
 
+    /// Output of an environment build, in the attempt's log (stderr) before its process's output.
+    func sendEnvironmentLog(attemptID: String, text: String) {
+        guard !text.isEmpty else { return }
+        let sequence = environmentLogSequence[attemptID, default: 0]
+        environmentLogSequence[attemptID] = sequence + 1
+        sendLog(attemptID: attemptID, stream: .stderr, sequence: sequence, bytes: Array(text.utf8))
+    }
+
+    /// Sends the metrics the step wrote to `$CONDUIT_METRICS_FILE` and, over them, those it logged
+    /// with MLflow into `mlflowStore` (see MLflowFileStore), in one message.
+    private func sendMetrics(from path: String, mlflowStore: String, attemptID: String) {
+        var values = Self.readMetricsFile(path)
+        if access(mlflowStore, F_OK) == 0 {
+            values.merge(MLflowFileStore.metrics(in: MLflowFileStore.read(root: mlflowStore))) { _, new in new }
+        }
+        if !values.isEmpty { send(.metrics(Metrics(attemptID: attemptID, values: values))) }
+    }
+
     /// Reads `{"name": ..., "value": ...}` lines the step appended to `$CONDUIT_METRICS_FILE`,
     /// 1 MiB at a time: a step may log millions of lines; only each name's last value is kept, and
     /// a "line" longer than 1 MiB is skipped.
-    private func sendMetrics(from path: String, attemptID: String) {
+    private static func readMetricsFile(_ path: String) -> [String: Double] {
         // Most steps report no metrics: one access() instead of opening the file.
-        guard access(path, F_OK) == 0, let handle = FileHandle(forReadingAtPath: path) else { return }
+        guard access(path, F_OK) == 0, let handle = FileHandle(forReadingAtPath: path) else { return [:] }
         defer { try? handle.close() }
         struct Line: Decodable { var name: String; var value: Double }
         let decoder = JSONDecoder()
@@ -271,7 +312,7 @@ extension WorkerService {
             pending = pending.count - (start - pending.startIndex) > 1 << 20 ? Data() : Data(pending[start...])
         }
         take(pending)
-        if !values.isEmpty { send(.metrics(Metrics(attemptID: attemptID, values: values))) }
+        return values
     }
 
     /// The attempt sees exactly the GPUs leased to it, numbered as NVML and `nvidia-smi` number

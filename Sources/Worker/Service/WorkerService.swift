@@ -59,6 +59,11 @@ public actor WorkerService: Service {
     /// coordinator has seen a heartbeat of this registration.
     var helloSentAt: Int64 = 0
     let drainRequests: AsyncStream<String>
+    /// Python environments of steps, built once per digest under `WORK_DIR/envs` (see EnvironmentBuilds).
+    let environmentBuilds: EnvironmentBuilds
+    /// Log chunks already sent for an attempt while its environment was prepared: its process's
+    /// output continues the numbering.
+    var environmentLogSequence: [String: Int] = [:]
     let drainContinuation: AsyncStream<String>.Continuation
 
     /// Prepares the work directory and the local content cache.
@@ -75,6 +80,7 @@ public actor WorkerService: Service {
         let cache = try BlobStore(root: configuration.workDirectory + "/cache")
         self.cache = cache
         self.directories = DirectoryPool(spareRoot: configuration.workDirectory + "/spare")
+        self.environmentBuilds = EnvironmentBuilds(root: configuration.workDirectory + "/envs", baseEnvironment: ProcessInfo.processInfo.environment)
         var logger = logger
         logger[metadataKey: "worker"] = "\(configuration.name)"
         self.logger = logger

@@ -1,0 +1,203 @@
+import Foundation
+import Protocol
+import TestKit
+import Testing
+import Worker
+
+/// Virtual environments built by `EnvironmentBuilds`, for real and offline (no PyPI): an empty one,
+/// one from a wheel the test builds, and a failing one.
+@Suite(.timeLimit(.minutes(5)))
+struct EnvironmentBuildTests {
+    /// Collects build output.
+    actor LogLines {
+        var text = ""
+        func append(_ line: String) { text += line }
+    }
+
+    static func python(_ arguments: [String], environment: [String: String]? = nil) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test func concurrentAttemptsOfOneEnvironmentBuildItOnceAndAnotherProcessReusesIt() async throws {
+        let directory = try ProcessHarness.temporaryDirectory("conduit-envs")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let setup = DispatchEnvironment(label: "azureml:empty:1", kind: .virtualEnvironment, digest: String(repeating: "e", count: 64))
+        let builds = EnvironmentBuilds(root: directory, baseEnvironment: ProcessInfo.processInfo.environment)
+        let first = LogLines()
+        let second = LogLines()
+        async let a = builds.prepare(setup) { await first.append($0) }
+        async let b = builds.prepare(setup) { await second.append($0) }
+        let results = await [a, b]
+        let prepared = try results.map { try $0.get() }
+        #expect(prepared[0] == prepared[1])
+        #expect(await builds.startedBuilds == [setup.digest: 1])
+        let environmentDirectory = directory + "/" + setup.digest
+        #expect(prepared[0].virtualEnvironment == environmentDirectory)
+        #expect(FileManager.default.fileExists(atPath: environmentDirectory + "/.conduit-ready"))
+        let logs = await first.text + second.text
+        #expect(logs.components(separatedBy: "building the environment azureml:empty:1").count == 2, "\(logs)")
+        #expect(logs.contains("waiting for the environment azureml:empty:1"), "\(logs)")
+        // The step's python is the environment's.
+        let environment = prepared[0].applied(to: ProcessInfo.processInfo.environment)
+        #expect(try Self.python(["python", "-c", "import sys; print(sys.prefix)"], environment: environment) == environmentDirectory)
+        // Another worker process on the same work directory finds it built.
+        let other = EnvironmentBuilds(root: directory, baseEnvironment: ProcessInfo.processInfo.environment)
+        let otherLog = LogLines()
+        _ = try await other.prepare(setup) { await otherLog.append($0) }.get()
+        #expect(await otherLog.text.isEmpty)
+    }
+
+    @Test func twoWorkerProcessesSharingAWorkDirectoryBuildOnce() async throws {
+        let directory = try ProcessHarness.temporaryDirectory("conduit-envs")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let setup = DispatchEnvironment(label: "azureml:shared:1", kind: .virtualEnvironment, digest: String(repeating: "9", count: 64))
+        // Two instances stand for two processes: nothing is shared between them but the directory
+        // (flock locks belong to each open file, so they exclude each other within one process too).
+        let one = EnvironmentBuilds(root: directory, baseEnvironment: ProcessInfo.processInfo.environment)
+        let two = EnvironmentBuilds(root: directory, baseEnvironment: ProcessInfo.processInfo.environment)
+        let logOne = LogLines()
+        let logTwo = LogLines()
+        async let a = one.prepare(setup) { await logOne.append($0) }
+        async let b = two.prepare(setup) { await logTwo.append($0) }
+        let results = await [a, b]
+        #expect(results.allSatisfy { (try? $0.get()) != nil })
+        let logs = await logOne.text + logTwo.text
+        #expect(logs.components(separatedBy: "building the environment azureml:shared:1").count == 2, "built once: \(logs)")
+    }
+
+    @Test func requirementsAreInstalledFromALocalWheelAndAFailedInstallNamesTheEnvironment() async throws {
+        let directory = try ProcessHarness.temporaryDirectory("conduit-envs")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // A minimal wheel, written with zipfile: a module and the metadata pip needs.
+        let wheel = directory + "/conduitprobe-1.0-py3-none-any.whl"
+        let script = """
+        import zipfile, sys
+        files = {
+            "conduitprobe.py": "VALUE = 42\\n",
+            "conduitprobe-1.0.dist-info/METADATA": "Metadata-Version: 2.1\\nName: conduitprobe\\nVersion: 1.0\\n",
+            "conduitprobe-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\\nGenerator: conduit-test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
+        }
+        record = "".join(f"{name},,\\n" for name in files) + "conduitprobe-1.0.dist-info/RECORD,,\\n"
+        with zipfile.ZipFile(sys.argv[1], "w") as archive:
+            for name, text in files.items():
+                archive.writestr(name, text)
+            archive.writestr("conduitprobe-1.0.dist-info/RECORD", record)
+        """
+        _ = try Self.python(["python3", "-c", script, wheel])
+        #expect(FileManager.default.fileExists(atPath: wheel))
+        let builds = EnvironmentBuilds(root: directory + "/envs", baseEnvironment: ProcessInfo.processInfo.environment)
+        let good = DispatchEnvironment(label: "azureml:probe:1", kind: .virtualEnvironment, requirements: [wheel], digest: String(repeating: "a", count: 64))
+        let log = LogLines()
+        let prepared = try await builds.prepare(good) { await log.append($0) }.get()
+        let environment = prepared.applied(to: ProcessInfo.processInfo.environment)
+        #expect(try Self.python(["python", "-c", "import conduitprobe; print(conduitprobe.VALUE)"], environment: environment) == "42")
+        #expect(await log.text.contains("pip install"))
+
+        let bad = DispatchEnvironment(
+            label: "azureml:broken:1", kind: .virtualEnvironment, requirements: [directory + "/missing-1.0-py3-none-any.whl"],
+            digest: String(repeating: "b", count: 64)
+        )
+        let failed = await builds.prepare(bad) { _ in }
+        guard case .failure(let failure) = failed else {
+            Issue.record("a missing wheel was installed")
+            return
+        }
+        #expect(failure.message.contains("azureml:broken:1"))
+        #expect(failure.message.contains("pip install exited with status"))
+        #expect(failure.message.contains("conduit logs"))
+        #expect(!FileManager.default.fileExists(atPath: directory + "/envs/" + bad.digest), "a failed build leaves nothing to reuse")
+    }
+
+    @Test func aMissingInterpreterOrPythonVersionFailsWithoutBuilding() async throws {
+        let directory = try ProcessHarness.temporaryDirectory("conduit-envs")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let builds = EnvironmentBuilds(root: directory, baseEnvironment: ProcessInfo.processInfo.environment)
+        let interpreter = DispatchEnvironment(label: "azureml:gone:1", kind: .interpreter, python: "/nonexistent/python", digest: String(repeating: "c", count: 64))
+        guard case .failure(let missing) = await builds.prepare(interpreter, log: { _ in }) else {
+            Issue.record("a missing interpreter was accepted")
+            return
+        }
+        #expect(missing.message.contains("/nonexistent/python"))
+        let version = DispatchEnvironment(label: "azureml:future:1", kind: .virtualEnvironment, python: "9.99", digest: String(repeating: "d", count: 64))
+        guard case .failure(let future) = await builds.prepare(version, log: { _ in }) else {
+            Issue.record("python9.99 was found")
+            return
+        }
+        #expect(future.message.contains("python9.99"))
+        #expect(future.message.contains("azureml:future:1"))
+    }
+
+    @Test func anInterpreterMappingPutsPythonFirstOnPath() async throws {
+        let directory = try ProcessHarness.temporaryDirectory("conduit-envs")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let real = try Self.python(["python3", "-c", "import sys, os; print(os.path.realpath(sys.executable))"])
+        let builds = EnvironmentBuilds(root: directory, baseEnvironment: ProcessInfo.processInfo.environment)
+        let setup = DispatchEnvironment(label: "azureml:local:1", kind: .interpreter, python: real, digest: String(repeating: "f", count: 64))
+        let prepared = try await builds.prepare(setup, log: { _ in }).get()
+        var base = ProcessInfo.processInfo.environment
+        base["PATH"] = "/bin"  // no python here: only the environment's bin provides one
+        let environment = prepared.applied(to: base)
+        #expect(environment["PATH"] == directory + "/" + setup.digest + "/bin:/bin")
+        #expect(FileManager.default.fileExists(atPath: directory + "/" + setup.digest + "/bin/python3"))
+        #expect(try Self.python(["python", "-c", "print('ok')"], environment: environment) == "ok")
+    }
+}
+
+/// MLflow's file store, as a step that logs with MLflow leaves it.
+@Suite struct MLflowFileStoreTests {
+    @Test func lastValuesWinAndNumericParamsBecomeMetrics() {
+        let files = [
+            MLflowFileStore.File(path: "0/run1/metrics/accuracy", contents: "1700000000000 0.5 0\n1700000000100 0.75 1\n"),
+            MLflowFileStore.File(path: "0/run1/metrics/train/loss", contents: "1700000000000 2.5 0\n"),
+            MLflowFileStore.File(path: "0/run1/metrics/broken", contents: "not a metric line\n"),
+            MLflowFileStore.File(path: "0/run1/params/learning_rate", contents: "0.01"),
+            MLflowFileStore.File(path: "0/run1/params/optimizer", contents: "adam"),
+            MLflowFileStore.File(path: "0/run1/tags/mlflow.user", contents: "someone"),
+            MLflowFileStore.File(path: ".trash/run0/metrics/old", contents: "1 9 0\n"),
+        ]
+        #expect(MLflowFileStore.metrics(in: files) == [
+            "accuracy": 0.75, "train/loss": 2.5, "params.learning_rate": 0.01,
+        ])
+    }
+
+    @Test func theReaderFindsWhatAPythonStepWroteInMLflowsLayout() throws {
+        let root = try ProcessHarness.temporaryDirectory("conduit-mlruns")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        // Written as MLflow's file store writes it (mlflow itself is not needed).
+        let script = """
+        import os, sys, time
+        run = os.path.join(sys.argv[1], "123", "abcdef")
+        def log_metric(key, value, step):
+            path = os.path.join(run, "metrics", key)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "a") as f:
+                f.write(f"{int(time.time() * 1000)} {value} {step}\\n")
+        def log_param(key, value):
+            path = os.path.join(run, "params", key)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write(str(value))
+        os.makedirs(run, exist_ok=True)
+        with open(os.path.join(sys.argv[1], "123", "meta.yaml"), "w") as f:
+            f.write("name: exp\\n")
+        for step, loss in enumerate([0.9, 0.4, 0.2]):
+            log_metric("loss", loss, step)
+        log_metric("eval/f1", 0.8125, 0)
+        log_param("epochs", 3)
+        log_param("model", "resnet")
+        """
+        _ = try EnvironmentBuildTests.python(["python3", "-c", script, root])
+        #expect(MLflowFileStore.metrics(in: MLflowFileStore.read(root: root)) == [
+            "loss": 0.2, "eval/f1": 0.8125, "params.epochs": 3,
+        ])
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import Protocol
+import TestKit
+import Testing
+import Worker
+
+/// Attempts that run in a Python environment and log with MLflow, through a real worker.
+extension WorkerExecutionTests {
+    func dispatch(_ id: String, _ command: String, environment setup: DispatchEnvironment) -> Message {
+        coordinator.make(.dispatch(Dispatch(attemptID: id, runID: "r", step: id, command: [.text(command)], environmentSetup: setup)))
+    }
+
+    @Test func aStepRunsInItsVirtualEnvironmentAndItsMLflowMetricsAreReported() async throws {
+        try await withWorker(slots: 1, prepare: { _ in }) { harness in
+            let setup = DispatchEnvironment(label: "azureml:plain:1", kind: .virtualEnvironment, digest: String(repeating: "1", count: 64))
+            let prefixFile = harness.directory + "/prefix"
+            // Writes MLflow's file-store layout under $MLFLOW_TRACKING_URI, as mlflow.log_metric would.
+            let command = """
+            python -c 'import sys; print(sys.prefix)' > \(prefixFile) && python - <<'PY'
+            import os
+            root = os.environ["MLFLOW_TRACKING_URI"].removeprefix("file://")
+            run = os.path.join(root, "0", "r1")
+            os.makedirs(os.path.join(run, "metrics"))
+            os.makedirs(os.path.join(run, "params"))
+            open(os.path.join(run, "metrics", "accuracy"), "w").write("1 0.5 0\\n2 0.875 1\\n")
+            open(os.path.join(run, "params", "alpha"), "w").write("0.25")
+            PY
+            """
+            harness.network.coordinator.send(dispatch("env", command, environment: setup), to: harness.peer)
+            var outcome: AttemptFinished?
+            var metrics: [String: Double] = [:]
+            var log = ""
+            while outcome == nil, let message = await harness.next() {
+                switch message.payload {
+                case .attemptFinished(let report): outcome = report
+                case .metrics(let reported): metrics.merge(reported.values) { _, new in new }
+                case .logChunk: log += String(decoding: message.bulk, as: UTF8.self)
+                default: break
+                }
+            }
+            #expect(outcome?.outcome == .succeeded, "\(String(describing: outcome)) \(log)")
+            let prefix = try String(contentsOfFile: prefixFile, encoding: .utf8)
+            #expect(prefix == harness.directory + "/envs/" + setup.digest + "\n")
+            #expect(metrics == ["accuracy": 0.875, "params.alpha": 0.25])
+            #expect(log.contains("building the environment azureml:plain:1"), "\(log)")
+        }
+    }
+
+    @Test func anEnvironmentThatCannotBeBuiltFailsTheAttemptNamingIt() async throws {
+        try await withWorker(slots: 1, prepare: { _ in }) { harness in
+            let setup = DispatchEnvironment(label: "azureml:future:1", kind: .virtualEnvironment, python: "9.99", digest: String(repeating: "2", count: 64))
+            harness.network.coordinator.send(dispatch("bad", "echo never", environment: setup), to: harness.peer)
+            var outcome: AttemptFinished?
+            while outcome == nil, let message = await harness.next() {
+                if case .attemptFinished(let report) = message.payload { outcome = report }
+            }
+            let report = try #require(outcome)
+            #expect(report.outcome == .failed)
+            #expect(report.message?.contains("azureml:future:1") == true)
+            #expect(report.message?.contains("python9.99") == true)
+        }
+    }
+}
