@@ -8,7 +8,7 @@ import Spec
 struct LocalCoordinatorClient: CoordinatorClient {
     let service: CoordinatorService
 
-    private func call<T>(_ body: () async throws -> T) async throws -> T {
+    func call<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let error as CoordinatorError {
