@@ -190,6 +190,45 @@ struct IterationLoopTests {
         }
     }
 
+    /// A failed run re-run once what made it fail is fixed: the completed steps are reused, the
+    /// failed one and what it blocked run; a step that never became ready cannot be replayed.
+    @Test func aFailedRunIsRerunReusingWhatCompleted() async throws {
+        try await withCluster(workers: 1) { cluster in
+            let work = try ProcessHarness.temporaryDirectory()
+            let pipeline = try Fixtures.pipeline("""
+                type: pipeline
+                jobs:
+                  first:
+                    command: echo one > ${{outputs.o}}/one.txt
+                    outputs:
+                      o: {type: uri_folder}
+                  flaky:
+                    command: test -f \(work)/ready && cp ${{inputs.i}}/one.txt ${{outputs.o}}/two.txt
+                    inputs:
+                      i: ${{parent.jobs.first.outputs.o}}
+                    outputs:
+                      o: {type: uri_folder}
+                  last:
+                    command: cat ${{inputs.i}}/two.txt
+                    inputs:
+                      i: ${{parent.jobs.flaky.outputs.o}}
+                """, in: work)
+            let failed = try await cluster.cli(["submit", pipeline, "--wait", "--json"])
+            #expect(failed.status == 1, "\(failed.stdout)\(failed.stderr)")
+            let failedRun = try #require(try failed.json()["run"] as? String)
+            let blocked = try await cluster.cli(["step", "run", failedRun, "last", "--local", "--dir", work + "/replay"])
+            #expect(blocked.status != 0 && blocked.stderr.contains("never became ready"), "\(blocked.stderr)")
+
+            try "".write(toFile: work + "/ready", atomically: true, encoding: .utf8)
+            let rerun = try await cluster.cli(["rerun", failedRun, "--wait", "--json"])
+            #expect(rerun.status == 0, "\(rerun.stderr)")
+            let rerunSteps = steps(of: try rerun.json())
+            #expect(rerunSteps["first"]?.reused == true, "\(rerunSteps)")
+            #expect(rerunSteps["flaky"]?.reused == false && rerunSteps["last"]?.reused == false, "\(rerunSteps)")
+            #expect(rerunSteps.values.allSatisfy { $0.status == "completed" }, "\(rerunSteps)")
+        }
+    }
+
     /// `conduit run --dry-run`: the embedded coordinator answers from this machine's data directory.
     @Test func embeddedDryRunSeesTheLocalCache() throws {
         let home = try ProcessHarness.temporaryDirectory("conduit-home")

@@ -70,7 +70,6 @@ public struct DryRunPlanner: Sendable {
                 }
             }
             let manifest = CacheManifest(step: step, inputs: inputs, code: code[step.name])
-            let nearest = cache.nearestExecution(of: step.name)
             if let optOut = CacheManifest.reuseDisabledReason(for: step, settings: plan.settings, forced: force.contains(step.name)) {
                 result.append(DryRunStep(
                     name: step.name, decision: "run", reasons: ["reuse disabled: \(optOut)"], sourceRun: nil,
@@ -81,6 +80,7 @@ public struct DryRunPlanner: Sendable {
             if !unknownInputs.isEmpty {
                 // Compare what is known: the unknown inputs take the earlier execution's values.
                 var known: [String] = []
+                let nearest = cache.nearestExecution(of: step.name)
                 if let nearest {
                     var partial = manifest
                     for name in unknownInputs { partial.inputs[name] = nearest.manifest.inputs[name] ?? partial.inputs[name] }
@@ -101,6 +101,8 @@ public struct DryRunPlanner: Sendable {
                 ))
             case .miss:
                 var reasons: [String]
+                // Asked only for a miss: a history query per reused step would cost a big plan dearly.
+                let nearest = cache.nearestExecution(of: step.name)
                 if let nearest {
                     reasons = manifest.differences(from: nearest.manifest)
                     if reasons.isEmpty { reasons = ["nothing differs from run \(nearest.run), but its result is no longer cached"] }
