@@ -217,7 +217,7 @@ struct IterationLoopTests {
             #expect(failed.status == 1, "\(failed.stdout)\(failed.stderr)")
             let failedRun = try #require(try failed.json()["run"] as? String)
             let blocked = try await cluster.cli(["step", "run", failedRun, "last", "--local", "--dir", work + "/replay"])
-            #expect(blocked.status != 0 && blocked.stderr.contains("never became ready"), "\(blocked.stderr)")
+            #expect(blocked.status == 2 && blocked.stderr.contains("never became ready"), "\(blocked.stderr)")
 
             try "".write(toFile: work + "/ready", atomically: true, encoding: .utf8)
             let rerun = try await cluster.cli(["rerun", failedRun, "--wait", "--json"])

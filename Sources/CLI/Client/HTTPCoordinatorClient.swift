@@ -59,7 +59,7 @@ struct HTTPCoordinatorClient: CoordinatorClient {
             let message = (try? JSONDecoder().decode(APIError.self, from: body))?.error ?? String(decoding: body, as: UTF8.self)
             let code = Int(response.status.code)
             throw CLIError(message.isEmpty ? "the coordinator answered HTTP \(code)" : message,
-                           exitCode: code == 404 || code == 400 ? ExitStatus.usage : ExitStatus.unavailable)
+                           exitCode: code == 404 || code == 400 || code == 409 ? ExitStatus.usage : ExitStatus.unavailable)
         }
         return response
     }

@@ -12,7 +12,7 @@ struct LocalCoordinatorClient: CoordinatorClient {
         do {
             return try await body()
         } catch let error as CoordinatorError {
-            throw CLIError(error.message, exitCode: error.code == .invalidRequest || error.code == .notFound ? ExitStatus.usage : ExitStatus.unavailable)
+            throw CLIError(error.message, exitCode: error.code == .invalidRequest || error.code == .notFound || error.code == .conflict ? ExitStatus.usage : ExitStatus.unavailable)
         }
     }
 

@@ -10,7 +10,8 @@ struct StepReplayResult: Encodable {
     struct Output: Encodable {
         var name: String
         var path: String
-        /// The artifact digest of what the replay produced; nil when it produced nothing there.
+        /// The artifact digest of what the replay produced; nil when it produced nothing there,
+        /// or when the command failed (a failed command's outputs are not compared).
         var artifact: String?
         /// What the run recorded; nil when it recorded none (the step did not complete).
         var recorded: String?
