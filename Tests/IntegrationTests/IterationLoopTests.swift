@@ -166,12 +166,15 @@ struct IterationLoopTests {
             #expect(replay.status == 0, "\(replay.stderr)")
             #expect(replay.stdout.contains("trained with lr 0.1"), "\(replay.stdout)")
             #expect(replay.stdout.contains("output model: \(work)/replay/outputs/model  matches run \(run)"), "\(replay.stdout)")
+            #expect(replay.stdout.contains("metric accuracy 0.6 → 0.6 (+0) (run → replay)"), "\(replay.stdout)")
             #expect(try String(contentsOfFile: work + "/replay/outputs/model/model.txt", encoding: .utf8) == "weights 12.0000\n")
 
             let edited = try await cluster.cli(["step", "run", run, "train", "--local", "--dir", work + "/replay2", "--set", "inputs.lr=0.3", "--json"])
             #expect(edited.status == 0, "\(edited.stderr)")
             let output = try #require((try edited.json()["outputs"] as? [[String: Any]])?.first)
             #expect(output["matches"] as? Bool == false, "\(edited.stdout)")
+            let accuracy = try #require((try edited.json()["metrics"] as? [[String: Any]])?.first, "\(edited.stdout)")
+            #expect(accuracy["name"] as? String == "accuracy" && accuracy["a"] as? Double == 0.6 && accuracy["b"] as? Double == 0.8, "\(accuracy)")
             #expect(try String(contentsOfFile: work + "/replay2/outputs/model/model.txt", encoding: .utf8) == "weights 36.0000\n")
 
             // Edited code from a local folder; its exit status is the command's.

@@ -27,6 +27,8 @@ struct StepReplayResult: Encodable {
     var exitCode: Int32?
     var signal: Int32?
     var outputs: [Output]
+    /// Each metric the run recorded (`a`) or the replay wrote to `$CONDUIT_METRICS_FILE` (`b`).
+    var metrics: [MetricDelta]
     /// Parameters and data inputs the replay changed.
     var changed: [String]
 
@@ -153,12 +155,27 @@ struct LocalStepRunner {
             let matches: Bool? = if let artifact, let recorded { artifact == recorded } else { nil }
             outputs.append(.init(name: output.name, path: path, artifact: artifact, recorded: recorded, matches: matches))
         }
+        let replayed = Self.metrics(inFile: root + "/metrics.jsonl")
+        let metrics = Set(detail.metrics.keys).union(replayed.keys).sorted().map { MetricDelta(name: $0, a: detail.metrics[$0], b: replayed[$0]) }
         let changed = changes.parameters.keys.sorted().map { "parameter \($0): \(planned.parameters[$0] ?? "") → \(changes.parameters[$0]!)" }
             + changes.dataPaths.keys.sorted().map { "input \($0): \(changes.dataPaths[$0]!)" }
         return StepReplayResult(
             run: run, step: step, directory: root, workingDirectory: workingDirectory, command: rendered.command,
-            exitCode: termination.exitCode, signal: termination.signal, outputs: outputs, changed: changed
+            exitCode: termination.exitCode, signal: termination.signal, outputs: outputs, metrics: metrics, changed: changed
         )
+    }
+
+    /// The last value of each metric in a `$CONDUIT_METRICS_FILE` (`{"name": ..., "value": ...}`
+    /// lines, as a worker reads them); lines that are not such objects are skipped.
+    static func metrics(inFile path: String) -> [String: Double] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [:] }
+        struct Line: Decodable { var name: String; var value: Double }
+        var values: [String: Double] = [:]
+        let decoder = JSONDecoder()
+        for line in data.split(separator: UInt8(ascii: "\n")) {
+            if let parsed = try? decoder.decode(Line.self, from: Data(line)), parsed.value.isFinite { values[parsed.name] = parsed.value }
+        }
+        return values
     }
 
     static func absolute(_ path: String, from directory: String) -> String {
@@ -182,6 +199,7 @@ struct LocalStepRunner {
             }
             lines.append("output \(output.name): \(output.path)  \(verdict)")
         }
+        for metric in result.metrics { lines.append("metric \(IterationPrinter.describe(metric)) (run → replay)") }
         return lines
     }
 }

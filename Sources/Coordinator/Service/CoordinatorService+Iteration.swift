@@ -180,9 +180,10 @@ extension CoordinatorService {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let plannedJSON = String(decoding: try encoder.encode(planned), as: UTF8.self)
+        let metrics = try stepFacts(runID: runID).first(where: { $0.name == name })?.metrics ?? [:]
         return StepDetail(
             run: runID, step: name, status: step.status, reused: step.reused, plannedStepJSON: plannedJSON,
-            code: manifest.code?.digest, inputs: inputs, outputs: outputs
+            code: manifest.code?.digest, inputs: inputs, outputs: outputs, metrics: metrics
         )
     }
 }

@@ -181,8 +181,14 @@ public struct StepDetail: Codable, Hashable, Sendable {
     public var inputs: [StepDetailInput]
     /// Output name → artifact digest of what the run recorded (empty when it produced none).
     public var outputs: [String: String]
+    /// The metrics the step recorded (for a reused step: those of the run it reused).
+    public var metrics: [String: Double]
 
-    public init(run: String, step: String, status: StepStatus, reused: Bool, plannedStepJSON: String, code: String?, inputs: [StepDetailInput], outputs: [String: String]) {
+    public init(
+        run: String, step: String, status: StepStatus, reused: Bool, plannedStepJSON: String, code: String?, inputs: [StepDetailInput],
+        outputs: [String: String], metrics: [String: Double] = [:]
+    ) {
+        self.metrics = metrics
         self.run = run
         self.step = step
         self.status = status
