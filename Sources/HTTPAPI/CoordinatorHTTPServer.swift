@@ -171,6 +171,7 @@ public enum CoordinatorHTTPServer {
             let id = try context.parameters.require("id")
             return try await call { try json(try await service.outputArtifacts(runID: id)) }
         }
+        addIterationRoutes(to: router, service: service)
         router.get("/v1/workers") { _, _ in
             try await call { try json(try await service.listWorkers()) }
         }

@@ -29,6 +29,14 @@ protocol CoordinatorClient: Sendable {
     func outputs(run: String) async throws -> [OutputArtifact]
     /// Writes a blob's bytes to `path`.
     func downloadBlob(digest: String, to path: String) async throws
+    /// What a submission would run and reuse; records nothing.
+    func dryRun(_ request: DryRunRequest, plan: PipelinePlan) async throws -> DryRunReport
+    /// Submits a finished run again (or, with `dryRun`, says what that would do).
+    func rerun(run: String, request: RerunRequest) async throws -> RerunResponse
+    /// How run `b` differs from run `a`.
+    func diff(a: String, b: String) async throws -> RunDiffReport
+    /// What a step ran with and what it recorded.
+    func stepDetail(run: String, step: String) async throws -> StepDetail
 }
 
 /// Where the bytes of a blob to upload come from.

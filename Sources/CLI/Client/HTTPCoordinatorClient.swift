@@ -28,7 +28,7 @@ struct HTTPCoordinatorClient: CoordinatorClient {
         self.client = HTTPClient.shared
     }
 
-    private func url(_ path: String, query: [String: String] = [:]) -> String {
+    func url(_ path: String, query: [String: String] = [:]) -> String {
         var components = URLComponents(url: baseURL.appendingPathComponent(path), resolvingAgainstBaseURL: false)!
         if !query.isEmpty {
             components.queryItems = query.keys.sorted().map { URLQueryItem(name: $0, value: query[$0]) }
@@ -59,13 +59,13 @@ struct HTTPCoordinatorClient: CoordinatorClient {
             let message = (try? JSONDecoder().decode(APIError.self, from: body))?.error ?? String(decoding: body, as: UTF8.self)
             let code = Int(response.status.code)
             throw CLIError(message.isEmpty ? "the coordinator answered HTTP \(code)" : message,
-                           exitCode: code == 404 || code == 400 ? ExitStatus.usage : ExitStatus.unavailable)
+                           exitCode: code == 404 || code == 400 || code == 409 ? ExitStatus.usage : ExitStatus.unavailable)
         }
         return response
     }
 
     /// Sends `request` and reads the whole answer.
-    private func perform(_ request: HTTPClientRequest, timeout: TimeAmount = .seconds(120)) async throws -> (Data, HTTPClientResponse) {
+    func perform(_ request: HTTPClientRequest, timeout: TimeAmount = .seconds(120)) async throws -> (Data, HTTPClientResponse) {
         let response = try await execute(request, timeout: timeout)
         do {
             let body = try await response.body.collect(upTo: Self.maximumAnswerBytes)
@@ -75,16 +75,16 @@ struct HTTPCoordinatorClient: CoordinatorClient {
         }
     }
 
-    private func get<T: Decodable>(_ type: T.Type, _ path: String, query: [String: String] = [:], timeout: TimeAmount = .seconds(120)) async throws -> T {
+    func get<T: Decodable>(_ type: T.Type, _ path: String, query: [String: String] = [:], timeout: TimeAmount = .seconds(120)) async throws -> T {
         let (data, _) = try await perform(HTTPClientRequest(url: url(path, query: query)), timeout: timeout)
         return try decode(type, data)
     }
 
-    private func post<T: Decodable>(_ type: T.Type, _ path: String, body: some Encodable) async throws -> T {
+    func post<T: Decodable>(_ type: T.Type, _ path: String, body: some Encodable) async throws -> T {
         try await post(type, path, json: ByteBuffer(data: try JSONEncoder().encode(body)))
     }
 
-    private func post<T: Decodable>(_ type: T.Type, _ path: String, json: ByteBuffer) async throws -> T {
+    func post<T: Decodable>(_ type: T.Type, _ path: String, json: ByteBuffer) async throws -> T {
         var request = HTTPClientRequest(url: url(path))
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")

@@ -8,11 +8,11 @@ import Spec
 struct LocalCoordinatorClient: CoordinatorClient {
     let service: CoordinatorService
 
-    private func call<T>(_ body: () async throws -> T) async throws -> T {
+    func call<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let error as CoordinatorError {
-            throw CLIError(error.message, exitCode: error.code == .invalidRequest || error.code == .notFound ? ExitStatus.usage : ExitStatus.unavailable)
+            throw CLIError(error.message, exitCode: error.code == .invalidRequest || error.code == .notFound || error.code == .conflict ? ExitStatus.usage : ExitStatus.unavailable)
         }
     }
 

@@ -26,12 +26,25 @@ struct SubmitCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON: the run id, or with --wait the whole run.")
     var json = false
 
+    @Flag(name: .customLong("dry-run"), help: "Print what would run and what would be reused, and why; submit and upload nothing.")
+    var dryRun = false
+
     @OptionGroup var client: ClientOptions
+
+    func validate() throws {
+        if dryRun && (wait || outputDirectory != nil) { throw ValidationError("--dry-run submits nothing: it cannot be combined with --wait or --output-dir") }
+    }
 
     func run() async throws {
         try await withCLIErrors {
             let plan = try SubmissionBuilder.load(file: pipeline, options: overrides.loadOptions())
             let client = try client.client()
+            if dryRun {
+                for warning in plan.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+                let report = try await SubmissionBuilder.dryRun(plan: plan, force: force, client: client)
+                if json { printJSON(report) } else { IterationPrinter.lines(of: report).forEach { print($0) } }
+                return ExitStatus.success
+            }
             let progress = ProgressPrinter(enabled: wait)
             for warning in plan.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
             let run = try await SubmissionBuilder.submit(plan: plan, force: force, client: client, progress: progress)

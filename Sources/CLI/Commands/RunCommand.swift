@@ -34,6 +34,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object describing the run at the end.")
     var json = false
 
+    @Flag(name: .customLong("dry-run"), help: "Print what would run and what would be reused, and why; run nothing.")
+    var dryRun = false
+
     @OptionGroup var logging: LogOptions
 
     func validate() throws {
@@ -53,7 +56,13 @@ struct RunCommand: AsyncParsableCommand {
             let json = json
             let slots = slots ?? ProcessInfo.processInfo.activeProcessorCount
             let datastores = try datastores.directories()
+            let dryRun = dryRun
             return try await EmbeddedSystem.with(dataDirectory: data, slots: slots, datastores: datastores, logger: Logger(label: "conduit")) { client in
+                if dryRun {
+                    let report = try await SubmissionBuilder.dryRun(plan: plan, force: force, client: client)
+                    if json { printJSON(report) } else { IterationPrinter.lines(of: report).forEach { print($0) } }
+                    return ExitStatus.success
+                }
                 let run = try await SubmissionBuilder.submit(plan: plan, force: force, client: client, progress: progress)
                 progress.note("run \(run): \(plan.name), \(plan.steps.count) step\(plan.steps.count == 1 ? "" : "s")")
                 let report = try await RunFollower.follow(run: run, client: client, progress: progress, workersAreFixed: true)

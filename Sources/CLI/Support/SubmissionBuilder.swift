@@ -6,7 +6,37 @@ import Spec
 /// Turns a loaded plan into a submission: snapshots code folders and local input data, uploads
 /// whatever blobs the coordinator lacks, and names the artifacts in the request.
 enum SubmissionBuilder {
+    /// A submission ready to send: the request, where each blob it names comes from, and the
+    /// canonical text of each code snapshot's manifest by digest.
+    struct Prepared {
+        var request: SubmitRequest
+        var sources: [String: BlobSource]
+        var codeManifests: [String: String]
+    }
+
     static func submit(plan: PipelinePlan, force: [String], client: any CoordinatorClient, progress: ProgressPrinter) async throws -> String {
+        let prepared = try prepare(plan: plan, force: force)
+        let missing = try await client.missingBlobs(prepared.sources.keys.sorted())
+        if !missing.isEmpty {
+            progress.note("uploading \(missing.count) file\(missing.count == 1 ? "" : "s") (code and data)")
+        }
+        for digest in missing {
+            guard let source = prepared.sources[digest] else { continue }
+            try await client.uploadBlob(digest: digest, source: source)
+        }
+        return try await client.submit(prepared.request, plan: plan)
+    }
+
+    /// What submitting `plan` would run and reuse. Uploads nothing: the code snapshots' manifests
+    /// travel in the request, local data only as digests.
+    static func dryRun(plan: PipelinePlan, force: [String], client: any CoordinatorClient) async throws -> DryRunReport {
+        let prepared = try prepare(plan: plan, force: force)
+        return try await client.dryRun(DryRunRequest(submission: prepared.request, codeManifests: prepared.codeManifests), plan: plan)
+    }
+
+    /// Snapshots code folders and local data (reading the files, storing nothing) into a request.
+    static func prepare(plan: PipelinePlan, force: [String]) throws -> Prepared {
+        var codeManifests: [String: String] = [:]
         var sources: [String: BlobSource] = [:]
         var codeByDirectory: [String: String] = [:]
         var code: [String: String] = [:]
@@ -28,6 +58,7 @@ enum SubmissionBuilder {
                 } else {
                     let manifest = try snapshot("code folder \(directory) of step \(step.name)") { try Snapshot.folder(at: directory, store: nil) }
                     remember(manifest, root: directory, isFile: false)
+                    codeManifests[manifest.digest.hex] = manifest.canonicalText
                     codeByDirectory[directory] = manifest.digest.hex
                     code[step.name] = manifest.digest.hex
                 }
@@ -53,17 +84,8 @@ enum SubmissionBuilder {
             }
         }
 
-        let missing = try await client.missingBlobs(sources.keys.sorted())
-        if !missing.isEmpty {
-            progress.note("uploading \(missing.count) file\(missing.count == 1 ? "" : "s") (code and data)")
-        }
-        for digest in missing {
-            guard let source = sources[digest] else { continue }
-            try await client.uploadBlob(digest: digest, source: source)
-        }
-        let planJSON = PlanJSON.encode(plan)
-        let request = SubmitRequest(planJSON: planJSON, localInputs: localInputs, code: code, force: force)
-        return try await client.submit(request, plan: plan)
+        let request = SubmitRequest(planJSON: PlanJSON.encode(plan), localInputs: localInputs, code: code, force: force)
+        return Prepared(request: request, sources: sources, codeManifests: codeManifests)
     }
 
     private static func snapshot(_ what: String, _ body: () throws -> TreeManifest) throws -> TreeManifest {

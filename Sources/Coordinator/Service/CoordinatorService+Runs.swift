@@ -240,36 +240,13 @@ extension CoordinatorService {
         runs[runID]!.resolvedInputs[step] = inputs
         let settings = runs[runID]!.plan.settings
         let forced = runs[runID]!.force.contains(step)
-        var manifestInputs: [String: CacheManifest.Input] = [:]
-        for input in planned.inputs {
-            let value = inputs[input.name] ?? ""
-            if case .uri = input.source {
-                manifestInputs[input.name] = .init(type: input.type.rawValue, uri: value)
-            } else {
-                manifestInputs[input.name] = .init(type: input.type.rawValue, digest: value)
-            }
-        }
-        let manifest = CacheManifest(
-            command: planned.commandTemplate, parameters: planned.parameters, code: runs[runID]!.codeManifests[step],
-            environment: planned.environment, inputs: manifestInputs,
-            outputs: Dictionary(uniqueKeysWithValues: planned.outputs.map { ($0.name, $0.type.rawValue) }),
-            environmentSetup: planned.environmentSetup
-        )
+        let manifest = CacheManifest(step: planned, inputs: inputs, code: runs[runID]!.codeManifests[step])
         let json = manifest.canonicalJSON
-        let key = SHA256Hasher.digest(of: Array(json.utf8)).hex
+        let key = CacheManifest.key(ofCanonicalJSON: json)
         record.cacheKey = key
         record.manifestJSON = json
         defer { runs[runID]!.steps[step] = record }
-        let optOut: String?
-        if settings.forceRerun {
-            optOut = "settings.force_rerun is set"
-        } else if !planned.isDeterministic {
-            optOut = "the component sets is_deterministic: false"
-        } else if forced {
-            optOut = "--force \(step) was given"
-        } else {
-            optOut = nil
-        }
+        let optOut = CacheManifest.reuseDisabledReason(for: planned, settings: settings, forced: forced)
         if let optOut {
             record.reason = "ran: reuse disabled because \(optOut)"
             return .cacheResolved(step: step, hit: nil)

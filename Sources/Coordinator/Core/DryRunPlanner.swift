@@ -1,0 +1,117 @@
+import Protocol
+import Spec
+
+/// Predicts, without running or recording anything, which steps of a submission would run and
+/// which would reuse a cached result, and why.
+///
+/// Walks the steps in plan order as the run machine would make them ready. A step whose inputs
+/// are all known (fixed data, or outputs of upstream steps that are reused) gets its cache
+/// manifest and key exactly as a run computes them (`CacheManifest(step:inputs:code:)`) and is
+/// looked up. A step reading an output of an upstream step that runs cannot be decided: a
+/// re-run may produce the same bytes (then the step is reused) or not; it is reported as
+/// `depends`, with what is already known to differ.
+///
+/// Pure: the cache and the execution history come in through `CacheView`.
+public struct DryRunPlanner: Sendable {
+    /// What the planner may ask of the cache and the history of executions.
+    public protocol CacheView {
+        /// The cached result for `key`, if any.
+        func lookup(key: String, step: PlannedStep) -> CacheLookup
+        /// The manifest of the nearest earlier execution of `step` and the run it belongs to.
+        func nearestExecution(of step: String) -> (run: String, manifest: CacheManifest)?
+    }
+
+    /// A cache lookup's answer.
+    public enum CacheLookup: Sendable, Equatable {
+        /// A complete result: its run and its outputs (name → artifact digest).
+        case hit(run: String, outputs: [String: String])
+        /// A recorded result whose artifacts are not all in the store.
+        case notIntact(run: String, problem: String)
+        case miss
+    }
+
+    public var plan: PipelinePlan
+    /// Artifact digests of local data inputs, keyed by `"STEP\u{1F}INPUT"` (as in `SubmitRequest`).
+    public var localInputs: [String: String]
+    /// Code snapshots by step name.
+    public var code: [String: CacheManifest.Code]
+    /// Steps forced to run (`--force`).
+    public var force: Set<String>
+
+    public init(plan: PipelinePlan, localInputs: [String: String], code: [String: CacheManifest.Code], force: Set<String>) {
+        self.plan = plan
+        self.localInputs = localInputs
+        self.code = code
+        self.force = force
+    }
+
+    /// Every step's decision, in plan order.
+    public func decide(using cache: some CacheView) -> DryRunReport {
+        // Outputs (name → digest) of the steps that are reused; a step absent here runs.
+        var reusedOutputs: [String: [String: String]] = [:]
+        var result: [DryRunStep] = []
+        for step in plan.steps {
+            var inputs: [String: String] = [:]
+            var waitingOn: [String] = []
+            var unknownInputs: Set<String> = []
+            for input in step.inputs {
+                switch input.source {
+                case .stepOutput(let producer, let output):
+                    if let outputs = reusedOutputs[producer], let digest = outputs[output] {
+                        inputs[input.name] = digest
+                    } else {
+                        unknownInputs.insert(input.name)
+                        if !waitingOn.contains(producer) { waitingOn.append(producer) }
+                    }
+                case .localPath:
+                    inputs[input.name] = localInputs[step.name + "\u{1F}" + input.name] ?? ""
+                case .uri(let uri):
+                    inputs[input.name] = uri
+                }
+            }
+            let manifest = CacheManifest(step: step, inputs: inputs, code: code[step.name])
+            if let optOut = CacheManifest.reuseDisabledReason(for: step, settings: plan.settings, forced: force.contains(step.name)) {
+                result.append(DryRunStep(
+                    name: step.name, decision: "run", reasons: ["reuse disabled: \(optOut)"], sourceRun: nil,
+                    cacheKey: unknownInputs.isEmpty ? manifest.key : nil
+                ))
+                continue
+            }
+            if !unknownInputs.isEmpty {
+                // Compare what is known: the unknown inputs take the earlier execution's values.
+                var known: [String] = []
+                let nearest = cache.nearestExecution(of: step.name)
+                if let nearest {
+                    var partial = manifest
+                    for name in unknownInputs { partial.inputs[name] = nearest.manifest.inputs[name] ?? partial.inputs[name] }
+                    known = partial.differences(from: nearest.manifest)
+                }
+                result.append(DryRunStep(name: step.name, decision: "depends", reasons: known, sourceRun: nearest?.run, upstream: waitingOn))
+                continue
+            }
+            let key = manifest.key
+            switch cache.lookup(key: key, step: step) {
+            case .hit(let run, let outputs):
+                reusedOutputs[step.name] = outputs
+                result.append(DryRunStep(name: step.name, decision: "reuse", sourceRun: run, cacheKey: key))
+            case .notIntact(let run, let problem):
+                result.append(DryRunStep(
+                    name: step.name, decision: "run", reasons: ["the cached result from run \(run) is not intact (\(problem))"],
+                    sourceRun: run, cacheKey: key
+                ))
+            case .miss:
+                var reasons: [String]
+                // Asked only for a miss: a history query per reused step would cost a big plan dearly.
+                let nearest = cache.nearestExecution(of: step.name)
+                if let nearest {
+                    reasons = manifest.differences(from: nearest.manifest)
+                    if reasons.isEmpty { reasons = ["nothing differs from run \(nearest.run), but its result is no longer cached"] }
+                } else {
+                    reasons = ["step \(step.name) never ran before"]
+                }
+                result.append(DryRunStep(name: step.name, decision: "run", reasons: reasons, sourceRun: nearest?.run, cacheKey: key))
+            }
+        }
+        return DryRunReport(pipeline: plan.name, steps: result)
+    }
+}
