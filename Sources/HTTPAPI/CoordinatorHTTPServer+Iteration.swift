@@ -9,7 +9,7 @@ extension CoordinatorHTTPServer {
     static func addIterationRoutes(to router: Router<BasicRequestContext>, service: CoordinatorService) {
         router.post("/v1/runs/dry-run") { request, _ in
             let body = try await decode(DryRunRequest.self, from: request)
-            return try await call { try json(try await service.dryRun(body)) }
+            return try await call { try json(try await service.dryRunReadingDatastores(body)) }
         }
         router.post("/v1/runs/{id}/rerun") { request, context in
             let id = try context.parameters.require("id")

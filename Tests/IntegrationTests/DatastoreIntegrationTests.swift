@@ -71,6 +71,14 @@ struct DatastoreIntegrationTests {
             let explained = try await cluster.cli(["explain", changedRun, "count"])
             #expect(explained.stdout.contains("input raw: content changed"), "\(explained.stdout)")
 
+            // A dry run reads the datastore by content too, and stores nothing.
+            let same = try await cluster.cli(["submit", file, "--dry-run"])
+            #expect(same.status == 0, "\(same.stderr)")
+            #expect(same.stdout.contains("reuse"), "\(same.stdout)")
+            try "a\n".write(toFile: shared + "/raw/in.csv", atomically: true, encoding: .utf8)
+            let predicted = try await cluster.cli(["submit", file, "--dry-run"])
+            #expect(predicted.stdout.contains("input raw: content changed"), "\(predicted.stdout)")
+
             // A datastore the coordinator does not have is refused before anything runs.
             let other = try Fixtures.pipeline(
                 Self.pipeline.replacingOccurrences(of: "datastores/shared/paths/raw", with: "datastores/elsewhere/paths/raw"),

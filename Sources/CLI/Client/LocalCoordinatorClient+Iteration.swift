@@ -6,7 +6,7 @@ import Spec
 extension LocalCoordinatorClient {
     /// Hands the plan over already decoded.
     func dryRun(_ request: DryRunRequest, plan: PipelinePlan) async throws -> DryRunReport {
-        try await call { try await service.dryRun(request, plan: plan) }
+        try await call { try await service.dryRunReadingDatastores(request, plan: plan) }
     }
 
     func rerun(run: String, request: RerunRequest) async throws -> RerunResponse {

@@ -34,7 +34,11 @@ extension CoordinatorService {
     /// when no input reads a datastore.
     ///
     /// Runs off the actor: hashing a large dataset must not hold up heartbeats.
-    public nonisolated func resolvingDatastoreInputs(_ request: SubmitRequest, plan: PipelinePlan) async throws -> (SubmitRequest, PipelinePlan) {
+    ///
+    /// With `storing: false` (a dry run) the content is only hashed, not stored.
+    public nonisolated func resolvingDatastoreInputs(
+        _ request: SubmitRequest, plan: PipelinePlan, storing: Bool = true
+    ) async throws -> (SubmitRequest, PipelinePlan) {
         let reads = plan.steps.contains { step in
             step.inputs.contains { input in
                 if case .uri(let uri) = input.source { return DatastorePath.isDatastoreURI(uri) }
@@ -43,7 +47,7 @@ extension CoordinatorService {
         }
         guard reads else { return (request, plan) }
         let datastores = configuration.effectiveDatastores
-        let blobs = self.blobs
+        let blobs = storing ? self.blobs : nil
         return try await Task.detached {
             var plan = plan
             var request = request
@@ -76,7 +80,7 @@ extension CoordinatorService {
     }
 
     /// Stores the file or folder at `path` and returns its manifest's digest.
-    private static func importDatastoreData(at path: String, uri: String, into blobs: BlobStore, step: String, input: String) throws -> String {
+    private static func importDatastoreData(at path: String, uri: String, into blobs: BlobStore?, step: String, input: String) throws -> String {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw CoordinatorError(.invalidRequest, "step \(step), input \(input): \(uri) does not exist (looked for \(path))")
@@ -85,13 +89,36 @@ extension CoordinatorService {
             let manifest = isDirectory.boolValue
                 ? try Snapshot.folder(at: path, store: blobs, honoringIgnoreFiles: false)
                 : try Snapshot.file(at: path, store: blobs)
-            if !blobs.contains(manifest.digest) {
+            if let blobs, !blobs.contains(manifest.digest) {
                 _ = try blobs.put(manifest)
             }
             return manifest.digest.hex
         } catch {
             throw CoordinatorError(.invalidRequest, "step \(step), input \(input): cannot read \(uri) (\(path)): \(error)")
         }
+    }
+
+    /// A dry run of a submission whose inputs may read datastores: their content is hashed (not
+    /// stored) off the actor, so the decisions are those a submission would get.
+    public nonisolated func dryRunReadingDatastores(_ request: DryRunRequest, plan: PipelinePlan? = nil) async throws -> DryRunReport {
+        guard request.submission.planJSON.range(of: "azureml://datastores/", options: .caseInsensitive) != nil else {
+            if let plan { return try await dryRun(request, plan: plan) }
+            return try await dryRun(request)
+        }
+        let decoded: PipelinePlan
+        if let plan {
+            decoded = plan
+        } else {
+            do {
+                decoded = try JSONDecoder().decode(PipelinePlan.self, from: Data(request.submission.planJSON.utf8))
+            } catch {
+                throw CoordinatorError(.invalidRequest, "the submitted plan does not decode: \(error)")
+            }
+        }
+        let (submission, resolvedPlan) = try await resolvingDatastoreInputs(request.submission, plan: decoded, storing: false)
+        var resolved = request
+        resolved.submission = submission
+        return try await dryRun(resolved, plan: resolvedPlan)
     }
 
     /// Writes the outputs of `step` that name a datastore `path:` there, replacing what was at that
