@@ -24,9 +24,18 @@ struct HTTPCoordinatorClient: CoordinatorClient {
     init(baseURL: URL, token: BearerToken? = nil) {
         self.baseURL = baseURL
         self.token = token
-        // The process-wide client: its threads live as long as the process, so it needs no shutdown.
-        self.client = HTTPClient.shared
+        self.client = Self.sharedClient
     }
+
+    /// The process-wide client (its threads live as long as the process, so it needs no shutdown).
+    /// A coordinator that does not answer a connection within 3 s is reported as unreachable, instead
+    /// of the request retrying until its own deadline.
+    static let sharedClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout.connect = .seconds(3)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 
     func url(_ path: String, query: [String: String] = [:]) -> String {
         var components = URLComponents(url: baseURL.appendingPathComponent(path), resolvingAgainstBaseURL: false)!
@@ -39,7 +48,7 @@ struct HTTPCoordinatorClient: CoordinatorClient {
 
     private func unreachable(_ error: any Error) -> CLIError {
         CLIError(
-            "cannot reach the coordinator at \(baseURL.absoluteString): \(error). Start one with `conduit coordinator`, or set --coordinator-url / CONDUIT_URL.",
+            "cannot reach the coordinator at \(baseURL.absoluteString): \(error). Start one with `conduit coordinator`, or set --coordinator-url / CONDUIT_URL; for the runs of `conduit run` on this machine, add --embedded.",
             exitCode: ExitStatus.unavailable
         )
     }

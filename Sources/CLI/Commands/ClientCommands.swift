@@ -38,7 +38,7 @@ struct SubmitCommand: AsyncParsableCommand {
     func run() async throws {
         try await withCLIErrors {
             let plan = try SubmissionBuilder.load(file: pipeline, options: overrides.loadOptions())
-            let client = try client.client()
+            let client = try await client.client()
             if dryRun {
                 for warning in plan.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
                 let report = try await SubmissionBuilder.dryRun(plan: plan, force: force, client: client)
@@ -202,7 +202,7 @@ struct LogsCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await withCLIErrors {
-            let client = try client.client()
+            let client = try await client.client()
             var offset: Int64 = 0
             while true {
                 let (bytes, finished) = try await client.logs(run: run, step: step, offset: offset)
@@ -253,7 +253,7 @@ struct DownloadCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await withCLIErrors {
-            let client = try client.client()
+            let client = try await client.client()
             let outputs = try await client.outputs(run: run)
             guard let artifact = outputs.first(where: { $0.name == output }) else {
                 let names = outputs.map(\.name).joined(separator: ", ")

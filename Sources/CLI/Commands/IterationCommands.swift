@@ -41,7 +41,7 @@ struct RerunCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await withCLIErrors {
-            let client = try client.client()
+            let client = try await client.client()
             let response = try await client.rerun(run: run, request: RerunRequest(from: from, dryRun: dryRun))
             if dryRun {
                 guard let plan = response.plan else { throw CLIError("the coordinator returned no plan for the dry run", exitCode: ExitStatus.unavailable) }
@@ -155,7 +155,7 @@ struct StepRunCommand: AsyncParsableCommand {
         try await withCLIErrors {
             let result = try await LocalStepRunner(
                 run: run, step: step, codeDirectory: code, directory: directory, overrides: overrides, json: json,
-                client: try client.client()
+                client: try await client.client()
             ).replay()
             if json { printJSON(result) } else { LocalStepRunner.lines(of: result).forEach { print($0) } }
             return result.exitStatus

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HTTPAPI
+import Logging
 import Spec
 
 /// Where the coordinator's HTTP API is.
@@ -11,7 +12,25 @@ struct ClientOptions: ParsableArguments {
     @Option(name: .customLong("token-file"), help: ArgumentHelp("A file (mode 0600) holding the coordinator's bearer token (default: $CONDUIT_TOKEN_FILE). The token itself is never taken on the command line.", valueName: "FILE"))
     var tokenFile: String?
 
-    func client() throws -> any CoordinatorClient {
+    @Flag(help: ArgumentHelp("Use the runs of `conduit run` on this machine ($CONDUIT_HOME, else ~/.conduit; or --data-dir) through an embedded coordinator and worker, instead of a coordinator daemon."))
+    var embedded = false
+
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp("With --embedded: the data directory `conduit run` used.", valueName: "DIR"))
+    var dataDirectory: String?
+
+    func validate() throws {
+        if dataDirectory != nil && !embedded { throw ValidationError("--data-dir needs --embedded (a coordinator daemon has its own)") }
+        if embedded && coordinatorURL != nil { throw ValidationError("--embedded and --coordinator-url contradict each other: choose one") }
+    }
+
+    func client() async throws -> any CoordinatorClient {
+        if embedded {
+            // Client commands set up no logging of their own: the embedded services log only warnings.
+            LoggingSetup.bootstrap(level: nil, defaultLevel: .warning)
+            return try await EmbeddedSystem.start(
+                dataDirectory: dataDirectory ?? EmbeddedSystem.defaultDataDirectory, logger: Logger(label: "conduit")
+            )
+        }
         let text = coordinatorURL ?? ProcessInfo.processInfo.environment["CONDUIT_URL"] ?? "http://127.0.0.1:8765"
         guard let url = URL(string: text), url.scheme == "http" || url.scheme == "https", url.host != nil else {
             throw CLIError("--coordinator-url \(text) is not an http:// URL")

@@ -51,7 +51,7 @@ struct WorkersRevokeCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await withCLIErrors {
-            let client = try client.client()
+            let client = try await client.client()
             let publicKey = try await Self.resolve(key, client: client)
             let report = try await client.revokeWorkerKey(publicKey)
             let dropped = report.workers.isEmpty ? "" : "; dropped \(report.workers.joined(separator: ", "))"

@@ -13,6 +13,28 @@ enum EmbeddedSystem {
         return (NSHomeDirectory() as NSString).appendingPathComponent(".conduit")
     }
 
+    /// Starts both services for the rest of this process and returns a client for the coordinator:
+    /// what client commands use with `--embedded`, to read and extend the runs of `conduit run`.
+    /// The process ends without stopping them (its exit closes the data directory's lock).
+    static func start(dataDirectory: String, logger: Logger) async throws -> any CoordinatorClient {
+        let ready = AsyncStream<Result<any CoordinatorClient, any Error>>.makeStream()
+        Task.detached {
+            do {
+                _ = try await with(dataDirectory: dataDirectory, slots: ProcessInfo.processInfo.activeProcessorCount, logger: logger) { client in
+                    ready.continuation.yield(.success(client))
+                    // Keep both services (and the worker a rerun needs) until the process exits.
+                    while true { try await Task.sleep(for: .seconds(3600)) }
+                }
+            } catch {
+                ready.continuation.yield(.failure(error))
+            }
+        }
+        for await result in ready.stream {
+            return try result.get()
+        }
+        throw CLIError("the embedded coordinator did not start", exitCode: ExitStatus.unavailable)
+    }
+
     /// Starts both services, runs `body` with a client for the coordinator, then stops them.
     static func with<T: Sendable>(
         dataDirectory: String, slots: Int, datastores: [String: String] = [:], logger: Logger,

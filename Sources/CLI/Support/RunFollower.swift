@@ -17,11 +17,31 @@ enum RunFollower {
                     submit it to a coordinator with such a worker, or, to try placement without GPUs, set CONDUIT_SIMULATED_GPUS (see the README)
                     """, exitCode: ExitStatus.usage)
             }
-            let next = try await client.waitForChange(run: run, after: report.version, seconds: 10)
+            let next = try await waitForChange(run: run, after: report.version, client: client, progress: progress)
             progress.show(next, previous: report)
             report = next
         }
         return report
+    }
+
+    /// The next change of the run; a coordinator that stops answering (restarting, say) is asked
+    /// again every second for up to `patience`, so a follower outlives a coordinator restart.
+    static func waitForChange(
+        run: String, after version: Int64, client: any CoordinatorClient, progress: ProgressPrinter, patience: Duration = .seconds(60)
+    ) async throws -> RunReport {
+        let deadline = ContinuousClock.now + patience
+        var noted = false
+        while true {
+            do {
+                return try await client.waitForChange(run: run, after: version, seconds: 10)
+            } catch let error as CLIError where error.exitCode == ExitStatus.unavailable && ContinuousClock.now < deadline {
+                if !noted {
+                    progress.note("the coordinator does not answer; trying again for up to \(patience.components.seconds) s")
+                    noted = true
+                }
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
     }
 
     /// Prints the final state: JSON (`--json`) or a human summary; returns the exit status.
