@@ -52,7 +52,8 @@ enum OverrideApplier {
                     }
                     throw root.error(.invalidOverride, "input '\(name)' is a data input; expected a path")
                 }
-                value = .data(type: type, mode: mode, path: .source(try PathResolver.dataSource(path, relativeTo: directory, at: root)))
+                let (source, assetType) = try reader.assets.dataSource(path, relativeTo: directory, at: root)
+                value = .data(type: type ?? assetType, mode: mode, path: .source(source))
             } else if attribute == "path" {
                 throw root.error(.invalidOverride, "input '\(name)' is not a data input; use inputs.\(name)=VALUE")
             }

@@ -12,9 +12,13 @@ public enum PipelineLoader {
     public struct Options: Sendable {
         /// az-ml style `--set KEY=VALUE` strings; `VALUE` is read as YAML text, like a value in the file.
         public var overrides: [String]
+        /// The registry `azureml:` component and data references resolve in; nil: component references
+        /// are refused and data references pass through as URIs.
+        public var registry: LocalRegistry?
 
-        public init(overrides: [String] = []) {
+        public init(overrides: [String] = [], registry: LocalRegistry? = nil) {
             self.overrides = overrides
+            self.registry = registry
         }
     }
 
@@ -67,12 +71,14 @@ public enum PipelineLoader {
 
     private static func loadResolved(_ path: String, text: String? = nil, options: Options) throws -> PipelinePlan {
         var reader = SpecReader()
+        reader.assets = AssetResolver(registry: options.registry)
         var spec = try reader.readPipelineJob(file: path, text: text)
         for override in options.overrides {
             try OverrideApplier.apply(override, to: &spec, reader: &reader)
         }
         let inputs = try PlanBuilder.jobInputs(spec)
         var builder = PlanBuilder()
+        builder.assets = reader.assets
         let scope = PlanBuilder.Scope(
             prefix: "", spec: spec, inputs: inputs, inputNames: spec.inputValues.map(\.name),
             defaultCompute: spec.settings.defaultCompute ?? spec.compute

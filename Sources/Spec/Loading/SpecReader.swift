@@ -9,6 +9,8 @@ struct SpecReader {
     private var components: [String: ComponentSpec] = [:]
     /// Pipeline component files being read, to refuse a component that includes itself.
     private var pipelineFilesInProgress: [String] = []
+    /// Where `azureml:` component and data references resolve.
+    var assets = AssetResolver()
 
     /// Keys of a pipeline job, beyond which a warning is given.
     static let pipelineJobKeys: Set<String> = [

@@ -86,6 +86,10 @@ public struct PlannedStep: Sendable, Codable, Hashable {
     /// `resources:` of the step over its component's, or nil when neither asks for anything;
     /// not part of the cache key.
     public var resources: StepResources?
+    /// The registered component the step runs, at its resolved version (`azureml:train:2`,
+    /// `azureml://registries/shared/components/train/versions/2`); nil for a component file or inline
+    /// job. Not part of the cache key: a new version with the same content still reuses.
+    public var component: String?
 
     public init(
         name: String, displayName: String? = nil, commandTemplate: String, command: CommandTemplate,
