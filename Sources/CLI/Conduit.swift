@@ -21,6 +21,7 @@ struct Conduit: AsyncParsableCommand {
             RunCommand.self, ValidateCommand.self, CoordinatorCommand.self, WorkerCommand.self, SubmitCommand.self,
             StatusCommand.self, RunsCommand.self, WorkersCommand.self, LogsCommand.self, CancelCommand.self,
             DownloadCommand.self, ExplainCommand.self, KeysCommand.self,
+            ComponentCommand.self, DataCommand.self,
         ]
     )
 }

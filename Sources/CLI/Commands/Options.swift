@@ -31,9 +31,11 @@ struct OverrideOptions: ParsableArguments {
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a pipeline input, e.g. --set inputs.learning_rate=0.01 (repeatable).", valueName: "inputs.NAME=VALUE"))
     var overrides: [String] = []
 
+    @OptionGroup var registry: RegistryOptions
+
     /// The loader's options these flags describe.
     func loadOptions() -> PipelineLoader.Options {
-        PipelineLoader.Options(overrides: overrides)
+        PipelineLoader.Options(overrides: overrides, registry: registry.localRegistry())
     }
 }
 
