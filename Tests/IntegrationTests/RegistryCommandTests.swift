@@ -183,5 +183,20 @@ struct RegistryCommandTests {
         #expect(list.stdout.contains("rows"), "\(list.stdout)")
         let show = try conduit(["data", "show", "rows"], home: home)
         #expect(show.stdout.contains("type: uri_folder") && show.stdout.contains("description: two rows"), "\(show.stdout)")
+
+        // A named registry is its own namespace, referenced by URI.
+        let shared = try conduit(["data", "create", "--file", "data.yml", "--registry-name", "shared"], home: home)
+        #expect(shared.stdout.contains("use it as azureml://registries/shared/data/rows/versions/1"), "\(shared.stdout)\(shared.stderr)")
+        try Self.write(["shared.yml": """
+            type: pipeline
+            jobs:
+              look:
+                command: ls ${{inputs.rows}}
+                inputs:
+                  rows: {path: "azureml://registries/shared/data/rows/labels/latest"}
+            """], in: home)
+        let validate = try conduit(["validate", "shared.yml", "--json"], home: home)
+        #expect(validate.status == 0, "\(validate.stderr)")
+        #expect(validate.stdout.contains("registry/registries/shared/data/rows/1/content"), "\(validate.stdout)")
     }
 }

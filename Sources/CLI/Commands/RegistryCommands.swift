@@ -32,9 +32,9 @@ struct DataCommand: AsyncParsableCommand {
     )
 }
 
-/// Which named registry, if any, a component command works in.
+/// Which named registry, if any, a component or data command works in.
 struct RegistryNameOption: ParsableArguments {
-    @Option(name: .customLong("registry-name"), help: ArgumentHelp("A named registry (referenced as azureml://registries/NAME/components/...) instead of the workspace.", valueName: "NAME"))
+    @Option(name: .customLong("registry-name"), help: ArgumentHelp("A named registry (referenced as azureml://registries/NAME/components/... or .../data/...) instead of the workspace.", valueName: "NAME"))
     var registryName: String?
 
     func validate() throws {
@@ -124,6 +124,7 @@ struct DataCreateCommand: AsyncParsableCommand {
     @Option(help: "The version to create (default: the file's version:, else one more than the largest integer version).")
     var version: String?
 
+    @OptionGroup var namespace: RegistryNameOption
     @OptionGroup var registry: RegistryOptions
 
     @Flag(help: "Print JSON.")
@@ -132,7 +133,8 @@ struct DataCreateCommand: AsyncParsableCommand {
     func run() async throws {
         try await withCLIErrors {
             let outcome = try RegistryPublisher.publishData(
-                file: file, version: version, registry: registry.localRegistry(), now: Int64(Date().timeIntervalSince1970 * 1000)
+                file: file, version: version, scope: namespace.scope, registry: registry.localRegistry(),
+                now: Int64(Date().timeIntervalSince1970 * 1000)
             )
             RegistryOutput.printOutcome(outcome, json: json)
             return ExitStatus.success
@@ -143,6 +145,7 @@ struct DataCreateCommand: AsyncParsableCommand {
 struct DataListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List registered data assets: name, versions, latest, created.")
 
+    @OptionGroup var namespace: RegistryNameOption
     @OptionGroup var registry: RegistryOptions
 
     @Flag(help: "Print JSON.")
@@ -150,7 +153,7 @@ struct DataListCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await withCLIErrors {
-            let index = try RegistryPublisher.readIndex(.data, .workspace, registry.localRegistry())
+            let index = try RegistryPublisher.readIndex(.data, namespace.scope, registry.localRegistry())
             RegistryOutput.printList(index, kind: .data, json: json)
             return ExitStatus.success
         }
@@ -163,6 +166,7 @@ struct DataShowCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("NAME, NAME:VERSION or NAME@latest (default: latest).", valueName: "NAME[:VERSION|@latest]"))
     var asset: String
 
+    @OptionGroup var namespace: RegistryNameOption
     @OptionGroup var registry: RegistryOptions
 
     @Flag(help: "Print JSON.")
@@ -170,7 +174,7 @@ struct DataShowCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await withCLIErrors {
-            try RegistryOutput.show(asset, kind: .data, scope: .workspace, registry: registry.localRegistry(), json: json)
+            try RegistryOutput.show(asset, kind: .data, scope: namespace.scope, registry: registry.localRegistry(), json: json)
             return ExitStatus.success
         }
     }

@@ -54,7 +54,9 @@ enum RegistryPublisher {
     }
 
     /// Registers the data asset file `file` (`name`, `type`, `path`, ...): the content is copied whole.
-    static func publishData(file: String, version: String?, registry: LocalRegistry, now: Int64) throws -> Outcome {
+    static func publishData(
+        file: String, version: String?, scope: AssetReference.Scope, registry: LocalRegistry, now: Int64
+    ) throws -> Outcome {
         let definition: DataAssetDefinition
         do {
             definition = try DataAssetDefinition.load(file: file)
@@ -69,7 +71,7 @@ enum RegistryPublisher {
         }
         return try publish(
             kind: .data, name: definition.name, version: version ?? definition.version, digest: manifest.digest.hex,
-            scope: .workspace, registry: registry
+            scope: scope, registry: registry
         ) { staging in
             let content: String
             let stored: TreeManifest
