@@ -127,7 +127,10 @@ struct RegistryCommandTests {
         try Self.write([
             "bad-name.yml": "type: command\nname: Shout-Loud\ncommand: echo hi\n",
             "no-command.yml": "type: command\nname: quiet\n",
-            "inner.yml": "type: pipeline\nname: inner\njobs:\n  a:\n    command: echo a\n",
+            "inner.yml": "type: pipeline\nname: inner\njobs:\n  a:\n    component: ./quiet.yml\n",
+            "quiet.yml": "type: command\nname: quiet\ncommand: echo quiet\n",
+            "standalone.yml": "type: pipeline\nname: standalone\njobs:\n  a:\n    component: azureml:quiet@latest\n  b:\n    command: echo b\n",
+            "use.yml": "type: pipeline\njobs:\n  outer:\n    type: pipeline\n    component: azureml:standalone:1\n",
         ], in: home)
         let badName = try conduit(["component", "create", "--file", "bad-name.yml", "--registry", "r"], home: home)
         #expect(badName.status == 2)
@@ -135,12 +138,23 @@ struct RegistryCommandTests {
         let noCommand = try conduit(["component", "create", "--file", "no-command.yml", "--registry", "r"], home: home)
         #expect(noCommand.status == 2)
         #expect(noCommand.stderr.contains("needs command:"), "\(noCommand.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: home + "/r/workspace/components/quiet"), "nothing is written for a refused component")
         let pipeline = try conduit(["component", "create", "--file", "inner.yml", "--registry", "r"], home: home)
         #expect(pipeline.status == 2)
-        #expect(pipeline.stderr.contains("registering pipeline components is not supported yet"), "\(pipeline.stderr)")
+        #expect(pipeline.stderr.contains("inner.yml:5:16: jobs.a.component: the component file './quiet.yml' is a local path; a registered pipeline component is stored alone"), "\(pipeline.stderr)")
         let badRegistry = try conduit(["component", "create", "--file", "inner.yml", "--registry-name", "../x"], home: home)
         #expect(badRegistry.status != 0)
-        #expect(!FileManager.default.fileExists(atPath: home + "/r/workspace/components/quiet"), "nothing is written for a refused component")
+
+        // A pipeline component that names only registered components is registered and expands.
+        let unknownChild = try conduit(["component", "create", "--file", "standalone.yml", "--registry", "r"], home: home)
+        #expect(unknownChild.status == 2)
+        #expect(unknownChild.stderr.contains("no component asset named 'quiet'"), "\(unknownChild.stderr)")
+        #expect(try conduit(["component", "create", "--file", "quiet.yml", "--registry", "r"], home: home).status == 0)
+        let standalone = try conduit(["component", "create", "--file", "standalone.yml", "--registry", "r"], home: home)
+        #expect(standalone.status == 0, "\(standalone.stderr)")
+        let validate = try conduit(["validate", "use.yml", "--registry", "r"], home: home)
+        #expect(validate.status == 0, "\(validate.stderr)")
+        #expect(validate.stdout.contains("outer/a") && validate.stdout.contains("outer/b"), "\(validate.stdout)")
     }
 
     @Test func registeredDataIsCopiedByContentAndFeedsARun() throws {

@@ -200,19 +200,54 @@ import Testing
         #expect(try data.load().step("show")?.inputs.first?.source == .uri("azureml:rows:1"))
     }
 
-    @Test func aRegisteredPipelineComponentReferenceIsRefusedPrecisely() throws {
+    @Test func aRegisteredPipelineComponentExpandsIntoItsRegisteredSteps() throws {
+        let workspace = try Workspace([
+            "local/x.txt": "x\n",
+            "pipeline.yml": """
+                type: pipeline
+                jobs:
+                  inner:
+                    type: pipeline
+                    component: azureml:inner@latest
+                    inputs:
+                      rows: {type: uri_folder, path: ./local}
+                """,
+        ])
+        try workspace.component("train", "1", at: 10, message: "one")
+        let directory = workspace.registry.directory(of: .component, in: .workspace, name: "inner", version: "1")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try """
+            type: pipeline
+            name: inner
+            inputs:
+              rows: {type: uri_folder}
+            jobs:
+              fit:
+                component: azureml:train:1
+                inputs:
+                  data: ${{parent.inputs.rows}}
+            """.write(toFile: directory + "/inner.yml", atomically: true, encoding: .utf8)
+        try workspace.record(RegisteredAsset(
+            kind: .component, name: "inner", version: "1", createdAt: 30, digest: "p", definitionFile: "inner.yml"
+        ), scope: .workspace)
+        let step = try #require(try workspace.load().step("inner/fit"))
+        #expect(step.component == "azureml:train:1")
+        #expect(step.inputs.first?.source == .localPath(workspace.fixture.path("local")))
+    }
+
+    @Test func aPipelineStepNamingARegisteredCommandComponentIsRefused() throws {
         let workspace = try Workspace([
             "pipeline.yml": """
                 type: pipeline
                 jobs:
                   inner:
                     type: pipeline
-                    component: azureml:inner:1
+                    component: azureml:train:1
                 """,
         ])
+        try workspace.component("train", "1", at: 10, message: "one")
         let error = try #require(workspace.error())
-        #expect(error.field == "jobs.inner.component")
-        #expect(error.message.contains("registered pipeline components"), "\(error)")
+        #expect(error.message.contains("needs a pipeline component, but this component has type 'command'"), "\(error)")
     }
 
     @Test func theResolvedComponentTravelsInThePlanJSON() throws {

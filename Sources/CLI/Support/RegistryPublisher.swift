@@ -22,7 +22,7 @@ enum RegistryPublisher {
     ) throws -> Outcome {
         let definition: ComponentDefinition
         do {
-            definition = try ComponentDefinition.load(file: file)
+            definition = try ComponentDefinition.load(file: file, registry: registry)
         } catch {
             throw CLIError("error: \(error)")
         }

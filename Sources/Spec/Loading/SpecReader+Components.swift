@@ -57,8 +57,14 @@ extension SpecReader {
         guard !reference.isMapping else {
             throw reference.error(.notSupported, "a pipeline step must reference a pipeline component file; inline pipeline components are not allowed")
         }
-        let path = try componentPath(reference, baseDirectory: baseDirectory)
-        return try whileReadingPipeline(path, at: reference) { reader in
+        let text = try reference.string(expecting: "a component file path")
+        let path = try assets.component(text, at: reference)?.definitionFile ?? componentPath(reference, baseDirectory: baseDirectory)
+        return try readPipelineComponentFile(path, at: reference)
+    }
+
+    /// Reads the pipeline component file at `path` (absolute), used at `reference`.
+    mutating func readPipelineComponentFile(_ path: String, at reference: SourceNode) throws -> PipelineSpec {
+        try whileReadingPipeline(path, at: reference) { reader in
             guard let root = try YAMLDocument.load(file: path), root.isMapping else {
                 throw SpecError(.invalidType, file: path, message: "expected a pipeline component (a mapping with type: pipeline)")
             }
@@ -93,11 +99,6 @@ extension SpecReader {
 
     private func componentPath(_ reference: SourceNode, baseDirectory: String) throws(SpecError) -> String {
         let text = try reference.string(expecting: "a component file path")
-        if text.lowercased().hasPrefix("azureml:") {
-            throw reference.error(
-                .notSupported, "registered pipeline components ('\(text)') are not supported yet; reference the pipeline component's YAML file"
-            )
-        }
         let path = PathResolver.absolute(PathResolver.strippingFileScheme(text), relativeTo: baseDirectory)
         guard FileManager.default.fileExists(atPath: path) else {
             throw reference.error(.fileNotFound, "the component file '\(text)' does not exist (looked for \(path))")

@@ -11,26 +11,31 @@ public struct ComponentDefinition: Hashable, Sendable {
     public var description: String?
     /// Absolute `code:` directory, when the component has one.
     public var codeDirectory: String?
+    /// Whether this is a pipeline component (`type: pipeline`).
+    public var isPipeline: Bool
     /// Non-fatal findings.
     public var warnings: [String]
 
-    /// Reads and validates `file` as a command component to register.
+    /// What a registered pipeline component must do without: it is stored alone, so nothing it names
+    /// may be a path relative to it.
+    static let standAloneAdvice = "a registered pipeline component is stored alone, so it cannot name local files or folders: "
+        + "register the components it uses (conduit component create) and reference them as azureml:NAME:VERSION, "
+        + "and give data as registered assets"
+
+    /// Reads and validates `file` as a component to register.
     ///
-    /// Pipeline components are refused (their steps' component files would have to be bundled too).
+    /// A command component is checked as a pipeline would read it. A pipeline component is read as if it
+    /// were alone in a folder, with `registry` for its `azureml:` references: one that names a component
+    /// file, a code folder or a data path beside it is refused, since the registry keeps only its file.
     /// - Throws: `SpecError` naming file, line and field.
-    public static func load(file: String) throws(SpecError) -> ComponentDefinition {
+    public static func load(file: String, registry: LocalRegistry? = nil) throws(SpecError) -> ComponentDefinition {
         let path = PathResolver.absolute(file, relativeTo: FileManager.default.currentDirectoryPath)
         do {
             guard let root = try YAMLDocument.load(file: path), root.isMapping else {
                 throw SpecError(.invalidType, file: path, message: "expected a component (a mapping with name:, command: ...)")
             }
             let entries = try root.entries()
-            if let type = entries["type"], try type.string() == "pipeline" {
-                throw type.error(
-                    .notSupported,
-                    "registering pipeline components is not supported yet; register each command component it uses and reference them as azureml:NAME:VERSION"
-                )
-            }
+            let isPipeline = try entries["type"].map { $0.isNull ? false : try $0.string() == "pipeline" } ?? false
             guard let nameNode = entries["name"], !nameNode.isNull else {
                 throw root.error(.missingField, "a registered component needs name: (a lowercase letter, then lowercase letters, digits and _)")
             }
@@ -46,18 +51,60 @@ public struct ComponentDefinition: Hashable, Sendable {
                 }
                 version = text
             }
+            let description = try entries["description"].flatMap { $0.isNull ? nil : try $0.string() }
+            let displayName = try entries["display_name"].flatMap { $0.isNull ? nil : try $0.string() }
             var reader = SpecReader()
+            reader.assets = AssetResolver(registry: registry)
+            if isPipeline {
+                try checkStandsAlone(path, root: root, reader: &reader)
+                return ComponentDefinition(
+                    file: path, name: name, version: version, displayName: displayName, description: description,
+                    codeDirectory: nil, isPipeline: true, warnings: reader.warnings
+                )
+            }
             let component = try reader.readCommandComponentDefinition(root, baseDirectory: PathResolver.directory(of: path))
             return ComponentDefinition(
-                file: path, name: name, version: version, displayName: component.displayName,
-                description: try entries["description"].flatMap { $0.isNull ? nil : try $0.string() },
-                codeDirectory: component.codeDirectory, warnings: reader.warnings
+                file: path, name: name, version: version, displayName: component.displayName, description: description,
+                codeDirectory: component.codeDirectory, isPipeline: false, warnings: reader.warnings
             )
         } catch let error as SpecError {
             throw error
         } catch {
             throw SpecError(.syntax, file: path, message: "\(error)")
         }
+    }
+}
+
+extension ComponentDefinition {
+    /// Reads the pipeline component at `path` from a copy alone in a temporary folder, so that anything
+    /// it names beside itself fails to resolve; errors are reported against `path` (same lines).
+    static func checkStandsAlone(_ path: String, root: SourceNode, reader: inout SpecReader) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("conduit-component-\(UUID().uuidString)").path
+        let copy = folder + "/" + (path as NSString).lastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: path, toPath: copy)
+        } catch {
+            throw SpecError(.unreadableFile, file: path, message: "cannot stage the component for checking: \(error.localizedDescription)")
+        }
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        do {
+            _ = try reader.readPipelineComponentFile(copy, at: root)
+        } catch var error as SpecError {
+            if error.file == copy {
+                error.file = path
+                if error.code == .fileNotFound || error.message.contains(folder) {
+                    // "the code directory './src' does not exist (looked for ...)": the path exists beside
+                    // the original, but would not beside the registered copy.
+                    let named = error.message.components(separatedBy: " does not exist").first ?? error.message
+                    error.code = .notSupported
+                    error.message = "\(named.replacingOccurrences(of: folder, with: PathResolver.directory(of: path))) is a local path; \(standAloneAdvice)"
+                }
+            }
+            reader.warnings = reader.warnings.map { $0.replacingOccurrences(of: copy, with: path) }
+            throw error
+        }
+        reader.warnings = reader.warnings.map { $0.replacingOccurrences(of: copy, with: path) }
     }
 }
 
