@@ -6,9 +6,17 @@ struct AssetResolver {
     /// The registry references resolve in; nil when the caller gave none (then component references
     /// are refused and data references pass through as URIs, as before registries existed).
     var registry: LocalRegistry?
+    /// Indexes read so far, shared by the copies of this resolver that one load makes (reader and
+    /// builder): a pipeline with many references reads each namespace of the registry once.
+    private let indexes = IndexCache()
 
     init(registry: LocalRegistry? = nil) {
         self.registry = registry
+    }
+
+    /// Indexes by kind and namespace. Only used by one load, on one thread.
+    private final class IndexCache {
+        var byNamespace: [String: RegistryIndex] = [:]
     }
 
     /// A registered command component, ready to read.
@@ -88,11 +96,17 @@ struct AssetResolver {
                 throw location.error(.unknownAsset, "no registry named '\(name)' in \(registry.root) (\(list))")
             }
         }
+        let namespace = registry.directory(of: reference.kind, in: reference.scope)
         let index: RegistryIndex
-        do {
-            index = try registry.index(of: reference.kind, in: reference.scope)
-        } catch {
-            throw location.error(.unknownAsset, error.message)
+        if let cached = indexes.byNamespace[namespace] {
+            index = cached
+        } else {
+            do {
+                index = try registry.index(of: reference.kind, in: reference.scope)
+            } catch {
+                throw location.error(.unknownAsset, error.message)
+            }
+            indexes.byNamespace[namespace] = index
         }
         switch index.resolve(reference.name, reference.selector, kind: reference.kind) {
         case .success(let asset):
