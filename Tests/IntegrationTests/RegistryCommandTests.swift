@@ -213,4 +213,33 @@ struct RegistryCommandTests {
         #expect(validate.status == 0, "\(validate.stderr)")
         #expect(validate.stdout.contains("registry/registries/shared/data/rows/1/content"), "\(validate.stdout)")
     }
+
+    /// Several people registering the same version at once: one version results; identical content
+    /// is a no-op for the others, different content is refused for all but one.
+    @Test func concurrentCreatesOfOneVersionLeaveOneVersion() async throws {
+        let home = try ProcessHarness.temporaryDirectory("conduit-registry")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        var files: [String: String] = [:]
+        for index in 0..<6 {
+            files["same\(index).yml"] = "type: command\nname: race\ncommand: echo same\n"
+            files["other\(index).yml"] = "type: command\nname: clash\ncommand: echo \(index)\n"
+        }
+        try Self.write(files, in: home)
+        let results = try await withThrowingTaskGroup(of: (String, CLIResult).self) { group in
+            for name in files.keys {
+                group.addTask { (name, try self.conduit(["component", "create", "--file", name, "--version", "1", "--registry", "r"], home: home)) }
+            }
+            var all: [String: CLIResult] = [:]
+            for try await (name, result) in group { all[name] = result }
+            return all
+        }
+        let same = results.filter { $0.key.hasPrefix("same") }.values
+        #expect(same.allSatisfy { $0.status == 0 }, "\(same.map(\.stderr))")
+        #expect(same.filter { $0.stdout.contains("registered component race version 1") }.count == 1, "\(same.map(\.stdout))")
+        let other = results.filter { $0.key.hasPrefix("other") }.values
+        #expect(other.filter { $0.status == 0 }.count == 1, "\(other.map(\.stderr))")
+        #expect(other.filter { $0.status == 2 && $0.stderr.contains("already registered with different content") }.count == 5, "\(other.map(\.stderr))")
+        let left = try FileManager.default.contentsOfDirectory(atPath: home + "/r/workspace/components").filter { $0.hasPrefix(".") }
+        #expect(left.isEmpty, "no staging folder is left behind: \(left)")
+    }
 }
