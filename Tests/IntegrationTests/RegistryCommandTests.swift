@@ -47,6 +47,9 @@ struct RegistryCommandTests {
         outputs:
           said: {type: uri_folder}
         code: ./src
+        environment:
+          image: python:3.11
+          conda_file: ./env/conda.yml
         command: python3 shout.py ${{inputs.word}} ${{outputs.said}}
         """
 
@@ -58,6 +61,7 @@ struct RegistryCommandTests {
             "src/shout.py": "import sys, pathlib\npathlib.Path(sys.argv[2], 'said.txt').write_text(sys.argv[1].upper())\n",
             "src/.amlignore": "*.tmp\n",
             "src/scratch.tmp": "not registered\n",
+            "env/conda.yml": "name: shout\ndependencies: [python=3.11]\n",
         ], in: home)
         let registry = home + "/team-registry"
 
@@ -67,6 +71,7 @@ struct RegistryCommandTests {
         let versionOne = registry + "/workspace/components/shout/1"
         #expect(FileManager.default.fileExists(atPath: versionOne + "/code/shout.py"))
         #expect(!FileManager.default.fileExists(atPath: versionOne + "/code/scratch.tmp"), ".amlignore is honoured")
+        #expect(try String(contentsOfFile: versionOne + "/env/conda.yml", encoding: .utf8).contains("python=3.11"), "the environment's conda file is registered beside the definition")
 
         let again = try conduit(["component", "create", "--file", "shout.yml", "--registry", registry, "--version", "1"], home: home)
         #expect(again.status == 0, "\(again.stderr)")

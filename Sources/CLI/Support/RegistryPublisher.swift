@@ -32,19 +32,31 @@ enum RegistryPublisher {
         let code = try definition.codeDirectory.map { directory in
             try artifact("snapshot the code folder \(directory)") { () throws(ArtifactError) in try Snapshot.folder(at: directory, store: nil) }
         }
-        let digest = componentDigest(definition: definitionBytes, code: code)
+        let directory = (definition.file as NSString).deletingLastPathComponent
+        let environment = try definition.environmentFiles.map { relative in
+            (relative, try snapshot(directory + "/" + relative, what: "the environment's \(relative)"))
+        }
+        let digest = componentDigest(definition: definitionBytes, code: code, environment: environment)
         return try publish(
             kind: .component, name: definition.name, version: version ?? definition.version, digest: digest,
             scope: scope, registry: registry
         ) { staging in
             try definitionBytes.write(to: URL(fileURLWithPath: "\(staging)/\(definitionName)"))
             var codeFolder: String?
-            var storedDigest = digest
-            if let directory = definition.codeDirectory {
-                let stored = try copy(folder: directory, honoringIgnoreFiles: true, to: "\(staging)/code", scratch: staging)
-                storedDigest = componentDigest(definition: definitionBytes, code: stored)
+            var storedCode: TreeManifest?
+            if let codeSource = definition.codeDirectory {
+                storedCode = try copy(folder: codeSource, honoringIgnoreFiles: true, to: "\(staging)/code", scratch: staging)
                 codeFolder = "code"
             }
+            var storedEnvironment: [(String, TreeManifest)] = []
+            for (relative, manifest) in environment {
+                let source = directory + "/" + relative
+                let stored = manifest.kind == .file
+                    ? try copy(file: source, to: "\(staging)/\(relative)", scratch: staging)
+                    : try copy(folder: source, honoringIgnoreFiles: false, to: "\(staging)/\(relative)", scratch: staging)
+                storedEnvironment.append((relative, stored))
+            }
+            let storedDigest = componentDigest(definition: definitionBytes, code: storedCode, environment: storedEnvironment)
             return RegisteredAsset(
                 kind: .component, name: definition.name, version: "", createdAt: now, digest: storedDigest,
                 description: definition.description ?? definition.displayName, definitionFile: definitionName,
@@ -150,10 +162,19 @@ enum RegistryPublisher {
         }
     }
 
-    /// A component's digest: its definition's bytes and its code snapshot.
-    private static func componentDigest(definition: Data, code: TreeManifest?) -> String {
-        let text = "conduit-component-v1\n\(SHA256Hasher.digest(of: definition).hex)\n\(code?.digest.hex ?? "-")\n"
+    /// A component's digest: its definition's bytes, its code snapshot and the environment's files.
+    private static func componentDigest(definition: Data, code: TreeManifest?, environment: [(String, TreeManifest)]) -> String {
+        var text = "conduit-component-v1\n\(SHA256Hasher.digest(of: definition).hex)\n\(code?.digest.hex ?? "-")\n"
+        for (relative, manifest) in environment { text += "\(relative)=\(manifest.digest.hex)\n" }
         return SHA256Hasher.digest(ofUTF8: text).hex
+    }
+
+    private static func snapshot(_ path: String, what: String) throws -> TreeManifest {
+        var isDirectory: ObjCBool = false
+        _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        return try artifact("snapshot \(what)") { () throws(ArtifactError) in
+            isDirectory.boolValue ? try Snapshot.folder(at: path, store: nil, honoringIgnoreFiles: false) : try Snapshot.file(at: path, store: nil)
+        }
     }
 
     /// Copies `folder` (as a snapshot: ignore rules, links resolved inside it) to `destination`.

@@ -13,6 +13,9 @@ public struct ComponentDefinition: Hashable, Sendable {
     public var codeDirectory: String?
     /// Whether this is a pipeline component (`type: pipeline`).
     public var isPipeline: Bool
+    /// Files and folders the environment names (`conda_file`, `build.path`), relative to the component's
+    /// folder, to be registered beside the definition so they resolve from the registered copy too.
+    public var environmentFiles: [String] = []
     /// Non-fatal findings.
     public var warnings: [String]
 
@@ -63,10 +66,15 @@ public struct ComponentDefinition: Hashable, Sendable {
                 )
             }
             let component = try reader.readCommandComponentDefinition(root, baseDirectory: PathResolver.directory(of: path))
-            return ComponentDefinition(
+            var definition = ComponentDefinition(
                 file: path, name: name, version: version, displayName: component.displayName, description: description,
-                codeDirectory: component.codeDirectory, isPipeline: false, warnings: reader.warnings
+                codeDirectory: component.codeDirectory, isPipeline: false, warnings: []
             )
+            if let environment = entries["environment"], environment.isMapping {
+                definition.environmentFiles = try environmentFiles(environment, componentFile: path, warnings: &reader.warnings)
+            }
+            definition.warnings = reader.warnings
+            return definition
         } catch let error as SpecError {
             throw error
         } catch {
@@ -76,6 +84,38 @@ public struct ComponentDefinition: Hashable, Sendable {
 }
 
 extension ComponentDefinition {
+    /// The local files an inline environment names, relative to the component's folder; paths outside
+    /// that folder (or where the registry keeps its own files) cannot be registered with it: warned about.
+    static func environmentFiles(_ environment: SourceNode, componentFile: String, warnings: inout [String]) throws(SpecError) -> [String] {
+        let entries = try environment.entries()
+        var nodes: [SourceNode] = []
+        if let conda = entries["conda_file"], !conda.isNull, !conda.isMapping { nodes.append(conda) }
+        if let build = entries["build"], build.isMapping, let buildPath = try build.entries()["path"], !buildPath.isNull { nodes.append(buildPath) }
+        let directory = PathResolver.directory(of: componentFile)
+        let reserved: Set<String> = ["code", LocalRegistry.recordFileName, (componentFile as NSString).lastPathComponent]
+        var files: [String] = []
+        for node in nodes {
+            let text = try node.string(expecting: "a path")
+            if PathResolver.isRemote(text) || text.lowercased().hasPrefix("git+") { continue }
+            let absolute = PathResolver.absolute(PathResolver.strippingFileScheme(text), relativeTo: directory)
+            guard absolute.hasPrefix(directory + "/") else {
+                warnings.append(node.warning("'\(text)' is outside the component's folder, so it is not registered with the component; move it beside the component file to register it"))
+                continue
+            }
+            let relative = String(absolute.dropFirst(directory.count + 1))
+            guard let first = relative.split(separator: "/").first, !reserved.contains(String(first)) else {
+                warnings.append(node.warning("'\(text)' clashes with a name the registry uses (code, asset.json, the component file); it is not registered with the component"))
+                continue
+            }
+            guard FileManager.default.fileExists(atPath: absolute) else {
+                warnings.append(node.warning("'\(text)' does not exist (looked for \(absolute)); nothing is registered for it"))
+                continue
+            }
+            if !files.contains(relative) { files.append(relative) }
+        }
+        return files
+    }
+
     /// Reads the pipeline component at `path` from a copy alone in a temporary folder, so that anything
     /// it names beside itself fails to resolve; errors are reported against `path` (same lines).
     static func checkStandsAlone(_ path: String, root: SourceNode, reader: inout SpecReader) throws {
