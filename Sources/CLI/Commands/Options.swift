@@ -53,9 +53,11 @@ struct OverrideOptions: ParsableArguments {
     @Option(name: .customLong("environments"), help: ArgumentHelp("A file mapping environment names to requirements or interpreters (default: $CONDUIT_ENVIRONMENTS, else $CONDUIT_HOME/environments.yml when it exists).", valueName: "FILE"))
     var environmentsFile: String?
 
+    @OptionGroup var registry: RegistryOptions
+
     /// The loader's options these flags describe.
     func loadOptions() -> PipelineLoader.Options {
-        PipelineLoader.Options(overrides: overrides, environmentsFile: environmentsFilePath())
+        PipelineLoader.Options(overrides: overrides, environmentsFile: environmentsFilePath(), registry: registry.localRegistry())
     }
 
     /// `--environments`, else `$CONDUIT_ENVIRONMENTS`, else `$CONDUIT_HOME/environments.yml` when it exists.

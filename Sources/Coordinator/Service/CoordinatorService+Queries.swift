@@ -205,11 +205,19 @@ extension CoordinatorService {
             let names = try store.steps(runID: runID).map(\.name).joined(separator: ", ")
             throw CoordinatorError(.notFound, "run \(runID) has no step \(name); its steps are \(names)")
         }
+        let component = Self.plan(of: record)?.steps.first { $0.name == name }?.component
+        // The registered component `run`'s step ran, when it differs from this one's.
+        func componentChange(since run: RunRecord?) -> [String] {
+            guard let run, let earlier = Self.plan(of: run)?.steps.first(where: { $0.name == name }) else { return [] }
+            return ComponentChange.describe(earlier: earlier.component, current: component).map { [$0] } ?? []
+        }
         if step.reused {
+            let changes = try componentChange(since: step.sourceRun.flatMap { try store.run(id: $0) })
             return Explanation(
                 run: runID, step: name, decision: "reused",
-                summary: "reused the outputs of run \(step.sourceRun ?? "?"): command, code, environment, parameters and input contents are unchanged",
-                differences: [], comparedRun: step.sourceRun, cacheKey: step.cacheKey
+                summary: "reused the outputs of run \(step.sourceRun ?? "?"): command, code, environment, parameters and input contents are unchanged"
+                    + (changes.isEmpty ? "" : " (the registered component version differs, with identical content)"),
+                differences: changes, comparedRun: step.sourceRun, cacheKey: step.cacheKey
             )
         }
         guard let json = step.manifestJSON, let manifest = CacheManifest.decode(json: json) else {
@@ -225,7 +233,7 @@ extension CoordinatorService {
         if let (earlier, earlierRun) = try store.nearestExecution(pipeline: record.pipeline, step: name, before: runID, createdBefore: record.createdAt),
            let earlierJSON = earlier.manifestJSON, let earlierManifest = CacheManifest.decode(json: earlierJSON) {
             compared = earlierRun.id
-            differences = manifest.differences(from: earlierManifest)
+            differences = componentChange(since: earlierRun) + manifest.differences(from: earlierManifest)
             if step.reason == nil {
                 summary = differences.isEmpty
                     ? "ran: nothing differs from run \(earlierRun.id), but its outputs were not available for reuse"

@@ -104,5 +104,7 @@ extension SpecError {
         public static let invalidBinding = Code(rawValue: "invalid_binding")
         /// A step, input or output name is not one Conduit can use in a path or a binding.
         public static let invalidName = Code(rawValue: "invalid_name")
+        /// An `azureml:` reference names an asset, version or registry the registry does not hold.
+        public static let unknownAsset = Code(rawValue: "unknown_asset")
     }
 }

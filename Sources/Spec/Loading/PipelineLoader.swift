@@ -15,10 +15,14 @@ public enum PipelineLoader {
         /// The environments file (absolute path) that maps named environments, or nil for none: every
         /// named environment then runs with the worker's `python3`, with a warning. See `EnvironmentsFile`.
         public var environmentsFile: String?
+        /// The registry `azureml:` component and data references resolve in; nil: component references
+        /// are refused and data references pass through as URIs.
+        public var registry: LocalRegistry?
 
-        public init(overrides: [String] = [], environmentsFile: String? = nil) {
+        public init(overrides: [String] = [], environmentsFile: String? = nil, registry: LocalRegistry? = nil) {
             self.overrides = overrides
             self.environmentsFile = environmentsFile
+            self.registry = registry
         }
     }
 
@@ -77,8 +81,10 @@ public enum PipelineLoader {
             )
             reader.warnings += reader.environments.warnings
         }
+        reader.assets = AssetResolver(registry: options.registry)
         let spec = try reader.readPipelineJob(file: path, text: text, overrides: options.overrides)
         var builder = PlanBuilder()
+        builder.assets = reader.assets
         let inputs = spec.isComponentJob ? try builder.componentJobInputs(spec) : try PlanBuilder.jobInputs(spec)
         let inputNames = spec.isComponentJob ? spec.inputDeclarations.map(\.name) : spec.inputValues.map(\.name)
         let scope = PlanBuilder.Scope(

@@ -4,6 +4,8 @@
 struct PlanBuilder {
     /// Non-fatal findings, each `file:line:column: field: message`.
     var warnings: [String] = []
+    /// Where `azureml:` data references given as plain strings resolve.
+    var assets = AssetResolver()
 
     /// One pipeline level being expanded.
     struct Scope {
@@ -284,9 +286,9 @@ struct PlanBuilder {
             let location = given[declaration.name]?.location ?? node.location
             switch (declaration.kind, value) {
             case (.data(let type), .parameter(.string(let text))):
-                let source = try PathResolver.dataSource(
+                let source = try assets.dataSource(
                     text, relativeTo: PathResolver.directory(of: location.file), at: location
-                )
+                ).source
                 value = .data(DataReference(type: type, mode: declaration.mode, source: source))
             case (.data(let type), .parameter(let literal)):
                 throw location.error(
@@ -416,7 +418,7 @@ struct PlanBuilder {
             component.command, inputs: compilerInputs, inputOrder: declarations.map(\.name),
             outputs: outputs.map(\.name), at: component.commandLocation
         )
-        let planned = PlannedStep(
+        var planned = PlannedStep(
             name: stepName, displayName: node.displayName ?? component.displayName,
             commandTemplate: component.command, command: template, parameters: parameters, inputs: dataInputs,
             outputs: outputs, codeDirectory: component.codeDirectory, environment: component.environment,
@@ -424,6 +426,7 @@ struct PlanBuilder {
             environmentVariables: node.environmentVariables, retry: node.retry,
             resources: node.resources.over(component.resources), environmentSetup: component.environmentSetup
         )
+        planned.component = component.registeredReference
         var outputReferences: [String: DataReference] = [:]
         for output in outputs {
             outputReferences[output.name] = DataReference(

@@ -29,6 +29,20 @@ extension SpecReader {
         if reference.isMapping {
             return try readCommandComponentDefinition(reference, baseDirectory: baseDirectory)
         }
+        let text = try reference.string(expecting: "a component file path")
+        if let registered = try assets.component(text, at: reference) {
+            return try cachedComponent(at: registered.definitionFile) { reader in
+                guard let root = try YAMLDocument.load(file: registered.definitionFile) else {
+                    throw SpecError(.missingCommand, file: registered.definitionFile, message: "the registered component file is empty")
+                }
+                var component = try reader.readCommandComponentDefinition(
+                    root, baseDirectory: PathResolver.directory(of: registered.definitionFile),
+                    registeredCode: .some(registered.codeDirectory)
+                )
+                component.registeredReference = registered.reference
+                return component
+            }
+        }
         let path = try componentPath(reference, baseDirectory: baseDirectory)
         return try cachedComponent(at: path) { reader in
             guard let root = try YAMLDocument.load(file: path) else {
@@ -43,8 +57,14 @@ extension SpecReader {
         guard !reference.isMapping else {
             throw reference.error(.notSupported, "a pipeline step must reference a pipeline component file; inline pipeline components are not allowed")
         }
-        let path = try componentPath(reference, baseDirectory: baseDirectory)
-        return try whileReadingPipeline(path, at: reference) { reader in
+        let text = try reference.string(expecting: "a component file path")
+        let path = try assets.component(text, at: reference)?.definitionFile ?? componentPath(reference, baseDirectory: baseDirectory)
+        return try readPipelineComponentFile(path, at: reference)
+    }
+
+    /// Reads the pipeline component file at `path` (absolute), used at `reference`.
+    mutating func readPipelineComponentFile(_ path: String, at reference: SourceNode) throws -> PipelineSpec {
+        try whileReadingPipeline(path, at: reference) { reader in
             guard let root = try YAMLDocument.load(file: path), root.isMapping else {
                 throw SpecError(.invalidType, file: path, message: "expected a pipeline component (a mapping with type: pipeline)")
             }
@@ -79,11 +99,6 @@ extension SpecReader {
 
     private func componentPath(_ reference: SourceNode, baseDirectory: String) throws(SpecError) -> String {
         let text = try reference.string(expecting: "a component file path")
-        if text.lowercased().hasPrefix("azureml:") {
-            throw reference.error(
-                .notSupported, "registered components ('\(text)') are not supported yet; reference a component YAML file"
-            )
-        }
         let path = PathResolver.absolute(PathResolver.strippingFileScheme(text), relativeTo: baseDirectory)
         guard FileManager.default.fileExists(atPath: path) else {
             throw reference.error(.fileNotFound, "the component file '\(text)' does not exist (looked for \(path))")
@@ -91,8 +106,11 @@ extension SpecReader {
         return path
     }
 
-    /// Reads a command component's mapping (from its own file or inline).
-    mutating func readCommandComponentDefinition(_ root: SourceNode, baseDirectory: String) throws -> ComponentSpec {
+    /// Reads a command component's mapping (from its own file or inline). `registeredCode`, for a
+    /// registered component, is where its `code:` snapshot lies in the registry (`.some(nil)`: it has none).
+    mutating func readCommandComponentDefinition(
+        _ root: SourceNode, baseDirectory: String, registeredCode: String?? = nil
+    ) throws -> ComponentSpec {
         guard root.isMapping else {
             throw root.error(.invalidType, "expected a command component (a mapping), found \(root.shapeName)")
         }
@@ -116,7 +134,7 @@ extension SpecReader {
         }
         var spec = ComponentSpec(
             file: root.file, displayName: try entries["display_name"].map { try $0.string() }, inputs: [], outputs: [],
-            command: "", commandLocation: root, codeDirectory: try readCode(entries["code"], baseDirectory: baseDirectory),
+            command: "", commandLocation: root, codeDirectory: try registeredCode ?? readCode(entries["code"], baseDirectory: baseDirectory),
             environment: try entries["environment"].map { $0.isNull ? "" : try CanonicalJSON.encode($0) } ?? "",
             isDeterministic: try entries["is_deterministic"].map { $0.isNull ? true : try $0.bool() } ?? true,
             declaresInputsByValue: false
@@ -203,7 +221,7 @@ extension SpecReader {
                 let text = try value.string(expecting: "a path")
                 declaration.defaultData = DataReference(
                     type: type, mode: declaration.mode,
-                    source: try PathResolver.dataSource(text, relativeTo: baseDirectory, at: value)
+                    source: try assets.dataSource(text, relativeTo: baseDirectory, at: value).source
                 )
             }
         }

@@ -54,8 +54,8 @@ extension SpecReader {
         case .invalid(let message):
             throw pathNode.error(.invalidBinding, message)
         case .none:
-            let source = try PathResolver.dataSource(text, relativeTo: baseDirectory, at: pathNode)
-            return .data(type: type, mode: mode, path: .source(source))
+            let (source, assetType) = try assets.dataSource(text, relativeTo: baseDirectory, at: pathNode)
+            return .data(type: type ?? assetType, mode: mode, path: .source(source))
         }
     }
 

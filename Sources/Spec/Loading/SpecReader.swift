@@ -13,6 +13,8 @@ struct SpecReader {
     var environments = EnvironmentsFile()
     /// Named environments already warned about as unmapped.
     var warnedEnvironments: Set<String> = []
+    /// Where `azureml:` component and data references resolve.
+    var assets = AssetResolver()
 
     /// Keys of a pipeline job, beyond which a warning is given.
     static let pipelineJobKeys: Set<String> = [

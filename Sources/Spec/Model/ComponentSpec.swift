@@ -23,4 +23,6 @@ struct ComponentSpec {
     var resources = StepResources()
     /// True for inline command jobs: their inputs are the node's `inputs:` keys.
     var declaresInputsByValue: Bool
+    /// For a registered component, the reference it resolved to at its definite version (`azureml:train:2`).
+    var registeredReference: String?
 }

@@ -93,6 +93,10 @@ public struct PlannedStep: Sendable, Codable, Hashable {
     /// What `environment` resolves to on a worker (see `StepEnvironment`), or nil when the step names
     /// none (it runs with the worker's own `PATH`). Part of the cache key.
     public var environmentSetup: StepEnvironment?
+    /// The registered component the step runs, at its resolved version (`azureml:train:2`,
+    /// `azureml://registries/shared/components/train/versions/2`); nil for a component file or inline
+    /// job. Not part of the cache key: a new version with the same content still reuses.
+    public var component: String?
 
     public init(
         name: String, displayName: String? = nil, commandTemplate: String, command: CommandTemplate,

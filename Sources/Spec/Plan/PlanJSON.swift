@@ -144,6 +144,7 @@ public enum PlanJSON {
                 $0.field("timeoutSeconds", step.timeoutSeconds)
                 $0.field("isDeterministic", step.isDeterministic)
                 $0.field("environmentVariables", step.environmentVariables)
+                $0.field("component", step.component)
                 if let retry = step.retry {
                     $0.key("retry")
                     $0.object {

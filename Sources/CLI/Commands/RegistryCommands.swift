@@ -1,0 +1,181 @@
+import ArgumentParser
+import Foundation
+import Spec
+
+/// Where the registry is: `--registry DIR`, else `$CONDUIT_REGISTRY`, else `$CONDUIT_HOME/registry`.
+struct RegistryOptions: ParsableArguments {
+    @Option(name: .customLong("registry"), help: ArgumentHelp("The registry folder that azureml: references resolve in (default: $CONDUIT_REGISTRY, else $CONDUIT_HOME/registry).", valueName: "DIR"))
+    var registry: String?
+
+    /// The registry these flags name.
+    func localRegistry() -> LocalRegistry {
+        let environment = ProcessInfo.processInfo.environment["CONDUIT_REGISTRY"].flatMap { $0.isEmpty ? nil : $0 }
+        let path = registry ?? environment ?? (EmbeddedSystem.defaultDataDirectory as NSString).appendingPathComponent("registry")
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        return LocalRegistry(root: (absolute as NSString).standardizingPath)
+    }
+}
+
+/// `conduit component create|list|show`.
+struct ComponentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "component", abstract: "Register command components and list them.",
+        subcommands: [ComponentCreateCommand.self, ComponentListCommand.self, ComponentShowCommand.self]
+    )
+}
+
+/// `conduit data create|list|show`.
+struct DataCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "data", abstract: "Register data assets (snapshotted by content) and list them.",
+        subcommands: [DataCreateCommand.self, DataListCommand.self, DataShowCommand.self]
+    )
+}
+
+/// Which named registry, if any, a component or data command works in.
+struct RegistryNameOption: ParsableArguments {
+    @Option(name: .customLong("registry-name"), help: ArgumentHelp("A named registry (referenced as azureml://registries/NAME/components/... or .../data/...) instead of the workspace.", valueName: "NAME"))
+    var registryName: String?
+
+    func validate() throws {
+        if let registryName, let problem = LocalRegistry.problem(withRegistryName: registryName) {
+            throw ValidationError(problem)
+        }
+    }
+
+    var scope: AssetReference.Scope { registryName.map { .registry($0) } ?? .workspace }
+}
+
+struct ComponentCreateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create",
+        abstract: "Register a command component: its file and a snapshot of its code: folder become an immutable version."
+    )
+
+    @Option(name: .customLong("file"), help: ArgumentHelp("The component YAML file.", valueName: "FILE"))
+    var file: String
+
+    @Option(help: "The version to create (default: the file's version:, else one more than the largest integer version).")
+    var version: String?
+
+    @OptionGroup var namespace: RegistryNameOption
+    @OptionGroup var registry: RegistryOptions
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        try await withCLIErrors {
+            let outcome = try RegistryPublisher.publishComponent(
+                file: file, version: version, scope: namespace.scope, registry: registry.localRegistry(), now: Int64(Date().timeIntervalSince1970 * 1000)
+            )
+            RegistryOutput.printOutcome(outcome, json: json)
+            return ExitStatus.success
+        }
+    }
+}
+
+struct ComponentListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List registered components: name, versions, latest, created.")
+
+    @OptionGroup var namespace: RegistryNameOption
+    @OptionGroup var registry: RegistryOptions
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        try await withCLIErrors {
+            let index = try RegistryPublisher.readIndex(.component, namespace.scope, registry.localRegistry())
+            RegistryOutput.printList(index, kind: .component, json: json)
+            return ExitStatus.success
+        }
+    }
+}
+
+struct ComponentShowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a registered component version and its definition.")
+
+    @Argument(help: ArgumentHelp("NAME, NAME:VERSION or NAME@latest (default: latest).", valueName: "NAME[:VERSION|@latest]"))
+    var asset: String
+
+    @OptionGroup var namespace: RegistryNameOption
+    @OptionGroup var registry: RegistryOptions
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        try await withCLIErrors {
+            try RegistryOutput.show(asset, kind: .component, scope: namespace.scope, registry: registry.localRegistry(), json: json)
+            return ExitStatus.success
+        }
+    }
+}
+
+struct DataCreateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create", abstract: "Register a data asset: a copy of its content becomes an immutable version."
+    )
+
+    @Option(name: .customLong("file"), help: ArgumentHelp("The data asset YAML file (name, version, type, path, description).", valueName: "FILE"))
+    var file: String
+
+    @Option(help: "The version to create (default: the file's version:, else one more than the largest integer version).")
+    var version: String?
+
+    @OptionGroup var namespace: RegistryNameOption
+    @OptionGroup var registry: RegistryOptions
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        try await withCLIErrors {
+            let outcome = try RegistryPublisher.publishData(
+                file: file, version: version, scope: namespace.scope, registry: registry.localRegistry(),
+                now: Int64(Date().timeIntervalSince1970 * 1000)
+            )
+            RegistryOutput.printOutcome(outcome, json: json)
+            return ExitStatus.success
+        }
+    }
+}
+
+struct DataListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List registered data assets: name, versions, latest, created.")
+
+    @OptionGroup var namespace: RegistryNameOption
+    @OptionGroup var registry: RegistryOptions
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        try await withCLIErrors {
+            let index = try RegistryPublisher.readIndex(.data, namespace.scope, registry.localRegistry())
+            RegistryOutput.printList(index, kind: .data, json: json)
+            return ExitStatus.success
+        }
+    }
+}
+
+struct DataShowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a registered data asset version.")
+
+    @Argument(help: ArgumentHelp("NAME, NAME:VERSION or NAME@latest (default: latest).", valueName: "NAME[:VERSION|@latest]"))
+    var asset: String
+
+    @OptionGroup var namespace: RegistryNameOption
+    @OptionGroup var registry: RegistryOptions
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        try await withCLIErrors {
+            try RegistryOutput.show(asset, kind: .data, scope: namespace.scope, registry: registry.localRegistry(), json: json)
+            return ExitStatus.success
+        }
+    }
+}

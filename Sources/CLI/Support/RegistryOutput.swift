@@ -1,0 +1,98 @@
+import Foundation
+import Spec
+
+/// What the registry commands print: human text by default, JSON with `--json`.
+enum RegistryOutput {
+    /// One asset in `list --json`.
+    struct ListEntry: Encodable {
+        var name: String
+        var versions: [String]
+        var latest: String
+        var created: String
+    }
+
+    /// `show --json`: the record, where it lies, and (for components) the definition text.
+    struct Shown: Encodable {
+        var asset: RegisteredAsset
+        var reference: String
+        var path: String
+        var definition: String?
+    }
+
+    /// `create --json`.
+    struct Created: Encodable {
+        var asset: RegisteredAsset
+        var reference: String
+        var created: Bool
+    }
+
+    static func printOutcome(_ outcome: RegistryPublisher.Outcome, json: Bool) {
+        if json {
+            printJSON(Created(asset: outcome.asset, reference: outcome.reference.description, created: outcome.created))
+        } else if outcome.created {
+            print("registered \(outcome.asset.kind.rawValue) \(outcome.asset.name) version \(outcome.asset.version): use it as \(outcome.reference)")
+        } else {
+            print("\(outcome.asset.kind.rawValue) \(outcome.asset.name) version \(outcome.asset.version) is already registered with identical content; nothing changed (\(outcome.reference))")
+        }
+    }
+
+    static func printList(_ index: RegistryIndex, kind: AssetKind, json: Bool) {
+        let entries = index.names.compactMap { name -> ListEntry? in
+            guard let latest = index.latest(of: name) else { return nil }
+            return ListEntry(name: name, versions: index.versions(of: name).map(\.version), latest: latest.version, created: date(latest.createdAt))
+        }
+        if json {
+            printJSON(entries)
+            return
+        }
+        guard !entries.isEmpty else {
+            print("no \(kind.rawValue) assets registered yet: add one with `conduit \(kind.rawValue) create --file FILE.yml`")
+            return
+        }
+        let rows = [["NAME", "VERSIONS", "LATEST", "CREATED"]] + entries.map { [$0.name, $0.versions.joined(separator: ","), $0.latest, $0.created] }
+        let widths = (0..<4).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        for row in rows {
+            print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+        }
+    }
+
+    static func show(_ text: String, kind: AssetKind, scope: AssetReference.Scope, registry: LocalRegistry, json: Bool) throws {
+        var written = text.hasPrefix("azureml:") ? String(text.dropFirst("azureml:".count)) : text
+        if !written.contains(":"), !written.contains("@") { written += "@latest" }
+        guard case .reference(let parsed) = AssetReference.parse("azureml:" + written, kind: kind) else {
+            throw CLIError("error: '\(text)' is not NAME, NAME:VERSION or NAME@latest")
+        }
+        let index = try RegistryPublisher.readIndex(kind, scope, registry)
+        let asset: RegisteredAsset
+        switch index.resolve(parsed.name, parsed.selector, kind: kind) {
+        case .success(let found): asset = found
+        case .failure(let failure): throw CLIError("error: \(failure.message) in the registry \(registry.root)")
+        }
+        let folder = registry.directory(of: kind, in: scope, name: asset.name, version: asset.version)
+        let reference = AssetReference(kind: kind, scope: scope, name: asset.name, selector: .version(asset.version)).description
+        let definition = asset.definitionFile.flatMap { try? String(contentsOfFile: "\(folder)/\($0)", encoding: .utf8) }
+        if json {
+            printJSON(Shown(asset: asset, reference: reference, path: folder, definition: definition))
+            return
+        }
+        print("\(kind.rawValue): \(asset.name)")
+        print("version: \(asset.version)\(index.latest(of: asset.name)?.version == asset.version ? " (latest)" : "")")
+        print("reference: \(reference)")
+        print("created: \(date(asset.createdAt))")
+        print("digest: \(asset.digest)")
+        if let description = asset.description { print("description: \(description)") }
+        if let type = asset.dataType { print("type: \(type.rawValue)") }
+        if let content = asset.contentPath { print("content: \(folder)/\(content)") }
+        if let code = asset.codeDirectory { print("code: \(folder)/\(code)") }
+        if let source = asset.source { print("registered from: \(source)") }
+        print("versions: \(index.versions(of: asset.name).map(\.version).joined(separator: ", "))")
+        if let definition {
+            print("---")
+            print(definition, terminator: definition.hasSuffix("\n") ? "" : "\n")
+        }
+    }
+
+    static func date(_ milliseconds: Int64) -> String {
+        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+    }
+}
