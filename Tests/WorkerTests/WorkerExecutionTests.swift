@@ -58,7 +58,11 @@ struct WorkerExecutionTests {
                 }
             }
             let registered = try #require(peer)
-            network.coordinator.send(coordinator.make(.welcome(Welcome(workerID: "w", heartbeatIntervalMilliseconds: 5000))), to: registered)
+            // This stand-in coordinator renews no lease: a long one keeps a slow machine from fencing
+            // attempts mid-test (fencing has its own tests, with leases that are renewed or not on purpose).
+            network.coordinator.send(
+                coordinator.make(.welcome(Welcome(workerID: "w", heartbeatIntervalMilliseconds: 5000, leaseMilliseconds: 120_000))), to: registered
+            )
             var harness = Harness(network: network, worker: worker, peer: registered, directory: directory, events: events)
             try await body(&harness)
             group.cancelAll()
