@@ -33,7 +33,7 @@ struct CompatibilityTests {
     }
 
     @Test func theSuiteHasEveryFileItNames() {
-        #expect(Self.files(in: "valid").count >= 8)
+        #expect(Self.files(in: "valid").count >= 9)
         #expect(Self.files(in: "unsupported").count == 4)
     }
 
@@ -143,6 +143,26 @@ struct CompatibilityTests {
         let changed = try Self.load("component-job.yml", overrides: ["inputs.rate=0.4", "settings.default_compute=azureml:big"])
         #expect(changed.step("train")?.parameters["rate"] == "0.4")
         #expect(changed.step("summarize")?.compute == "azureml:big")
+    }
+
+    @Test func environments() throws {
+        let plan = try Self.load("environments.yml")
+        #expect(plan.step("bare")?.environmentSetup == nil)
+        #expect(plan.step("image_only")?.environmentSetup?.kind == .workerPython)
+        let conda = try #require(plan.step("conda_file")?.environmentSetup)
+        #expect(conda.kind == .virtualEnvironment)
+        #expect(conda.python == "3.11")
+        #expect(conda.requirements == ["requests==2.32.3"])
+        #expect(plan.step("conda_inline")?.environmentSetup?.digest == conda.digest)
+        // Unmapped names run with the worker's python3, with a warning naming each.
+        #expect(plan.step("named")?.environmentSetup?.kind == .workerPython)
+        #expect(plan.warnings.contains { $0.contains("azureml:compat-env:1") })
+        let options = PipelineLoader.Options(environmentsFile: Self.root + "/environments-map.yml")
+        let mapped = try PipelineLoader.load(file: Self.root + "/valid/environments.yml", options: options)
+        #expect(mapped.step("named")?.environmentSetup?.kind == .virtualEnvironment)
+        #expect(mapped.step("named")?.environmentSetup?.requirements == ["requests==2.32.3"])
+        #expect(mapped.step("curated")?.environmentSetup?.kind == .interpreter)
+        #expect(mapped.step("curated")?.environmentSetup?.python == "/usr/bin/python3")
     }
 
     @Test(arguments: ["sweep", "parallel", "spark", "automl"])

@@ -235,6 +235,52 @@ import Testing
         #expect(step.inputs.first?.source == .localPath(workspace.fixture.path("local")))
     }
 
+    @Test func aJobCanBeARegisteredPipelineComponentAndSetCanSwapAStepsVersion() throws {
+        let workspace = try Workspace([
+            "local/x.txt": "x\n",
+            "pipeline.yml": """
+                type: pipeline
+                component: azureml:inner@latest
+                inputs:
+                  rows: {type: uri_folder, path: ./local}
+                """,
+            "steps.yml": """
+                type: pipeline
+                jobs:
+                  train:
+                    component: azureml:train:1
+                    inputs:
+                      data: {type: uri_folder, path: ./local}
+                """,
+        ])
+        try workspace.component("train", "1", at: 10, message: "one")
+        try workspace.component("train", "2", at: 20, message: "two")
+        let directory = workspace.registry.directory(of: .component, in: .workspace, name: "inner", version: "1")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try """
+            type: pipeline
+            name: inner
+            inputs:
+              rows: {type: uri_folder}
+            jobs:
+              fit:
+                component: azureml:train:1
+                inputs:
+                  data: ${{parent.inputs.rows}}
+            """.write(toFile: directory + "/inner.yml", atomically: true, encoding: .utf8)
+        try workspace.record(RegisteredAsset(
+            kind: .component, name: "inner", version: "1", createdAt: 30, digest: "p", definitionFile: "inner.yml"
+        ), scope: .workspace)
+        let plan = try workspace.load()
+        #expect(plan.steps.map(\.name) == ["fit"])
+        #expect(plan.step("fit")?.inputs.first?.source == .localPath(workspace.fixture.path("local")))
+
+        let options = PipelineLoader.Options(overrides: ["jobs.train.component=azureml:train:2"], registry: workspace.registry)
+        let swapped = try #require(try PipelineLoader.load(file: workspace.fixture.path("steps.yml"), options: options).step("train"))
+        #expect(swapped.component == "azureml:train:2")
+        #expect(swapped.commandTemplate.contains("--say two"))
+    }
+
     @Test func aPipelineStepNamingARegisteredCommandComponentIsRefused() throws {
         let workspace = try Workspace([
             "pipeline.yml": """
