@@ -6,22 +6,7 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(5)))
 struct EmbeddedRunTests {
     func run(_ arguments: [String], home: String, environment extra: [String: String] = [:]) throws -> CLIResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ProcessHarness.conduitExecutable())
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment.merge(extra) { _, new in new }
-        environment["CONDUIT_HOME"] = home
-        process.environment = environment
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return CLIResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+        try runEmbedded(arguments, home: home, environment: extra)
     }
 
     /// The embedded worker is the only one: a step it can never run stops the run at once, named,

@@ -149,19 +149,26 @@ func recordedPID(at path: String) -> Int32 {
     Int32((try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
 }
 
-/// Runs the `conduit` binary with `arguments` and `CONDUIT_HOME=home`, waiting for it to exit.
-func runEmbedded(_ arguments: [String], home: String, environment extra: [String: String] = [:]) throws -> CLIResult {
+/// Runs the `conduit` binary with `arguments` and `CONDUIT_HOME=home` (so nothing touches the user's
+/// own data or registry), in `directory` when given, and waits for it to exit.
+func runEmbedded(
+    _ arguments: [String], home: String, environment extra: [String: String] = [:], directory: String? = nil
+) throws -> CLIResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: ProcessHarness.conduitExecutable())
     process.arguments = arguments
     var environment = ProcessInfo.processInfo.environment
+    environment.removeValue(forKey: "CONDUIT_REGISTRY")
+    environment.removeValue(forKey: "CONDUIT_ENVIRONMENTS")
     environment.merge(extra) { _, new in new }
     environment["CONDUIT_HOME"] = home
     process.environment = environment
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out
     process.standardError = err
+    process.standardInput = FileHandle.nullDevice
     try process.run()
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     let errData = err.fileHandleForReading.readDataToEndOfFile()

@@ -238,22 +238,7 @@ struct IterationLoopTests {
         defer { try? FileManager.default.removeItem(atPath: home) }
         let pipeline = try learningPipeline(in: home + "/project")
         func conduit(_ arguments: [String]) throws -> CLIResult {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: ProcessHarness.conduitExecutable())
-            process.arguments = arguments
-            var environment = ProcessInfo.processInfo.environment
-            environment["CONDUIT_HOME"] = home + "/data"
-            process.environment = environment
-            process.currentDirectoryURL = URL(fileURLWithPath: home)
-            let out = Pipe()
-            let err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            try process.run()
-            let outData = out.fileHandleForReading.readDataToEndOfFile()
-            let errData = err.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return CLIResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+            try runEmbedded(arguments, home: home + "/data", directory: home)
         }
         let fresh = try conduit(["run", pipeline, "--dry-run", "--json"])
         #expect(fresh.status == 0, "\(fresh.stderr)")

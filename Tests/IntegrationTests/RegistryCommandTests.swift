@@ -8,25 +8,7 @@ import Testing
 struct RegistryCommandTests {
     /// Runs `conduit` with `CONDUIT_HOME` set to `home` (so nothing touches the user's own registry).
     func conduit(_ arguments: [String], home: String, environment extra: [String: String] = [:]) throws -> CLIResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ProcessHarness.conduitExecutable())
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment.removeValue(forKey: "CONDUIT_REGISTRY")
-        environment.merge(extra) { _, new in new }
-        environment["CONDUIT_HOME"] = home
-        process.environment = environment
-        process.currentDirectoryURL = URL(fileURLWithPath: home)
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return CLIResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+        try runEmbedded(arguments, home: home, environment: extra, directory: home)
     }
 
     static func write(_ files: [String: String], in directory: String) throws {
