@@ -43,6 +43,45 @@ extension EmbeddedRunTests {
         #expect(changed["train"]?.reused == false && changed["plain"]?.reused == true, "\(changed) \(remapped.stderr)")
     }
 
+    /// `step run --local` replays a step in its environment, the one `conduit run` built, and reads
+    /// what it logs with MLflow (written here in MLflow's file-store layout).
+    @Test func aLocalReplayRunsInTheStepsEnvironmentAndReadsItsMLflowMetrics() throws {
+        let home = try ProcessHarness.temporaryDirectory("conduit-home")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let pipeline = home + "/pipeline.yml"
+        try """
+            type: pipeline
+            jobs:
+              train:
+                command: >-
+                  python -c "import os, sys;
+                  open(os.environ['PREFIX_FILE'], 'w').write(sys.prefix);
+                  root = os.environ['MLFLOW_TRACKING_URI'][len('file://'):] + '/0/run1/metrics';
+                  os.makedirs(root, exist_ok=True);
+                  open(root + '/accuracy', 'w').write('1 0.75 0\\n')"
+                environment: azureml:replay-env:1
+                environment_variables:
+                  PREFIX_FILE: \(home)/prefix
+            """.write(toFile: pipeline, atomically: true, encoding: .utf8)
+        let environments = home + "/environments.yml"
+        try "replay-env: {requirements: []}\n".write(toFile: environments, atomically: true, encoding: .utf8)
+        let first = try run(["run", pipeline, "--json", "--environments", environments], home: home)
+        #expect(first.status == 0, "\(first.stderr)")
+        let runID = try #require(try first.json()["run"] as? String)
+        let built = try String(contentsOfFile: home + "/prefix", encoding: .utf8)
+        #expect(built.hasPrefix(home + "/worker/envs/"), "\(built)")
+        try FileManager.default.removeItem(atPath: home + "/prefix")
+
+        let replay = try runEmbedded(
+            ["step", "run", runID, "train", "--local", "--embedded", "--dir", home + "/replay", "--json"], home: home, directory: home
+        )
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(try String(contentsOfFile: home + "/prefix", encoding: .utf8) == built, "the replay used the environment conduit run built")
+        let metrics = try replay.json()["metrics"] as? [[String: Any]] ?? []
+        let accuracy = metrics.first { $0["name"] as? String == "accuracy" }
+        #expect(accuracy?["a"] as? Double == 0.75 && accuracy?["b"] as? Double == 0.75, "\(metrics)")
+    }
+
     @Test func anEnvironmentThatCannotBeBuiltFailsTheRunNamingIt() throws {
         let home = try ProcessHarness.temporaryDirectory("conduit-home")
         defer { try? FileManager.default.removeItem(atPath: home) }

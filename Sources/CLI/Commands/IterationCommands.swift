@@ -118,8 +118,9 @@ struct StepRunCommand: AsyncParsableCommand {
             Downloads the step's code and its exact recorded input artifacts from the coordinator into DIR \
             (code/, inputs/NAME, outputs/NAME), runs its command there with `bash -c` (output streamed), then \
             prints each output's path and whether it matches what the run recorded. Nothing runs on the \
-            coordinator or its workers. The step runs with this shell's environment (PATH included) and the \
-            node's environment_variables: the step's environment: (image, conda file) is not set up. \
+            coordinator or its workers. The step runs with this shell's environment plus the node's \
+            environment_variables, in its environment: (a virtual environment built here once per digest, \
+            shared with `conduit run`, or a mapped interpreter); MLflow logging goes to DIR/mlruns. \
             Exit status: the command's (128 + N when killed by signal N).
             """
     )

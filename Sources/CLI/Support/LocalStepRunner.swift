@@ -1,4 +1,5 @@
 import Artifacts
+import Coordinator
 import Foundation
 import Protocol
 import Spec
@@ -125,6 +126,24 @@ struct LocalStepRunner {
         environment.merge(planned.environmentVariables) { _, new in new }
         environment.merge(rendered.environment) { _, new in new }
         environment["CONDUIT_METRICS_FILE"] = root + "/metrics.jsonl"
+        if planned.environmentVariables["MLFLOW_TRACKING_URI"] == nil {
+            environment["MLFLOW_TRACKING_URI"] = "file://" + root + "/mlruns"
+        }
+        if let setup = planned.environmentSetup, setup.kind != .workerPython {
+            // Built (or found) where the embedded worker of `conduit run` keeps its environments, so
+            // the two share one build per digest.
+            let builds = EnvironmentBuilds(
+                root: EmbeddedSystem.defaultDataDirectory + "/worker/envs", baseEnvironment: ProcessInfo.processInfo.environment
+            )
+            note("preparing the environment \(setup.label) (\(setup.pythonDescription))")
+            let prepared = await builds.prepare(CoordinatorService.dispatchEnvironment(setup)) { text in
+                FileHandle.standardError.write(Data(text.utf8))
+            }
+            switch prepared {
+            case .success(let prepared): environment = prepared.applied(to: environment)
+            case .failure(let failure): throw CLIError(failure.message, exitCode: ExitStatus.runFailed)
+            }
+        }
 
         note("running in \(workingDirectory): \(rendered.command)")
         let process: ChildProcess
@@ -155,7 +174,8 @@ struct LocalStepRunner {
             let matches: Bool? = if let artifact, let recorded { artifact == recorded } else { nil }
             outputs.append(.init(name: output.name, path: path, artifact: artifact, recorded: recorded, matches: matches))
         }
-        let replayed = Self.metrics(inFile: root + "/metrics.jsonl")
+        var replayed = Self.metrics(inFile: root + "/metrics.jsonl")
+        replayed.merge(MLflowFileStore.metrics(in: MLflowFileStore.read(root: root + "/mlruns"))) { _, new in new }
         let metrics = Set(detail.metrics.keys).union(replayed.keys).sorted().map { MetricDelta(name: $0, a: detail.metrics[$0], b: replayed[$0]) }
         let changed = changes.parameters.keys.sorted().map { "parameter \($0): \(planned.parameters[$0] ?? "") → \(changes.parameters[$0]!)" }
             + changes.dataPaths.keys.sorted().map { "input \($0): \(changes.dataPaths[$0]!)" }

@@ -203,7 +203,7 @@ extension CoordinatorService {
     }
 
     /// The wire form of a step's environment.
-    static func dispatchEnvironment(_ setup: StepEnvironment) -> DispatchEnvironment {
+    public static func dispatchEnvironment(_ setup: StepEnvironment) -> DispatchEnvironment {
         let kind: DispatchEnvironment.Kind = switch setup.kind {
         case .workerPython: .workerPython
         case .interpreter: .interpreter
