@@ -57,12 +57,24 @@ struct BackpressureTests {
 
     @Test("ping-pong round trips are not slowed by polling sleeps", arguments: TestTransport.allCases)
     func pingPong(_ transport: TestTransport) async throws {
+        // 1,000 sequential round trips: well under a second when the wake-up is immediate, 10 s or
+        // more with a 10 ms polling sleep on every hop. A busy machine (other suites run in parallel)
+        // can stretch one measurement; a polling sleep stretches every one: the best of three counts.
+        var best = Duration.seconds(3600)
+        for _ in 0..<3 where best >= .seconds(10) {
+            best = min(best, try await pingPongRounds(transport))
+        }
+        #expect(best < .seconds(10))
+    }
+
+    /// How long 1,000 sequential round trips take over a fresh pair of sockets.
+    private func pingPongRounds(_ transport: TestTransport) async throws -> Duration {
         let loop = try ZMQLoop()
         defer { loop.shutdown() }
         let pair = try await ConnectedPair.make(loop, transport)
         let rounds = 1_000
         let clock = ContinuousClock()
-        let elapsed = try await withTimeout("1,000 ping-pongs", seconds: 30) {
+        return try await withTimeout("1,000 ping-pongs", seconds: 30) {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     var echoed = 0
@@ -84,7 +96,5 @@ struct BackpressureTests {
                 return elapsed
             }
         }
-        // 1,000 sequential round trips: well under a second when the wake-up is immediate.
-        #expect(elapsed < .seconds(10))
     }
 }
