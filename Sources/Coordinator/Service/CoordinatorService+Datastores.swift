@@ -122,11 +122,14 @@ extension CoordinatorService {
     }
 
     /// Writes the outputs of `step` that name a datastore `path:` there, replacing what was at that
-    /// path. Called when the step completes, whether it ran or was reused. A failure is logged and
-    /// recorded as the run's event; the step stays completed (its outputs are in the store).
+    /// path. Called when the step completes, whether it ran or was reused. The copies run off the
+    /// actor (a large output must not hold up heartbeats); the run ends only once they are done
+    /// (`exportEnded`). A failure is logged and recorded as the run's event; the step stays
+    /// completed (its outputs are in the store).
     func exportToDatastores(runID: String, step: String, outputs: [String: String]) {
         guard let run = runs[runID], let planned = run.planned[step] else { return }
         let datastores = configuration.effectiveDatastores
+        var copies: [(output: String, destination: String, manifest: TreeManifest)] = []
         for output in planned.outputs {
             guard let template = output.path, let digest = outputs[output.name] else { continue }
             do {
@@ -135,19 +138,56 @@ extension CoordinatorService {
                     pipelineDefault: run.plan.settings.defaultDatastore
                 )
                 let manifest = try treeManifest(digest: digest, what: "output \(output.name) of step \(step)")
-                try Self.replace(destination, with: manifest, from: blobs)
-                logger.info("output written to datastore", metadata: ["run": "\(runID)", "step": "\(step)", "output": "\(output.name)", "path": "\(destination)"])
-                batch.append(EventRecord(runID: runID, step: step, kind: "datastore_write", detail: "\(output.name) → \(destination)", at: wallNow()))
+                copies.append((output.name, destination, manifest))
             } catch {
-                let message = (error as? Datastores.Failure)?.message ?? "\(error)"
-                logger.error("cannot write an output to its datastore", metadata: ["run": "\(runID)", "step": "\(step)", "output": "\(output.name)", "error": "\(message)"])
-                batch.append(EventRecord(runID: runID, step: step, kind: "datastore_write_failed", detail: "\(output.name): \(message)", at: wallNow()))
+                recordExport(runID: runID, step: step, output: output.name, outcome: .failure(error))
             }
+        }
+        guard !copies.isEmpty else { return }
+        pendingExports[runID, default: 0] += 1
+        let blobs = self.blobs
+        Task.detached { [weak self] in
+            var outcomes: [(output: String, result: Result<String, any Error>)] = []
+            for copy in copies {
+                do {
+                    try Self.replace(copy.destination, with: copy.manifest, from: blobs)
+                    outcomes.append((copy.output, .success(copy.destination)))
+                } catch {
+                    outcomes.append((copy.output, .failure(error)))
+                }
+            }
+            await self?.exportEnded(runID: runID, step: step, outcomes: outcomes)
+        }
+    }
+
+    /// Records the copies of one step's outputs, and ends the run if it only waited for them.
+    func exportEnded(runID: String, step: String, outcomes: [(output: String, result: Result<String, any Error>)]) {
+        for outcome in outcomes {
+            recordExport(runID: runID, step: step, output: outcome.output, outcome: outcome.result)
+        }
+        let left = pendingExports[runID, default: 1] - 1
+        pendingExports[runID] = left > 0 ? left : nil
+        if left <= 0, let deferred = deferredFinishes.removeValue(forKey: runID) {
+            finish(runID: runID, status: deferred.status, reason: deferred.reason)
+            bump()
+        }
+        makeDurable()
+    }
+
+    private func recordExport(runID: String, step: String, output: String, outcome: Result<String, any Error>) {
+        switch outcome {
+        case .success(let destination):
+            logger.info("output written to datastore", metadata: ["run": "\(runID)", "step": "\(step)", "output": "\(output)", "path": "\(destination)"])
+            batch.append(EventRecord(runID: runID, step: step, kind: "datastore_write", detail: "\(output) → \(destination)", at: wallNow()))
+        case .failure(let error):
+            let message = (error as? Datastores.Failure)?.message ?? "\(error)"
+            logger.error("cannot write an output to its datastore", metadata: ["run": "\(runID)", "step": "\(step)", "output": "\(output)", "error": "\(message)"])
+            batch.append(EventRecord(runID: runID, step: step, kind: "datastore_write_failed", detail: "\(output): \(message)", at: wallNow()))
         }
     }
 
     /// Materialises `manifest` beside `destination`, then swaps it in.
-    private static func replace(_ destination: String, with manifest: TreeManifest, from blobs: BlobStore) throws {
+    nonisolated static func replace(_ destination: String, with manifest: TreeManifest, from blobs: BlobStore) throws {
         let fileManager = FileManager.default
         let parent = (destination as NSString).deletingLastPathComponent
         try fileManager.createDirectory(atPath: parent, withIntermediateDirectories: true)

@@ -210,7 +210,12 @@ extension CoordinatorService {
             case .stop(let step, let reason):
                 stop(runID: runID, step: step, reason: reason)
             case .finished(let status, let reason):
-                finish(runID: runID, status: status, reason: reason)
+                if pendingExports[runID, default: 0] > 0 {
+                    // Ended once its outputs are in their datastores: see `exportEnded`.
+                    deferredFinishes[runID] = (status, reason)
+                } else {
+                    finish(runID: runID, status: status, reason: reason)
+                }
             }
         }
     }

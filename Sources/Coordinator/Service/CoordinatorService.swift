@@ -65,6 +65,10 @@ public actor CoordinatorService: Service {
     /// so that a repeated report is acknowledged again instead of rejected.
     var committedAttempts: Set<String> = []
     var restored = false
+    /// Run → outputs being copied to datastores off the actor (see `exportToDatastores`).
+    var pendingExports: [String: Int] = [:]
+    /// Runs whose end waits for those copies, with how they ended.
+    var deferredFinishes: [String: (status: RunStatus, reason: String?)] = [:]
     /// Increases with every change to any run; run reports carry it so clients can wait.
     var version: Int64 = 0
     let startedAt = ContinuousClock.now
