@@ -39,21 +39,10 @@ public struct ComponentDefinition: Hashable, Sendable {
             }
             let entries = try root.entries()
             let isPipeline = try entries["type"].map { $0.isNull ? false : try $0.string() == "pipeline" } ?? false
-            guard let nameNode = entries["name"], !nameNode.isNull else {
-                throw root.error(.missingField, "a registered component needs name: (a lowercase letter, then lowercase letters, digits and _)")
-            }
-            let name = try nameNode.string(expecting: "a name")
-            if let problem = RegistryIndex.problem(withName: name, kind: .component) {
-                throw nameNode.error(.invalidName, problem)
-            }
-            var version: String?
-            if let versionNode = entries["version"], !versionNode.isNull {
-                let text = try versionNode.string(expecting: "a version")
-                if let problem = RegistryIndex.problem(withVersion: text) {
-                    throw versionNode.error(.invalidName, problem)
-                }
-                version = text
-            }
+            let (name, version) = try readNameAndVersion(
+                entries, of: .component, in: root,
+                missing: "a registered component needs name: (a lowercase letter, then lowercase letters, digits and _)"
+            )
             let description = try entries["description"].flatMap { $0.isNull ? nil : try $0.string() }
             let displayName = try entries["display_name"].flatMap { $0.isNull ? nil : try $0.string() }
             var reader = SpecReader()
@@ -175,21 +164,7 @@ public struct DataAssetDefinition: Hashable, Sendable {
             let entries = try root.entries()
             var reader = SpecReader()
             reader.warnUnknownKeys(entries, known: keys, in: root)
-            guard let nameNode = entries["name"], !nameNode.isNull else {
-                throw root.error(.missingField, "a data asset needs name:")
-            }
-            let name = try nameNode.string(expecting: "a name")
-            if let problem = RegistryIndex.problem(withName: name, kind: .data) {
-                throw nameNode.error(.invalidName, problem)
-            }
-            var version: String?
-            if let versionNode = entries["version"], !versionNode.isNull {
-                let text = try versionNode.string(expecting: "a version")
-                if let problem = RegistryIndex.problem(withVersion: text) {
-                    throw versionNode.error(.invalidName, problem)
-                }
-                version = text
-            }
+            let (name, version) = try readNameAndVersion(entries, of: .data, in: root, missing: "a data asset needs name:")
             var type = DataType.uriFolder
             if let typeNode = entries["type"], !typeNode.isNull {
                 let text = try typeNode.string()
@@ -229,4 +204,24 @@ public struct DataAssetDefinition: Hashable, Sendable {
             throw SpecError(.syntax, file: path, message: "\(error)")
         }
     }
+}
+
+/// `name:` (required, checked against the registry's naming rule for `kind`) and `version:`
+/// (optional, checked) of an asset definition.
+func readNameAndVersion(
+    _ entries: [(key: String, value: SourceNode)], of kind: AssetKind, in root: SourceNode, missing: String
+) throws(SpecError) -> (name: String, version: String?) {
+    guard let nameNode = entries["name"], !nameNode.isNull else {
+        throw root.error(.missingField, missing)
+    }
+    let name = try nameNode.string(expecting: "a name")
+    if let problem = RegistryIndex.problem(withName: name, kind: kind) {
+        throw nameNode.error(.invalidName, problem)
+    }
+    guard let versionNode = entries["version"], !versionNode.isNull else { return (name, nil) }
+    let text = try versionNode.string(expecting: "a version")
+    if let problem = RegistryIndex.problem(withVersion: text) {
+        throw versionNode.error(.invalidName, problem)
+    }
+    return (name, text)
 }
