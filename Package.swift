@@ -43,7 +43,7 @@ let package = Package(
         ),
         .target(
             name: "Spec",
-            dependencies: ["Protocol", .product(name: "Yams", package: "Yams")],
+            dependencies: ["Protocol", "Artifacts", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -114,7 +114,7 @@ let package = Package(
         // Tests: one target per source target, plus multi-process integration tests.
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "TestKit"], swiftSettings: swiftSettings),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"], swiftSettings: swiftSettings),
-        .testTarget(name: "SpecTests", dependencies: ["Spec", "TestKit"], swiftSettings: swiftSettings),
+        .testTarget(name: "SpecTests", dependencies: ["Spec", "Artifacts", "TestKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ArtifactsTests", dependencies: ["Artifacts", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Artifacts", "Protocol"], swiftSettings: swiftSettings),

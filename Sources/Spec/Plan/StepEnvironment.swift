@@ -1,3 +1,4 @@
+import Artifacts
 import Foundation
 
 /// What a step's `environment` resolves to on a worker: the worker's `python3`, an existing
@@ -38,7 +39,7 @@ public struct StepEnvironment: Codable, Hashable, Sendable {
         self.python = python
         self.requirements = kind == .virtualEnvironment ? requirements : []
         self.digest = ""
-        self.digest = SHA256Text.hex(canonicalForm)
+        self.digest = SHA256Hasher.digest(ofUTF8: canonicalForm).hex
     }
 
     /// Sorted-key JSON of what the worker builds (the reference is not part of it).
