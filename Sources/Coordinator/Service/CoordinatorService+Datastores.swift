@@ -9,20 +9,7 @@ extension CoordinatorService {
     /// (see `resolvingDatastoreInputs`), then the run starts as `submit` does. `plan`, when given,
     /// is what `request.planJSON` encodes.
     public nonisolated func submitReadingDatastores(_ request: SubmitRequest, plan: PipelinePlan? = nil) async throws -> String {
-        guard request.planJSON.range(of: "azureml://datastores/", options: .caseInsensitive) != nil else {
-            if let plan { return try await submit(request, plan: plan) }
-            return try await submit(request)
-        }
-        let decoded: PipelinePlan
-        if let plan {
-            decoded = plan
-        } else {
-            do {
-                decoded = try JSONDecoder().decode(PipelinePlan.self, from: Data(request.planJSON.utf8))
-            } catch {
-                throw CoordinatorError(.invalidRequest, "the submitted plan does not decode: \(error)")
-            }
-        }
+        let decoded = if let plan { plan } else { try await decodedPlan(of: request) }
         let (resolved, resolvedPlan) = try await resolvingDatastoreInputs(request, plan: decoded)
         return try await submit(resolved, plan: resolvedPlan)
     }
@@ -101,20 +88,7 @@ extension CoordinatorService {
     /// A dry run of a submission whose inputs may read datastores: their content is hashed (not
     /// stored) off the actor, so the decisions are those a submission would get.
     public nonisolated func dryRunReadingDatastores(_ request: DryRunRequest, plan: PipelinePlan? = nil) async throws -> DryRunReport {
-        guard request.submission.planJSON.range(of: "azureml://datastores/", options: .caseInsensitive) != nil else {
-            if let plan { return try await dryRun(request, plan: plan) }
-            return try await dryRun(request)
-        }
-        let decoded: PipelinePlan
-        if let plan {
-            decoded = plan
-        } else {
-            do {
-                decoded = try JSONDecoder().decode(PipelinePlan.self, from: Data(request.submission.planJSON.utf8))
-            } catch {
-                throw CoordinatorError(.invalidRequest, "the submitted plan does not decode: \(error)")
-            }
-        }
+        let decoded = if let plan { plan } else { try await decodedPlan(of: request.submission) }
         let (submission, resolvedPlan) = try await resolvingDatastoreInputs(request.submission, plan: decoded, storing: false)
         var resolved = request
         resolved.submission = submission

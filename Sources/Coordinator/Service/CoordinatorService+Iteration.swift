@@ -10,13 +10,7 @@ extension CoordinatorService {
     /// What `request.submission` would run and reuse, and why. Records nothing: no run, no
     /// cache entry; blobs are only read.
     public func dryRun(_ request: DryRunRequest) throws -> DryRunReport {
-        let plan: PipelinePlan
-        do {
-            plan = try JSONDecoder().decode(PipelinePlan.self, from: Data(request.submission.planJSON.utf8))
-        } catch {
-            throw CoordinatorError(.invalidRequest, "the submitted plan does not decode: \(error)")
-        }
-        return try dryRun(request, plan: plan)
+        try dryRun(request, plan: try decodedPlan(of: request.submission))
     }
 
     /// A dry run of a submission whose plan the caller has already decoded.

@@ -10,12 +10,15 @@ extension CoordinatorService {
     /// Accepts a pipeline submission and starts it. Every blob the request names must already
     /// be in the artifact store.
     public func submit(_ request: SubmitRequest) throws -> String {
-        // The same plan is often submitted again (re-runs after a code change): decode it once.
+        try submit(request, plan: try decodedPlan(of: request))
+    }
+
+    /// The plan `request.planJSON` encodes. The same plan is often submitted again (re-runs after
+    /// a code change, dry runs before a run): each is decoded once.
+    func decodedPlan(of request: SubmitRequest) throws -> PipelinePlan {
         let bytes = Array(request.planJSON.utf8)
         let digest = SHA256Hasher.digest(of: bytes)
-        if let plan = decodedPlans[digest] {
-            return try submit(request, plan: plan)
-        }
+        if let plan = decodedPlans[digest] { return plan }
         let plan: PipelinePlan
         do {
             plan = try JSONDecoder().decode(PipelinePlan.self, from: Data(bytes))
@@ -24,7 +27,7 @@ extension CoordinatorService {
         }
         if decodedPlans.count >= 8 { decodedPlans.removeAll() }
         decodedPlans[digest] = plan
-        return try submit(request, plan: plan)
+        return plan
     }
 
     /// Accepts a submission whose plan the caller has already decoded (the in-process client);
@@ -333,12 +336,7 @@ extension CoordinatorService {
     }
 
     func codeSnapshot(digest: String, step: String) throws -> CacheManifest.Code {
-        let manifest = try treeManifest(digest: digest, what: "code of step \(step)")
-        var files: [String: String] = [:]
-        for entry in manifest.entries {
-            if let blob = entry.digest { files[entry.path] = blob.hex }
-        }
-        return CacheManifest.Code(digest: digest, files: files)
+        Self.code(of: try treeManifest(digest: digest, what: "code of step \(step)"), digest: digest)
     }
 
     /// Queues a fresh attempt of `step` (kept off `avoiding` when another worker can take it).
