@@ -41,6 +41,11 @@ extension EmbeddedRunTests {
         let changed = steps(of: try remapped.json())
         #expect(remapped.status == 0, "\(remapped.stderr)")
         #expect(changed["train"]?.reused == false && changed["plain"]?.reused == true, "\(changed) \(remapped.stderr)")
+        // explain (on the runs of conduit run, through --embedded) names what changed in the environment.
+        let runID = try #require(try remapped.json()["run"] as? String)
+        let explained = try run(["explain", runID, "train", "--embedded"], home: home)
+        #expect(explained.status == 0, "\(explained.stderr)")
+        #expect(explained.stdout.contains("environment:") && explained.stdout.contains(Self.python3), "\(explained.stdout)")
     }
 
     /// `step run --local` replays a step in its environment, the one `conduit run` built, and reads

@@ -44,6 +44,27 @@ import Testing
             ), scope: scope)
         }
 
+        /// Registers the pipeline component `inner` version 1: one step `fit` running `azureml:train:1`
+        /// on its input `rows`.
+        func innerPipelineComponent() throws {
+            let directory = registry.directory(of: .component, in: .workspace, name: "inner", version: "1")
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try """
+                type: pipeline
+                name: inner
+                inputs:
+                  rows: {type: uri_folder}
+                jobs:
+                  fit:
+                    component: azureml:train:1
+                    inputs:
+                      data: ${{parent.inputs.rows}}
+                """.write(toFile: directory + "/inner.yml", atomically: true, encoding: .utf8)
+            try record(RegisteredAsset(
+                kind: .component, name: "inner", version: "1", createdAt: 30, digest: "p", definitionFile: "inner.yml"
+            ), scope: .workspace)
+        }
+
         /// Registers a data asset holding one file `rows.csv` (folder) or the file itself (`uri_file`).
         func data(_ name: String, _ version: String, type: DataType, at time: Int64) throws {
             let directory = registry.directory(of: .data, in: .workspace, name: name, version: version)
@@ -214,22 +235,7 @@ import Testing
                 """,
         ])
         try workspace.component("train", "1", at: 10, message: "one")
-        let directory = workspace.registry.directory(of: .component, in: .workspace, name: "inner", version: "1")
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try """
-            type: pipeline
-            name: inner
-            inputs:
-              rows: {type: uri_folder}
-            jobs:
-              fit:
-                component: azureml:train:1
-                inputs:
-                  data: ${{parent.inputs.rows}}
-            """.write(toFile: directory + "/inner.yml", atomically: true, encoding: .utf8)
-        try workspace.record(RegisteredAsset(
-            kind: .component, name: "inner", version: "1", createdAt: 30, digest: "p", definitionFile: "inner.yml"
-        ), scope: .workspace)
+        try workspace.innerPipelineComponent()
         let step = try #require(try workspace.load().step("inner/fit"))
         #expect(step.component == "azureml:train:1")
         #expect(step.inputs.first?.source == .localPath(workspace.fixture.path("local")))
@@ -255,22 +261,7 @@ import Testing
         ])
         try workspace.component("train", "1", at: 10, message: "one")
         try workspace.component("train", "2", at: 20, message: "two")
-        let directory = workspace.registry.directory(of: .component, in: .workspace, name: "inner", version: "1")
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try """
-            type: pipeline
-            name: inner
-            inputs:
-              rows: {type: uri_folder}
-            jobs:
-              fit:
-                component: azureml:train:1
-                inputs:
-                  data: ${{parent.inputs.rows}}
-            """.write(toFile: directory + "/inner.yml", atomically: true, encoding: .utf8)
-        try workspace.record(RegisteredAsset(
-            kind: .component, name: "inner", version: "1", createdAt: 30, digest: "p", definitionFile: "inner.yml"
-        ), scope: .workspace)
+        try workspace.innerPipelineComponent()
         let plan = try workspace.load()
         #expect(plan.steps.map(\.name) == ["fit"])
         #expect(plan.step("fit")?.inputs.first?.source == .localPath(workspace.fixture.path("local")))
