@@ -14,10 +14,13 @@ extension WorkerExecutionTests {
         try await withWorker(slots: 1, prepare: { _ in }) { harness in
             let setup = DispatchEnvironment(label: "azureml:plain:1", kind: .virtualEnvironment, digest: String(repeating: "1", count: 64))
             let prefixFile = harness.directory + "/prefix"
-            // Writes MLflow's file-store layout under $MLFLOW_TRACKING_URI, as mlflow.log_metric would.
+            // Writes MLflow's file-store layout under $MLFLOW_TRACKING_URI, as mlflow.log_metric would, and
+            // fails as MLflow 3.13 and later do unless the file store is allowed.
             let command = """
             python -c 'import sys; print(sys.prefix)' > \(prefixFile) && python - <<'PY'
             import os
+            if os.environ.get("MLFLOW_ALLOW_FILE_STORE") != "true":
+                raise SystemExit("The filesystem tracking backend is in maintenance mode")
             root = os.environ["MLFLOW_TRACKING_URI"].removeprefix("file://")
             run = os.path.join(root, "0", "r1")
             os.makedirs(os.path.join(run, "metrics"))

@@ -128,6 +128,7 @@ struct LocalStepRunner {
         environment["CONDUIT_METRICS_FILE"] = root + "/metrics.jsonl"
         if planned.environmentVariables["MLFLOW_TRACKING_URI"] == nil {
             environment["MLFLOW_TRACKING_URI"] = "file://" + root + "/mlruns"
+            environment["MLFLOW_ALLOW_FILE_STORE"] = "true"
         }
         if let setup = planned.environmentSetup, setup.kind != .workerPython {
             // Built (or found) where the embedded worker of `conduit run` keeps its environments, so

@@ -89,6 +89,8 @@ extension WorkerService {
         if dispatch.environment["MLFLOW_TRACKING_URI"] == nil {
             // MLflow logging lands in the attempt's own file store, read back as metrics below.
             environment["MLFLOW_TRACKING_URI"] = "file://" + directory + "/mlruns"
+            // MLflow 3.13 and later refuse a file store at `start_run()` unless it is allowed explicitly.
+            environment["MLFLOW_ALLOW_FILE_STORE"] = "true"
         }
         if let setup = dispatch.environmentSetup {
             let attemptID = dispatch.attemptID
