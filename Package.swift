@@ -108,7 +108,7 @@ let package = Package(
         ),
         .target(
             name: "TestKit",
-            dependencies: ["Protocol", "Transport"],
+            dependencies: ["Protocol", "Transport", "ZeroMQ"],
             swiftSettings: swiftSettings
         ),
         // Tests: one target per source target, plus multi-process integration tests.
@@ -147,7 +147,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Artifacts", "Protocol", "TestKit"],
+            dependencies: ["Artifacts", "Protocol", "TestKit", "Transport", "ZeroMQ"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -98,6 +98,9 @@ enum Migrations {
         migrator.registerMigration("v4-gpu-devices") { db in
             try db.execute(sql: "ALTER TABLE attempts ADD COLUMN gpu_devices TEXT")
         }
+        migrator.registerMigration("v5-attempt-owner") { db in
+            try db.execute(sql: "ALTER TABLE attempts ADD COLUMN worker_identity TEXT")
+        }
         return migrator
     }
 }

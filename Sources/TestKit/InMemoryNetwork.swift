@@ -10,6 +10,8 @@ public final class InMemoryNetwork: Sendable {
     /// The coordinator's end.
     public let coordinator: InMemoryCoordinatorTransport
     private let workers = Mutex<[PeerID: AsyncStream<WorkerTransportEvent>.Continuation]>([:])
+    /// The key each connection authenticated with, as CURVE's ZAP handler would report it.
+    private let keys = Mutex<[PeerID: String]>([:])
 
     public init() {
         let (stream, continuation) = AsyncStream.makeStream(of: CoordinatorTransportEvent.self)
@@ -17,11 +19,14 @@ public final class InMemoryNetwork: Sendable {
         coordinator.network = self
     }
 
-    /// A new worker connection with routing id `identity`.
-    public func connectWorker(identity: String) -> InMemoryWorkerTransport {
+    /// A new worker connection with routing id `identity`; every message it sends carries
+    /// `authenticatedKey` (a Z85 public key), as a CURVE connection's messages carry the key its
+    /// handshake proved (nil: a plain-text connection).
+    public func connectWorker(identity: String, authenticatedKey: String? = nil) -> InMemoryWorkerTransport {
         let peer = PeerID(Array(identity.utf8))
         let (stream, continuation) = AsyncStream.makeStream(of: WorkerTransportEvent.self)
         workers.withLock { $0[peer] = continuation }
+        keys.withLock { $0[peer] = authenticatedKey }
         return InMemoryWorkerTransport(peer: peer, events: stream, network: self)
     }
 
@@ -39,7 +44,9 @@ public final class InMemoryNetwork: Sendable {
 
     func deliverToCoordinator(_ frames: [[UInt8]], from peer: PeerID) {
         do throws(ProtocolError) {
-            coordinator.continuation.yield(.message(peer, try MessageCodec.decode(frames)))
+            var message = try MessageCodec.decode(frames)
+            message.authenticatedKey = keys.withLock { $0[peer] }
+            coordinator.continuation.yield(.message(peer, message))
         } catch {
             coordinator.continuation.yield(.malformed(peer, error))
         }

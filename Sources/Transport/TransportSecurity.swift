@@ -45,6 +45,11 @@ public final class WorkerAllowList: Sendable {
         self.keys.replace(with: keys.compactMap { try? ZMQCurveKey(z85: $0) })
     }
 
+    /// The latest keys (Z85) whose handshake was refused, oldest first (a bounded memory).
+    public var recentlyDenied: [String] {
+        keys.recentlyDenied.map(\.z85)
+    }
+
     /// Handshakes let through and refused so far.
     public var handshakes: (allowed: Int, denied: Int) {
         let counts = keys.counts

@@ -23,7 +23,9 @@ import Testing
         #expect(try store.steps(runID: "r1").map(\.name) == ["prep", "fast/train"])
         prep.status = .running
         prep.attempts = 1
-        let attempt = AttemptRecord(id: "r1-0-1", runID: "r1", step: "prep", worker: "w1", status: "dispatched", dispatchedAt: 11)
+        var attempt = AttemptRecord(id: "r1-0-1", runID: "r1", step: "prep", worker: "w1", status: "dispatched", dispatchedAt: 11)
+        attempt.gpuDevices = "0,1"
+        attempt.workerIdentity = "key:rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
         var batch = StoreBatch()
         batch.update(prep)
         batch.save(attempt)

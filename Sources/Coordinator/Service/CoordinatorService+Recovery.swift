@@ -16,29 +16,53 @@ import Transport
 extension CoordinatorService {
     // MARK: Leases
 
-    /// Splits the attempts a worker says it holds into those it may keep (its own, orphans, or
-    /// held by an earlier registration of the same worker) and those nobody wants any more.
-    func sortReported(_ attemptIDs: [String], workerID: String) -> (keep: [String], unwanted: [String]) {
-        var keep: [String] = []
-        var unwanted: [String] = []
-        let name = workers[workerID]?.name
-        for attemptID in Set(attemptIDs).sorted() {
-            guard let attempt = attempts[attemptID], attempt.record != nil,
-                  runs[attempt.runID]?.currentAttempt[attempt.step] == attemptID else {
-                // Finished and recorded attempts are still named until their acknowledgement
-                // arrives; they are not canceled.
-                if !isCommitted(attemptID) { unwanted.append(attemptID) }
-                continue
-            }
-            if attempt.workerID == workerID || attempt.orphan != nil {
-                keep.append(attemptID)
-            } else if let holder = attempt.workerID, workers[holder] == nil || workers[holder]?.name == name {
-                keep.append(attemptID)
-            } else {
-                unwanted.append(attemptID)
+    /// Whether `attemptID` is dispatched and its step's current attempt.
+    func isCurrent(_ attemptID: String) -> Bool {
+        guard let attempt = attempts[attemptID], attempt.record != nil else { return false }
+        return runs[attempt.runID]?.currentAttempt[attempt.step] == attemptID
+    }
+
+    /// Forgets an attempt that is over (or no longer current): its service state and its lease.
+    func forget(_ attemptID: String) {
+        attempts[attemptID] = nil
+        _ = lifecycle.on(.ended(attemptID: attemptID))
+    }
+
+    /// A worker named the attempts it holds (in its hello or a heartbeat). ``AttemptLifecycle``
+    /// decides, by identity, which it keeps; this carries the decisions out: binds what it
+    /// re-attaches, cancels what it may not keep, logs claims on other identities' attempts.
+    /// Returns the attempts it holds now and those of them re-attached by this claim (the caller
+    /// tells the scheduler).
+    func claim(_ attemptIDs: [String], workerID: String, now: Int64) -> (held: [String], reattached: [String]) {
+        guard let worker = workers[workerID] else { return ([], []) }
+        var committed: Set<String> = []
+        for attemptID in Set(attemptIDs) {
+            if lifecycle.leases[attemptID] != nil, !isCurrent(attemptID) { forget(attemptID) }
+            if lifecycle.leases[attemptID] == nil, isCommitted(attemptID, by: worker.identity) { committed.insert(attemptID) }
+        }
+        var reattached: [String] = []
+        let event = AttemptLifecycle.Event.claimed(attemptIDs: attemptIDs, workerID: workerID, identity: worker.identity, committed: committed, now: now)
+        for action in lifecycle.on(event) {
+            switch action {
+            case .reattach(let attemptID, let workerID, let previousHolder, let wasOrphan):
+                bind(attemptID, to: workerID, from: previousHolder, wasOrphan: wasOrphan)
+                reattached.append(attemptID)
+            case .cancel(let attemptID, _, let reason):
+                send(.cancel(Cancel(attemptID: attemptID, reason: reason)), to: worker.peer)
+            case .refused(let attemptID, let workerID, let claimant, let owner):
+                logger.warning(
+                    "refused a worker's claim on an attempt dispatched to another identity",
+                    metadata: [
+                        "attempt": "\(attemptID)", "worker": "\(workerID)", "claimant": "\(claimant)",
+                        "owner": "\(owner.map { "\($0)" } ?? "unknown")",
+                    ])
+            case .expired:
+                break
             }
         }
-        return (keep, unwanted)
+        let held = Set(attemptIDs).filter { lifecycle.isHeld($0, by: workerID, identity: worker.identity) }.sorted()
+        for attemptID in held { workers[workerID]!.running.insert(attemptID) }
+        return (held, reattached)
     }
 
     /// An attempt as the scheduler counts it on the worker that holds it: its requirement and the
@@ -49,17 +73,14 @@ extension CoordinatorService {
         return Scheduler.Held(attemptID: attemptID, need: requirement(runID: attempt.runID, step: attempt.step), gpuDevices: devices)
     }
 
-    /// Binds an attempt that is already running on `workerID` to it (service state only; the
-    /// caller tells the scheduler).
-    func reattach(_ attemptID: String, to workerID: String, now: Int64) {
+    /// Records that an attempt the lifecycle re-attached now runs on `workerID` (service state and
+    /// rows; the caller tells the scheduler).
+    private func bind(_ attemptID: String, to workerID: String, from previousHolder: String?, wasOrphan: Bool) {
         guard var attempt = attempts[attemptID], workers[workerID] != nil else { return }
-        if let holder = attempt.workerID, holder != workerID { workers[holder]?.running.remove(attemptID) }
-        if attempt.orphan != nil {
+        if let previousHolder, previousHolder != workerID { workers[previousHolder]?.running.remove(attemptID) }
+        if wasOrphan {
             logger.info("re-attached a running attempt", metadata: ["attempt": "\(attemptID)", "worker": "\(workerID)"])
         }
-        attempt.workerID = workerID
-        attempt.orphan = nil
-        attempt.confirmedAt = now
         if var record = attempt.record, record.worker != workerID {
             record.worker = workerID
             attempt.record = record
@@ -74,69 +95,40 @@ extension CoordinatorService {
         }
     }
 
-    /// A worker's heartbeat names the attempts it holds: confirms its own, re-attaches orphans,
-    /// and cancels any that are no longer wanted.
+    /// A worker's heartbeat names the attempts it holds: confirms its own, re-attaches orphans of
+    /// its identity, and cancels any it may not keep.
     func reconcile(_ attemptIDs: [String], workerID: String, now: Int64) {
-        let (keep, unwanted) = sortReported(attemptIDs, workerID: workerID)
-        for attemptID in keep {
-            if attempts[attemptID]?.workerID == workerID {
-                attempts[attemptID]!.confirmedAt = now
-            } else {
-                reattach(attemptID, to: workerID, now: now)
-                for action in scheduler.on(.attach(held(attemptID), workerID: workerID)) { handle(action) }
-            }
-        }
-        guard let peer = workers[workerID]?.peer else { return }
-        for attemptID in unwanted {
-            send(.cancel(Cancel(attemptID: attemptID, reason: "the coordinator no longer wants this attempt")), to: peer)
+        for attemptID in claim(attemptIDs, workerID: workerID, now: now).reattached {
+            for action in scheduler.on(.attach(held(attemptID), workerID: workerID)) { handle(action) }
         }
     }
 
     /// Any report about an attempt confirms it is alive on its worker.
     func confirm(_ attemptID: String, workerID: String, now: Int64) {
-        guard attempts[attemptID]?.workerID == workerID else { return }
-        attempts[attemptID]!.confirmedAt = now
+        _ = lifecycle.on(.confirmed(attemptID: attemptID, workerID: workerID, now: now))
     }
 
     /// The attempt's worker is gone; the attempt may still run there until its lease runs out.
     func orphan(_ attemptID: String, workerName: String, failure: FailureClass, reason: String) {
-        guard var attempt = attempts[attemptID] else { return }
-        if let holder = attempt.workerID { workers[holder]?.running.remove(attemptID) }
-        attempt.workerID = nil
-        attempt.orphan = .init(workerName: workerName, failure: failure, reason: reason)
-        attempts[attemptID] = attempt
+        if let holder = lifecycle.holder(of: attemptID) { workers[holder]?.running.remove(attemptID) }
+        let orphan = AttemptLifecycle.Orphan(workerName: workerName, failure: failure, reason: reason)
+        _ = lifecycle.on(.orphaned(attemptID: attemptID, orphan: orphan, now: monotonicNow()))
     }
 
     /// Gives up attempts whose lease ran out: orphans nobody re-attached, and attempts a
     /// connected worker never confirmed (the dispatch or its reports were lost).
     func expireLeases(now: Int64) {
-        let timeout = configuration.lossTimeoutMilliseconds
-        var expired: [(String, ActiveAttempt)] = []
-        for (attemptID, attempt) in attempts where attempt.record != nil && now - attempt.confirmedAt >= timeout {
-            expired.append((attemptID, attempt))
-        }
-        for (attemptID, attempt) in expired.sorted(by: { $0.0 < $1.0 }) {
-            guard runs[attempt.runID]?.currentAttempt[attempt.step] == attemptID else {
-                attempts[attemptID] = nil
+        for action in lifecycle.on(.tick(now: now)) {
+            guard case .expired(let attemptID, let holder, let workerName, let failure, let reason) = action else { continue }
+            guard let attempt = attempts[attemptID], runs[attempt.runID]?.currentAttempt[attempt.step] == attemptID else {
+                forget(attemptID)
                 continue
             }
-            let failure: FailureClass
-            let reason: String
-            let workerName: String?
-            if let orphan = attempt.orphan {
-                failure = orphan.failure
-                reason = orphan.reason + "; nothing was heard of the attempt for \(timeout / 1000) s"
-                workerName = orphan.workerName
-            } else {
-                failure = .workerLost
-                reason = "worker \(attempt.workerID ?? "?") did not confirm the attempt for \(timeout / 1000) s (its lease ran out)"
-                workerName = attempt.workerID.flatMap { workers[$0]?.name } ?? attempt.workerID
-                if let holder = attempt.workerID, let peer = workers[holder]?.peer {
-                    workers[holder]!.running.remove(attemptID)
-                    send(.cancel(Cancel(attemptID: attemptID, reason: reason)), to: peer)
-                }
+            if let holder, let peer = workers[holder]?.peer {
+                workers[holder]!.running.remove(attemptID)
+                send(.cancel(Cancel(attemptID: attemptID, reason: reason)), to: peer)
             }
-            attempts[attemptID] = nil
+            forget(attemptID)
             runs[attempt.runID]!.currentAttempt[attempt.step] = nil
             let freed = scheduler.on(.remove(attemptID: attemptID))
             if var record = attempt.record {
@@ -160,7 +152,7 @@ extension CoordinatorService {
         if runs[attempt.runID]!.currentAttempt[attempt.step] == attempt.id {
             runs[attempt.runID]!.currentAttempt[attempt.step] = nil
         }
-        attempts[attempt.id] = nil
+        forget(attempt.id)
         let retry = runs[attempt.runID]!.planned[attempt.step]?.retry ?? .none
         var history = runs[attempt.runID]!.history[attempt.step] ?? FailurePolicy.History()
         let decision = configuration.failurePolicy.decide(failure, reason: reason, worker: worker, retry: retry, history: &history)
@@ -209,15 +201,17 @@ extension CoordinatorService {
         milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : String(format: "%.1f s", Double(milliseconds) / 1000)
     }
 
-    /// Whether a success of this attempt is recorded.
-    func isCommitted(_ attemptID: String) -> Bool {
-        if committedAttempts.contains(attemptID) { return true }
-        return (try? store.attempt(id: attemptID))??.status == AttemptOutcome.succeeded.rawValue
+    /// Whether a success of this attempt, dispatched to `identity`, is recorded. A success recorded
+    /// for another identity does not count: nobody else may hear it acknowledged.
+    func isCommitted(_ attemptID: String, by identity: WorkerIdentity) -> Bool {
+        if let owner = committedAttempts[attemptID] { return owner == identity }
+        guard let record = (try? store.attempt(id: attemptID)) ?? nil, record.status == AttemptOutcome.succeeded.rawValue else { return false }
+        return Self.owner(of: record) == identity
     }
 
-    func rememberCommitted(_ attemptID: String) {
+    func rememberCommitted(_ attemptID: String, by identity: WorkerIdentity) {
         if committedAttempts.count >= 100_000 { committedAttempts.removeAll(keepingCapacity: true) }
-        committedAttempts.insert(attemptID)
+        committedAttempts[attemptID] = identity
     }
 
     // MARK: Draining
@@ -342,13 +336,14 @@ extension CoordinatorService {
             guard attempt.status == "dispatched" || attempt.status == "running",
                   let state = saved[attempt.step], state.status == .queued || state.status == .running else { continue }
             // The latest dispatched attempt of a step is the one that may still run.
-            if let earlier = run.currentAttempt[attempt.step] { self.attempts[earlier] = nil }
+            if let earlier = run.currentAttempt[attempt.step] { forget(earlier) }
             run.currentAttempt[attempt.step] = attempt.id
             holding.insert(attempt.step)
-            self.attempts[attempt.id] = ActiveAttempt(
-                id: attempt.id, runID: record.id, step: attempt.step, workerID: nil, record: attempt, confirmedAt: now,
-                orphan: .init(workerName: attempt.worker, failure: .coordinatorRestart, reason: "the coordinator restarted while worker \(attempt.worker) ran the attempt")
-            )
+            self.attempts[attempt.id] = ActiveAttempt(id: attempt.id, runID: record.id, step: attempt.step, record: attempt)
+            let orphan = AttemptLifecycle.Orphan(
+                workerName: attempt.worker, failure: .coordinatorRestart,
+                reason: "the coordinator restarted while worker \(attempt.worker) ran the attempt")
+            _ = lifecycle.on(.restored(attemptID: attempt.id, owner: Self.owner(of: attempt), orphan: orphan, now: now))
         }
         for node in nodes where holding.contains(node.name) {
             run.resolvedInputs[node.name] = run.machine.inputs(of: node)
@@ -359,6 +354,14 @@ extension CoordinatorService {
         perform(actions, runID: record.id)
         persist(runID: record.id)
         bump()
+    }
+
+    /// The identity a recorded attempt was dispatched to. Rows written before identities were
+    /// recorded name only the worker; they can be re-attached only in plain-text mode, by that name.
+    static func owner(of attempt: AttemptRecord) -> WorkerIdentity {
+        if let stored = attempt.workerIdentity, let identity = WorkerIdentity(stored: stored) { return identity }
+        let name = attempt.worker.split(separator: "#", maxSplits: 1).first.map(String.init) ?? attempt.worker
+        return .unauthenticated(name: name)
     }
 
     private func failUnrestorable(_ record: RunRecord, reason: String) {

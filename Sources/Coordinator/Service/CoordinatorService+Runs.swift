@@ -73,8 +73,8 @@ extension CoordinatorService {
         } catch {
             // Nothing of the run was recorded: forget it and tell the client.
             for (attemptID, attempt) in attempts where attempt.runID == runID {
-                attempts[attemptID] = nil
-                if let workerID = attempt.workerID { workers[workerID]?.running.remove(attemptID) }
+                if let workerID = lifecycle.holder(of: attemptID) { workers[workerID]?.running.remove(attemptID) }
+                forget(attemptID)
                 _ = scheduler.on(.remove(attemptID: attemptID))
             }
             runs[runID] = nil
@@ -401,9 +401,11 @@ extension CoordinatorService {
     func stop(runID: String, step: String, reason: String) {
         guard let attemptID = runs[runID]?.currentAttempt[step] else { return }
         runs[runID]!.currentAttempt[step] = nil
-        guard let attempt = attempts.removeValue(forKey: attemptID) else { return }
+        guard let attempt = attempts[attemptID] else { return }
+        let holder = lifecycle.holder(of: attemptID)
+        forget(attemptID)
         let freed = scheduler.on(.remove(attemptID: attemptID))
-        if let workerID = attempt.workerID, var worker = workers[workerID] {
+        if let workerID = holder, var worker = workers[workerID] {
             worker.running.remove(attemptID)
             workers[workerID] = worker
             send(.cancel(Cancel(attemptID: attemptID, reason: reason)), to: worker.peer)

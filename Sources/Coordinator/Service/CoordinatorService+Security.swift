@@ -12,6 +12,9 @@ struct WorkerSecurity {
     /// The keys allowed now (Z85): what `allowList` holds, kept here too so that the check on
     /// every worker message takes no lock and decodes no key.
     var allowed: Set<String> = []
+    /// Refusals already logged, as `who|reason`: each is logged once (a refused worker retries
+    /// every second, and a log line each time would bury everything else).
+    var loggedRefusals: Set<String> = []
 }
 
 extension CoordinatorService {
@@ -23,6 +26,9 @@ extension CoordinatorService {
         allowList.replace(with: keys)
         security.allowList = allowList
         security.allowed = Set(keys)
+        // Keys refused before now were the transport's own start-up probe (a random key that proves
+        // handshakes are checked), not workers: they are not logged as refusals.
+        for key in allowList.recentlyDenied { security.loggedRefusals.insert("key:\(key)|handshake") }
         logger.info("worker authentication on: \(keys.count) worker key\(keys.count == 1 ? "" : "s") allowed")
     }
 
@@ -89,11 +95,37 @@ extension CoordinatorService {
             let reason = message.authenticatedKey == nil
                 ? "this coordinator requires CURVE authentication"
                 : "this worker's key is not allowed (it was revoked); allow it with `conduit workers allow`"
-            logger.warning("refused a worker's hello: \(reason)", metadata: ["peer": "\(peer)"])
-            send(.refuse(Refuse(reason: reason)), to: peer, cause: message.envelope.messageID)
+            let name: String
+            if case .hello(let hello) = message.payload { name = hello.workerName } else { name = "" }
+            refuseRegistration(reason, key: message.authenticatedKey, name: name, peer: peer, cause: message.envelope.messageID)
             return false
         }
         return true
+    }
+
+    /// Tells a worker why its registration is refused (it stops), and logs the refusal the first
+    /// time it happens for its key (or, unauthenticated, its name) and reason.
+    func refuseRegistration(
+        _ reason: String, key: String?, name: String, peer: PeerID, cause: UInt64, holder: WorkerIdentity? = nil
+    ) {
+        send(.refuse(Refuse(reason: reason)), to: peer, cause: cause)
+        let who = WorkerIdentity(key: key, name: name)
+        guard security.loggedRefusals.insert("\(who.stored)|\(reason)").inserted else { return }
+        var metadata: Logger.Metadata = ["identity": "\(who)", "name": "\(name)", "peer": "\(peer)"]
+        if let holder { metadata["holder"] = "\(holder)" }
+        logger.warning("refused a worker's registration: \(reason)", metadata: metadata)
+    }
+
+    /// Logs, once per key, the handshakes the transport's ZAP handler refused because their key is
+    /// not on the allow-list (those workers never reach the service; they learn of the refusal from
+    /// their own handshake monitor).
+    func logDeniedHandshakes() {
+        guard let allowList = security.allowList else { return }
+        for key in allowList.recentlyDenied where security.loggedRefusals.insert("key:\(key)|handshake").inserted {
+            logger.warning(
+                "refused a worker's handshake: its key is not allowed; allow it with `conduit workers allow KEY.public --name NAME`",
+                metadata: ["key": "\(key)"])
+        }
     }
 
     /// Whether a message from registered worker `workerID` really comes from it: its authenticated

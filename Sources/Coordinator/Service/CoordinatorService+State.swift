@@ -35,36 +35,23 @@ struct ConnectedWorker {
     let firstSeen: Int64
     /// The authenticated key it registered with (Z85), when workers authenticate.
     let key: String?
+    /// Who it is: its key, or in plain-text mode its name. Attempts dispatched to it belong to this.
+    var identity: WorkerIdentity { WorkerIdentity(key: key, name: name) }
     /// It drains: takes nothing new, finishes or hands back what it holds.
     var draining = false
     /// The latest heartbeat sequence received from it, echoed back (see `Heartbeat`).
     var heartbeatSequence: UInt64 = 0
 }
 
-/// An attempt the coordinator has queued or dispatched.
+/// An attempt the coordinator has queued or dispatched. Its lease (owner, holder, last confirmation,
+/// orphan) lives in the service's ``AttemptLifecycle``.
 struct ActiveAttempt {
     let id: String
     let runID: String
     let step: String
-    /// The connected worker holding it; nil while queued, and while orphaned.
-    var workerID: String?
     /// Set once dispatched.
     var record: AttemptRecord?
     var logSequence: Int = 0
-    /// When its holder last confirmed it (monotonic milliseconds): dispatch, heartbeat, report.
-    /// An attempt unconfirmed for the loss timeout is given up.
-    var confirmedAt: Int64 = 0
-    /// Dispatched, but its worker is gone (lost, or the coordinator restarted): it may still run
-    /// there and re-attach when the worker registers again, until its lease runs out.
-    var orphan: Orphan?
-
-    struct Orphan {
-        /// The name of the worker that held it.
-        var workerName: String
-        /// How it is classified if it is given up.
-        var failure: FailureClass
-        var reason: String
-    }
 }
 
 /// An upload in progress: the writer and how much credit is outstanding.

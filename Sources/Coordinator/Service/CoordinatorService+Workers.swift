@@ -75,10 +75,10 @@ extension CoordinatorService {
     }
 
     func register(_ hello: Hello, envelope: Envelope, from peer: PeerID, key: String? = nil) {
+        let key = security.allowList == nil ? nil : key
         guard hello.protocolVersion == ProtocolVersion.current, envelope.version == ProtocolVersion.current else {
             let reason = "protocol version \(hello.protocolVersion) is not supported: this coordinator speaks version \(ProtocolVersion.current); upgrade the worker"
-            logger.warning("refused worker \(hello.workerName): \(reason)")
-            send(.refuse(Refuse(reason: reason)), to: peer, cause: envelope.messageID)
+            refuseRegistration(reason, key: key, name: hello.workerName, peer: peer, cause: envelope.messageID)
             return
         }
         if let old = workerIDsByPeer[peer] {
@@ -86,18 +86,30 @@ extension CoordinatorService {
             // runs them.
             removeWorker(id: old, reason: "worker \(hello.workerName) registered again")
         }
-        workerCounter += 1
-        let baseName = hello.workerName.isEmpty ? "worker" : hello.workerName
-        let id = workers.values.contains(where: { $0.name == baseName }) ? "\(baseName)#\(workerCounter)" : baseName
+        let name = hello.workerName.isEmpty ? "worker" : hello.workerName
+        let identity = WorkerIdentity(key: key, name: name)
+        if let holder = workers.values.first(where: { $0.name == name }) {
+            guard holder.identity == identity else {
+                // A name is a label, not a credential: another key may not take it over (nor the
+                // attempts that went to it).
+                let reason = "the worker name \(name) is in use by a connected worker with another key; give this worker its own --name"
+                refuseRegistration(reason, key: key, name: name, peer: peer, cause: envelope.messageID, holder: holder.identity)
+                return
+            }
+            // The same worker again (restarted, or reconnected before its old connection was
+            // noticed gone): the new connection replaces the old one, which is told to stop.
+            send(.refuse(Refuse(reason: "a newer connection of this worker (\(name)) replaced this one")), to: holder.peer)
+            removeWorker(id: holder.id, reason: "replaced by a newer connection of the same worker")
+        }
+        let id = name
         let now = wallNow()
         workers[id] = ConnectedWorker(
-            id: id, name: baseName, peer: peer, capabilities: hello.capabilities, lastSeen: monotonicNow(), firstSeen: now,
-            key: security.allowList == nil ? nil : key
+            id: id, name: name, peer: peer, capabilities: hello.capabilities, lastSeen: monotonicNow(), firstSeen: now, key: key
         )
         workerIDsByPeer[peer] = id
         let capabilitiesJSON = String(decoding: (try? JSONEncoder().encode(hello.capabilities)) ?? Data(), as: UTF8.self)
         do {
-            try store.saveWorker(WorkerRecord(id: id, name: baseName, capabilitiesJSON: capabilitiesJSON, connected: true, firstSeen: now, lastSeen: now))
+            try store.saveWorker(WorkerRecord(id: id, name: name, capabilitiesJSON: capabilitiesJSON, connected: true, firstSeen: now, lastSeen: now))
         } catch {
             logger.error("could not record worker \(id): \(error)")
         }
@@ -106,14 +118,10 @@ extension CoordinatorService {
         // The worker's lease ends well before this coordinator gives an attempt up (8 s of 10 s).
         let lease = Int(configuration.lossTimeoutMilliseconds * 4 / 5)
         send(.welcome(Welcome(workerID: id, heartbeatIntervalMilliseconds: interval, leaseMilliseconds: lease)), to: peer, cause: envelope.messageID)
-        // Attempts it still runs (after a reconnect or a coordinator restart) are re-attached,
-        // not run again; any it runs that are no longer wanted are canceled.
-        let (keep, unwanted) = sortReported(hello.runningAttempts, workerID: id)
-        for attemptID in keep { reattach(attemptID, to: id, now: monotonicNow()) }
-        for attemptID in unwanted {
-            send(.cancel(Cancel(attemptID: attemptID, reason: "the coordinator no longer wants this attempt")), to: peer)
-        }
-        for action in scheduler.on(.workerJoined(id: id, capacity: WorkerCapacity(hello.capabilities), holding: keep.map(held))) {
+        // Attempts it still runs (after a reconnect or a coordinator restart) and that were
+        // dispatched to its identity are re-attached, not run again; any others it names are canceled.
+        let held = claim(hello.runningAttempts, workerID: id, now: monotonicNow()).held
+        for action in scheduler.on(.workerJoined(id: id, capacity: WorkerCapacity(hello.capabilities), holding: held.map(self.held))) {
             handle(action)
         }
         bump()
@@ -138,6 +146,11 @@ extension CoordinatorService {
         logger.warning("worker left: \(reason)", metadata: ["worker": "\(id)"])
         for action in scheduler.on(.workerLeft(id: id)) {
             handle(action)
+        }
+        // Whatever it still held (the scheduler names what it placed there) is orphaned too: a
+        // registration id may be taken by the next connection, a lease never passes with it.
+        for (attemptID, lease) in lifecycle.leases where lease.holder == id {
+            orphan(attemptID, workerName: worker.name, failure: .workerLost, reason: "worker \(id) was lost while running it")
         }
         bump()
     }
@@ -179,14 +192,13 @@ extension CoordinatorService {
             environmentSetup: planned.environmentSetup.map(Self.dispatchEnvironment)
         )
         var record = AttemptRecord(id: attemptID, runID: attempt.runID, step: attempt.step, worker: workerID, status: "dispatched", dispatchedAt: wallNow())
+        record.workerIdentity = worker.identity.stored
         record.gpuDevices = gpuDevices.isEmpty ? nil : gpuDevices.map(String.init).joined(separator: ",")
         // The worker fetches the inputs it lacks: from now on it holds them.
         _ = scheduler.on(.holds(workerID: workerID, artifacts: dispatchInputs.compactMap(\.artifact)))
-        attempt.workerID = workerID
         attempt.record = record
-        attempt.confirmedAt = monotonicNow()
-        attempt.orphan = nil
         attempts[attemptID] = attempt
+        _ = lifecycle.on(.dispatched(attemptID: attemptID, workerID: workerID, identity: worker.identity, now: monotonicNow()))
         worker.running.insert(attemptID)
         workers[workerID] = worker
         if var step = runs[attempt.runID]?.steps[attempt.step] {
@@ -222,8 +234,11 @@ extension CoordinatorService {
     }
 
     /// The attempt, if `workerID` is the worker currently holding it; nil for stale reports.
+    /// The attempt, if it is its step's current one, held by `workerID`, and dispatched to that
+    /// worker's identity (a registration id may be reused by another connection; an identity not).
     func currentAttempt(_ attemptID: String, workerID: String) -> ActiveAttempt? {
-        guard let attempt = attempts[attemptID], attempt.workerID == workerID,
+        guard let attempt = attempts[attemptID], let worker = workers[workerID],
+              lifecycle.isHeld(attemptID, by: workerID, identity: worker.identity),
               runs[attempt.runID]?.currentAttempt[attempt.step] == attemptID else { return nil }
         return attempt
     }
@@ -239,14 +254,16 @@ extension CoordinatorService {
 
     func attemptFinished(_ finished: AttemptFinished, workerID: String, peer: PeerID, cause: UInt64) {
         guard let attempt = currentAttempt(finished.attemptID, workerID: workerID) else {
-            // A repeated report of a success already recorded (its acknowledgement was lost) is
-            // acknowledged again; anything else from a superseded attempt is fenced off.
-            let committed = finished.outcome == .succeeded && isCommitted(finished.attemptID)
+            // A repeated report of a success already recorded for this worker's identity (its
+            // acknowledgement was lost) is acknowledged again; anything else, from a superseded
+            // attempt or from another identity, is fenced off.
+            let identity = workers[workerID]?.identity
+            let committed = finished.outcome == .succeeded && identity.map { isCommitted(finished.attemptID, by: $0) } == true
             let reason = committed ? nil : "attempt is no longer current (fenced: the step was given up or went to another worker)"
             send(.attemptAcknowledged(AttemptAcknowledged(attemptID: finished.attemptID, accepted: committed, reason: reason)), to: peer, cause: cause)
             return
         }
-        attempts[finished.attemptID] = nil
+        forget(finished.attemptID)
         workers[workerID]?.running.remove(finished.attemptID)
         runs[attempt.runID]?.currentAttempt[attempt.step] = nil
         var record = attempt.record ?? AttemptRecord(id: attempt.id, runID: attempt.runID, step: attempt.step, worker: workerID, status: "dispatched", dispatchedAt: finished.startedAt)
@@ -281,7 +298,7 @@ extension CoordinatorService {
                 bump()
                 return
             }
-            rememberCommitted(finished.attemptID)
+            if let identity = workers[workerID]?.identity { rememberCommitted(finished.attemptID, by: identity) }
         case .failed, .timedOut:
             batch.save(record)
             let reason = finished.message ?? (finished.exitCode.map { "exit code \($0)" } ?? "killed by signal \(finished.signal ?? 0)")

@@ -42,6 +42,8 @@ public actor CoordinatorService: Service {
     /// Worker authentication: the allow-list and the key each worker registered with.
     var security = WorkerSecurity()
     var attempts: [String: ActiveAttempt] = [:]
+    /// Every dispatched attempt's lease: whose it is, who holds it, when it was last confirmed.
+    var lifecycle: AttemptLifecycle
     /// artifact digest → the bytes its files hold (for placing steps near their inputs).
     var artifactSizes: [String: Int64] = [:]
     var uploads: [String: UploadState] = [:]
@@ -54,7 +56,6 @@ public actor CoordinatorService: Service {
     var batch = StoreBatch()
     /// Transport events handled since the last flush (see `handle(_:)`).
     var eventsSinceFlush = 0
-    var workerCounter = 0
     /// Steps waiting out a retry backoff: (when, run, step, worker to avoid), in no order.
     var pendingRetries: [(due: Int64, runID: String, step: String, avoiding: String?)] = []
     /// Why dispatching is paused (the data directory's disk is full), or nil.
@@ -62,8 +63,9 @@ public actor CoordinatorService: Service {
     /// Uploads that arrived while dispatching was paused for disk space: answered on resume.
     var deferredUploads: [(UploadBegin, workerID: String, peer: PeerID)] = []
     /// Attempts whose success was recorded (recent ones; older ones are looked up in the store),
-    /// so that a repeated report is acknowledged again instead of rejected.
-    var committedAttempts: Set<String> = []
+    /// with the identity they were dispatched to, so that a repeated report from that identity is
+    /// acknowledged again instead of rejected.
+    var committedAttempts: [String: WorkerIdentity] = [:]
     var restored = false
     /// Run → outputs being copied to datastores off the actor (see `exportToDatastores`).
     var pendingExports: [String: Int] = [:]
@@ -85,6 +87,7 @@ public actor CoordinatorService: Service {
         }
         self.lock = try DataDirectoryLock(directory: root)
         self.configuration = configuration
+        lifecycle = AttemptLifecycle(timeoutMilliseconds: configuration.lossTimeoutMilliseconds)
         self.store = try ConduitStore(path: root + "/conduit.sqlite")
         self.blobs = try BlobStore(root: root + "/blobs")
         self.transport = transport
@@ -186,6 +189,7 @@ public actor CoordinatorService: Service {
         expireLeases(now: now)
         queueDueRetries(now: wallNow())
         checkDiskSpace()
+        logDeniedHandshakes()
         for id in workers.keys.sorted() {
             guard let worker = workers[id] else { continue }
             send(.heartbeat(Heartbeat(runningAttempts: worker.running.sorted(), sequence: worker.heartbeatSequence)), to: worker.peer)

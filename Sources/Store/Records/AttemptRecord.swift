@@ -19,6 +19,7 @@ public struct AttemptRecord: Codable, Hashable, Sendable, FetchableRecord, Persi
         case finishedAt = "finished_at"
         case message
         case gpuDevices = "gpu_devices"
+        case workerIdentity = "worker_identity"
     }
 
     public enum Columns {
@@ -42,6 +43,10 @@ public struct AttemptRecord: Codable, Hashable, Sendable, FetchableRecord, Persi
     /// The GPUs leased to the attempt, as the worker shows them to it in `CUDA_VISIBLE_DEVICES`
     /// (`0,2`); nil for an attempt given none.
     public var gpuDevices: String?
+    /// Who the attempt was dispatched to, as the coordinator's `WorkerIdentity` stores it
+    /// (`key:Z85` for an authenticated worker, `name:NAME` in plain-text mode); nil in rows written
+    /// before identities were recorded. Only that identity may re-attach the attempt.
+    public var workerIdentity: String?
 
     public init(id: String, runID: String, step: String, worker: String, status: String, dispatchedAt: Int64) {
         self.id = id
