@@ -44,6 +44,9 @@ extension CoordinatorTransport {
 public enum WorkerTransportEvent: Sendable {
     case message(Message)
     case malformed(ProtocolError)
+    /// The coordinator refused this worker's key in the CURVE handshake (it is not on the allow-list,
+    /// or was revoked). The transport tries again every second.
+    case handshakeRefused(endpoint: String)
 }
 
 /// A worker's side of the protocol: one connection to the coordinator.

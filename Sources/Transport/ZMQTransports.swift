@@ -99,6 +99,8 @@ public final class ZMQCoordinatorTransport: CoordinatorTransport {
                     return .malformed(PeerID([]), ProtocolError(.tooLarge, reason))
                 case .sendFailed(let frames, let error):
                     return .undeliverable(PeerID(frames.first ?? []), reason: "\(error)")
+                case .handshakeRefused:
+                    continue  // only CURVE clients are refused; a server's socket never is
                 }
             }
             return nil
@@ -153,6 +155,8 @@ public final class ZMQWorkerTransport: WorkerTransport {
                     return .malformed(ProtocolError(.tooLarge, reason))
                 case .sendFailed:
                     continue
+                case .handshakeRefused(let endpoint):
+                    return .handshakeRefused(endpoint: endpoint)
                 }
             }
             return nil

@@ -469,6 +469,7 @@ final class LoopThread {
             let event = Int32(frames[0][0]) | Int32(frames[0][1]) << 8  // uint16, host order (little-endian here)
             guard event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH else { continue }
             let endpoint = String(decoding: frames[1], as: UTF8.self)
+            entry.events.yield(.handshakeRefused(endpoint: endpoint))
             let due = ContinuousClock.now + .milliseconds(Self.handshakeRetryMilliseconds)
             if !handshakeRetries.contains(where: { $0.socket == entry.id && $0.endpoint == endpoint }) {
                 handshakeRetries.append((entry.id, endpoint, due))

@@ -12,4 +12,7 @@ public enum ZMQSocketEvent: Sendable, Hashable {
     /// ROUTER whose peer is gone, or `EMSGSIZE` for a message over this socket's own caps. `frames` is the
     /// message as it was given.
     case sendFailed(frames: [[UInt8]], error: ZMQError)
+    /// A CURVE client's handshake with `endpoint` was refused by the server's authentication (its key is
+    /// not allowed there). The loop connects again after a second; this event comes with every refusal.
+    case handshakeRefused(endpoint: String)
 }

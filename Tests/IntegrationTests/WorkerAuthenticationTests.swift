@@ -30,6 +30,13 @@ struct WorkerAuthenticationTests {
             let workers = try await cluster.cli(["workers", "--json"])
             #expect(!workers.stdout.contains("stranger"), "the stranger registered: \(workers.stdout)")
             #expect(stranger.process.isRunning, "a refused worker keeps trying rather than crash:\n\(stranger.text)")
+            // Both sides say why, once: the worker's key is not allowed.
+            let told = stranger.text.components(separatedBy: "refused this worker's key").count - 1
+            #expect(told == 1, "the refused worker must say why, once:\n\(stranger.text)")
+            let logged = cluster.coordinator.text.components(separatedBy: "refused a worker's handshake").count - 1
+            #expect(logged == 1, "the coordinator must log the refused key once:\n\(cluster.coordinator.text)")
+            let strangerKey = try String(contentsOfFile: cluster.keyDirectory + "/stranger.public", encoding: .utf8)
+            #expect(cluster.coordinator.text.contains(strangerKey.trimmingCharacters(in: .whitespacesAndNewlines)))
 
             let canceled = try await cluster.cli(["cancel", run])
             #expect(canceled.status == 0 && canceled.stdout.contains("canceled"), "\(canceled.stderr)")

@@ -20,6 +20,8 @@ public actor WorkerService: Service {
     var workerID: String?
     var refusal: String?
     var lastHeard: ContinuousClock.Instant = .now
+    /// The refusal of this worker's key in the handshake was logged (it is said once).
+    var toldKeyRefused = false
     var lastHello: ContinuousClock.Instant = .now
     var running: [String: RunningAttempt] = [:]
     /// Attempts holding a slot (being prepared, running, or reporting): every dispatched attempt
@@ -195,6 +197,12 @@ public actor WorkerService: Service {
         switch event {
         case .malformed(let error):
             logger.warning("dropped a malformed message from the coordinator: \(error)")
+        case .handshakeRefused(let endpoint):
+            // Said once: the transport retries every second, and the key may be allowed later.
+            guard !toldKeyRefused else { return }
+            toldKeyRefused = true
+            logger.error(
+                "the coordinator at \(endpoint) refused this worker's key: it is not on the coordinator's allow-list (or was revoked); allow it on the coordinator's machine with `conduit workers allow NAME.public --name NAME`. Trying again every second.")
         case .message(let message):
             lastHeard = .now
             handle(message)
