@@ -25,15 +25,24 @@ struct SimulatedWorker {
     var running: [String: (dispatch: Dispatch, startedAt: Int64, finishAt: Int64, fails: Bool)] = [:]
     var pending: [String: (report: AttemptFinished, sentAt: Int64)] = [:]
     var nextTick: Int64
+    /// The CURVE public key its connection authenticates with (allowed on the coordinator).
+    let key: String
+    /// It lies: besides running its own attempts honestly, it claims other workers' attempts in
+    /// its hellos and heartbeats, reports them finished with outputs it forged, and tries to
+    /// register under other workers' names.
+    var lies = false
+    /// Other workers' attempts it currently claims to hold (a liar's).
+    var claims: [String] = []
 
-    init(name: String, firstTick: Int64) {
+    init(name: String, key: String, firstTick: Int64) {
         self.name = name
+        self.key = key
         self.nextTick = firstTick
     }
 
     func isPaused(at now: Int64) -> Bool { now < pausedUntil }
 
-    var held: [String] { Array(Set(running.keys).union(pending.keys)).sorted() }
+    var held: [String] { Array(Set(running.keys).union(pending.keys).union(claims)).sorted() }
 
     mutating func hello(now: Int64, out: inout [Message]) {
         lastHello = now
@@ -62,6 +71,7 @@ struct SimulatedWorker {
         leases = AttemptLeases(timeoutMilliseconds: 8000)
         running.removeAll()
         pending.removeAll()
+        claims.removeAll()
         sentAt.removeAll()
         lastHeard = now
         nextTick = now

@@ -46,6 +46,14 @@ final class Simulation {
     var dispatches = 0
     var trace: [String] = []
     var restarts = 0
+    /// attempt → the worker it was dispatched to (what a liar guesses from: it knows every id).
+    var dispatchedTo: [String: String] = [:]
+    /// Output digests a liar forged: none may ever be recorded.
+    var forged: Set<String> = []
+    /// attempt → the output the liar forged for it (stored once).
+    var forgedOutputs: [String: String] = [:]
+    /// Claims and forged reports a liar sent.
+    var lies = 0
 
     /// A scripted schedule instead of random faults: one long step, a reliable network, and one
     /// cut of the worker→coordinator direction of the worker running it.
@@ -74,11 +82,19 @@ final class Simulation {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    func makeService() throws -> CoordinatorService {
+    /// The coordinator, authenticating workers by key as in production: every simulated worker's
+    /// key (the liar's included: it is allowed, it just lies) is on its allow-list.
+    func makeService() async throws -> CoordinatorService {
         let configuration = CoordinatorConfiguration(
             dataDirectory: directory, failurePolicy: FailurePolicy(), freeSpace: { _ in 1 << 40 }, clock: clock.serviceClock
         )
-        return try CoordinatorService(configuration: configuration, transport: transport, logger: Logger(label: "conduit.simulation", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let service = try CoordinatorService(configuration: configuration, transport: transport, logger: Logger(label: "conduit.simulation", factory: { _ in SwiftLogNoOpLogHandler() }))
+        try await service.enableWorkerAuthentication(WorkerAllowList())
+        let allowed = Set(try await service.listWorkerKeys().map(\.publicKey))
+        for worker in workers where !allowed.contains(worker.key) {
+            _ = try await service.allowWorkerKey(worker.key, name: worker.name)
+        }
+        return service
     }
 
     /// A random DAG of 3 to 6 steps, each reading one or two earlier steps' outputs; some
@@ -106,20 +122,28 @@ final class Simulation {
     // MARK: Running
 
     func run() async throws {
-        service = try makeService()
+        // Two or three honest workers and, in random schedules, one that lies.
+        let workerCount = Int.random(in: 2...3, using: &random)
+        for index in 0..<workerCount {
+            var worker = SimulatedWorker(name: "w\(index)", key: try TestKeys.publicKey(), firstTick: start + Int64.random(in: 0..<1000, using: &random))
+            if let script { worker.leases = AttemptLeases(timeoutMilliseconds: script.workerLeaseMilliseconds) }
+            workers.append(worker)
+        }
+        if script == nil {
+            var liar = SimulatedWorker(name: "liar", key: try TestKeys.publicKey(), firstTick: start + Int64.random(in: 0..<1000, using: &random))
+            liar.lies = true
+            workers.append(liar)
+        }
+        service = try await makeService()
         blobs = try BlobStore(root: directory + "/blobs")
         await service!.restore()
         plan = makePlan()
         runID = try await service!.submit(SubmitRequest(planJSON: PlanJSON.encode(plan), localInputs: [:], code: [:], force: []), plan: plan)
         collect()
-        let workerCount = Int.random(in: 2...3, using: &random)
-        for index in 0..<workerCount {
-            var worker = SimulatedWorker(name: "w\(index)", firstTick: start + Int64.random(in: 0..<1000, using: &random))
-            if let script { worker.leases = AttemptLeases(timeoutMilliseconds: script.workerLeaseMilliseconds) }
+        for index in workers.indices {
             var out: [Message] = []
-            worker.lastHeard = now
-            worker.hello(now: now, out: &out)
-            workers.append(worker)
+            workers[index].lastHeard = now
+            workers[index].hello(now: now, out: &out)
             for message in out { post(message, from: index) }
         }
         var cutDone = false
@@ -167,6 +191,9 @@ final class Simulation {
     func post(_ message: Message, from worker: Int) {
         let name = workers[worker].name
         if let cut = cutUntil[name], cut.toCoordinator > now { return }
+        // What CURVE's handshake proved about the sending connection.
+        var message = message
+        message.authenticatedKey = workers[worker].key
         schedule(message, to: .coordinator(from: workers[worker].peer))
     }
 
@@ -235,12 +262,16 @@ final class Simulation {
                 worker.hello(now: now, out: &out)
             }
         case .heartbeat(let heartbeat):
+            if worker.lies, let stolen = heartbeat.runningAttempts.first(where: { dispatchedTo[$0] != nil && dispatchedTo[$0] != worker.name }) {
+                violations.append("t+\(now - start): the coordinator holds \(stolen) (dispatched to \(dispatchedTo[stolen]!)) on the liar")
+            }
             if heartbeat.sequence != 0, let base = worker.sentAt[heartbeat.sequence] {
                 worker.leases.renew(heartbeat.runningAttempts, now: base)
             }
         case .dispatch(let dispatch):
             guard worker.running[dispatch.attemptID] == nil, worker.pending[dispatch.attemptID] == nil else { break }
             dispatches += 1
+            dispatchedTo[dispatch.attemptID] = worker.name
             trace.append("t+\(now - start) \(worker.name) got \(dispatch.attemptID.split(separator: "-").suffix(2).joined(separator: "-"))")
             try await checkInputs(of: dispatch)
             let base = dispatch.leaseSequence == 0 ? worker.helloSentAt : (worker.sentAt[dispatch.leaseSequence] ?? worker.helloSentAt)
@@ -256,6 +287,9 @@ final class Simulation {
                 out.append(worker.message(.attemptFinished(report)))
             }
         case .attemptAcknowledged(let ack):
+            if worker.lies, ack.accepted, dispatchedTo[ack.attemptID] != worker.name {
+                violations.append("t+\(now - start): the liar's report on \(ack.attemptID) (dispatched to \(dispatchedTo[ack.attemptID] ?? "nobody")) was accepted")
+            }
             if let pending = worker.pending.removeValue(forKey: ack.attemptID), ack.accepted, pending.report.outcome == .succeeded {
                 acknowledged[ack.attemptID] = pending.report.outputs
             }
@@ -320,7 +354,7 @@ final class Simulation {
             collect()
         }
         if service == nil, now >= coordinatorDownUntil {
-            let restarted = try makeService()
+            let restarted = try await makeService()
             service = restarted
             restarts += 1
             await restarted.restore()
@@ -347,10 +381,37 @@ final class Simulation {
                 }
                 worker.heartbeat(now: now, out: &out)
             }
+            if worker.lies { lie(&worker, out: &out) }
             workers[index] = worker
             for message in out { post(message, from: index) }
         }
         try checkOverlap()
+    }
+
+    /// The liar's tick, now and then: it claims up to two attempts dispatched to other workers (their ids are
+    /// easy to guess), reports them succeeded with outputs it forged (real blobs in the store, so
+    /// only ownership can stop them) or failed, and now and then says hello under another worker's
+    /// name, naming them.
+    func lie(_ worker: inout SimulatedWorker, out: inout [Message]) {
+        // Not every tick: each lie costs the schedule messages, and a few per schedule find the holes.
+        guard random.chance(0.3) else { return }
+        let targets = dispatchedTo.filter { $0.value != worker.name }.keys.sorted()
+        guard !targets.isEmpty else { return }
+        worker.claims = Array(Set((0..<2).map { _ in targets.randomElement(using: &random)! })).sorted()
+        for id in worker.claims {
+            lies += 1
+            if random.chance(0.7), let digest = forgedOutputs[id] ?? (try? storeOutput("forged for \(id)")) {
+                forgedOutputs[id] = digest
+                forged.insert(digest)
+                out.append(worker.message(.attemptFinished(AttemptFinished(attemptID: id, outcome: .succeeded, exitCode: 0, outputs: ["out": digest], startedAt: now - 10, endedAt: now))))
+            } else {
+                out.append(worker.message(.attemptFinished(AttemptFinished(attemptID: id, outcome: .failed, exitCode: 1, startedAt: now - 10, endedAt: now, message: "exit code 1"))))
+            }
+        }
+        if random.chance(0.1), let victim = workers.first(where: { !$0.lies }) {
+            let capabilities = WorkerCapabilities(cores: 2, memoryBytes: 1 << 30, slots: 2, labels: [], hostname: victim.name)
+            out.append(worker.message(.hello(Hello(workerName: victim.name, capabilities: capabilities, runningAttempts: worker.claims))))
+        }
     }
 
     // MARK: Faults
@@ -439,7 +500,7 @@ final class Simulation {
     func checkFinal() async throws {
         // The recorded state must survive one more restart as it is.
         self.service = nil
-        let service = try makeService()
+        let service = try await makeService()
         await service.restore()
         let store = await service.store
         guard let run = try store.run(id: runID) else {
@@ -471,6 +532,20 @@ final class Simulation {
                 violations.append("step \(step.name) is \(step.status.rawValue) but attempt \(succeeded[0].id) is committed")
             }
         }
+        // No output is recorded for an attempt except from the key it was dispatched to.
+        for step in try store.steps(runID: runID) {
+            let outputs = step.outputsJSON.flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) } ?? [:]
+            if let digest = outputs.values.first(where: forged.contains) {
+                violations.append("step \(step.name) records the forged output \(digest)")
+            }
+        }
+        let keys = Dictionary(uniqueKeysWithValues: workers.map { ($0.name, $0.key) })
+        for attempt in try store.attempts(runID: runID) where attempt.status == AttemptOutcome.succeeded.rawValue {
+            let owner = dispatchedTo[attempt.id].flatMap { keys[$0] }
+            if attempt.workerIdentity != owner.map({ "key:" + $0 }) {
+                violations.append("attempt \(attempt.id), dispatched to \(dispatchedTo[attempt.id] ?? "nobody"), is recorded for \(attempt.workerIdentity ?? "no identity")")
+            }
+        }
         for (attempt, outputs) in acknowledged.sorted(by: { $0.key < $1.key }) {
             let record = try store.attempt(id: attempt)
             if record?.status != AttemptOutcome.succeeded.rawValue {
@@ -481,6 +556,6 @@ final class Simulation {
     }
 
     var summary: String {
-        "seed \(seed): \(plan?.steps.count ?? 0) steps, \(workers.count) workers, \(restarts) coordinator restarts, faults: \(faults.isEmpty ? "none" : faults.joined(separator: "; "))"
+        "seed \(seed): \(plan?.steps.count ?? 0) steps, \(workers.count) workers (\(workers.filter(\.lies).count) lying, \(lies) lies), \(restarts) coordinator restarts, faults: \(faults.isEmpty ? "none" : faults.joined(separator: "; "))"
     }
 }
