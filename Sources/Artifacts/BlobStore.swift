@@ -105,6 +105,12 @@ public struct BlobStore: Sendable {
     /// Copies the open descriptor `input` (closed on return) into the store.
     private func importFile(opened input: Int32, path: String) throws(ArtifactError) -> (digest: Digest, size: Int64) {
         defer { FileIO.close(input) }
+        return try importContent(of: input, path: path)
+    }
+
+    /// Copies what `input` holds from its current position into the store; the caller closes `input`.
+    /// `path` names it in errors.
+    func importContent(of input: Int32, path: String) throws(ArtifactError) -> (digest: Digest, size: Int64) {
         let temporary = FileIO.join(tmpDirectory, FileIO.uniqueName(prefix: "import"))
         let output = try FileIO.open(
             temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o444, operation: "create")

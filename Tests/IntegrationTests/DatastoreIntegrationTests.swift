@@ -93,4 +93,76 @@ struct DatastoreIntegrationTests {
         }
         await cluster.shutdown()
     }
+
+    /// `conduit run --datastore`: a link inside the datastore that leaves it (`etc -> /etc`) is refused
+    /// before anything runs, naming the link, in a dry run too; an output written to a datastore folder
+    /// lands beside the files already there, run after run; a link planted where an output goes does
+    /// not redirect the write.
+    @Test func linksOutOfADatastoreAreRefusedAndOutputsAreWrittenBesideExistingFiles() throws {
+        let home = try ProcessHarness.temporaryDirectory("conduit-home")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let shared = home + "/shared"
+        let outside = home + "/outside"
+        try FileManager.default.createDirectory(atPath: shared + "/reports", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: shared + "/etc", withDestinationPath: "/etc")
+        try FileManager.default.createSymbolicLink(atPath: shared + "/planted", withDestinationPath: outside)
+        try "mine\n".write(toFile: shared + "/reports/keep-me.txt", atomically: true, encoding: .utf8)
+        let datastore = ["--datastore", "shared=" + shared, "--output-dir", home + "/out"]
+
+        let marker = home + "/step-ran"
+        let leak = try Fixtures.pipeline("""
+            type: pipeline
+            inputs:
+              secret:
+                type: uri_file
+                path: azureml://datastores/shared/paths/etc/passwd
+            jobs:
+              leak:
+                command: cat ${{inputs.secret}}; touch \(marker)
+                inputs:
+                  secret: ${{parent.inputs.secret}}
+            """, named: "leak.yml", in: home)
+        let refusal = "datastore shared: 'etc' is a symbolic link to '/etc'"
+        let refused = try runEmbedded(["run", leak] + datastore, home: home)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains(refusal), "\(refused.stderr)")
+        #expect(!refused.stdout.contains("root:") && !refused.stderr.contains("root:"), "nothing of /etc/passwd is shown")
+        #expect(!FileManager.default.fileExists(atPath: marker), "the step did not run")
+        let dryRun = try runEmbedded(["run", leak, "--dry-run"] + datastore, home: home)
+        #expect(dryRun.status != 0)
+        #expect(dryRun.stderr.contains(refusal), "\(dryRun.stderr)")
+
+        let report = try Fixtures.pipeline("""
+            type: pipeline
+            inputs:
+              word: one
+            outputs:
+              report:
+                type: uri_folder
+                path: azureml://datastores/shared/paths/reports
+              escape:
+                type: uri_folder
+                path: azureml://datastores/shared/paths/planted/escape
+            jobs:
+              write:
+                command: echo ${{inputs.word}} > ${{outputs.report}}/a.txt; echo x > ${{outputs.escape}}/x.txt
+                inputs:
+                  word: ${{parent.inputs.word}}
+                outputs:
+                  report: ${{parent.outputs.report}}
+                  escape: ${{parent.outputs.escape}}
+            """, named: "report.yml", in: home)
+        let expected = { (word: String) in ["a.txt": word + "\n", "keep-me.txt": "mine\n"] }
+        let first = try runEmbedded(["run", report, "--json"] + datastore, home: home)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(Self.files(under: shared + "/reports") == expected("one"))
+        let again = try runEmbedded(["run", report, "--json"] + datastore, home: home)
+        #expect(steps(of: try again.json())["write"]?.reused == true, "\(again.stdout)")
+        #expect(Self.files(under: shared + "/reports") == expected("one"))
+        let changed = try runEmbedded(["run", report, "--json", "--set", "inputs.word=two"] + datastore, home: home)
+        #expect(steps(of: try changed.json())["write"]?.reused == false, "\(changed.stdout)")
+        #expect(Self.files(under: shared + "/reports") == expected("two"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty, "the planted link redirected nothing")
+    }
 }

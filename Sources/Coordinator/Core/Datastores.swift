@@ -31,8 +31,30 @@ public struct Datastores: Sendable, Hashable {
         public var message: String
     }
 
+    /// Where a datastore URI points: the datastore, its directory, and the path beneath it.
+    ///
+    /// Open ``directory`` and reach ``path`` beneath it without following links (Artifacts'
+    /// `ConfinedDirectory`): ``fullPath`` is for messages only, since a link inside the directory
+    /// could lead it elsewhere.
+    public struct Location: Sendable, Hashable {
+        /// The datastore's name.
+        public var datastore: String
+        /// The datastore's directory, as configured.
+        public var directory: String
+        /// The path beneath ``directory``: relative, without `.` or `..` components.
+        public var path: String
+
+        /// `directory/path`, for messages.
+        public var fullPath: String { directory + "/" + path }
+    }
+
     /// The local path a data input's `azureml://datastores/NAME/paths/PATH` names.
     public func inputLocation(of uri: String) throws(Failure) -> String {
+        try input(uri).fullPath
+    }
+
+    /// Where a data input's `azureml://datastores/NAME/paths/PATH` points.
+    public func input(_ uri: String) throws(Failure) -> Location {
         let parsed: DatastorePath
         do {
             parsed = try DatastorePath(parsing: uri)
@@ -49,6 +71,13 @@ public struct Datastores: Sendable, Hashable {
     public func outputLocation(
         of template: String, jobName: String, outputName: String, pipelineDefault: String?
     ) throws(Failure) -> String {
+        try output(template, jobName: jobName, outputName: outputName, pipelineDefault: pipelineDefault).fullPath
+    }
+
+    /// Where an output's `path:` template points once filled in for `jobName`.
+    public func output(
+        _ template: String, jobName: String, outputName: String, pipelineDefault: String?
+    ) throws(Failure) -> Location {
         do {
             let parsed = try DatastorePath(parsing: template)
             let resolved = try parsed.resolved(jobName: jobName, outputName: outputName, defaultDatastore: pipelineDefault ?? defaultName)
@@ -62,7 +91,7 @@ public struct Datastores: Sendable, Hashable {
         }
     }
 
-    private func location(datastore: String, path: String, uri: String) throws(Failure) -> String {
+    private func location(datastore: String, path: String, uri: String) throws(Failure) -> Location {
         guard let directory = directories[datastore] else {
             let known = directories.keys.sorted().joined(separator: ", ")
             throw Failure(
@@ -73,7 +102,7 @@ public struct Datastores: Sendable, Hashable {
         guard !segments.isEmpty, !segments.contains(where: { $0 == ".." || $0 == "." }) else {
             throw Failure(message: "'\(uri)': the path must stay inside datastore \(datastore), without '.' or '..'")
         }
-        return directory + "/" + segments.joined(separator: "/")
+        return Location(datastore: datastore, directory: directory, path: segments.joined(separator: "/"))
     }
 
     /// The job name `${{name}}` stands for: the run and the step, one path component

@@ -38,26 +38,26 @@ extension CoordinatorService {
         return try await Task.detached {
             var plan = plan
             var request = request
-            var digests: [String: String] = [:]
+            var digests: [Datastores.Location: String] = [:]
             for stepIndex in plan.steps.indices {
                 for inputIndex in plan.steps[stepIndex].inputs.indices {
                     let input = plan.steps[stepIndex].inputs[inputIndex]
                     guard case .uri(let uri) = input.source, DatastorePath.isDatastoreURI(uri) else { continue }
                     let step = plan.steps[stepIndex].name
-                    let path: String
+                    let location: Datastores.Location
                     do throws(Datastores.Failure) {
-                        path = try datastores.inputLocation(of: uri)
+                        location = try datastores.input(uri)
                     } catch {
                         throw CoordinatorError(.invalidRequest, "step \(step), input \(input.name): \(error.message)")
                     }
                     let digest: String
-                    if let known = digests[path] {
+                    if let known = digests[location] {
                         digest = known
                     } else {
-                        digest = try Self.importDatastoreData(at: path, uri: uri, into: blobs, step: step, input: input.name)
-                        digests[path] = digest
+                        digest = try Self.importDatastoreData(at: location, uri: uri, into: blobs, step: step, input: input.name)
+                        digests[location] = digest
                     }
-                    plan.steps[stepIndex].inputs[inputIndex].source = .localPath(path)
+                    plan.steps[stepIndex].inputs[inputIndex].source = .localPath(location.fullPath)
                     request.localInputs[step + "\u{1F}" + input.name] = digest
                 }
             }
@@ -66,23 +66,32 @@ extension CoordinatorService {
         }.value
     }
 
-    /// Stores the file or folder at `path` and returns its manifest's digest.
-    private static func importDatastoreData(at path: String, uri: String, into blobs: BlobStore?, step: String, input: String) throws -> String {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw CoordinatorError(.invalidRequest, "step \(step), input \(input): \(uri) does not exist (looked for \(path))")
+    /// Stores (or, without `blobs`, only hashes) the file or folder at `location` and returns its
+    /// manifest's digest. The datastore is read beneath its directory by descriptor: a symbolic link on
+    /// the way or inside a folder is refused, naming it, so an input never reads outside its datastore.
+    private static func importDatastoreData(
+        at location: Datastores.Location, uri: String, into blobs: BlobStore?, step: String, input: String
+    ) throws(CoordinatorError) -> String {
+        let missing = CoordinatorError(
+            .invalidRequest, "step \(step), input \(input): \(uri) does not exist (looked for \(location.fullPath))")
+        func unreadable(_ error: ArtifactError) -> CoordinatorError {
+            CoordinatorError(.invalidRequest, "step \(step), input \(input): cannot read \(uri): \(error.message)")
         }
-        do {
-            let manifest = isDirectory.boolValue
-                ? try Snapshot.folder(at: path, store: blobs, honoringIgnoreFiles: false)
-                : try Snapshot.file(at: path, store: blobs)
-            if let blobs, !blobs.contains(manifest.digest) {
-                _ = try blobs.put(manifest)
-            }
-            return manifest.digest.hex
+        let root: ConfinedDirectory
+        do throws(ArtifactError) {
+            root = try ConfinedDirectory(path: location.directory, label: "datastore \(location.datastore)")
         } catch {
-            throw CoordinatorError(.invalidRequest, "step \(step), input \(input): cannot read \(uri) (\(path)): \(error)")
+            throw error.errno == ENOENT ? missing : unreadable(error)
         }
+        let digest: String?
+        do throws(ArtifactError) {
+            digest = try root.kind(of: location.path) == nil
+                ? nil : try Snapshot.capture(location.path, beneath: root, store: blobs).digest.hex
+        } catch {
+            throw unreadable(error)
+        }
+        guard let digest else { throw missing }
+        return digest
     }
 
     /// A dry run of a submission whose inputs may read datastores: their content is hashed (not
@@ -95,24 +104,24 @@ extension CoordinatorService {
         return try await dryRun(resolved, plan: resolvedPlan)
     }
 
-    /// Writes the outputs of `step` that name a datastore `path:` there, replacing what was at that
-    /// path. Called when the step completes, whether it ran or was reused. The copies run off the
+    /// Writes the outputs of `step` that name a datastore `path:` there, beside what is already at
+    /// that path (files of the same names are replaced, others kept). Called when the step completes, whether it ran or was reused. The copies run off the
     /// actor (a large output must not hold up heartbeats); the run ends only once they are done
     /// (`exportEnded`). A failure is logged and recorded as the run's event; the step stays
     /// completed (its outputs are in the store).
     func exportToDatastores(runID: String, step: String, outputs: [String: String]) {
         guard let run = runs[runID], let planned = run.planned[step] else { return }
         let datastores = configuration.effectiveDatastores
-        var copies: [(output: String, destination: String, manifest: TreeManifest)] = []
+        var copies: [(output: String, location: Datastores.Location, manifest: TreeManifest)] = []
         for output in planned.outputs {
             guard let template = output.path, let digest = outputs[output.name] else { continue }
             do {
-                let destination = try datastores.outputLocation(
-                    of: template, jobName: Datastores.jobName(runID: runID, step: step), outputName: output.name,
+                let location = try datastores.output(
+                    template, jobName: Datastores.jobName(runID: runID, step: step), outputName: output.name,
                     pipelineDefault: run.plan.settings.defaultDatastore
                 )
                 let manifest = try treeManifest(digest: digest, what: "output \(output.name) of step \(step)")
-                copies.append((output.name, destination, manifest))
+                copies.append((output.name, location, manifest))
             } catch {
                 recordExport(runID: runID, step: step, output: output.name, outcome: .failure(error))
             }
@@ -124,8 +133,8 @@ extension CoordinatorService {
             var outcomes: [(output: String, result: Result<String, any Error>)] = []
             for copy in copies {
                 do {
-                    try Self.replace(copy.destination, with: copy.manifest, from: blobs)
-                    outcomes.append((copy.output, .success(copy.destination)))
+                    try Self.writeToDatastore(copy.manifest, from: blobs, at: copy.location)
+                    outcomes.append((copy.output, .success(copy.location.fullPath)))
                 } catch {
                     outcomes.append((copy.output, .failure(error)))
                 }
@@ -154,23 +163,19 @@ extension CoordinatorService {
             logger.info("output written to datastore", metadata: ["run": "\(runID)", "step": "\(step)", "output": "\(output)", "path": "\(destination)"])
             batch.append(EventRecord(runID: runID, step: step, kind: "datastore_write", detail: "\(output) → \(destination)", at: wallNow()))
         case .failure(let error):
-            let message = (error as? Datastores.Failure)?.message ?? "\(error)"
+            let message = (error as? Datastores.Failure)?.message ?? (error as? ArtifactError)?.message ?? "\(error)"
             logger.error("cannot write an output to its datastore", metadata: ["run": "\(runID)", "step": "\(step)", "output": "\(output)", "error": "\(message)"])
             batch.append(EventRecord(runID: runID, step: step, kind: "datastore_write_failed", detail: "\(output): \(message)", at: wallNow()))
         }
     }
 
-    /// Materialises `manifest` beside `destination`, then swaps it in.
-    nonisolated static func replace(_ destination: String, with manifest: TreeManifest, from blobs: BlobStore) throws {
-        let fileManager = FileManager.default
-        let parent = (destination as NSString).deletingLastPathComponent
-        try fileManager.createDirectory(atPath: parent, withIntermediateDirectories: true)
-        let staging = parent + "/.conduit-" + UUID().uuidString
-        defer { try? fileManager.removeItem(atPath: staging) }
-        try Snapshot.materialize(manifest, from: blobs, at: staging, linking: false)
-        if fileManager.fileExists(atPath: destination) {
-            try fileManager.removeItem(atPath: destination)
-        }
-        try fileManager.moveItem(atPath: staging, toPath: destination)
+    /// Writes `manifest` at `location`, beside what is already there: each file is written under a
+    /// temporary name and renamed over its own name, so a re-run replaces the files it wrote and no
+    /// other file is removed. No link in the datastore is followed (one on the way, or where a file or
+    /// folder goes, is refused, naming it), so the write stays inside the datastore's directory, which
+    /// is created when missing.
+    nonisolated static func writeToDatastore(_ manifest: TreeManifest, from blobs: BlobStore, at location: Datastores.Location) throws(ArtifactError) {
+        let root = try ConfinedDirectory(path: location.directory, label: "datastore \(location.datastore)", creating: true)
+        try Snapshot.write(manifest, from: blobs, beneath: root, at: location.path)
     }
 }
