@@ -365,20 +365,7 @@ public final class ConfinedDirectory: Sendable {
             throw ArtifactError.io("list directory", path: fullPath(shown))
         }
         defer { closedir(stream) }
-        var names: [String] = []
-        while let entry = readdir(stream) {
-            let decoded = withUnsafePointer(to: entry.pointee.d_name) { pointer in
-                pointer.withMemoryRebound(to: CChar.self, capacity: 256) { String(validatingCString: $0) }
-            }
-            guard let name = decoded else {
-                throw ArtifactError(
-                    code: .unsafePath,
-                    message: "\(label): a file name in '\(shown)' is not valid UTF-8; rename it (artifact paths are UTF-8)",
-                    path: fullPath(shown))
-            }
-            if name == "." || name == ".." { continue }
-            names.append(name)
-        }
+        let names = try FileIO.names(in: stream, shown: "\(label) '\(shown)'", path: fullPath(shown))
         var result: [(name: String, info: stat)] = []
         for name in names.sorted() {
             var info = stat()

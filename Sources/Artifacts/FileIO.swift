@@ -205,15 +205,21 @@ enum FileIO {
     static func listDirectory(_ path: String) throws(ArtifactError) -> [String] {
         guard let dir = opendir(path) else { throw ArtifactError.io("list directory", path: path) }
         defer { closedir(dir) }
+        return try names(in: dir, shown: "'\(path)'", path: path)
+    }
+
+    /// The names an open directory stream reads, `.` and `..` excluded, in no particular order. A name
+    /// that is not UTF-8 is refused: `shown` says where, in the message.
+    static func names(in stream: OpaquePointer, shown: String, path: String) throws(ArtifactError) -> [String] {
         var names: [String] = []
-        while let entry = readdir(dir) {
+        while let entry = readdir(stream) {
             let decoded = withUnsafePointer(to: entry.pointee.d_name) { pointer in
                 pointer.withMemoryRebound(to: CChar.self, capacity: 256) { String(validatingCString: $0) }
             }
             guard let name = decoded else {
                 throw ArtifactError(
                     code: .unsafePath,
-                    message: "a file name in '\(path)' is not valid UTF-8; rename it (artifact paths are UTF-8)",
+                    message: "a file name in \(shown) is not valid UTF-8; rename it (artifact paths are UTF-8)",
                     path: path)
             }
             if name == "." || name == ".." { continue }
