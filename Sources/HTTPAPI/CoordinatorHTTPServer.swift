@@ -29,6 +29,7 @@ public enum CoordinatorHTTPServer {
     ) throws(HTTPAccessError) -> some ApplicationProtocol {
         try checkExposure(host: host, token: token)
         let router = Router()
+        router.add(middleware: ErrorBodyMiddleware())
         addRoutes(to: router, service: service)
         let responder = GuardedResponder(
             inner: router.buildResponder(), middleware: token.map { BearerTokenMiddleware(token: $0) })
@@ -150,7 +151,7 @@ public enum CoordinatorHTTPServer {
             guard let step = request.uri.queryParameters["step"].map(String.init) else {
                 throw HTTPError(.badRequest, message: "logs need ?step=NAME")
             }
-            let offset = request.uri.queryParameters["offset"].flatMap { Int64($0) } ?? 0
+            let offset = try logOffset(request.uri.queryParameters["offset"].map(String.init))
             return try await call {
                 let (bytes, finished) = try await service.logs(runID: id, step: step, offset: offset)
                 return Response(
@@ -195,6 +196,25 @@ public enum CoordinatorHTTPServer {
             let key = text.removingPercentEncoding ?? text
             return try await call { try json(try await service.revokeWorkerKey(key)) }
         }
+    }
+
+    /// The largest `offset` a log request may ask for: 1 TiB, far beyond any step's log.
+    public static let maximumLogOffset: Int64 = 1 << 40
+
+    /// The byte offset of `?offset=BYTES` (0 when absent).
+    ///
+    /// - Throws: `400` naming the accepted range for anything but a whole number from 0 to
+    ///   ``maximumLogOffset``.
+    static func logOffset(_ text: String?) throws -> Int64 {
+        guard let text else { return 0 }
+        guard !text.isEmpty, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+              let offset = Int64(text), offset <= maximumLogOffset else {
+            let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
+            throw HTTPError(
+                .badRequest,
+                message: "offset must be a whole number of bytes from 0 to \(maximumLogOffset), got '\(shown)'")
+        }
+        return offset
     }
 
     /// Runs `body`, turning coordinator errors into HTTP errors with a JSON body.
