@@ -3,6 +3,7 @@ import Coordinator
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import Protocol
@@ -22,9 +23,14 @@ public enum CoordinatorHTTPServer {
     /// `Authorization: Bearer TOKEN` (see ``BearerTokenMiddleware``). Without one the API may only listen on
     /// loopback: see ``checkExposure(host:token:)``. Requests and their headers are not logged.
     ///
+    /// `settings` bound every connection: one that sends no complete request head in time, or stays idle too
+    /// long, is closed; one beyond the limits per client address or in all is closed at once, and refusals
+    /// are logged at most once per address per interval (see ``HTTPServerSettings``).
+    ///
     /// - Throws: ``HTTPAccessError`` `tokenRequired` for a non-loopback `host` without a token.
     public static func application(
-        service: CoordinatorService, host: String, port: Int, token: BearerToken? = nil, logger: Logger,
+        service: CoordinatorService, host: String, port: Int, token: BearerToken? = nil,
+        settings: HTTPServerSettings = .standard, logger: Logger,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws(HTTPAccessError) -> some ApplicationProtocol {
         try checkExposure(host: host, token: token)
@@ -33,8 +39,12 @@ public enum CoordinatorHTTPServer {
         addRoutes(to: router, service: service)
         let responder = GuardedResponder(
             inner: router.buildResponder(), middleware: token.map { BearerTokenMiddleware(token: $0) })
+        let connections = ConnectionGuard(settings: settings, logger: logger)
         return Application(
             responder: responder,
+            server: HTTPServerBuilder { responder in
+                GuardedHTTP1Channel(responder: responder, settings: settings, connections: connections)
+            },
             configuration: .init(address: .hostname(host, port: port), serverName: "conduit"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger
