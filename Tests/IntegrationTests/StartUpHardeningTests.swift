@@ -8,6 +8,32 @@ import Testing
 /// survives a flood of idle HTTP connections.
 @Suite(.serialized, .timeLimit(.minutes(4)))
 struct StartUpHardeningTests {
+    @Test func plaintextOnAnAddressOtherMachinesReachNeedsInsecureListen() async throws {
+        let cluster = try Cluster()
+        defer { try? FileManager.default.removeItem(atPath: cluster.directory) }
+        let data = cluster.directory + "/data"
+        for listen in [nil, "tcp://0.0.0.0:0", "tcp://*:0", "tcp://192.168.1.20:5555", "tcp://eth0:5555"] {
+            let arguments = ["coordinator", "--data-dir", data, "--http", "127.0.0.1:0", "--plaintext"]
+                + (listen.map { ["--listen", $0] } ?? [])
+            let refused = try await cluster.cli(arguments, timeout: .seconds(20))
+            #expect(refused.status == 64, "\(listen ?? "default"): \(refused.stderr)")
+            #expect(refused.stderr.contains("--insecure-listen") && refused.stderr.contains("tcp://127.0.0.1"), "\(refused.stderr)")
+        }
+        let misplaced = try await cluster.cli(
+            ["coordinator", "--data-dir", data, "--insecure-listen", "--secret-key", data + "/none"], timeout: .seconds(20))
+        #expect(misplaced.status == 64 && misplaced.stderr.contains("--insecure-listen only applies to --plaintext"), "\(misplaced.stderr)")
+
+        for listen in ["tcp://0.0.0.0:*", "ipc://\(cluster.directory)/zmq.sock"] {
+            let extra = listen.hasPrefix("tcp://0") ? ["--insecure-listen"] : []
+            let started = try ChildHandle(
+                name: "plaintext", executable: cluster.executable,
+                arguments: ["coordinator", "--data-dir", data, "--http", "127.0.0.1:0", "--listen", listen, "--plaintext"] + extra)
+            let line = await started.waitForOutput(containing: "clients on http://", timeout: .seconds(30))
+            await started.stop()
+            #expect(line != nil, "\(listen): \(started.text)")
+        }
+    }
+
     @Test func aFloodOfIdleHTTPConnectionsDoesNotFailARunningStep() async throws {
         let cluster = try Cluster()
         // 400 descriptors in all (soft and hard): before the HTTP limits, 400 idle connections took them all.

@@ -56,8 +56,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
         valueName: "FILE"))
     var secretKey: String?
 
-    @Flag(help: "No authentication and no encryption: anyone who reaches --listen can run steps. Only for a single trusted machine.")
+    @Flag(help: "No authentication and no encryption: anyone who reaches --listen can run steps. Only for a single trusted machine; --listen must then be loopback (or ipc://) unless --insecure-listen.")
     var plaintext = false
+
+    @Flag(name: .customLong("insecure-listen"), help: "With --plaintext, listen for workers on an address other machines can reach: anyone who reaches it can run steps.")
+    var insecureListen = false
 
     @Option(name: .customLong("config"), help: ArgumentHelp(
         "A YAML file mapping compute: names to worker labels and requirements (compute:) and resources.instance_type names to requirements (instance_types:); see the README.",
@@ -81,6 +84,16 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 then allow each worker with `conduit workers allow NAME.public --name NAME`), or --plaintext to run without \
                 authentication on a single trusted machine
                 """)
+        }
+        if plaintext && !insecureListen && !isLocalEndpoint(listen) {
+            throw ValidationError("""
+                --plaintext with --listen \(listen): other machines could reach it and run steps without authenticating; \
+                listen on loopback (--listen tcp://127.0.0.1:5555) or ipc://, use --secret-key FILE, or pass \
+                --insecure-listen to accept the risk
+                """)
+        }
+        if insecureListen && !plaintext {
+            throw ValidationError("--insecure-listen only applies to --plaintext; with --secret-key workers authenticate on any address")
         }
         do throws(HTTPAccessError) {
             _ = try httpSettings()
@@ -367,6 +380,16 @@ struct WorkerDrainCommand: AsyncParsableCommand {
             return ExitStatus.success
         }
     }
+}
+
+/// Whether only this machine can reach the ZeroMQ endpoint `endpoint`: `ipc://` and `inproc://`, or
+/// `tcp://HOST:PORT` with a loopback HOST (`127.0.0.0/8`, `::1`, `localhost`). A wildcard (`*`), an interface
+/// name or any other transport is not.
+func isLocalEndpoint(_ endpoint: String) -> Bool {
+    if endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") { return true }
+    guard endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":") else { return false }
+    let host = endpoint[endpoint.index(endpoint.startIndex, offsetBy: 6)..<colon]
+    return !host.isEmpty && CoordinatorHTTPServer.isLoopback(String(host))
 }
 
 /// `HOST:PORT` → (host, port).
