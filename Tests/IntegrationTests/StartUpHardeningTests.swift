@@ -34,6 +34,32 @@ struct StartUpHardeningTests {
         }
     }
 
+    @Test func keyAndTokenFilesThatAreFIFOsAreRefusedAtOnce() async throws {
+        let cluster = try Cluster()
+        defer { try? FileManager.default.removeItem(atPath: cluster.directory) }
+        try FileManager.default.createDirectory(atPath: cluster.keyDirectory, withIntermediateDirectories: true)
+        try await cluster.generateKeys(name: "head")
+        let fifo = cluster.directory + "/key.fifo"
+        #expect(mkfifo(fifo, 0o600) == 0, "mkfifo: \(String(cString: strerror(errno)))")
+        let data = cluster.directory + "/data"
+        let secret = cluster.keyDirectory + "/head.secret"
+        let publicKey = cluster.keyDirectory + "/head.public"
+        let attempts: [[String]] = [
+            ["coordinator", "--data-dir", data, "--http", "127.0.0.1:0", "--listen", "tcp://127.0.0.1:*", "--secret-key", fifo],
+            ["coordinator", "--data-dir", data, "--http", "127.0.0.1:0", "--listen", "tcp://127.0.0.1:*", "--plaintext", "--http-token-file", fifo],
+            ["worker", "--coordinator", "tcp://127.0.0.1:1", "--secret-key", fifo, "--coordinator-key", publicKey],
+            ["worker", "--coordinator", "tcp://127.0.0.1:1", "--secret-key", secret, "--coordinator-key", fifo],
+            ["workers", "allow", fifo, "--name", "w"],
+            ["status", "no-such-run", "--coordinator-url", "http://127.0.0.1:1", "--token-file", fifo],
+        ]
+        for arguments in attempts {
+            // A hang ends in a HarnessError after 20 seconds; refusing takes a moment.
+            let refused = try await cluster.cli(arguments, timeout: .seconds(20))
+            #expect(refused.status != 0, "\(arguments): \(refused.stderr)")
+            #expect(refused.stderr.contains(fifo) && refused.stderr.contains("not a regular file"), "\(arguments): \(refused.stderr)")
+        }
+    }
+
     @Test func aFloodOfIdleHTTPConnectionsDoesNotFailARunningStep() async throws {
         let cluster = try Cluster()
         // 400 descriptors in all (soft and hard): before the HTTP limits, 400 idle connections took them all.
