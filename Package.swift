@@ -91,6 +91,7 @@ let package = Package(
             dependencies: [
                 "Protocol", "Coordinator",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -3,6 +3,7 @@ import Coordinator
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import Protocol
@@ -22,18 +23,28 @@ public enum CoordinatorHTTPServer {
     /// `Authorization: Bearer TOKEN` (see ``BearerTokenMiddleware``). Without one the API may only listen on
     /// loopback: see ``checkExposure(host:token:)``. Requests and their headers are not logged.
     ///
+    /// `settings` bound every connection: one that sends no complete request head in time, or stays idle too
+    /// long, is closed; one beyond the limits per client address or in all is closed at once, and refusals
+    /// are logged at most once per address per interval (see ``HTTPServerSettings``).
+    ///
     /// - Throws: ``HTTPAccessError`` `tokenRequired` for a non-loopback `host` without a token.
     public static func application(
-        service: CoordinatorService, host: String, port: Int, token: BearerToken? = nil, logger: Logger,
+        service: CoordinatorService, host: String, port: Int, token: BearerToken? = nil,
+        settings: HTTPServerSettings = .standard, logger: Logger,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws(HTTPAccessError) -> some ApplicationProtocol {
         try checkExposure(host: host, token: token)
         let router = Router()
+        router.add(middleware: ErrorBodyMiddleware())
         addRoutes(to: router, service: service)
         let responder = GuardedResponder(
             inner: router.buildResponder(), middleware: token.map { BearerTokenMiddleware(token: $0) })
+        let connections = ConnectionGuard(settings: settings, logger: logger)
         return Application(
             responder: responder,
+            server: HTTPServerBuilder { responder in
+                GuardedHTTP1Channel(responder: responder, settings: settings, connections: connections)
+            },
             configuration: .init(address: .hostname(host, port: port), serverName: "conduit"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger
@@ -150,7 +161,7 @@ public enum CoordinatorHTTPServer {
             guard let step = request.uri.queryParameters["step"].map(String.init) else {
                 throw HTTPError(.badRequest, message: "logs need ?step=NAME")
             }
-            let offset = request.uri.queryParameters["offset"].flatMap { Int64($0) } ?? 0
+            let offset = try logOffset(request.uri.queryParameters["offset"].map(String.init))
             return try await call {
                 let (bytes, finished) = try await service.logs(runID: id, step: step, offset: offset)
                 return Response(
@@ -195,6 +206,25 @@ public enum CoordinatorHTTPServer {
             let key = text.removingPercentEncoding ?? text
             return try await call { try json(try await service.revokeWorkerKey(key)) }
         }
+    }
+
+    /// The largest `offset` a log request may ask for: 1 TiB, far beyond any step's log.
+    public static let maximumLogOffset: Int64 = 1 << 40
+
+    /// The byte offset of `?offset=BYTES` (0 when absent).
+    ///
+    /// - Throws: `400` naming the accepted range for anything but a whole number from 0 to
+    ///   ``maximumLogOffset``.
+    static func logOffset(_ text: String?) throws -> Int64 {
+        guard let text else { return 0 }
+        guard !text.isEmpty, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+              let offset = Int64(text), offset <= maximumLogOffset else {
+            let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
+            throw HTTPError(
+                .badRequest,
+                message: "offset must be a whole number of bytes from 0 to \(maximumLogOffset), got '\(shown)'")
+        }
+        return offset
     }
 
     /// Runs `body`, turning coordinator errors into HTTP errors with a JSON body.

@@ -1,5 +1,5 @@
-/// Why the HTTP API's access settings were refused: a token file that is unsafe or unusable, or an
-/// address reachable from other machines without a token.
+/// Why the HTTP API's access settings were refused: a token file that is unsafe or unusable, an address
+/// reachable from other machines without a token, or connection limits out of range.
 public struct HTTPAccessError: Error, CustomStringConvertible, Sendable, Equatable {
     /// A stable, open set of error kinds (compare with the static constants).
     public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
@@ -18,6 +18,8 @@ public struct HTTPAccessError: Error, CustomStringConvertible, Sendable, Equatab
         public static let invalidToken = Code(rawValue: "invalid_token")
         /// The API would listen on a non-loopback address without a token.
         public static let tokenRequired = Code(rawValue: "token_required")
+        /// A connection limit or timeout is out of range.
+        public static let invalidSettings = Code(rawValue: "invalid_settings")
     }
 
     /// What kind of failure this is.

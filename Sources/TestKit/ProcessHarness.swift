@@ -129,6 +129,9 @@ public final class Cluster: @unchecked Sendable {
     public var keyDirectory: String { directory + "/keys" }
     /// Extra arguments for `conduit coordinator` (set before `start`), e.g. `--config FILE`.
     public var coordinatorOptions: [String] = []
+    /// A command the coordinator runs under (set before `start`), e.g. `["/usr/bin/prlimit", "--nofile=400:400", "--"]`:
+    /// the conduit executable and its arguments follow it.
+    public var coordinatorLauncher: [String] = []
 
     public init() throws {
         directory = try ProcessHarness.temporaryDirectory("conduit-cluster")
@@ -140,10 +143,7 @@ public final class Cluster: @unchecked Sendable {
     /// ephemeral port) and `workers` workers with `slots` each.
     public func start(workers count: Int, slots: Int = 1, labels: [[String]] = []) async throws {
         try await generateKeys(name: "coordinator")
-        coordinator = try ChildHandle(
-            name: "coordinator", executable: executable,
-            arguments: coordinatorArguments(listen: "tcp://127.0.0.1:\(try LoopbackPort.unusedBelowEphemeralRange())")
-        )
+        coordinator = try startCoordinator(listen: "tcp://127.0.0.1:\(try LoopbackPort.unusedBelowEphemeralRange())")
         guard let line = await coordinator.waitForOutput(containing: "clients on http://", timeout: .seconds(30)) else {
             throw HarnessError("the coordinator did not start:\n\(coordinator.text)")
         }
@@ -159,13 +159,21 @@ public final class Cluster: @unchecked Sendable {
     public func restartCoordinator() async throws {
         coordinator.signal(SIGKILL)
         _ = await coordinator.waitForExit(timeout: .seconds(10))
-        coordinator = try ChildHandle(
-            name: "coordinator", executable: executable, arguments: coordinatorArguments(listen: zmqEndpoint)
-        )
+        coordinator = try startCoordinator(listen: zmqEndpoint)
         guard let line = await coordinator.waitForOutput(containing: "clients on http://", timeout: .seconds(30)) else {
             throw HarnessError("the coordinator did not restart:\n\(coordinator.text)")
         }
         httpURL = Self.capture(after: "clients on ", in: line)
+    }
+
+    /// Starts `conduit coordinator` listening on `listen`, under ``coordinatorLauncher`` if one is set.
+    private func startCoordinator(listen: String) throws -> ChildHandle {
+        let arguments = coordinatorArguments(listen: listen)
+        guard let launcher = coordinatorLauncher.first else {
+            return try ChildHandle(name: "coordinator", executable: executable, arguments: arguments)
+        }
+        return try ChildHandle(
+            name: "coordinator", executable: launcher, arguments: coordinatorLauncher.dropFirst() + [executable] + arguments)
     }
 
     private func coordinatorArguments(listen: String) -> [String] {

@@ -28,6 +28,23 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("http-token-file"), help: ArgumentHelp("A file (mode 0600) holding the bearer token every HTTP request must carry.", valueName: "FILE"))
     var httpTokenFile: String?
 
+    @Option(name: .customLong("http-header-timeout"), help: ArgumentHelp(
+        "Seconds a new HTTP connection may take to send a complete request head; then it is closed.", valueName: "SECONDS"))
+    var httpHeaderTimeout: Double = Double(HTTPServerSettings.defaultRequestHeadTimeout.components.seconds)
+
+    @Option(name: .customLong("http-idle-timeout"), help: ArgumentHelp(
+        "Seconds an HTTP connection with no request in progress stays open.", valueName: "SECONDS"))
+    var httpIdleTimeout: Double = Double(HTTPServerSettings.defaultIdleTimeout.components.seconds)
+
+    @Option(name: .customLong("http-max-connections"), help: ArgumentHelp(
+        "HTTP connections open at once, all clients together; more are closed at once (lowered to fit the descriptor limit).",
+        valueName: "N"))
+    var httpMaximumConnections: Int = HTTPServerSettings.defaultMaximumConnections
+
+    @Option(name: .customLong("http-max-connections-per-address"), help: ArgumentHelp(
+        "HTTP connections open at once from one client address; more are closed at once.", valueName: "N"))
+    var httpMaximumConnectionsPerAddress: Int = HTTPServerSettings.defaultMaximumConnectionsPerAddress
+
     @Option(name: .customLong("worker-timeout"), help: "Seconds of silence after which a worker is considered lost.")
     var workerTimeout: Double = 10
 
@@ -39,8 +56,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
         valueName: "FILE"))
     var secretKey: String?
 
-    @Flag(help: "No authentication and no encryption: anyone who reaches --listen can run steps. Only for a single trusted machine.")
+    @Flag(help: "No authentication and no encryption: anyone who reaches --listen can run steps. Only for a single trusted machine; --listen must then be loopback (or ipc://) unless --insecure-listen.")
     var plaintext = false
+
+    @Flag(name: .customLong("insecure-listen"), help: "With --plaintext, listen for workers on an address other machines can reach: anyone who reaches it can run steps.")
+    var insecureListen = false
 
     @Option(name: .customLong("config"), help: ArgumentHelp(
         "A YAML file mapping compute: names to worker labels and requirements (compute:) and resources.instance_type names to requirements (instance_types:); see the README.",
@@ -65,6 +85,36 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 authentication on a single trusted machine
                 """)
         }
+        if plaintext && !insecureListen && !isLocalEndpoint(listen) {
+            throw ValidationError("""
+                --plaintext with --listen \(listen): other machines could reach it and run steps without authenticating; \
+                listen on loopback (--listen tcp://127.0.0.1:5555) or ipc://, use --secret-key FILE, or pass \
+                --insecure-listen to accept the risk
+                """)
+        }
+        if insecureListen && !plaintext {
+            throw ValidationError("--insecure-listen only applies to --plaintext; with --secret-key workers authenticate on any address")
+        }
+        do throws(HTTPAccessError) {
+            _ = try httpSettings()
+        } catch {
+            throw ValidationError(error.message)
+        }
+    }
+
+    /// The HTTP server's limits from the flags.
+    func httpSettings() throws(HTTPAccessError) -> HTTPServerSettings {
+        func duration(_ seconds: Double, _ flag: String) throws(HTTPAccessError) -> Duration {
+            guard seconds.isFinite, seconds > 0, seconds <= 86_400 else {
+                throw HTTPAccessError(code: .invalidSettings, message: "\(flag) must be a number of seconds above 0 and at most 86400, got \(seconds)")
+            }
+            return .milliseconds(Int64((seconds * 1000).rounded(.up)))
+        }
+        return try HTTPServerSettings(
+            requestHeadTimeout: duration(httpHeaderTimeout, "--http-header-timeout"),
+            idleTimeout: duration(httpIdleTimeout, "--http-idle-timeout"),
+            maximumConnections: httpMaximumConnections,
+            maximumConnectionsPerAddress: httpMaximumConnectionsPerAddress)
     }
 
     func run() async throws {
@@ -72,6 +122,16 @@ struct CoordinatorCommand: AsyncParsableCommand {
         MemoryTuning.keepLargeBuffers()
         let logger = Logger(label: "conduit.coordinator")
         let (host, port) = parseHostPort(http)!
+        // HTTP connections may use only part of the descriptors, so that a flood of them never starves ZeroMQ,
+        // the blob store or the database of the descriptors a running step needs.
+        let descriptorLimit = DescriptorLimit.raiseSoftLimitToHard()
+        let (serverSettings, lowered) = try httpSettings().fitted(toDescriptorLimit: descriptorLimit)
+        if lowered {
+            logger.warning("""
+                HTTP: at most \(serverSettings.maximumConnections) connections (not \(httpMaximumConnections)): the process may \
+                open only \(descriptorLimit) files (ulimit -n), and half of them stay reserved for workers and storage
+                """)
+        }
         try await withCLIErrors {
             let placement = try PlacementSettings.load(configFile)
             let datastores = try PlacementSettings.datastores(configFile, extra: try datastores.directories(), dataDirectory: dataDirectory)
@@ -117,7 +177,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 throw CLIError("conduit coordinator: \(error.message)", exitCode: ExitStatus.unavailable)
             }
             let endpoints = transport.endpoints.joined(separator: ", ")
-            let application = try CoordinatorHTTPServer.application(service: service, host: host, port: port, token: token, logger: logger) { bound in
+            let application = try CoordinatorHTTPServer.application(service: service, host: host, port: port, token: token, settings: serverSettings, logger: logger
+            ) { bound in
                 // One line on stdout that scripts (and the integration tests) read.
                 FileHandle.standardOutput.write(Data("conduit coordinator: workers on \(endpoints), clients on http://\(host):\(bound)\n".utf8))
             }
@@ -319,6 +380,16 @@ struct WorkerDrainCommand: AsyncParsableCommand {
             return ExitStatus.success
         }
     }
+}
+
+/// Whether only this machine can reach the ZeroMQ endpoint `endpoint`: `ipc://` and `inproc://`, or
+/// `tcp://HOST:PORT` with a loopback HOST (`127.0.0.0/8`, `::1`, `localhost`). A wildcard (`*`), an interface
+/// name or any other transport is not.
+func isLocalEndpoint(_ endpoint: String) -> Bool {
+    if endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") { return true }
+    guard endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":") else { return false }
+    let host = endpoint[endpoint.index(endpoint.startIndex, offsetBy: 6)..<colon]
+    return !host.isEmpty && CoordinatorHTTPServer.isLoopback(String(host))
 }
 
 /// `HOST:PORT` → (host, port).

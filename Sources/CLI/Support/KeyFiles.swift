@@ -34,25 +34,20 @@ enum KeyFiles {
         return (secretPath, publicPath, keys)
     }
 
+    /// The most bytes a key file may hold: a key file is a few lines.
+    static let maximumKeyFileBytes = 64 << 10
+
     /// The key pair in a secret file written by ``generate(name:directory:)``.
     ///
-    /// Refuses a file whose mode lets its group or others read or write it.
+    /// Refuses anything but a regular file (a FIFO, a device or a directory would hang or mislead start-up)
+    /// and a file whose mode lets its group or others read or write it.
     static func readSecret(_ path: String) throws -> ZMQCurveKeyPair {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            throw CLIError("cannot open the secret key file \(path): \(String(cString: strerror(errno)))")
+        let text = try readRegularFile(path, kind: "the secret key file") { status in
+            let mode = status.st_mode & 0o777
+            guard mode & 0o077 == 0 else {
+                throw CLIError("the secret key file \(path) may be read by others (mode \(String(mode, radix: 8))): run `chmod 600 \(path)` first")
+            }
         }
-        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
-        // The mode of the file actually opened, not of whatever the name points to a moment later.
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else {
-            throw CLIError("cannot check the secret key file \(path): \(String(cString: strerror(errno)))")
-        }
-        let mode = status.st_mode & 0o777
-        guard mode & 0o077 == 0 else {
-            throw CLIError("the secret key file \(path) may be read by others (mode \(String(mode, radix: 8))): run `chmod 600 \(path)` first")
-        }
-        let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
         let fields = fields(of: text)
         guard let secretText = fields["secret-key"] else {
             throw CLIError("\(path) holds no secret-key line: is it a NAME.secret file from `conduit keys generate`?")
@@ -69,21 +64,71 @@ enum KeyFiles {
     }
 
     /// A public key given as its Z85 text or as a file holding it (a `NAME.public` file, or a
-    /// file with a `public-key = …` line).
+    /// file with a `public-key = …` line). A file must be a regular file.
     static func readPublicKey(_ keyOrFile: String) throws -> ZMQCurveKey {
-        if !FileManager.default.fileExists(atPath: keyOrFile), let key = try? ZMQCurveKey(z85: keyOrFile) {
+        var status = stat()
+        let exists = stat(keyOrFile, &status) == 0
+        if !exists, let key = try? ZMQCurveKey(z85: keyOrFile) {
             return key
         }
-        guard let data = FileManager.default.contents(atPath: keyOrFile) else {
+        guard exists else {
             throw CLIError("\(keyOrFile) is neither a public key (40 characters of Z85) nor a readable file")
         }
-        let text = String(decoding: data, as: UTF8.self)
+        let text = try readRegularFile(keyOrFile, kind: "the public key file") { _ in }
         let candidate = fields(of: text)["public-key"]
             ?? text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty && !$0.hasPrefix("#") }
         guard let candidate, let key = try? ZMQCurveKey(z85: candidate) else {
             throw CLIError("\(keyOrFile) holds no public key (40 characters of Z85)")
         }
         return key
+    }
+
+    /// The text of the regular file at `path` (at most ``maximumKeyFileBytes``), after `check` has seen the
+    /// status of the file actually opened (not of whatever the name points to a moment later).
+    ///
+    /// The file is opened without blocking, so a FIFO or a device is refused at once instead of hanging
+    /// start-up; every message names `kind` and `path`.
+    static func readRegularFile(_ path: String, kind: String, check: (stat) throws -> Void) throws -> String {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+        guard descriptor >= 0 else {
+            throw CLIError("cannot open \(kind) \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            throw CLIError("cannot check \(kind) \(path): \(String(cString: strerror(errno)))")
+        }
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            throw CLIError("\(kind) \(path) is not a regular file (\(fileType(status.st_mode))); give the path of the key file itself")
+        }
+        try check(status)
+        var bytes = [UInt8](repeating: 0, count: maximumKeyFileBytes + 1)
+        var count = 0
+        while count < bytes.count {
+            let read = bytes.withUnsafeMutableBytes { raw in Glibc.read(descriptor, raw.baseAddress! + count, raw.count - count) }
+            if read == 0 { break }
+            if read < 0 {
+                if errno == EINTR { continue }
+                throw CLIError("cannot read \(kind) \(path): \(String(cString: strerror(errno)))")
+            }
+            count += read
+        }
+        guard count <= maximumKeyFileBytes else {
+            throw CLIError("\(kind) \(path) is larger than \(maximumKeyFileBytes) bytes: it is not a key file")
+        }
+        return String(decoding: bytes[0..<count], as: UTF8.self)
+    }
+
+    /// What kind of file `mode` describes, for messages.
+    private static func fileType(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFIFO: "a FIFO"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        case S_IFDIR: "a directory"
+        case S_IFSOCK: "a socket"
+        default: "not a plain file"
+        }
     }
 
     /// `name = value` lines (comments and blank lines skipped). Z85 may contain `=`, so only the

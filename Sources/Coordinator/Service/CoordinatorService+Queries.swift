@@ -187,7 +187,10 @@ extension CoordinatorService {
             return ([], finished)
         }
         defer { try? handle.close() }
-        try handle.seek(toOffset: UInt64(max(0, offset)))
+        // An offset at or past the end (a client that has read everything) reads nothing, without seeking.
+        let start = UInt64(max(0, offset))
+        guard start < (try handle.seekToEnd()) else { return ([], finished) }
+        try handle.seek(toOffset: start)
         let data = try handle.readToEnd() ?? Data()
         return (Array(data), finished)
     }
