@@ -1,0 +1,608 @@
+/// Reads a command template as `bash` would read it once rendered, and says in which quoting
+/// context each value sits.
+///
+/// The template's own text decides the quoting; values are opaque (Conduit always writes them so
+/// that they cannot open or close anything). The scanner follows what matters for that: unquoted
+/// words, `'...'`, `"..."`, `$'...'`, `$( )`, `<( )`, `>( )`, comments, here-documents (quoted
+/// delimiter or not, `<<-`), arithmetic (`$(( ))`, `$[ ]`, `(( ))`), and skips `${ }` and backquotes,
+/// where it refuses values. What it cannot follow (an unterminated quote, a `case` statement inside
+/// `$( )`, a value right after `\` or `$`) is a ``CommandTemplateError``, never a guess.
+struct ShellContextScanner {
+    /// One byte of template text, or the place of a value (the index of its segment).
+    enum Unit: Equatable {
+        case byte(UInt8)
+        case slot(Int)
+    }
+
+    /// Where a value sits, and what Conduit must write so that it reaches the program literally.
+    enum Context: Equatable {
+        /// Outside any quotes; `bareLeft`/`bareRight` say whether the text on that side ends the
+        /// word (or is `=`), so that a plain value may be written without quotes.
+        case unquoted(bareLeft: Bool, bareRight: Bool)
+        /// Inside `'...'`.
+        case singleQuoted
+        /// Inside `"..."`; `afterName` when a letter, digit or `_` comes just before.
+        case doubleQuoted(afterName: Bool)
+        /// Inside `$'...'`.
+        case ansiC
+        /// In the body of a here-document whose delimiter is quoted (literal text); `heredoc` indexes
+        /// ``Layout/heredocs``.
+        case quotedHeredoc(heredoc: Int)
+        /// In the body of a here-document whose delimiter is not quoted (it expands `$`); with
+        /// `stripsTabs` (`<<-`), `atLineStart` says whether only tabs precede it on its line.
+        case expandingHeredoc(afterName: Bool, stripsTabs: Bool, atLineStart: Bool)
+        /// In a `#` comment: the program never sees it.
+        case comment
+        /// Inside shell arithmetic.
+        case arithmetic
+    }
+
+    /// A here-document whose body holds values.
+    struct Heredoc: Equatable {
+        /// The delimiter, quotes removed.
+        var delimiter: String
+        /// Whether the delimiter word was quoted (the body is then literal text).
+        var quoted: Bool
+        /// `<<-`: leading tabs are stripped from body lines and the delimiter line.
+        var stripsTabs: Bool
+        /// The delimiter word after `<<`, in units.
+        var word: Range<Int>
+        /// The body, in units, the delimiter line left out.
+        var body: Range<Int> = 0..<0
+        /// The delimiter on its closing line (leading tabs left out), when the body has one.
+        var terminator: Range<Int>?
+        /// Whether a value sits in the body (outside any `$( )` there).
+        var holdsValues = false
+    }
+
+    /// The result: the units and the context of every value.
+    struct Layout {
+        var units: [Unit]
+        /// The context of each value, by segment index.
+        var contexts: [Int: Context]
+        var heredocs: [Heredoc]
+    }
+
+    private enum Frame: Equatable {
+        case command(substitution: Bool, depth: Int)
+        case singleQuoted
+        case doubleQuoted
+        case ansiC
+        case heredoc(Int)
+    }
+
+    private let units: [Unit]
+    private var position = 0
+    private var stack: [(frame: Frame, opened: Int)] = [(.command(substitution: false, depth: 0), 0)]
+    private var contexts: [Int: Context] = [:]
+    private var heredocs: [Heredoc] = []
+    private var pending: [Heredoc] = []
+
+    /// Scans `segments`; values are the segments that are not `.text`.
+    static func scan(_ segments: [CommandTemplate.Segment]) throws(CommandTemplateError) -> Layout {
+        var units: [Unit] = []
+        for (index, segment) in segments.enumerated() {
+            if case .text(let text) = segment {
+                units.append(contentsOf: text.utf8.map(Unit.byte))
+            } else {
+                units.append(.slot(index))
+            }
+        }
+        var scanner = ShellContextScanner(units: units)
+        try scanner.run()
+        return Layout(units: units, contexts: scanner.contexts, heredocs: scanner.heredocs)
+    }
+
+    private init(units: [Unit]) {
+        self.units = units
+    }
+
+    private mutating func run() throws(CommandTemplateError) {
+        while position < units.count {
+            switch stack[stack.count - 1].frame {
+            case .command(let substitution, let depth): try stepCommand(substitution: substitution, depth: depth)
+            case .singleQuoted: try stepSingleQuoted()
+            case .doubleQuoted: try stepDoubleQuoted()
+            case .ansiC: try stepANSIC()
+            case .heredoc(let index): try stepHeredoc(index)
+            }
+        }
+        if case .heredoc(let index) = stack[stack.count - 1].frame {
+            heredocs[index].body = heredocs[index].body.lowerBound..<units.count
+            stack.removeLast()
+        }
+        guard stack.count == 1 else {
+            let (frame, opened) = stack[stack.count - 1]
+            let what = switch frame {
+            case .singleQuoted: "the single quote"
+            case .doubleQuoted: "the double quote"
+            case .ansiC: "the $'...' quote"
+            case .command: "the $( ) or <( )"
+            case .heredoc: "the here-document"
+            }
+            throw CommandTemplateError(
+                .unterminated,
+                "\(what) that starts at \(excerpt(from: opened)) is never closed, so Conduit cannot tell how bash "
+                    + "would read the values after it; close it"
+            )
+        }
+    }
+
+    // MARK: Frames
+
+    private mutating func stepCommand(substitution: Bool, depth: Int) throws(CommandTemplateError) {
+        guard case .byte(let byte) = units[position] else {
+            guard case .slot(let slot) = units[position] else { return }
+            let left = position == 0 || Self.endsWordOnTheLeft(units[position - 1])
+            let right = position + 1 == units.count || Self.endsWordOnTheRight(units[position + 1])
+            contexts[slot] = .unquoted(bareLeft: left, bareRight: right)
+            position += 1
+            return
+        }
+        switch byte {
+        case UInt8(ascii: "\\"):
+            try refuseValue(at: position + 1, "right after a backslash")
+            position += 2
+        case UInt8(ascii: "'"):
+            push(.singleQuoted, advancing: 1)
+        case UInt8(ascii: "\""):
+            push(.doubleQuoted, advancing: 1)
+        case UInt8(ascii: "`"):
+            try skipBackquotes()
+        case UInt8(ascii: "$"):
+            switch self.byte(at: position + 1) {
+            case UInt8(ascii: "'"): push(.ansiC, advancing: 2)
+            case UInt8(ascii: "\""): push(.doubleQuoted, advancing: 2)
+            default: try stepDollar()
+            }
+        case UInt8(ascii: "#") where isWordStart(position):
+            skipComment()
+        case UInt8(ascii: "(") where isWordStart(position) && self.byte(at: position + 1) == UInt8(ascii: "("):
+            try skipArithmetic(from: position, contentStart: position + 2)
+        case UInt8(ascii: "("):
+            setTop(.command(substitution: substitution, depth: depth + 1))
+            position += 1
+        case UInt8(ascii: ")"):
+            if depth > 0 {
+                setTop(.command(substitution: substitution, depth: depth - 1))
+            } else if substitution {
+                stack.removeLast()
+            }
+            position += 1
+        case UInt8(ascii: "<") where self.byte(at: position + 1) == UInt8(ascii: "<"):
+            if self.byte(at: position + 2) == UInt8(ascii: "<") {
+                position += 3
+            } else {
+                try readHeredocWord()
+            }
+        case UInt8(ascii: "<"), UInt8(ascii: ">"):
+            if self.byte(at: position + 1) == UInt8(ascii: "(") {
+                push(.command(substitution: true, depth: 0), advancing: 2)
+            } else {
+                position += 1
+            }
+        case UInt8(ascii: "\n"):
+            position += 1
+            if !pending.isEmpty { startNextHeredoc() }
+        case UInt8(ascii: "c") where substitution && isWordStart(position) && startsWord("case", at: position):
+            throw CommandTemplateError(
+                .unsupportedPlace,
+                "a case statement inside $( ) at \(excerpt(from: position)): Conduit cannot follow its ) patterns, "
+                    + "so it cannot tell how bash reads the values; move the case statement out of $( ) or into a script file"
+            )
+        default:
+            position += 1
+        }
+    }
+
+    private mutating func stepSingleQuoted() throws(CommandTemplateError) {
+        switch units[position] {
+        case .slot(let slot):
+            contexts[slot] = .singleQuoted
+        case .byte(UInt8(ascii: "'")):
+            stack.removeLast()
+        case .byte(UInt8(ascii: "\n")):
+            try refuseHeredocAfterQuotedNewline()
+        case .byte:
+            break
+        }
+        position += 1
+    }
+
+    private mutating func stepANSIC() throws(CommandTemplateError) {
+        switch units[position] {
+        case .slot(let slot):
+            contexts[slot] = .ansiC
+        case .byte(UInt8(ascii: "\\")):
+            try refuseValue(at: position + 1, "right after a backslash")
+            position += 1
+        case .byte(UInt8(ascii: "'")):
+            stack.removeLast()
+        case .byte(UInt8(ascii: "\n")):
+            try refuseHeredocAfterQuotedNewline()
+        case .byte:
+            break
+        }
+        position += 1
+    }
+
+    private mutating func stepDoubleQuoted() throws(CommandTemplateError) {
+        switch units[position] {
+        case .slot(let slot):
+            contexts[slot] = .doubleQuoted(afterName: isAfterNameCharacter(position))
+            position += 1
+        case .byte(UInt8(ascii: "\"")):
+            stack.removeLast()
+            position += 1
+        case .byte(UInt8(ascii: "\\")):
+            try refuseValue(at: position + 1, "right after a backslash")
+            position += 2
+        case .byte(UInt8(ascii: "$")):
+            try stepDollar()
+        case .byte(UInt8(ascii: "`")):
+            try skipBackquotes()
+        case .byte(UInt8(ascii: "\n")):
+            try refuseHeredocAfterQuotedNewline()
+            position += 1
+        case .byte:
+            position += 1
+        }
+    }
+
+    private mutating func stepHeredoc(_ index: Int) throws(CommandTemplateError) {
+        let heredoc = heredocs[index]
+        if position == heredoc.body.lowerBound || units[position - 1] == .byte(UInt8(ascii: "\n")) {
+            var lineEnd = position
+            while lineEnd < units.count, units[lineEnd] != .byte(UInt8(ascii: "\n")) { lineEnd += 1 }
+            var start = position
+            if heredoc.stripsTabs {
+                while start < lineEnd, units[start] == .byte(UInt8(ascii: "\t")) { start += 1 }
+            }
+            if units[start..<lineEnd].elementsEqual(heredoc.delimiter.utf8.map(Unit.byte)) {
+                heredocs[index].body = heredoc.body.lowerBound..<position
+                heredocs[index].terminator = start..<lineEnd
+                stack.removeLast()
+                position = min(lineEnd + 1, units.count)
+                if !pending.isEmpty { startNextHeredoc() }
+                return
+            }
+        }
+        if heredoc.quoted {
+            if case .slot(let slot) = units[position] {
+                contexts[slot] = .quotedHeredoc(heredoc: index)
+                heredocs[index].holdsValues = true
+            }
+            position += 1
+            return
+        }
+        switch units[position] {
+        case .slot(let slot):
+            var start = position
+            while start > heredoc.body.lowerBound, units[start - 1] == .byte(UInt8(ascii: "\t")) { start -= 1 }
+            let atLineStart = start == heredoc.body.lowerBound || units[start - 1] == .byte(UInt8(ascii: "\n"))
+            contexts[slot] = .expandingHeredoc(
+                afterName: isAfterNameCharacter(position), stripsTabs: heredoc.stripsTabs, atLineStart: atLineStart
+            )
+            heredocs[index].holdsValues = true
+            position += 1
+        case .byte(UInt8(ascii: "\\")):
+            try refuseValue(at: position + 1, "right after a backslash")
+            position += 2
+        case .byte(UInt8(ascii: "$")):
+            try stepDollar()
+        case .byte(UInt8(ascii: "`")):
+            try skipBackquotes()
+        case .byte:
+            position += 1
+        }
+    }
+
+    /// `$` where it expands (unquoted, in `"..."`, in an expanding here-document).
+    private mutating func stepDollar() throws(CommandTemplateError) {
+        try refuseValue(at: position + 1, "right after a $ (bash would read the two together)")
+        switch byte(at: position + 1) {
+        case UInt8(ascii: "("):
+            if byte(at: position + 2) == UInt8(ascii: "(") {
+                try skipArithmetic(from: position, contentStart: position + 3)
+            } else {
+                push(.command(substitution: true, depth: 0), advancing: 2)
+            }
+        case UInt8(ascii: "{"):
+            try skipParameterExpansion()
+        case UInt8(ascii: "["):
+            try skipBracketArithmetic()
+        default:
+            position += 1
+        }
+    }
+
+    // MARK: Regions skipped whole
+
+    /// `` `...` ``: its text is read again by bash, so values are refused there.
+    private mutating func skipBackquotes() throws(CommandTemplateError) {
+        let opened = position
+        var index = position + 1
+        while index < units.count {
+            switch units[index] {
+            case .slot:
+                throw CommandTemplateError(
+                    .unsupportedPlace,
+                    "a ${{ }} value inside backquotes at \(excerpt(from: opened)): bash reads that text twice, so Conduit "
+                        + "cannot pass a value there safely; write $( ... ) instead of ` ... `"
+                )
+            case .byte(UInt8(ascii: "\\")):
+                index += 2
+            case .byte(UInt8(ascii: "`")):
+                position = index + 1
+                return
+            case .byte:
+                index += 1
+            }
+        }
+        throw unterminated("the backquote", at: opened)
+    }
+
+    /// `${ ... }`: values are refused inside (its quoting rules depend on the operator).
+    private mutating func skipParameterExpansion() throws(CommandTemplateError) {
+        let opened = position
+        var index = position + 2
+        var depth = 1
+        while index < units.count {
+            switch units[index] {
+            case .slot:
+                throw CommandTemplateError(
+                    .unsupportedPlace,
+                    "a ${{ }} value inside ${ } at \(excerpt(from: opened)): Conduit cannot pass a value there safely; "
+                        + "set a variable first (X=\"${{inputs.NAME}}\") and use ${X...}"
+                )
+            case .byte(UInt8(ascii: "\\")):
+                index += 2
+            case .byte(UInt8(ascii: "'")), .byte(UInt8(ascii: "\"")):
+                let quote = units[index]
+                index += 1
+                while index < units.count, units[index] != quote {
+                    if case .slot = units[index] {
+                        throw CommandTemplateError(
+                            .unsupportedPlace,
+                            "a ${{ }} value inside ${ } at \(excerpt(from: opened)): Conduit cannot pass a value there safely; "
+                                + "set a variable first (X=\"${{inputs.NAME}}\") and use ${X...}"
+                        )
+                    }
+                    if quote == .byte(UInt8(ascii: "\"")), units[index] == .byte(UInt8(ascii: "\\")) { index += 1 }
+                    index += 1
+                }
+                index += 1
+            case .byte(UInt8(ascii: "$")) where byte(at: index + 1) == UInt8(ascii: "{"):
+                depth += 1
+                index += 2
+            case .byte(UInt8(ascii: "}")):
+                depth -= 1
+                index += 1
+                if depth == 0 {
+                    position = index
+                    return
+                }
+            case .byte:
+                index += 1
+            }
+        }
+        throw unterminated("the ${", at: opened)
+    }
+
+    /// `$(( ... ))` or `(( ... ))`, from `start`; values there must be integers.
+    private mutating func skipArithmetic(from start: Int, contentStart: Int) throws(CommandTemplateError) {
+        var index = contentStart
+        var depth = 2
+        while index < units.count {
+            switch units[index] {
+            case .slot(let slot):
+                contexts[slot] = .arithmetic
+            case .byte(UInt8(ascii: "(")):
+                depth += 1
+            case .byte(UInt8(ascii: ")")):
+                depth -= 1
+                if depth == 0 {
+                    position = index + 1
+                    return
+                }
+            case .byte:
+                break
+            }
+            index += 1
+        }
+        throw unterminated("the arithmetic expression", at: start)
+    }
+
+    /// `$[ ... ]` (old arithmetic); values there must be integers.
+    private mutating func skipBracketArithmetic() throws(CommandTemplateError) {
+        var index = position + 2
+        var depth = 1
+        while index < units.count {
+            switch units[index] {
+            case .slot(let slot):
+                contexts[slot] = .arithmetic
+            case .byte(UInt8(ascii: "[")):
+                depth += 1
+            case .byte(UInt8(ascii: "]")):
+                depth -= 1
+                if depth == 0 {
+                    position = index + 1
+                    return
+                }
+            case .byte:
+                break
+            }
+            index += 1
+        }
+        throw unterminated("the $[ arithmetic expression", at: position)
+    }
+
+    /// `# ...` up to the end of the line (left for the newline to be read as such).
+    private mutating func skipComment() {
+        while position < units.count, units[position] != .byte(UInt8(ascii: "\n")) {
+            if case .slot(let slot) = units[position] { contexts[slot] = .comment }
+            position += 1
+        }
+    }
+
+    // MARK: Here-documents
+
+    /// `<<WORD` or `<<-WORD`: records the here-document, whose body starts after the next newline.
+    private mutating func readHeredocWord() throws(CommandTemplateError) {
+        let opened = position
+        var index = position + 2
+        var stripsTabs = false
+        if byte(at: index) == UInt8(ascii: "-") {
+            stripsTabs = true
+            index += 1
+        }
+        while byte(at: index) == UInt8(ascii: " ") || byte(at: index) == UInt8(ascii: "\t") { index += 1 }
+        let wordStart = index
+        var delimiter: [UInt8] = []
+        var quoted = false
+        func next(_ index: Int) throws(CommandTemplateError) -> UInt8 {
+            guard index < units.count else { throw unterminated("the here-document delimiter", at: opened) }
+            guard case .byte(let byte) = units[index] else {
+                throw CommandTemplateError(
+                    .unsupportedPlace,
+                    "a ${{ }} value in the here-document delimiter at \(excerpt(from: opened)); write the delimiter as plain text"
+                )
+            }
+            return byte
+        }
+        word: while index < units.count {
+            let byte = try next(index)
+            switch byte {
+            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: ";"), UInt8(ascii: "&"),
+                 UInt8(ascii: "|"), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "("), UInt8(ascii: ")"):
+                break word
+            case UInt8(ascii: "'"), UInt8(ascii: "\""):
+                quoted = true
+                index += 1
+                while try next(index) != byte {
+                    if byte == UInt8(ascii: "\""), try next(index) == UInt8(ascii: "\\") { index += 1 }
+                    delimiter.append(try next(index))
+                    index += 1
+                }
+                index += 1
+            case UInt8(ascii: "\\"):
+                quoted = true
+                delimiter.append(try next(index + 1))
+                index += 2
+            default:
+                delimiter.append(byte)
+                index += 1
+            }
+        }
+        guard index > wordStart else {
+            throw CommandTemplateError(.unterminated, "<< at \(excerpt(from: opened)) has no delimiter word after it; write <<EOF")
+        }
+        pending.append(Heredoc(
+            delimiter: String(decoding: delimiter, as: UTF8.self), quoted: quoted, stripsTabs: stripsTabs, word: wordStart..<index
+        ))
+        position = index
+    }
+
+    private mutating func startNextHeredoc() {
+        var heredoc = pending.removeFirst()
+        heredoc.body = position..<position
+        heredocs.append(heredoc)
+        stack.append((.heredoc(heredocs.count - 1), position))
+    }
+
+    /// bash would read a pending here-document's body after a newline inside quotes; Conduit does not follow that.
+    private func refuseHeredocAfterQuotedNewline() throws(CommandTemplateError) {
+        guard pending.isEmpty else {
+            throw CommandTemplateError(
+                .unsupportedPlace,
+                "a quoted string spans the line that a here-document's body should follow (at \(excerpt(from: position))); "
+                    + "end the quote on the line of <<"
+            )
+        }
+    }
+
+    // MARK: Helpers
+
+    private mutating func push(_ frame: Frame, advancing count: Int) {
+        stack.append((frame, position))
+        position += count
+    }
+
+    private mutating func setTop(_ frame: Frame) {
+        stack[stack.count - 1].frame = frame
+    }
+
+    private func byte(at index: Int) -> UInt8? {
+        guard index < units.count, case .byte(let byte) = units[index] else { return nil }
+        return byte
+    }
+
+    private func refuseValue(at index: Int, _ place: String) throws(CommandTemplateError) {
+        guard index < units.count, case .slot = units[index] else { return }
+        throw CommandTemplateError(
+            .unsupportedPlace,
+            "a ${{ }} value \(place) at \(excerpt(from: max(0, index - 1))); Conduit cannot tell what that character "
+                + "should do there: remove it or put it inside quotes ('\\' or '$')"
+        )
+    }
+
+    private func unterminated(_ what: String, at index: Int) -> CommandTemplateError {
+        CommandTemplateError(
+            .unterminated,
+            "\(what) that starts at \(excerpt(from: index)) is never closed, so Conduit cannot tell how bash would read "
+                + "the values after it; close it"
+        )
+    }
+
+    /// Whether a word starts at `index` (for `#` comments and `((`).
+    private func isWordStart(_ index: Int) -> Bool {
+        if index == 0 { return true }
+        guard case .byte(let byte) = units[index - 1] else { return false }
+        return Self.wordEnders.contains(byte) || byte == UInt8(ascii: "(") || byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">")
+    }
+
+    private func startsWord(_ word: String, at index: Int) -> Bool {
+        let bytes = Array(word.utf8)
+        guard index + bytes.count <= units.count,
+              units[index..<(index + bytes.count)].elementsEqual(bytes.map(Unit.byte)) else { return false }
+        guard let after = byte(at: index + bytes.count) else { return index + bytes.count == units.count }
+        return after == UInt8(ascii: " ") || after == UInt8(ascii: "\t") || after == UInt8(ascii: "\n")
+    }
+
+    private func isAfterNameCharacter(_ index: Int) -> Bool {
+        guard index > 0, case .byte(let byte) = units[index - 1] else { return false }
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "_"):
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Text `excerpt` for messages: up to 30 characters from `index`, values shown as `${{…}}`.
+    private func excerpt(from index: Int) -> String {
+        var bytes: [UInt8] = []
+        for unit in units[index..<min(units.count, index + 30)] {
+            switch unit {
+            case .byte(let byte): bytes.append(byte)
+            case .slot: bytes.append(contentsOf: "${{…}}".utf8)
+            }
+        }
+        let text = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "\n", with: "⏎")
+        return "'" + text + (index + 30 < units.count ? "…'" : "'")
+    }
+
+    /// Bytes that end a word (and so let a plain value stand unquoted next to them).
+    private static let wordEnders: Set<UInt8> = Set(" \t\n;&|)".utf8)
+
+    private static func endsWordOnTheLeft(_ unit: Unit) -> Bool {
+        guard case .byte(let byte) = unit else { return true }
+        return wordEnders.contains(byte) || "(=<>".utf8.contains(byte)
+    }
+
+    private static func endsWordOnTheRight(_ unit: Unit) -> Bool {
+        guard case .byte(let byte) = unit else { return true }
+        return wordEnders.contains(byte)
+    }
+}
