@@ -155,6 +155,44 @@ import TestKit
         }
     }
 
+    /// Templates where bash reads the text differently from a scanner that overlooks one of its
+    /// rules (`$$` before a quote, `#` after a value, backslash-newline, a reserved word, `$( )` in
+    /// `${ }`, a `$'...'` delimiter, escapes running into a value): each is refused, or rendered so
+    /// that the hostile value runs nothing and the program sees `expected`.
+    @Test(arguments: [
+        ("$$ before a quote", [.text(#"printf '%s\0' $$'a\' "#), .value("$(touch${IFS}MARKER)"), .text(" '' #'")], ["<anything>"]),
+        ("# right after a value", [.text("echo "), .value(""), .text("#'"), .value("\nx=1;touch MARKER;\n"), .text("'")], nil),
+        ("backslash-newline before #", [.text("echo a\\\n#'"), .value("$(touch${IFS}MARKER)"), .text(" '' #'")], nil),
+        ("backslash-newline in a here-document", [.text("cat <<EOF\nabc\\\nEOF\n"), .value("$(touch${IFS}MARKER)"), .text("\nEOF\n")], nil),
+        ("$'EOF' delimiter", [.text("cat <<$'EOF'\nEOF\n"), .value("$(touch MARKER)"), .text("\n$EOF\n")], nil),
+        (
+            "a reserved word as a value in $( )",
+            [.text(#"printf '%s\0' "$("#), .value("case"), .text(" x in x) echo "), .value("')\";touch MARKER;#"), .text(#";; esac)""#)],
+            ["<anything>"]
+        ),
+        ("$( ) inside ${ }", [.text(#"printf '%s\0' "${x:-$(echo })}" '"#), .value("a'b"), .text("'")], ["}", "a'b"]),
+        ("an escape before a value", [.text(#"printf '%s\0' $'\x2"#), .value("7;touch MARKER;x"), .text("'")], ["\u{2}7;touch MARKER;x"]),
+        ("a line continuation after a blank", [.text("printf '%s\\0' a \\\n  "), .value("b c"), .text(" \\\nd")], ["a", "b", "c", "d"]),
+    ] as [(String, [CommandTemplate.Segment], [String]?)])
+    func templatesThatMisleadANaiveScannerAreRefusedOrSafe(name: String, segments: [CommandTemplate.Segment], expected: [String]?) throws {
+        let scratch = try Scratch()
+        let segments = segments.map { segment -> CommandTemplate.Segment in
+            guard case .value(let value) = segment else { return segment }
+            return .value(value.replacingOccurrences(of: "MARKER", with: scratch.marker))
+        }
+        let template = CommandTemplate(segments: segments)
+        guard let expected else {
+            #expect(throws: CommandTemplateError.self, "\(name)") { try template.render(inputPaths: [:], outputPaths: [:]) }
+            return
+        }
+        let rendered = try template.render(inputPaths: [:], outputPaths: [:])
+        let (fields, _, _) = try scratch.run(rendered)
+        #expect(!FileManager.default.fileExists(atPath: scratch.marker), "\(name): \(rendered.command)")
+        if expected != ["<anything>"] {
+            #expect(fields == expected.map { $0.replacingOccurrences(of: "MARKER", with: scratch.marker) }, "\(name): \(rendered.command)")
+        }
+    }
+
     @Test func plainValuesStayPlainWordsForTheWorkersFastPath() throws {
         let template = CommandTemplate(segments: [
             .text("python train.py --lr "), .value("1e-3"), .text(" --data "), .inputPath("d"), .text(" --out="), .outputPath("m"),

@@ -19,13 +19,14 @@
 /// word of its own (or right after `=`) is written as is, so `python train.py --lr 0.1` stays a
 /// plain simple command (see the worker's `SimpleCommand`); other words are single-quoted
 /// (`'it'\''s'`). Inside `'...'` the value is written with `'\''` for each quote; inside `$'...'`
-/// with `\\` and `\'`. Inside `"..."` and expanding here-documents the value itself is written when
-/// it holds none of the characters special there (`$`, backquote, `\`, and `"` or a newline), else
-/// a reference `${CONDUIT_VALUE_N}` to an environment variable that holds it (bash inserts it
-/// without reading it again). In a quoted here-document the text itself is written, and the
-/// delimiter renamed when a line of the value equals it. `render` refuses, with a
-/// ``CommandTemplateError``, a command whose quoting it cannot follow (see `ShellContextScanner`)
-/// rather than guess. A command with no values is passed on as written.
+/// as a `$'...'` of its own (the quote closed and opened again) with `\\` and `\'`. Inside `"..."`
+/// and expanding here-documents the value itself is written when it holds none of the characters
+/// special there (`$`, backquote, `\`, and `"` or a newline), else a reference `${CONDUIT_VALUE_N}`
+/// to an environment variable that holds it (bash inserts it without reading it again). In a
+/// quoted here-document the text itself is written, and the delimiter renamed when a line of the
+/// value equals it. `render` refuses, with a ``CommandTemplateError``, a command whose quoting it
+/// cannot follow (see `ShellContextScanner`) rather than guess. A command with no values is passed
+/// on as written.
 public struct CommandTemplate: Sendable, Codable, Hashable {
     /// One piece of the command.
     public enum Segment: Sendable, Codable, Hashable {
@@ -124,12 +125,16 @@ public struct CommandTemplate: Sendable, Codable, Hashable {
                         written = Self.unquoted(text, bareLeft: bareLeft, bareRight: bareRight)
                     } else {
                         // A data path is one word, spaces and all.
-                        written = text.isEmpty || (bareLeft && bareRight && Self.isPlain(text)) ? text : Self.singleQuoted(text)
+                        written = text.isEmpty || (bareLeft && bareRight && Self.isPlain(text) && !Self.reservedWords.contains(text))
+                            ? text : Self.singleQuoted(text)
                     }
                 case .singleQuoted:
                     written = text.replacingOccurrences(of: "'", with: #"'\''"#)
                 case .ansiC:
-                    written = text.replacingOccurrences(of: #"\"#, with: #"\\"#).replacingOccurrences(of: "'", with: #"\'"#)
+                    // Closed and opened again around the value, so that no escape of the text before it
+                    // (`\x4`) or of the value can run into the other.
+                    let escaped = text.replacingOccurrences(of: #"\"#, with: #"\\"#).replacingOccurrences(of: "'", with: #"\'"#)
+                    written = "'$'" + escaped + "'$'"
                 case .doubleQuoted(let afterName):
                     written = !afterName && Self.isLiteral(text, forbidding: #"$`\""#) ? text : reference(to: text)
                 case .expandingHeredoc(let afterName, let stripsTabs, let atLineStart):
@@ -201,10 +206,17 @@ public struct CommandTemplate: Sendable, Codable, Hashable {
         for (index, word) in words.enumerated() {
             if index > 0 { written += " " }
             let standsAlone = (index > 0 || leading || bareLeft) && (index < last || trailing || bareRight)
-            written += standsAlone && isPlain(word) ? word : singleQuoted(word)
+            written += standsAlone && isPlain(word) && !reservedWords.contains(word) ? word : singleQuoted(word)
         }
         return trailing ? written + " " : written
     }
+
+    /// bash's reserved words made of plain characters: a value word among them is quoted, so that
+    /// it never starts a `case`, a loop or a function definition.
+    static let reservedWords: Set<String> = [
+        "case", "coproc", "do", "done", "elif", "else", "esac", "fi", "for", "function", "if", "in", "select", "then",
+        "time", "until", "while",
+    ]
 
     private static func isValue(_ segment: Segment) -> Bool {
         if case .text = segment { return false }

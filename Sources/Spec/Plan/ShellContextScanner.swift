@@ -6,7 +6,14 @@
 /// words, `'...'`, `"..."`, `$'...'`, `$( )`, `<( )`, `>( )`, comments, here-documents (quoted
 /// delimiter or not, `<<-`), arithmetic (`$(( ))`, `$[ ]`, `(( ))`), and skips `${ }` and backquotes,
 /// where it refuses values. What it cannot follow (an unterminated quote, a `case` statement inside
-/// `$( )`, a value right after `\` or `$`) is a ``CommandTemplateError``, never a guess.
+/// `$( )`, a value right after `\` or `$` or right before `#`, a here-document delimiter with `$`, a
+/// backslash-newline that joins two words) is a ``CommandTemplateError``, never a guess.
+///
+/// The scanner must read the text as bash does, or a value could land in a context other than the
+/// one it was written for; the places where a simpler reading goes wrong are handled on purpose:
+/// `$$'` is `$$` then a quote, a backslash-newline joins lines (inside an expanding here-document
+/// too), a value may not decide whether the `#` after it starts a comment, a value that is a reserved
+/// word is quoted by the renderer, and the end of `$(( ))` and `${ }` is found past quotes and `$( )`.
 struct ShellContextScanner {
     /// One byte of template text, or the place of a value (the index of its segment).
     enum Unit: Equatable {
@@ -77,6 +84,8 @@ struct ShellContextScanner {
     private var contexts: [Int: Context] = [:]
     private var heredocs: [Heredoc] = []
     private var pending: [Heredoc] = []
+    /// Where the line after the last backslash-newline starts (bash joins it to the one before).
+    private var continuationEnd = -1
 
     /// Scans `segments`; values are the segments that are not `.text`.
     static func scan(_ segments: [CommandTemplate.Segment]) throws(CommandTemplateError) -> Layout {
@@ -141,8 +150,7 @@ struct ShellContextScanner {
         }
         switch byte {
         case UInt8(ascii: "\\"):
-            try refuseValue(at: position + 1, "right after a backslash")
-            position += 2
+            try stepBackslash()
         case UInt8(ascii: "'"):
             push(.singleQuoted, advancing: 1)
         case UInt8(ascii: "\""):
@@ -155,6 +163,12 @@ struct ShellContextScanner {
             case UInt8(ascii: "\""): push(.doubleQuoted, advancing: 2)
             default: try stepDollar()
             }
+        case UInt8(ascii: "#") where position > 0 && isSlot(units[position - 1]):
+            throw CommandTemplateError(
+                .unsupportedPlace,
+                "a # right after a ${{ }} value at \(excerpt(from: position - 1)): bash would read it as a comment or not "
+                    + "depending on the value; put a space before the # or quote it"
+            )
         case UInt8(ascii: "#") where isWordStart(position):
             skipComment()
         case UInt8(ascii: "(") where isWordStart(position) && self.byte(at: position + 1) == UInt8(ascii: "("):
@@ -184,7 +198,8 @@ struct ShellContextScanner {
         case UInt8(ascii: "\n"):
             position += 1
             if !pending.isEmpty { startNextHeredoc() }
-        case UInt8(ascii: "c") where substitution && isWordStart(position) && startsWord("case", at: position):
+        case UInt8(ascii: "c") where substitution && (isWordStart(position) || position > 0 && isSlot(units[position - 1]))
+            && startsWord("case", at: position):
             throw CommandTemplateError(
                 .unsupportedPlace,
                 "a case statement inside $( ) at \(excerpt(from: position)): Conduit cannot follow its ) patterns, "
@@ -235,8 +250,7 @@ struct ShellContextScanner {
             stack.removeLast()
             position += 1
         case .byte(UInt8(ascii: "\\")):
-            try refuseValue(at: position + 1, "right after a backslash")
-            position += 2
+            try stepBackslash()
         case .byte(UInt8(ascii: "$")):
             try stepDollar()
         case .byte(UInt8(ascii: "`")):
@@ -251,7 +265,9 @@ struct ShellContextScanner {
 
     private mutating func stepHeredoc(_ index: Int) throws(CommandTemplateError) {
         let heredoc = heredocs[index]
-        if position == heredoc.body.lowerBound || units[position - 1] == .byte(UInt8(ascii: "\n")) {
+        // After a backslash-newline (expanding here-documents only) bash has joined the two lines.
+        let atLineStart = position == heredoc.body.lowerBound || units[position - 1] == .byte(UInt8(ascii: "\n"))
+        if atLineStart && position != continuationEnd {
             var lineEnd = position
             while lineEnd < units.count, units[lineEnd] != .byte(UInt8(ascii: "\n")) { lineEnd += 1 }
             var start = position
@@ -286,8 +302,7 @@ struct ShellContextScanner {
             heredocs[index].holdsValues = true
             position += 1
         case .byte(UInt8(ascii: "\\")):
-            try refuseValue(at: position + 1, "right after a backslash")
-            position += 2
+            try stepBackslash()
         case .byte(UInt8(ascii: "$")):
             try stepDollar()
         case .byte(UInt8(ascii: "`")):
@@ -295,6 +310,31 @@ struct ShellContextScanner {
         case .byte:
             position += 1
         }
+    }
+
+    /// `\` where it escapes (unquoted, in `"..."`, in an expanding here-document).
+    ///
+    /// bash removes a backslash-newline before it reads the text around it, joining the two sides;
+    /// it is accepted only with a blank (or the start or end of a line) on one side, where the
+    /// joining cannot make a different token (`$\⏎(` would be `$(`).
+    private mutating func stepBackslash() throws(CommandTemplateError) {
+        try refuseValue(at: position + 1, "right after a backslash")
+        if byte(at: position + 1) == UInt8(ascii: "\n") {
+            func isBlank(_ index: Int) -> Bool {
+                guard index >= 0, index < units.count else { return true }
+                return units[index] == .byte(UInt8(ascii: " ")) || units[index] == .byte(UInt8(ascii: "\t"))
+                    || units[index] == .byte(UInt8(ascii: "\n"))
+            }
+            guard isBlank(position - 1) || isBlank(position + 2) else {
+                throw CommandTemplateError(
+                    .unsupportedPlace,
+                    "the line that ends in \\ at \(excerpt(from: max(0, position - 10))) joins the text around it into one "
+                        + "word, which Conduit does not follow in a command with ${{ }} values; put a space before the \\"
+                )
+            }
+            continuationEnd = position + 2
+        }
+        position += 2
     }
 
     /// `$` where it expands (unquoted, in `"..."`, in an expanding here-document).
@@ -311,10 +351,16 @@ struct ShellContextScanner {
             try skipParameterExpansion()
         case UInt8(ascii: "["):
             try skipBracketArithmetic()
+        case let next? where Self.specialParameters.contains(next):
+            // `$$`, `$#`, `$?`...: read as one, so that `$$'...'` is `$$` and a single-quoted string.
+            position += 2
         default:
             position += 1
         }
     }
+
+    /// The characters that make a special parameter after `$`.
+    private static let specialParameters: Set<UInt8> = Set("$#?!-@*0123456789".utf8)
 
     // MARK: Regions skipped whole
 
@@ -347,6 +393,7 @@ struct ShellContextScanner {
         let opened = position
         var index = position + 2
         var depth = 1
+        var parentheses = 0
         while index < units.count {
             switch units[index] {
             case .slot:
@@ -375,6 +422,15 @@ struct ShellContextScanner {
             case .byte(UInt8(ascii: "$")) where byte(at: index + 1) == UInt8(ascii: "{"):
                 depth += 1
                 index += 2
+            case .byte(UInt8(ascii: "(")):
+                // `$( )` inside `${ }`: a `}` there does not end the expansion.
+                parentheses += 1
+                index += 1
+            case .byte(UInt8(ascii: ")")):
+                parentheses = max(0, parentheses - 1)
+                index += 1
+            case .byte(UInt8(ascii: "}")) where parentheses > 0:
+                index += 1
             case .byte(UInt8(ascii: "}")):
                 depth -= 1
                 index += 1
@@ -405,6 +461,8 @@ struct ShellContextScanner {
                     position = index + 1
                     return
                 }
+            case .byte(UInt8(ascii: "'")), .byte(UInt8(ascii: "\"")), .byte(UInt8(ascii: "\\")):
+                index = skipQuoted(at: index) - 1
             case .byte:
                 break
             }
@@ -429,12 +487,28 @@ struct ShellContextScanner {
                     position = index + 1
                     return
                 }
+            case .byte(UInt8(ascii: "'")), .byte(UInt8(ascii: "\"")), .byte(UInt8(ascii: "\\")):
+                index = skipQuoted(at: index) - 1
             case .byte:
                 break
             }
             index += 1
         }
         throw unterminated("the $[ arithmetic expression", at: position)
+    }
+
+    /// Inside arithmetic: the index after the quoted string or escaped character at `index` (as
+    /// bash finds the end of `$(( ))`); values inside are arithmetic too (integers only).
+    private mutating func skipQuoted(at index: Int) -> Int {
+        let opening = units[index]
+        if opening == .byte(UInt8(ascii: "\\")) { return index + 2 }
+        var index = index + 1
+        while index < units.count, units[index] != opening {
+            if case .slot(let slot) = units[index] { contexts[slot] = .arithmetic }
+            if opening == .byte(UInt8(ascii: "\"")), units[index] == .byte(UInt8(ascii: "\\")) { index += 1 }
+            index += 1
+        }
+        return index + 1
     }
 
     /// `# ...` up to the end of the line (left for the newline to be read as such).
@@ -489,6 +563,12 @@ struct ShellContextScanner {
                 quoted = true
                 delimiter.append(try next(index + 1))
                 index += 2
+            case UInt8(ascii: "$"), UInt8(ascii: "`"):
+                throw CommandTemplateError(
+                    .unsupportedPlace,
+                    "the here-document delimiter at \(excerpt(from: opened)) holds $ or a backquote, which Conduit does not "
+                        + "follow in a command with ${{ }} values; write a plain delimiter such as EOF or 'EOF'"
+                )
             default:
                 delimiter.append(byte)
                 index += 1
@@ -530,6 +610,11 @@ struct ShellContextScanner {
 
     private mutating func setTop(_ frame: Frame) {
         stack[stack.count - 1].frame = frame
+    }
+
+    private func isSlot(_ unit: Unit) -> Bool {
+        if case .slot = unit { return true }
+        return false
     }
 
     private func byte(at index: Int) -> UInt8? {
