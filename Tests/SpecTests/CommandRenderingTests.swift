@@ -156,9 +156,10 @@ import TestKit
     }
 
     /// Templates where bash reads the text differently from a scanner that overlooks one of its
-    /// rules (`$$` before a quote, `#` after a value, backslash-newline, a reserved word, `$( )` in
-    /// `${ }`, a `$'...'` delimiter, escapes running into a value): each is refused, or rendered so
-    /// that the hostile value runs nothing and the program sees `expected`.
+    /// rules (`$$` before a quote, `#` or `(` after a value, backslash-newline, a reserved word, `$( )`
+    /// in `${ }`, a `$'...'` delimiter, escapes running into a value, a value line that would end a
+    /// here-document): each is refused, or rendered so that the hostile value runs nothing and the
+    /// program sees `expected`.
     @Test(arguments: [
         ("$$ before a quote", [.text(#"printf '%s\0' $$'a\' "#), .value("$(touch${IFS}MARKER)"), .text(" '' #'")], ["<anything>"]),
         ("# right after a value", [.text("echo "), .value(""), .text("#'"), .value("\nx=1;touch MARKER;\n"), .text("'")], nil),
@@ -173,6 +174,13 @@ import TestKit
         ("$( ) inside ${ }", [.text(#"printf '%s\0' "${x:-$(echo })}" '"#), .value("a'b"), .text("'")], ["}", "a'b"]),
         ("an escape before a value", [.text(#"printf '%s\0' $'\x2"#), .value("7;touch MARKER;x"), .text("'")], ["\u{2}7;touch MARKER;x"]),
         ("a line continuation after a blank", [.text("printf '%s\\0' a \\\n  "), .value("b c"), .text(" \\\nd")], ["a", "b", "c", "d"]),
+        ("a value line equal to an expanding here-document's delimiter", [
+            .text("cat <<EOF\n"), .value("EOF"), .text("\n"), .value("x=1;touch MARKER;"), .text("\nEOF\n"),
+        ], ["EOF\nx=1;touch MARKER;\n"]),
+        ("a value in \"...\" in $( ) in a here-document", [
+            .text("cat <<EOF\n$(printf %s \""), .value("x\nEOF\nx=1;touch MARKER;#"), .text("\")\nEOF\n"),
+        ], ["x\nEOF\nx=1;touch MARKER;#\n"]),
+        ("( right after a value", [.text("f"), .value(""), .text("() { echo; }")], nil),
     ] as [(String, [CommandTemplate.Segment], [String]?)])
     func templatesThatMisleadANaiveScannerAreRefusedOrSafe(name: String, segments: [CommandTemplate.Segment], expected: [String]?) throws {
         let scratch = try Scratch()

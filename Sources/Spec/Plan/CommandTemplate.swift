@@ -23,10 +23,10 @@
 /// and expanding here-documents the value itself is written when it holds none of the characters
 /// special there (`$`, backquote, `\`, and `"` or a newline), else a reference `${CONDUIT_VALUE_N}`
 /// to an environment variable that holds it (bash inserts it without reading it again). In a
-/// quoted here-document the text itself is written, and the delimiter renamed when a line of the
-/// value equals it. `render` refuses, with a ``CommandTemplateError``, a command whose quoting it
-/// cannot follow (see `ShellContextScanner`) rather than guess. A command with no values is passed
-/// on as written.
+/// quoted here-document the text itself is written. A here-document whose body holds a value (in
+/// `$( )` there too) gets its delimiter renamed when a line of the rendered body equals it.
+/// `render` refuses, with a ``CommandTemplateError``, a command whose quoting it cannot follow (see
+/// `ShellContextScanner`) rather than guess. A command with no values is passed on as written.
 public struct CommandTemplate: Sendable, Codable, Hashable {
     /// One piece of the command.
     public enum Segment: Sendable, Codable, Hashable {
@@ -82,23 +82,34 @@ public struct CommandTemplate: Sendable, Codable, Hashable {
             return Rendered(command: segments.map(value(of:)).joined(), environment: [:])
         }
         let layout = try ShellContextScanner.scan(segments)
+        // A here-document with a value anywhere in its body (inside `$( )` too) must not end on a line
+        // that a value made: render once, look at the body's lines, and rename the delimiter if need be.
+        let checked = layout.heredocs.indices.filter { index in
+            layout.units[layout.heredocs[index].body].contains { if case .slot = $0 { true } else { false } }
+        }
         var replacements: [Int: (end: Int, text: String)] = [:]
-        for heredoc in layout.heredocs where heredoc.quoted && heredoc.holdsValues {
-            var body: [UInt8] = []
-            for unit in layout.units[heredoc.body] {
-                switch unit {
-                case .byte(let byte): body.append(byte)
-                case .slot(let index): body.append(contentsOf: value(of: segments[index]).utf8)
-                }
-            }
-            let delimiter = Self.delimiter(for: heredoc, avoidingLinesOf: body)
-            if delimiter != heredoc.delimiter {
-                replacements[heredoc.word.lowerBound] = (heredoc.word.upperBound, Self.singleQuoted(delimiter))
-                if let terminator = heredoc.terminator {
-                    replacements[terminator.lowerBound] = (terminator.upperBound, delimiter)
-                }
+        var (first, bodies) = try emit(layout, replacements: [:], value: value(of:))
+        for index in checked {
+            let heredoc = layout.heredocs[index]
+            guard let body = bodies[index] else { continue }
+            let delimiter = Self.delimiter(for: heredoc, avoidingLinesOf: Array(first.command.utf8)[body])
+            guard delimiter != heredoc.delimiter else { continue }
+            replacements[heredoc.word.lowerBound] = (heredoc.word.upperBound, heredoc.quoted ? Self.singleQuoted(delimiter) : delimiter)
+            if let terminator = heredoc.terminator {
+                replacements[terminator.lowerBound] = (terminator.upperBound, delimiter)
             }
         }
+        if !replacements.isEmpty {
+            (first, bodies) = try emit(layout, replacements: replacements, value: value(of:))
+        }
+        return first
+    }
+
+    /// Writes the command: text as is (but for `replacements`, by unit), each value in the form its
+    /// context needs. Also returns where each here-document's body went in the output (bytes).
+    private func emit(
+        _ layout: ShellContextScanner.Layout, replacements: [Int: (end: Int, text: String)], value: (Segment) -> String
+    ) throws(CommandTemplateError) -> (Rendered, [Int: Range<Int>]) {
         var output: [UInt8] = []
         var environment: [String: String] = [:]
         func reference(to value: String) -> String {
@@ -106,8 +117,13 @@ public struct CommandTemplate: Sendable, Codable, Hashable {
             environment[variable] = value
             return "${\(variable)}"
         }
+        var bodyStarts: [Int: Int] = [:], bodies: [Int: Range<Int>] = [:]
         var position = 0
         while position < layout.units.count {
+            for (index, heredoc) in layout.heredocs.enumerated() {
+                if heredoc.body.lowerBound == position { bodyStarts[index] = output.count }
+                if heredoc.body.upperBound == position, let start = bodyStarts[index] { bodies[index] = start..<output.count }
+            }
             if let (end, text) = replacements[position] {
                 output.append(contentsOf: text.utf8)
                 position = end
@@ -117,7 +133,7 @@ public struct CommandTemplate: Sendable, Codable, Hashable {
             case .byte(let byte):
                 output.append(byte)
             case .slot(let index):
-                let text = value(of: segments[index])
+                let text = value(segments[index])
                 let written: String
                 switch layout.contexts[index] ?? .comment {
                 case .unquoted(let bareLeft, let bareRight):
@@ -154,7 +170,10 @@ public struct CommandTemplate: Sendable, Codable, Hashable {
             }
             position += 1
         }
-        return Rendered(command: String(decoding: output, as: UTF8.self), environment: environment)
+        for (index, heredoc) in layout.heredocs.enumerated() where heredoc.body.upperBound == layout.units.count {
+            if let start = bodyStarts[index] { bodies[index] = start..<output.count }
+        }
+        return (Rendered(command: String(decoding: output, as: UTF8.self), environment: environment), bodies)
     }
 
     /// Whether `value` can be written into a `bash` command as a word of its own, with no effect
@@ -241,7 +260,7 @@ public struct CommandTemplate: Sendable, Codable, Hashable {
 
     /// The here-document's delimiter, or the first of `DELIMITER_1`, `DELIMITER_2`, ... that no line
     /// of `body` (the body with its values in) equals, so that no value can end the body early.
-    private static func delimiter(for heredoc: ShellContextScanner.Heredoc, avoidingLinesOf body: [UInt8]) -> String {
+    private static func delimiter(for heredoc: ShellContextScanner.Heredoc, avoidingLinesOf body: ArraySlice<UInt8>) -> String {
         let lines = Set(body.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { line in
             Array(heredoc.stripsTabs ? line.drop(while: { $0 == UInt8(ascii: "\t") }) : line[...])
         })

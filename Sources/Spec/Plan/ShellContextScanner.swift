@@ -44,7 +44,7 @@ struct ShellContextScanner {
         case arithmetic
     }
 
-    /// A here-document whose body holds values.
+    /// A here-document: its delimiter word, body and closing line.
     struct Heredoc: Equatable {
         /// The delimiter, quotes removed.
         var delimiter: String
@@ -58,8 +58,6 @@ struct ShellContextScanner {
         var body: Range<Int> = 0..<0
         /// The delimiter on its closing line (leading tabs left out), when the body has one.
         var terminator: Range<Int>?
-        /// Whether a value sits in the body (outside any `$( )` there).
-        var holdsValues = false
     }
 
     /// The result: the units and the context of every value.
@@ -168,6 +166,12 @@ struct ShellContextScanner {
                 .unsupportedPlace,
                 "a # right after a ${{ }} value at \(excerpt(from: position - 1)): bash would read it as a comment or not "
                     + "depending on the value; put a space before the # or quote it"
+            )
+        case UInt8(ascii: "(") where position > 0 && isSlot(units[position - 1]):
+            throw CommandTemplateError(
+                .unsupportedPlace,
+                "a ( right after a ${{ }} value at \(excerpt(from: position - 1)): bash would read it differently depending "
+                    + "on the value; put a space before the ( or quote it"
             )
         case UInt8(ascii: "#") where isWordStart(position):
             skipComment()
@@ -286,7 +290,6 @@ struct ShellContextScanner {
         if heredoc.quoted {
             if case .slot(let slot) = units[position] {
                 contexts[slot] = .quotedHeredoc(heredoc: index)
-                heredocs[index].holdsValues = true
             }
             position += 1
             return
@@ -299,7 +302,6 @@ struct ShellContextScanner {
             contexts[slot] = .expandingHeredoc(
                 afterName: isAfterNameCharacter(position), stripsTabs: heredoc.stripsTabs, atLineStart: atLineStart
             )
-            heredocs[index].holdsValues = true
             position += 1
         case .byte(UInt8(ascii: "\\")):
             try stepBackslash()
