@@ -181,6 +181,7 @@ import TestKit
             .text("cat <<EOF\n$(printf %s \""), .value("x\nEOF\nx=1;touch MARKER;#"), .text("\")\nEOF\n"),
         ], ["x\nEOF\nx=1;touch MARKER;#\n"]),
         ("( right after a value", [.text("f"), .value(""), .text("() { echo; }")], nil),
+        ("an escaped blank before #", [.text("printf '%s\\0' a\\ #'\n"), .value("$(touch${IFS}MARKER)"), .text("\n'")], ["a #\n$(touch${IFS}MARKER)\n"]),
     ] as [(String, [CommandTemplate.Segment], [String]?)])
     func templatesThatMisleadANaiveScannerAreRefusedOrSafe(name: String, segments: [CommandTemplate.Segment], expected: [String]?) throws {
         let scratch = try Scratch()

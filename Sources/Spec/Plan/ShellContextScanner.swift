@@ -645,7 +645,12 @@ struct ShellContextScanner {
     private func isWordStart(_ index: Int) -> Bool {
         if index == 0 { return true }
         guard case .byte(let byte) = units[index - 1] else { return false }
-        return Self.wordEnders.contains(byte) || byte == UInt8(ascii: "(") || byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">")
+        guard Self.wordEnders.contains(byte) || byte == UInt8(ascii: "(") || byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">")
+        else { return false }
+        // `\ ` (an escaped blank or metacharacter) is part of the word: count the backslashes before it.
+        var backslashes = 0
+        while index - 2 - backslashes >= 0, units[index - 2 - backslashes] == .byte(UInt8(ascii: "\\")) { backslashes += 1 }
+        return backslashes % 2 == 0
     }
 
     private func startsWord(_ word: String, at index: Int) -> Bool {
