@@ -157,8 +157,8 @@ import TestKit
 
     /// Templates where bash reads the text differently from a scanner that overlooks one of its
     /// rules (`$$` before a quote, `#` or `(` after a value, backslash-newline, a reserved word, `$( )`
-    /// in `${ }`, a `$'...'` delimiter, escapes running into a value, a value line that would end a
-    /// here-document): each is refused, or rendered so that the hostile value runs nothing and the
+    /// in `${ }`, a `$'...'` delimiter, escapes running into a value, a line that would end a
+    /// here-document inside its body's `$( )`, nested here-documents): each is refused, or rendered so that the hostile value runs nothing and the
     /// program sees `expected`.
     @Test(arguments: [
         ("$$ before a quote", [.text(#"printf '%s\0' $$'a\' "#), .value("$(touch${IFS}MARKER)"), .text(" '' #'")], ["<anything>"]),
@@ -181,6 +181,12 @@ import TestKit
             .text("cat <<EOF\n$(printf %s \""), .value("x\nEOF\nx=1;touch MARKER;#"), .text("\")\nEOF\n"),
         ], ["x\nEOF\nx=1;touch MARKER;#\n"]),
         ("( right after a value", [.text("f"), .value(""), .text("() { echo; }")], nil),
+        ("a delimiter line inside $( ) in a here-document", [
+            .text("cat <<EOF\n$(echo '\nEOF\n')\nEOF\necho "), .value("$(touch${IFS}MARKER)"), .text(" #'"),
+        ], nil),
+        ("a here-document inside another's body", [
+            .text("cat <<A\n$(cat <<'B'\nA\n"), .value("x;touch MARKER;#"), .text("\nB\n)\nA\n"),
+        ], nil),
         ("an escaped blank before #", [.text("printf '%s\\0' a\\ #'\n"), .value("$(touch${IFS}MARKER)"), .text("\n'")], ["a #\n$(touch${IFS}MARKER)\n"]),
     ] as [(String, [CommandTemplate.Segment], [String]?)])
     func templatesThatMisleadANaiveScannerAreRefusedOrSafe(name: String, segments: [CommandTemplate.Segment], expected: [String]?) throws {

@@ -82,6 +82,8 @@ struct ShellContextScanner {
     private var contexts: [Int: Context] = [:]
     private var heredocs: [Heredoc] = []
     private var pending: [Heredoc] = []
+    /// How deep the stack was where the pending here-documents were declared.
+    private var pendingDepth = 0
     /// Where the line after the last backslash-newline starts (bash joins it to the one before).
     private var continuationEnd = -1
 
@@ -106,6 +108,7 @@ struct ShellContextScanner {
 
     private mutating func run() throws(CommandTemplateError) {
         while position < units.count {
+            try refuseEnclosingDelimiterLine()
             switch stack[stack.count - 1].frame {
             case .command(let substitution, let depth): try stepCommand(substitution: substitution, depth: depth)
             case .singleQuoted: try stepSingleQuoted()
@@ -200,6 +203,13 @@ struct ShellContextScanner {
                 position += 1
             }
         case UInt8(ascii: "\n"):
+            if !pending.isEmpty && stack.count != pendingDepth {
+                throw CommandTemplateError(
+                    .unsupportedPlace,
+                    "a here-document's body would start inside $( ) or ( ) at \(excerpt(from: position)), not where its << "
+                        + "is; end the $( ) on the line of <<"
+                )
+            }
             position += 1
             if !pending.isEmpty { startNextHeredoc() }
         case UInt8(ascii: "c") where substitution && (isWordStart(position) || position > 0 && isSlot(units[position - 1]))
@@ -526,6 +536,13 @@ struct ShellContextScanner {
     /// `<<WORD` or `<<-WORD`: records the here-document, whose body starts after the next newline.
     private mutating func readHeredocWord() throws(CommandTemplateError) {
         let opened = position
+        if stack.contains(where: { if case .heredoc = $0.frame { true } else { false } }) {
+            throw CommandTemplateError(
+                .unsupportedPlace,
+                "a here-document inside the body of another at \(excerpt(from: opened)): bash reads the outer body first, "
+                    + "which Conduit does not follow in a command with ${{ }} values; move it out"
+            )
+        }
         var index = position + 2
         var stripsTabs = false
         if byte(at: index) == UInt8(ascii: "-") {
@@ -579,10 +596,35 @@ struct ShellContextScanner {
         guard index > wordStart else {
             throw CommandTemplateError(.unterminated, "<< at \(excerpt(from: opened)) has no delimiter word after it; write <<EOF")
         }
+        pendingDepth = stack.count
         pending.append(Heredoc(
             delimiter: String(decoding: delimiter, as: UTF8.self), quoted: quoted, stripsTabs: stripsTabs, word: wordStart..<index
         ))
         position = index
+    }
+
+    /// bash finds the end of a here-document line by line before it reads the body's `$( )` or
+    /// quotes: a line equal to the delimiter inside them ends the body there, which the scanner
+    /// would not see; refused.
+    private func refuseEnclosingDelimiterLine() throws(CommandTemplateError) {
+        guard position > 0, units[position - 1] == .byte(UInt8(ascii: "\n")), position != continuationEnd,
+              stack.count > 1, let enclosing = stack.dropLast().last(where: { if case .heredoc = $0.frame { true } else { false } }),
+              case .heredoc(let index) = enclosing.frame
+        else { return }
+        let heredoc = heredocs[index]
+        var end = position
+        while end < units.count, units[end] != .byte(UInt8(ascii: "\n")) { end += 1 }
+        var start = position
+        if heredoc.stripsTabs {
+            while start < end, units[start] == .byte(UInt8(ascii: "\t")) { start += 1 }
+        }
+        if units[start..<end].elementsEqual(heredoc.delimiter.utf8.map(Unit.byte)) {
+            throw CommandTemplateError(
+                .unsupportedPlace,
+                "the here-document's delimiter line at \(excerpt(from: start)) sits inside $( ) or quotes of its body; bash "
+                    + "would end the body there: close them before the delimiter line"
+            )
+        }
     }
 
     private mutating func startNextHeredoc() {
