@@ -20,8 +20,8 @@
 /// plain simple command (see the worker's `SimpleCommand`); other words are single-quoted
 /// (`'it'\''s'`). Inside `'...'` the value is written with `'\''` for each quote; inside `$'...'`
 /// as a `$'...'` of its own (the quote closed and opened again) with `\\` and `\'`. Inside `"..."`
-/// and expanding here-documents the value itself is written when it holds none of the characters
-/// special there (`$`, backquote, `\`, and `"` or a newline), else a reference `${CONDUIT_VALUE_N}`
+/// and expanding here-documents the value itself is written when it holds only plain characters,
+/// spaces and `=` (`"greeting=hello world"`), else a reference `${CONDUIT_VALUE_N}`
 /// to an environment variable that holds it (bash inserts it without reading it again). In a
 /// quoted here-document the text itself is written. A here-document whose body holds a value (in
 /// `$( )` there too) gets its delimiter renamed when a line of the rendered body equals it.
@@ -152,12 +152,12 @@ public struct CommandTemplate: Sendable, Codable, Hashable {
                     let escaped = text.replacingOccurrences(of: #"\"#, with: #"\\"#).replacingOccurrences(of: "'", with: #"\'"#)
                     written = "'$'" + escaped + "'$'"
                 case .doubleQuoted(let afterName):
-                    written = !afterName && Self.isLiteral(text, forbidding: #"$`\""#) ? text : reference(to: text)
+                    written = !afterName && Self.isQuotable(text) ? text : reference(to: text)
                 case .expandingHeredoc(let afterName, let stripsTabs, let atLineStart):
                     // bash strips the tabs of `<<-` before expanding; strip them from the value's lines as
                     // they would be stripped had the value been written in the text.
                     let text = stripsTabs ? Self.strippingLeadingTabs(text, atLineStart: atLineStart) : text
-                    written = !afterName && Self.isLiteral(text, forbidding: "$`\\\n") ? text : reference(to: text)
+                    written = !afterName && Self.isQuotable(text) ? text : reference(to: text)
                 case .quotedHeredoc:
                     written = text
                 case .comment:
@@ -204,9 +204,13 @@ public struct CommandTemplate: Sendable, Codable, Hashable {
         return lines.joined(separator: "\n")
     }
 
-    /// Whether `text` holds none of `forbidden` (the characters that are special where it goes).
-    private static func isLiteral(_ text: String, forbidding forbidden: String) -> Bool {
-        !text.unicodeScalars.contains { forbidden.unicodeScalars.contains($0) }
+    /// Whether `text` may be written as is inside `"..."` or an expanding here-document: plain
+    /// characters, spaces and `=` only. Anything else goes through an environment variable, so that
+    /// the value stays inert even in a context bash would read differently from the scanner.
+    private static func isQuotable(_ text: String) -> Bool {
+        text.split(separator: " ", omittingEmptySubsequences: true).allSatisfy { word in
+            word.split(separator: "=", omittingEmptySubsequences: true).allSatisfy { isPlain(String($0)) }
+        }
     }
 
     /// `'text'`, with each `'` written `'\''`.
