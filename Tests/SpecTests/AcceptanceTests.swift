@@ -34,7 +34,7 @@ struct AcceptanceTests {
         #expect(plan.name == "hello-rendering")
         #expect(plan.steps.map(\.name) == ["render", "shout"])
         let render = plan.steps[0]
-        let rendered = render.command.render(inputPaths: [:], outputPaths: ["rendered": "/out"])
+        let rendered = try render.command.render(inputPaths: [:], outputPaths: ["rendered": "/out"])
         #expect(rendered.command.contains(
             "greeting=hello flag=False tiny=1e-05 big=1e+16 count=3 ratio=0.25 text_exp=1e-3 switch=False"
         ))
@@ -63,7 +63,7 @@ struct AcceptanceTests {
         #expect(train.compute == "azureml:gpu")
         #expect(prep.codeDirectory == Acceptance.path("heart/src"))
         #expect(train.parameters == ["learning_rate": "0.1", "epochs": "300"])
-        let command = train.command.render(inputPaths: ["train_data": "/in"], outputPaths: ["model_output": "/out"]).command
+        let command = try train.command.render(inputPaths: ["train_data": "/in"], outputPaths: ["model_output": "/out"]).command
         #expect(command == "python train.py --train_data /in --learning_rate 0.1 --epochs 300  --model_output /out")
         #expect(!command.contains("l2"))
         #expect(evaluate.upstreamSteps == ["train", "prep"])

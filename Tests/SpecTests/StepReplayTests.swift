@@ -43,7 +43,7 @@ struct StepReplayTests {
         parameters["lr"] = "0.01"
         let rendered = try step.command(withParameters: parameters).render(inputPaths: ["data": "/d"], outputPaths: ["model": "/m"])
         #expect(rendered.command == "python train.py --lr 0.01 --data /d  --seed 7 --out /m")
-        let original = step.command.render(inputPaths: ["data": "/d"], outputPaths: ["model": "/m"])
+        let original = try step.command.render(inputPaths: ["data": "/d"], outputPaths: ["model": "/m"])
         #expect(original.command == "python train.py --lr 0.1 --data /d  --seed 7 --out /m")
     }
 

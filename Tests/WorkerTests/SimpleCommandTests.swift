@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Spec
 import Worker
 
 @Suite struct SimpleCommandTests {
@@ -11,6 +12,17 @@ import Worker
     ])
     func plainSimpleCommandsAreSplitIntoWords(command: String, words: [String]) {
         #expect(SimpleCommand.words(of: command) == words)
+    }
+
+    @Test func aCommandRenderedFromPlainValuesKeepsTheFastPath() throws {
+        let template = CommandTemplate(segments: [
+            .text("python3 train.py --lr "), .value("0.1"), .text(" --data "), .inputPath("d"), .text(" --out "), .outputPath("m"),
+        ])
+        let rendered = try template.render(inputPaths: ["d": "/w/in/d.csv"], outputPaths: ["m": "/w/out/m"])
+        #expect(SimpleCommand.words(of: rendered.command) == ["python3", "train.py", "--lr", "0.1", "--data", "/w/in/d.csv", "--out", "/w/out/m"])
+        // A value with a space or a quote is quoted, and the command goes to bash.
+        let quoted = try template.render(inputPaths: ["d": "/w/in/it's.csv"], outputPaths: ["m": "/w/out/m"])
+        #expect(SimpleCommand.words(of: quoted.command) == nil)
     }
 
     @Test(arguments: [

@@ -121,7 +121,12 @@ struct LocalStepRunner {
             if !output.type.isFile { try fileManager.createDirectory(atPath: path, withIntermediateDirectories: true) }
             outputPaths[output.name] = path
         }
-        let rendered = template.render(inputPaths: inputPaths, outputPaths: outputPaths)
+        let rendered: CommandTemplate.Rendered
+        do {
+            rendered = try template.render(inputPaths: inputPaths, outputPaths: outputPaths)
+        } catch {
+            throw CLIError("the step's command cannot be rendered: \(error.message)")
+        }
         var environment = ProcessInfo.processInfo.environment
         environment.merge(planned.environmentVariables) { _, new in new }
         environment.merge(rendered.environment) { _, new in new }

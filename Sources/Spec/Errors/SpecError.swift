@@ -106,5 +106,8 @@ extension SpecError {
         public static let invalidName = Code(rawValue: "invalid_name")
         /// An `azureml:` reference names an asset, version or registry the registry does not hold.
         public static let unknownAsset = Code(rawValue: "unknown_asset")
+        /// A command whose quoting Conduit cannot follow, or a value where it cannot be passed safely
+        /// (see `CommandTemplate`).
+        public static let commandQuoting = Code(rawValue: "command_quoting")
     }
 }

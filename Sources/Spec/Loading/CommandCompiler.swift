@@ -4,7 +4,9 @@ import Foundation
 ///
 /// Every reference must name a declared input or output; an optional input may only appear inside
 /// `$[[ ... ]]`. A `$[[ ... ]]` segment is kept (without its brackets) when every input it uses has a
-/// value, and dropped otherwise; one with no `${{ }}` inside stays as literal text.
+/// value, and dropped otherwise; one with no `${{ }}` inside stays as literal text, passed as a
+/// value so that bash cannot read `$[...]` in it as arithmetic. The result is checked with
+/// `CommandTemplate.validate()`, so a command whose quoting Conduit cannot follow is refused here.
 enum CommandCompiler {
     /// What the compiler knows about one declared input.
     struct Input {
@@ -25,6 +27,8 @@ enum CommandCompiler {
     /// A piece of the parsed command.
     private enum Piece {
         case text(String)
+        /// A `$[[ ... ]]` with no reference inside: literal text the program must see as written.
+        case literal(String)
         case reference(kind: String, name: String, raw: String)
         case optional([Piece])
     }
@@ -38,7 +42,7 @@ enum CommandCompiler {
         func check(_ pieces: [Piece], insideOptional: Bool) throws(SpecError) {
             for piece in pieces {
                 switch piece {
-                case .text:
+                case .text, .literal:
                     break
                 case .optional(let inner):
                     try check(inner, insideOptional: true)
@@ -83,6 +87,8 @@ enum CommandCompiler {
             switch piece {
             case .text(let text):
                 append(.text(text))
+            case .literal(let text):
+                append(.value(text))
             case .optional(let inner):
                 let allSet = inner.allSatisfy { piece in
                     guard case .reference("inputs", let name, _) = piece, let input = inputs[name] else { return true }
@@ -109,7 +115,13 @@ enum CommandCompiler {
             }
         }
         for piece in pieces { try render(piece) }
-        return CommandTemplate(segments: segments)
+        let template = CommandTemplate(segments: segments)
+        do {
+            try template.validate()
+        } catch {
+            throw location.error(.commandQuoting, error.message)
+        }
+        return template
     }
 
     /// Splits the command into text, references and optional segments.
@@ -128,7 +140,9 @@ enum CommandCompiler {
                     text = ""
                     pieces.append(.optional(inner))
                 } else {
-                    text += raw
+                    if !text.isEmpty { pieces.append(.text(text)) }
+                    text = ""
+                    pieces.append(.literal(raw))
                 }
                 index = close.upperBound
                 continue

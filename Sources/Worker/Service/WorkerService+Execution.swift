@@ -79,7 +79,17 @@ extension WorkerService {
             outputPaths[output.name] = path
         }
         let template = CommandTemplate(segments: dispatch.command.map(Self.segment))
-        let rendered = template.render(inputPaths: inputPaths, outputPaths: outputPaths)
+        let rendered: CommandTemplate.Rendered
+        do {
+            rendered = try template.render(inputPaths: inputPaths, outputPaths: outputPaths)
+        } catch {
+            // The command cannot take its values safely (its quoting, or a path inside arithmetic):
+            // a failure of the step, not of this worker.
+            return AttemptFinished(
+                attemptID: dispatch.attemptID, outcome: .failed, startedAt: started, endedAt: Self.now(),
+                message: "the command cannot be rendered: \(error.message)"
+            )
+        }
         var environment = baseEnvironment
         environment.merge(dispatch.environment) { _, new in new }
         environment.merge(rendered.environment) { _, new in new }
