@@ -126,6 +126,9 @@ extension CoordinatorService {
                 do {
                     try Self.replace(copy.destination, with: copy.manifest, from: blobs)
                     outcomes.append((copy.output, .success(copy.destination)))
+                } catch let damage as DamagedBlobError {
+                    await self?.reportDamagedBlob(damage.digest.hex, foundBy: "copying output \(copy.output) of step \(step) to \(copy.destination)")
+                    outcomes.append((copy.output, .failure(damage)))
                 } catch {
                     outcomes.append((copy.output, .failure(error)))
                 }
@@ -168,9 +171,19 @@ extension CoordinatorService {
         let staging = parent + "/.conduit-" + UUID().uuidString
         defer { try? fileManager.removeItem(atPath: staging) }
         try Snapshot.materialize(manifest, from: blobs, at: staging, linking: false)
+        // The copies are checked before they replace anything: a blob damaged on the coordinator's
+        // disk must not reach a datastore (the caller quarantines it).
+        for entry in manifest.entries {
+            guard let digest = entry.digest else { continue }
+            let copied = manifest.kind == .file ? staging : staging + "/" + entry.path
+            if try SHA256Hasher.digest(ofFileAt: copied).digest != digest {
+                throw DamagedBlobError(digest: digest)
+            }
+        }
         if fileManager.fileExists(atPath: destination) {
             try fileManager.removeItem(atPath: destination)
         }
         try fileManager.moveItem(atPath: staging, toPath: destination)
     }
 }
+

@@ -1,0 +1,110 @@
+import Artifacts
+import Foundation
+import TestKit
+import Testing
+
+/// A blob changed in place on the coordinator's disk (same size), end to end with real processes:
+/// the first read that finds it damaged quarantines it, the cache entries that use it stop counting,
+/// the step that made it runs again, and `conduit explain` says why.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct DataIntegrityTests {
+    static func pipeline(token: String, in work: String) throws -> String {
+        try Fixtures.pipeline("""
+            type: pipeline
+            outputs:
+              copied: {type: uri_file}
+            jobs:
+              make:
+                command: echo made at \(token) > ${{outputs.said}}/said.txt
+                outputs:
+                  said:
+              copy:
+                command: cat ${{inputs.said}}/said.txt > ${{outputs.copied}}
+                inputs:
+                  said: ${{parent.jobs.make.outputs.said}}
+                outputs:
+                  copied: ${{parent.outputs.copied}}
+            """, in: work)
+    }
+
+    /// Flips one byte of the file in place, keeping its size.
+    static func damageInPlace(_ path: String) throws {
+        chmod(path, 0o600)
+        defer { chmod(path, 0o400) }
+        let handle = try #require(FileHandle(forUpdatingAtPath: path))
+        defer { try? handle.close() }
+        try handle.seek(toOffset: 2)
+        let byte = try #require(try handle.read(upToCount: 1)?.first)
+        try handle.seek(toOffset: 2)
+        try handle.write(contentsOf: [byte ^ 0x20])
+    }
+
+    @Test func aDownloadOfABlobChangedInPlaceFailsQuarantinesItAndTheStepThatMadeItRunsAgain() async throws {
+        try await withCluster(workers: 1) { cluster in
+            let work = try ProcessHarness.temporaryDirectory()
+            let token = UUID().uuidString
+            let content = "made at \(token)\n"
+            let pipeline = try Self.pipeline(token: token, in: work)
+            let first = try await cluster.cli(["submit", pipeline, "--wait", "--json"])
+            #expect(first.status == 0, "\(first.stderr)")
+            let firstRun = try #require(try first.json()["run"] as? String)
+
+            let store = try BlobStore(root: cluster.directory + "/coordinator/blobs")
+            let digest = SHA256Hasher.digest(of: Array(content.utf8))
+            try Self.damageInPlace(store.path(of: digest))
+
+            // The download reads the damaged bytes: it fails rather than hand them out.
+            let download = try await cluster.cli(["download", firstRun, "copied", work + "/bad"])
+            #expect(download.status != 0, "a damaged blob must not be downloaded: \(download.stdout)")
+            #expect(!FileManager.default.fileExists(atPath: work + "/bad/copied"))
+            #expect(store.isQuarantined(digest), "the blob is quarantined")
+            #expect(cluster.coordinator.text.contains("failed verification"), "with a log line")
+
+            // The next submission runs the step that made it again; the re-upload repairs the store.
+            let second = try await cluster.cli(["submit", pipeline, "--wait", "--json", "--output-dir", work + "/out"])
+            #expect(second.status == 0, "\(second.stderr)")
+            let summary = try second.json()
+            #expect(steps(of: summary)["make"]?.reused == false, "a cache entry using a quarantined blob does not count")
+            #expect(try String(contentsOfFile: work + "/out/copied", encoding: .utf8) == content)
+            #expect(store.contains(digest), "the re-run stored the bytes again")
+            #expect(try store.verify(digest), "the right bytes")
+            let explain = try await cluster.cli(["explain", try #require(summary["run"] as? String), "make"])
+            #expect(explain.stdout.contains("failed verification"), "\(explain.stdout)")
+
+            // `conduit store verify` will not run beside the live coordinator.
+            let verify = try await cluster.cli(["store", "verify", "--data-dir", cluster.directory + "/coordinator"])
+            #expect(verify.status == 3, "\(verify.stdout)\(verify.stderr)")
+            #expect(verify.stderr.contains("coordinator is running"), "\(verify.stderr)")
+        }
+    }
+
+    @Test func aFetchOfABlobChangedInPlaceIsRefusedAndTheNextSubmissionRunsItsProducerAgain() async throws {
+        try await withCluster(workers: 1) { cluster in
+            let work = try ProcessHarness.temporaryDirectory()
+            let token = UUID().uuidString
+            let content = "made at \(token)\n"
+            let pipeline = try Self.pipeline(token: token, in: work)
+            let first = try await cluster.cli(["submit", pipeline, "--wait", "--json"])
+            #expect(first.status == 0, "\(first.stderr)")
+
+            let store = try BlobStore(root: cluster.directory + "/coordinator/blobs")
+            let digest = SHA256Hasher.digest(of: Array(content.utf8))
+            try Self.damageInPlace(store.path(of: digest))
+            // A worker with an empty cache: it must fetch the input from the coordinator.
+            await cluster.workers[0].stop()
+            try await cluster.addWorker(name: "fresh")
+
+            let second = try await cluster.cli(["submit", pipeline, "--force", "copy", "--wait", "--json"])
+            #expect(second.status != 0, "the input of `copy` is damaged and its producer is not part of this run's work")
+            #expect(store.isQuarantined(digest), "the coordinator found it damaged while serving it")
+
+            let third = try await cluster.cli(["submit", pipeline, "--wait", "--json", "--output-dir", work + "/out"])
+            #expect(third.status == 0, "\(third.stderr)")
+            let summary = try third.json()
+            #expect(steps(of: summary)["make"]?.reused == false)
+            #expect(try String(contentsOfFile: work + "/out/copied", encoding: .utf8) == content)
+            let explain = try await cluster.cli(["explain", try #require(summary["run"] as? String), "make"])
+            #expect(explain.stdout.contains("cached output blob \(digest.hex.prefix(12)) failed verification"), "\(explain.stdout)")
+        }
+    }
+}
