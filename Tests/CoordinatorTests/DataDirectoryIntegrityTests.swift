@@ -190,20 +190,22 @@ struct DataDirectoryIntegrityTests {
         return (directory, digest)
     }
 
-    /// Overwrites the database's pages after the first with garbage, as a failing disk would.
-    static func damagePages(_ path: String) throws {
+    /// Overwrites the database's pages with garbage, as a failing disk would: every page after the
+    /// first, or only the last one (a data page nothing reads on start: only a check finds it).
+    static func damagePages(_ path: String, onlyTheLast: Bool = false) throws {
         let handle = try #require(FileHandle(forUpdatingAtPath: path))
         defer { try? handle.close() }
         let size = try handle.seekToEnd()
         try #require(size > 4096)
-        try handle.seek(toOffset: 4096)
-        try handle.write(contentsOf: Data((0..<Int(size - 4096)).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 17) }))
+        let start = onlyTheLast ? size - 4096 : 4096
+        try handle.seek(toOffset: start)
+        try handle.write(contentsOf: Data((0..<Int(size - start)).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 17) }))
     }
 
     @Test func aDatabaseWithDamagedPagesIsRefusedWithWhatToDo() throws {
         let (directory, _) = try dataDirectoryWithState()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try Self.damagePages(directory + "/conduit.sqlite")
+        try Self.damagePages(directory + "/conduit.sqlite", onlyTheLast: true)
         #expect {
             try CoordinatorService(configuration: CoordinatorConfiguration(dataDirectory: directory), transport: InMemoryNetwork().coordinator)
         } throws: { error in

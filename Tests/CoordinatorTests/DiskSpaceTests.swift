@@ -79,6 +79,10 @@ struct UploadDiskSpaceTests {
                 }
                 return nil
             }
+            guard case .welcome? = await next(where: { _ in true }) else {
+                Issue.record("the worker must be welcomed")
+                return
+            }
             let plan = PipelinePlan(name: "p", sourceFile: "/p.yml", settings: PipelineSettings(), steps: [
                 PlannedStep(name: "a", commandTemplate: "true", command: CommandTemplate(segments: [.text("true")])),
             ], outputs: [])
