@@ -108,3 +108,47 @@ struct DataIntegrityTests {
         }
     }
 }
+
+/// The coordinator daemon on a damaged database: refused with what to do, then `--recover` restores
+/// the backup its clean shutdown took.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct DatabaseRecoveryCommandTests {
+    @Test func aDamagedDatabaseIsRefusedAndRecoverRestoresTheBackupTakenAtShutdown() async throws {
+        let directory = try ProcessHarness.temporaryDirectory("conduit-recover")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let executable = ProcessHarness.conduitExecutable()
+        let data = directory + "/data"
+        func arguments() throws -> [String] {
+            ["coordinator", "--data-dir", data, "--listen", "tcp://127.0.0.1:\(try LoopbackPort.unusedBelowEphemeralRange())", "--http", "127.0.0.1:0", "--plaintext"]
+        }
+
+        let first = try ChildHandle(name: "coordinator", executable: executable, arguments: try arguments())
+        #expect(await first.waitForOutput(containing: "clients on http://") != nil, "\(first.text)")
+        first.signal(SIGTERM)
+        #expect(await first.waitForExit() != nil, "\(first.text)")
+        let backups = try FileManager.default.contentsOfDirectory(atPath: data + "/backups").filter { $0.hasSuffix("Z.sqlite") }
+        #expect(backups.count == 1, "a clean shutdown takes a backup: \(backups)")
+
+        // Damage the last page of the database (nothing reads it on start).
+        let handle = try #require(FileHandle(forUpdatingAtPath: data + "/conduit.sqlite"))
+        let size = try handle.seekToEnd()
+        try handle.seek(toOffset: size - 4096)
+        try handle.write(contentsOf: Data(repeating: 0xA5, count: 4096))
+        try handle.close()
+
+        let refused = try ChildHandle(name: "coordinator", executable: executable, arguments: try arguments())
+        #expect(await refused.waitForExit() == 3, "\(refused.text)")
+        #expect(refused.text.contains("is damaged"), "\(refused.text)")
+        #expect(refused.text.contains("--recover"), "\(refused.text)")
+
+        let recovered = try ChildHandle(name: "coordinator", executable: executable, arguments: try arguments() + ["--recover"])
+        #expect(await recovered.waitForOutput(containing: "clients on http://") != nil, "\(recovered.text)")
+        #expect(recovered.text.contains("restored the database from \(data)/backups/\(backups[0])"), "\(recovered.text)")
+        let aside = try FileManager.default.contentsOfDirectory(atPath: data).filter {
+            $0.hasPrefix("conduit.sqlite.damaged-") && !$0.hasSuffix("-wal") && !$0.hasSuffix("-shm")
+        }
+        #expect(aside.count == 1, "the damaged database is kept: \(aside)")
+        recovered.signal(SIGTERM)
+        _ = await recovered.waitForExit()
+    }
+}
