@@ -15,7 +15,7 @@ struct DataIntegrityTests {
               copied: {type: uri_file}
             jobs:
               make:
-                command: echo made at \(token) > ${{outputs.said}}/said.txt
+                command: echo making; echo made at \(token) > ${{outputs.said}}/said.txt
                 outputs:
                   said:
               copy:
@@ -48,6 +48,14 @@ struct DataIntegrityTests {
             let first = try await cluster.cli(["submit", pipeline, "--wait", "--json"])
             #expect(first.status == 0, "\(first.stderr)")
             let firstRun = try #require(try first.json()["run"] as? String)
+            // Step logs can hold secrets: owner-only, like the rest of the data directory.
+            let logs = cluster.directory + "/coordinator/logs"
+            let logFiles = try FileManager.default.contentsOfDirectory(atPath: logs)
+            #expect(!logFiles.isEmpty)
+            for name in logFiles {
+                let mode = (try FileManager.default.attributesOfItem(atPath: logs + "/" + name)[.posixPermissions] as? NSNumber)?.intValue
+                #expect(mode == 0o600, "\(name)")
+            }
 
             let store = try BlobStore(root: cluster.directory + "/coordinator/blobs")
             let digest = SHA256Hasher.digest(of: Array(content.utf8))
