@@ -121,7 +121,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "Artifacts", "Protocol"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CoordinatorTests",
-            dependencies: ["Coordinator", "Protocol", "Spec", "TestKit"],
+            dependencies: ["Coordinator", "Protocol", "Spec", "TestKit", "Artifacts", "Store"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

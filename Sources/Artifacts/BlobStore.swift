@@ -4,8 +4,10 @@ import Glibc
 
 /// An on-disk content-addressed store of blobs, safe to share between threads and processes.
 ///
-/// Layout under ``root``: `blobs/<first 2 hex>/<remaining 62 hex>` for finished blobs (mode 0444), and
-/// `tmp/` for files being written (`tmp/<hex>.partial` for resumable writers). A blob appears under its name
+/// Layout under ``root``: `blobs/<first 2 hex>/<remaining 62 hex>` for finished blobs (mode 0400), `tmp/`
+/// for files being written (`tmp/<hex>.partial` for resumable writers), and `quarantine/<hex>` for blobs
+/// whose content was found not to match their name (see ``quarantine(_:)``). Directories are created
+/// mode 0700 and files 0600 or 0400: outputs can hold secrets. A blob appears under its name
 /// only by an atomic `rename` after its content was fsynced and checked against its digest, so a blob that
 /// ``contains(_:)`` reports is complete. Keep `tmp/` on the same file system as `blobs/`.
 ///
@@ -19,17 +21,21 @@ public struct BlobStore: Sendable {
     /// every copy of this value).
     public let chunkSums: ChunkSumsCache
 
-    /// Opens the store at `root`, creating `root`, `blobs/` and `tmp/` as needed.
+    /// Opens the store at `root`, creating `root`, `blobs/` and `tmp/` as needed (mode 0700).
     public init(root: String, chunkSums: ChunkSumsCache = ChunkSumsCache()) throws(ArtifactError) {
         self.root = root
         self.chunkSums = chunkSums
-        try FileIO.makeDirectories(root)
-        try FileIO.makeDirectories(blobsDirectory)
-        try FileIO.makeDirectories(tmpDirectory)
+        try FileIO.makeDirectories(root, mode: 0o700)
+        try FileIO.makeDirectories(blobsDirectory, mode: 0o700)
+        try FileIO.makeDirectories(tmpDirectory, mode: 0o700)
     }
 
-    var blobsDirectory: String { FileIO.join(root, "blobs") }
-    var tmpDirectory: String { FileIO.join(root, "tmp") }
+    /// The directory holding every finished blob (in subdirectories named by the digest's first two hex digits).
+    public var blobsDirectory: String { FileIO.join(root, "blobs") }
+    /// The directory of files being written.
+    public var tmpDirectory: String { FileIO.join(root, "tmp") }
+    /// The directory where blobs that failed verification are kept for inspection (never read from).
+    public var quarantineDirectory: String { FileIO.join(root, "quarantine") }
 
     /// Where the blob `digest` lives (or would live).
     public func path(of digest: Digest) -> String {
@@ -59,7 +65,7 @@ public struct BlobStore: Sendable {
         let digest = SHA256Hasher.digest(of: array)
         if contains(digest) { return digest }
         let temporary = FileIO.join(tmpDirectory, FileIO.uniqueName(prefix: "put"))
-        let fd = try FileIO.open(temporary, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o444, operation: "create")
+        let fd = try FileIO.open(temporary, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o400, operation: "create")
         var renamed = false
         defer {
             FileIO.close(fd)
@@ -113,7 +119,7 @@ public struct BlobStore: Sendable {
     func importContent(of input: Int32, path: String) throws(ArtifactError) -> (digest: Digest, size: Int64) {
         let temporary = FileIO.join(tmpDirectory, FileIO.uniqueName(prefix: "import"))
         let output = try FileIO.open(
-            temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o444, operation: "create")
+            temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o400, operation: "create")
         var renamed = false
         defer {
             FileIO.close(output)
@@ -198,6 +204,64 @@ public struct BlobStore: Sendable {
         FileIO.unlink(path(of: digest))
     }
 
+    /// Moves a blob whose content does not match its name to `quarantine/<hex>` (replacing an older
+    /// quarantined copy), so that it is never served again and an upload of the right bytes can take
+    /// its place. Returns the quarantined file's path, or nil when the blob was already gone.
+    ///
+    /// The caller says why in its log; nothing is deleted, so the bad bytes stay for inspection.
+    @discardableResult
+    public func quarantine(_ digest: Digest) throws(ArtifactError) -> String? {
+        try FileIO.makeDirectories(quarantineDirectory, mode: 0o700)
+        let destination = FileIO.join(quarantineDirectory, digest.hex)
+        if Glibc.rename(path(of: digest), destination) != 0 {
+            let error = lastErrno()
+            if error == ENOENT { return nil }
+            throw ArtifactError.io("quarantine blob \(digest) to", path: destination, errno: error)
+        }
+        FileIO.fsyncDirectory(quarantineDirectory)
+        return destination
+    }
+
+    /// Whether a blob of this name was quarantined (its stored content did not match it) and no
+    /// good copy has replaced it since.
+    public func isQuarantined(_ digest: Digest) -> Bool {
+        !contains(digest) && FileIO.stat(FileIO.join(quarantineDirectory, digest.hex)) != nil
+    }
+
+    /// Removes every file under `tmp/` (partial uploads and abandoned temporary files); call it only
+    /// while no writer of this store is open (when the process that owns the store starts).
+    ///
+    /// - Returns: how many files and bytes were removed.
+    @discardableResult
+    public func removeTemporaryFiles() -> (files: Int, bytes: Int64) {
+        var files = 0
+        var bytes: Int64 = 0
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: tmpDirectory)) ?? [] {
+            let path = FileIO.join(tmpDirectory, name)
+            guard let info = FileIO.lstat(path), FileIO.isRegular(info) else { continue }
+            if Glibc.unlink(path) == 0 {
+                files += 1
+                bytes += Int64(info.st_size)
+            }
+        }
+        return (files, bytes)
+    }
+
+    /// Every blob stored, with its size (the names under `blobs/` that are digests), in no
+    /// particular order; for whole-store checks such as `conduit store verify`.
+    public func allBlobs() -> [(digest: Digest, size: Int64)] {
+        var found: [(digest: Digest, size: Int64)] = []
+        let fileManager = FileManager.default
+        for prefix in (try? fileManager.contentsOfDirectory(atPath: blobsDirectory)) ?? [] where prefix.utf8.count == 2 {
+            let directory = FileIO.join(blobsDirectory, prefix)
+            for rest in (try? fileManager.contentsOfDirectory(atPath: directory)) ?? [] {
+                guard let digest = Digest(hex: prefix + rest), let size = size(of: digest) else { continue }
+                found.append((digest, size))
+            }
+        }
+        return found
+    }
+
     /// Opens a resumable writer for a blob of known digest and size (an upload or download in chunks).
     ///
     /// Data goes to `tmp/<hex>.partial`; ``BlobWriter/offset`` tells how much is already there from an
@@ -270,10 +334,10 @@ public struct BlobStore: Sendable {
     func install(_ temporary: String, as digest: Digest) throws(ArtifactError) {
         let final = path(of: digest)
         let directory = FileIO.parentPath(final)
-        if Glibc.mkdir(directory, 0o755) != 0 && lastErrno() != EEXIST {
+        if Glibc.mkdir(directory, 0o700) != 0 && lastErrno() != EEXIST {
             throw ArtifactError.io("create directory", path: directory)
         }
-        _ = chmod(temporary, 0o444)
+        _ = chmod(temporary, 0o400)
         try FileIO.rename(temporary, to: final)
         FileIO.fsyncDirectory(directory)
     }

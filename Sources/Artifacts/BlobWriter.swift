@@ -63,7 +63,7 @@ public final class BlobWriter: Sendable {
             state = Mutex(State(fd: -1, offset: size, isClosed: false))
             return
         }
-        let fd = try FileIO.open(partialPath, flags: O_RDWR | O_CREAT, mode: 0o644, operation: "open partial blob")
+        let fd = try FileIO.open(partialPath, flags: O_RDWR | O_CREAT, mode: 0o600, operation: "open partial blob")
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let error = lastErrno()
             FileIO.close(fd)

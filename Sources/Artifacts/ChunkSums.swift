@@ -124,10 +124,21 @@ public struct ChunkChecksummer {
     private let sums: ChunkSums?
     private var running: PrefixChecksum?
 
+    /// Whether the sender hashes every chunk it sends and checks the blob's digest before the last one
+    /// leaves (see ``init(_:size:in:verifying:)``).
+    public let isVerifying: Bool
+
     /// A checksummer for the stored blob `digest` of `size` bytes, using the sums `store` remembers.
-    public init(_ digest: Digest, size: Int64, in store: BlobStore) {
+    ///
+    /// With `verifying`, every chunk is hashed as it is sent (one SHA-256 pass over what is sent, the
+    /// cost the sums otherwise save): a chunk whose running checksum differs from a remembered sum, or
+    /// a last chunk after which the blob does not hash to `digest`, throws `hashMismatch` before its
+    /// checksum is handed out. The coordinator verifies what it serves this way, so a blob damaged on
+    /// its disk is caught by the first read instead of by every worker that fetches it.
+    public init(_ digest: Digest, size: Int64, in store: BlobStore, verifying: Bool = false) {
         self.digest = digest
         self.size = size
+        self.isVerifying = verifying
         let known = store.chunkSums.sums(of: digest)
         sums = known?.size == size ? known : nil
     }
@@ -138,11 +149,36 @@ public struct ChunkChecksummer {
     /// The checksum of `bytes`, the chunk of the blob starting at `offset`.
     public mutating func checksum(of bytes: [UInt8], at offset: Int64, in store: BlobStore) throws(ArtifactError) -> UInt64 {
         let end = offset + Int64(bytes.count)
+        if isVerifying { return try verifiedChecksum(of: bytes, at: offset, end: end, in: store) }
         if end == size { return ChunkSums.checksum(of: digest) }
         if let value = sums?.checksum(through: end) { return value }
         if running?.offset != offset {
             running = try PrefixChecksum.resuming(digest, at: offset, in: store)
         }
         return running!.append(bytes)
+    }
+
+    /// ``checksum(of:at:in:)`` of a verifying checksummer: always from the running hash, checked
+    /// against the remembered sums and, at the end, against the digest.
+    private mutating func verifiedChecksum(of bytes: [UInt8], at offset: Int64, end: Int64, in store: BlobStore) throws(ArtifactError) -> UInt64 {
+        if running?.offset != offset {
+            running = try PrefixChecksum.resuming(digest, at: offset, in: store)
+        }
+        let value = running!.append(bytes)
+        let intact: Bool
+        if end == size {
+            intact = running!.digest == digest
+        } else if let known = sums?.checksum(through: end) {
+            intact = known == value
+        } else {
+            intact = true  // checked at the end
+        }
+        guard intact else {
+            throw ArtifactError(
+                code: .hashMismatch,
+                message: "stored blob \(digest) does not hash to its name (checked through byte \(end) of \(size)); it is damaged",
+                path: store.path(of: digest))
+        }
+        return value
     }
 }

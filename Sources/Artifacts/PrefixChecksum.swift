@@ -29,6 +29,9 @@ public struct PrefixChecksum {
         return Self.value(of: hasher)
     }
 
+    /// The full SHA-256 of everything fed so far (the blob's digest once every byte was fed).
+    public var digest: Digest { Digest(bytes: hasher.finalize()) }
+
     /// The checksum of everything `hasher` was fed (without finishing `hasher` itself).
     static func value(of hasher: SHA256) -> UInt64 {
         var value: UInt64 = 0

@@ -22,7 +22,7 @@ struct Conduit: AsyncParsableCommand {
             StatusCommand.self, RunsCommand.self, WorkersCommand.self, LogsCommand.self, CancelCommand.self,
             DownloadCommand.self, ExplainCommand.self, KeysCommand.self,
             RerunCommand.self, DiffCommand.self, StepCommand.self,
-            ComponentCommand.self, DataCommand.self,
+            ComponentCommand.self, DataCommand.self, StoreCommand.self,
         ]
     )
 }

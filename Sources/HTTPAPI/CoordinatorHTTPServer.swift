@@ -121,12 +121,21 @@ public enum CoordinatorHTTPServer {
             return Response(
                 status: .ok, headers: [.contentType: "application/octet-stream"],
                 body: ResponseBody(contentLength: Int(size)) { writer in
+                    // Verified as it is sent: the digest is checked before the last piece leaves, so a
+                    // blob damaged on disk ends the response short (the client sees an error, never
+                    // bad bytes it could take for good) and is quarantined.
+                    var checksum = PrefixChecksum()
                     var offset: Int64 = 0
                     while offset < size {
                         let bytes = try store.read(digest, offset: offset, count: Int(min(1 << 20, size - offset)))
                         if bytes.isEmpty { break }
-                        try await writer.write(ByteBuffer(bytes: bytes))
+                        _ = checksum.append(bytes)
                         offset += Int64(bytes.count)
+                        if offset >= size, checksum.digest != digest {
+                            await service.reportDamagedBlob(text, foundBy: "serving GET /v1/blobs/\(text)")
+                            throw HTTPError(.internalServerError, message: "blob \(text) failed verification and was quarantined")
+                        }
+                        try await writer.write(ByteBuffer(bytes: bytes))
                     }
                     try await writer.finish(nil)
                 }

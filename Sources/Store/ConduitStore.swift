@@ -10,17 +10,72 @@ import Protocol
 public final class ConduitStore: Sendable {
     private let writer: any DatabaseWriter
 
-    /// Opens (creating if needed) the database at `path` and migrates it.
+    /// Opens (creating if needed, mode 0600) the database at `path`, checks it with
+    /// `PRAGMA quick_check`, and migrates it.
+    ///
+    /// - Throws: ``StoreDamage`` when the file is not a database or the check finds damaged pages:
+    ///   a damaged database is never opened for writing.
     public init(path: String) throws {
+        if !FileManager.default.fileExists(atPath: path) {
+            // SQLite gives its WAL and shared-memory files the database file's mode.
+            let descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if descriptor >= 0 { close(descriptor) }
+        }
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(10)
-        let pool = try DatabasePool(path: path, configuration: configuration)
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            let problems = try pool.writeWithoutTransaction { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
+            guard problems == ["ok"] else { throw StoreDamage(path: path, detail: problems.prefix(5).joined(separator: "; ")) }
+        } catch let error as StoreDamage {
+            throw error
+        } catch let error as DatabaseError where Self.damageCodes.contains(error.resultCode) {
+            throw StoreDamage(path: path, detail: error.message ?? "\(error.resultCode)")
+        }
         // Set on the writer connection after the pool is open: opening a pool sets
         // `synchronous = NORMAL` (WAL synced only at checkpoints), after `prepareDatabase` runs.
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Migrations.migrator.migrate(pool)
         self.writer = pool
+    }
+
+    /// SQLite results that mean the file itself is damaged.
+    static let damageCodes: [ResultCode] = [.SQLITE_CORRUPT, .SQLITE_NOTADB]
+
+    /// The result of `PRAGMA quick_check` on the database file at `path`, opened read-only: `nil` when
+    /// it is intact, else what is wrong (a file that is not a database at all included).
+    public static func quickCheck(path: String) -> String? {
+        var configuration = Configuration()
+        configuration.readonly = true
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            let problems = try queue.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
+            try queue.close()
+            return problems == ["ok"] ? nil : problems.prefix(5).joined(separator: "; ")
+        } catch let error as DatabaseError {
+            return error.message ?? "\(error.resultCode)"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    /// Writes a consistent copy of the database to `path` (which must not exist) with `VACUUM INTO`,
+    /// without stopping writers for longer than the copy takes; the copy is fsynced, mode 0600.
+    public func backup(to path: String) throws {
+        try writer.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [path]) }
+        chmod(path, 0o600)
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        if descriptor >= 0 {
+            fsync(descriptor)
+            close(descriptor)
+        }
+    }
+
+    /// Every cache entry (for whole-store checks such as `conduit store verify`).
+    public func allCacheEntries() throws -> [CacheEntryRecord] {
+        try writer.read { db in try CacheEntryRecord.fetchAll(db) }
     }
 
     /// The database's journal mode (`wal`).

@@ -52,7 +52,7 @@ struct BlobStoreTests {
         #expect(digest == SHA256Hasher.digest(of: content))
         #expect(size == Int64(content.count))
         #expect(try store.verify(digest))
-        #expect(fileMode(store.path(of: digest)) == 0o444)
+        #expect(fileMode(store.path(of: digest)) == 0o400)
         #expect(try store.importFile(at: source).digest == digest)  // second import discards its copy
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.at("store/tmp")).isEmpty)
     }

@@ -54,3 +54,65 @@ struct DiskSpaceTests {
         }
     }
 }
+
+/// An upload the coordinator's disk has no room for waits, and its step says why.
+@Suite(.timeLimit(.minutes(1)))
+struct UploadDiskSpaceTests {
+    @Test func anUploadTooLargeForTheFreeSpaceWaitsWithAReasonUntilSpaceReturns() async throws {
+        let directory = try ProcessHarness.temporaryDirectory("conduit-upload-space")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let free = Mutex<Int64>(300 << 20)
+        let network = InMemoryNetwork()
+        let configuration = CoordinatorConfiguration(
+            dataDirectory: directory, heartbeatInterval: .milliseconds(50), freeSpace: { _ in free.withLock { $0 } }
+        )
+        let service = try CoordinatorService(configuration: configuration, transport: network.coordinator)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await service.run() }
+            let worker = network.connectWorker(identity: "w")
+            let capabilities = WorkerCapabilities(cores: 1, memoryBytes: 1 << 30, slots: 1, labels: [], hostname: "h")
+            worker.send(Message(envelope: Envelope(code: .hello, messageID: 1, senderID: "w"), payload: .hello(Hello(workerName: "w", capabilities: capabilities))))
+            var events = worker.events.makeAsyncIterator()
+            func next(where matches: (Payload) -> Bool) async -> Payload? {
+                while let event = await events.next() {
+                    if case .message(let message) = event, matches(message.payload) { return message.payload }
+                }
+                return nil
+            }
+            guard case .welcome? = await next(where: { _ in true }) else {
+                Issue.record("the worker must be welcomed")
+                return
+            }
+            let plan = PipelinePlan(name: "p", sourceFile: "/p.yml", settings: PipelineSettings(), steps: [
+                PlannedStep(name: "a", commandTemplate: "true", command: CommandTemplate(segments: [.text("true")])),
+            ], outputs: [])
+            let run = try await service.submit(SubmitRequest(planJSON: PlanJSON.encode(plan), localInputs: [:], code: [:], force: []), plan: plan)
+            guard case .dispatch(let dispatch)? = await next(where: { if case .dispatch = $0 { true } else { false } }) else {
+                Issue.record("the step must be dispatched")
+                return
+            }
+            // 100 MiB would leave 200 MiB free, under the 256 MiB minimum.
+            let blob = String(repeating: "cd", count: 32)
+            worker.send(Message(
+                envelope: Envelope(code: .uploadBegin, messageID: 2, senderID: "w"),
+                payload: .uploadBegin(UploadBegin(attemptID: dispatch.attemptID, blob: blob, size: 100 << 20))))
+            var reason: String?
+            for _ in 0..<500 {
+                reason = try await service.report(runID: run).steps.first?.reason
+                if reason?.contains("disk full") == true { break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(reason == "waiting: coordinator disk full (300 MiB free, 356 MiB needed)", "\(String(describing: reason))")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/blobs/tmp").isEmpty, "nothing is written while it waits")
+
+            free.withLock { $0 = 10 << 30 }
+            guard case .uploadCredit(let credit)? = await next(where: { if case .uploadCredit = $0 { true } else { false } }) else {
+                Issue.record("the upload must go on once space is back")
+                return
+            }
+            #expect(credit.blob == blob && credit.offset == 0)
+            network.coordinator.close()
+            group.cancelAll()
+        }
+    }
+}

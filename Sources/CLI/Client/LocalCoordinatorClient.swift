@@ -93,5 +93,11 @@ struct LocalCoordinatorClient: CoordinatorClient {
         guard let source = service.blobPath(digest: digest) else { throw CLIError("no blob \(digest)") }
         try? FileManager.default.removeItem(atPath: path)
         try FileManager.default.copyItem(atPath: source, toPath: path)
+        // The copy is checked as the HTTP download is: a blob damaged on disk is quarantined.
+        if try SHA256Hasher.digest(ofFileAt: path).digest.hex != digest {
+            try? FileManager.default.removeItem(atPath: path)
+            await service.reportDamagedBlob(digest, foundBy: "copying it for a local download")
+            throw CLIError("blob \(digest) failed verification and was quarantined", exitCode: ExitStatus.unavailable)
+        }
     }
 }

@@ -67,6 +67,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
         valueName: "FILE"))
     var configFile: String?
 
+    @Flag(help: "Before starting, replace a damaged database with the newest backup under DATA_DIR/backups that passes quick_check (the damaged file is moved aside, never deleted).")
+    var recover = false
+
     @OptionGroup var datastores: DatastoreOptions
 
     @OptionGroup var logging: LogOptions
@@ -162,6 +165,15 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 transport = try await ZMQCoordinatorTransport(loop: loop, endpoint: listen, security: security)
             } catch {
                 throw CLIError("cannot listen for workers on \(listen): \(error)", exitCode: ExitStatus.unavailable)
+            }
+            if recover {
+                do {
+                    let outcome = try DatabaseRecovery.recover(dataDirectory: dataDirectory, now: Int64(Date().timeIntervalSince1970 * 1000))
+                    FileHandle.standardError.write(Data("conduit coordinator: \(outcome.summary)\n".utf8))
+                    logger.notice("\(outcome.summary)")
+                } catch let error as CoordinatorError {
+                    throw CLIError("conduit coordinator --recover: \(error.message)", exitCode: ExitStatus.unavailable)
+                }
             }
             let service: CoordinatorService
             do {

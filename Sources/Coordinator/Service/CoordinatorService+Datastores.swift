@@ -135,6 +135,9 @@ extension CoordinatorService {
                 do {
                     try Self.writeToDatastore(copy.manifest, from: blobs, at: copy.location)
                     outcomes.append((copy.output, .success(copy.location.fullPath)))
+                } catch let damage as DamagedBlobError {
+                    await self?.reportDamagedBlob(damage.digest.hex, foundBy: "copying output \(copy.output) of step \(step) to \(copy.location.fullPath)")
+                    outcomes.append((copy.output, .failure(damage)))
                 } catch {
                     outcomes.append((copy.output, .failure(error)))
                 }
@@ -173,9 +176,15 @@ extension CoordinatorService {
     /// temporary name and renamed over its own name, so a re-run replaces the files it wrote and no
     /// other file is removed. No link in the datastore is followed (one on the way, or where a file or
     /// folder goes, is refused, naming it), so the write stays inside the datastore's directory, which
-    /// is created when missing.
-    nonisolated static func writeToDatastore(_ manifest: TreeManifest, from blobs: BlobStore, at location: Datastores.Location) throws(ArtifactError) {
+    /// is created when missing. Every blob is checked against its digest first: a blob damaged on the
+    /// coordinator's disk never reaches a datastore (the caller quarantines it).
+    nonisolated static func writeToDatastore(_ manifest: TreeManifest, from blobs: BlobStore, at location: Datastores.Location) throws {
+        for entry in manifest.entries {
+            guard let digest = entry.digest, blobs.contains(digest) else { continue }
+            if try !blobs.verify(digest) { throw DamagedBlobError(digest: digest) }
+        }
         let root = try ConfinedDirectory(path: location.directory, label: "datastore \(location.datastore)", creating: true)
         try Snapshot.write(manifest, from: blobs, beneath: root, at: location.path)
     }
 }
+

@@ -133,6 +133,9 @@ extension CoordinatorService {
             if step.status == .queued, reason == nil, let need {
                 reason = dispatchPause.map { "waiting: \($0)" } ?? scheduler.waitingReason(need)
             }
+            if !step.status.isFinal, let attempt = runs[record.id]?.currentAttempt[step.name], let wait = uploadWaits[attempt] {
+                reason = "waiting: \(wait)"
+            }
             var seconds: Double?
             if let start = step.startedAt, let end = step.finishedAt, !step.reused { seconds = Double(end - start) / 1000 }
             var report = StepReport(

@@ -241,7 +241,8 @@ extension CoordinatorService {
     /// less than `minimumFreeBytes` free, and resumes once it has enough again.
     func checkDiskSpace() {
         guard let free = configuration.freeSpace(configuration.dataDirectory) else { return }
-        let minimum = configuration.minimumFreeBytes
+        // Uploads waiting for space need room for their bytes on top of the minimum.
+        let minimum = configuration.minimumFreeBytes + deferredUploads.reduce(Int64(0)) { $0 + max(0, $1.0.size) }
         if free < minimum {
             guard dispatchPause == nil else { return }
             let reason = "the coordinator's disk is full: \(free >> 20) MiB free under \(configuration.dataDirectory), at least \(minimum >> 20) MiB needed; dispatching is paused until space is freed"
@@ -255,6 +256,7 @@ extension CoordinatorService {
             for action in scheduler.on(.pause(false)) { handle(action) }
             let waiting = deferredUploads
             deferredUploads.removeAll()
+            uploadWaits.removeAll()
             for (begin, workerID, peer) in waiting where workers[workerID] != nil {
                 beginUpload(begin, workerID: workerID, peer: peer)
             }

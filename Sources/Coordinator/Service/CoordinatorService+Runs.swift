@@ -300,10 +300,20 @@ extension CoordinatorService {
     func verify(outputs: [String: String], expected: [String]) -> String? {
         for name in expected {
             guard let digestText = outputs[name] else { return "output \(name) was not recorded" }
-            guard let digest = Digest(hex: digestText), blobs.contains(digest) else { return "output \(name): manifest blob \(digestText.prefix(12)) missing" }
+            guard let digest = Digest(hex: digestText), blobs.contains(digest) else {
+                if let digest = Digest(hex: digestText), blobs.isQuarantined(digest) {
+                    return "output \(name): cached output blob \(digestText.prefix(12)) failed verification and was quarantined"
+                }
+                return "output \(name): manifest blob \(digestText.prefix(12)) missing"
+            }
             guard let manifest = try? loadManifest(digest) else { return "output \(name): manifest unreadable" }
             let missing = Snapshot.missingBlobs(of: manifest, in: blobs)
-            if let first = missing.first { return "output \(name): blob \(first.hex.prefix(12)) missing" }
+            if let first = missing.first {
+                if blobs.isQuarantined(first) {
+                    return "output \(name): cached output blob \(first.hex.prefix(12)) failed verification and was quarantined"
+                }
+                return "output \(name): blob \(first.hex.prefix(12)) missing"
+            }
         }
         return nil
     }

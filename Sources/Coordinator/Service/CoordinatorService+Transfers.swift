@@ -17,7 +17,7 @@ extension CoordinatorService {
         attempts[chunk.attemptID] = attempt
         let path = logPath(attemptID: chunk.attemptID)
         if !FileManager.default.fileExists(atPath: path) {
-            _ = FileManager.default.createFile(atPath: path, contents: nil)
+            _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
         }
         guard let handle = FileHandle(forWritingAtPath: path) else { return }
         defer { try? handle.close() }
@@ -49,7 +49,9 @@ extension CoordinatorService {
         // Requests of a fetch follow one another, so the checksummer is kept between them: one that
         // has to hash (the blob's chunk sums are not remembered) goes on where the last request left it.
         let key = uploadKey(request.blob, peer)
-        var checksums = fetchSenders.removeValue(forKey: key) ?? ChunkChecksummer(digest, size: size, in: blobs)
+        // Verifying: every byte served is hashed and the digest checked before the last chunk leaves,
+        // so a blob damaged on this disk is quarantined on its first read (see docs/data-plane.md).
+        var checksums = fetchSenders.removeValue(forKey: key) ?? ChunkChecksummer(digest, size: size, in: blobs, verifying: true)
         do {
             for _ in 0..<credit where offset < size {
                 let count = Int(min(Int64(configuration.chunkBytes), size - offset))
@@ -60,6 +62,13 @@ extension CoordinatorService {
                 send(.fetchChunk(chunk), to: peer, bulk: bytes)
                 offset += Int64(bytes.count)
             }
+        } catch where error.code == .hashMismatch {
+            quarantineDamagedBlob(digest, foundBy: "serving a fetch to \(peer)")
+            send(.fetchFailed(FetchFailed(
+                blob: request.blob,
+                reason: "blob \(request.blob.prefix(12)) failed verification on the coordinator and was quarantined; "
+                    + "the step that made it runs again on the next submission")), to: peer)
+            return
         } catch {
             send(.fetchFailed(FetchFailed(blob: request.blob, reason: "reading blob failed: \(error)")), to: peer)
             return
@@ -97,11 +106,18 @@ extension CoordinatorService {
             send(.uploadCredit(UploadCredit(blob: begin.blob, offset: existing.writer.offset, credit: configuration.creditChunks)), to: peer)
             return
         }
-        if dispatchPause != nil {
-            // The disk is full: the upload waits (the worker keeps the bytes) until space returns.
+        let needed = max(0, begin.size - blobs.partialSize(of: digest))
+        if dispatchPause != nil || !hasRoom(for: needed) {
+            // The disk is full, or would be with this blob: the upload waits (the worker keeps the
+            // bytes) until space returns, and its step says so.
+            let free = configuration.freeSpace(configuration.dataDirectory)
+            uploadWaits[begin.attemptID] = "coordinator disk full (\(free.map { "\($0 >> 20)" } ?? "?") MiB free, "
+                + "\((configuration.minimumFreeBytes + needed + (1 << 20) - 1) >> 20) MiB needed)"
             if !deferredUploads.contains(where: { $0.0.blob == begin.blob && $0.peer == peer }) {
                 deferredUploads.append((begin, workerID: workerID, peer: peer))
             }
+            checkDiskSpace()
+            bump()
             return
         }
         do {
@@ -119,6 +135,13 @@ extension CoordinatorService {
         } catch {
             send(.uploadStored(UploadStored(blob: begin.blob, ok: false, reason: "the coordinator cannot store it: \(error)")), to: peer)
         }
+    }
+
+    /// Whether `bytes` more can be written under the data directory and still leave
+    /// `minimumFreeBytes` free (true when the free space is unknown).
+    func hasRoom(for bytes: Int64) -> Bool {
+        guard let free = configuration.freeSpace(configuration.dataDirectory) else { return true }
+        return free - bytes >= configuration.minimumFreeBytes
     }
 
     /// Consecutive rewinds after which an upload fails: the link corrupts everything it carries.
@@ -180,7 +203,9 @@ extension CoordinatorService {
     func failUpload(_ key: String, _ state: UploadState, reason: String) {
         let blob = state.writer.expected.hex
         uploads[key] = nil
-        state.writer.close()
+        // The partial file goes too: a failed upload (a full disk, a link that damages everything)
+        // must not leave its bytes behind; the worker starts again from 0.
+        state.writer.discard()
         send(.uploadStored(UploadStored(blob: blob, ok: false, reason: reason)), to: state.peer)
         for waiter in uploadWaiters.removeValue(forKey: blob) ?? [] {
             send(.uploadStored(UploadStored(blob: blob, ok: false, reason: "a concurrent upload of the same blob failed: \(reason)")), to: waiter)

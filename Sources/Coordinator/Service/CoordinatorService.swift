@@ -22,6 +22,10 @@ public actor CoordinatorService: Service {
     var logger: Logger
     let logDirectory: String
     let lock: DataDirectoryLock
+    /// The database's backups (daily and on a clean shutdown; see `backUp(why:)`).
+    let backups: DatabaseBackups
+    /// When the newest backup was taken (wall-clock milliseconds), nil before the first.
+    var lastBackupAt: Int64?
 
     var runs: [String: ActiveRun] = [:]
     /// Recently finished runs as they ended (a finished run never changes), so that reports right
@@ -62,6 +66,9 @@ public actor CoordinatorService: Service {
     var dispatchPause: String?
     /// Uploads that arrived while dispatching was paused for disk space: answered on resume.
     var deferredUploads: [(UploadBegin, workerID: String, peer: PeerID)] = []
+    /// Attempt → why its upload waits (`coordinator disk full (N MiB free, M needed)`), shown as its
+    /// step's reason while it does.
+    var uploadWaits: [String: String] = [:]
     /// Attempts whose success was recorded (recent ones; older ones are looked up in the store),
     /// with the identity they were dispatched to, so that a repeated report from that identity is
     /// acknowledged again instead of rejected.
@@ -76,24 +83,65 @@ public actor CoordinatorService: Service {
     let startedAt = ContinuousClock.now
 
     /// Opens the store under `configuration.dataDirectory` and takes over `transport`.
+    ///
+    /// Directories it creates are mode 0700 and files 0600 (logs and outputs can hold secrets). The
+    /// database must pass `PRAGMA quick_check`, and an empty or missing database is refused in a data
+    /// directory that holds blobs (its history would silently be gone); both errors say how to
+    /// recover. Partial uploads a previous process left under `blobs/tmp/` are removed.
     public init(configuration: CoordinatorConfiguration, transport: any CoordinatorTransport, logger: Logger = Logger(label: "conduit.coordinator")) throws {
         let fileManager = FileManager.default
         let root = configuration.dataDirectory
+        let ownerOnly: [FileAttributeKey: Any] = [.posixPermissions: 0o700]
         do {
-            try fileManager.createDirectory(atPath: root, withIntermediateDirectories: true)
-            try fileManager.createDirectory(atPath: root + "/logs", withIntermediateDirectories: true)
+            for directory in [root, root + "/logs"] where !fileManager.fileExists(atPath: directory) {
+                try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: ownerOnly)
+            }
         } catch {
             throw CoordinatorError(.storage, "cannot create the data directory \(root): \(error.localizedDescription)")
         }
         self.lock = try DataDirectoryLock(directory: root)
         self.configuration = configuration
         lifecycle = AttemptLifecycle(timeoutMilliseconds: configuration.lossTimeoutMilliseconds)
-        self.store = try ConduitStore(path: root + "/conduit.sqlite")
+        let databasePath = root + "/conduit.sqlite"
+        let databaseSize = DatabaseBackups.fileSize(databasePath)
+        if databaseSize ?? 0 == 0, Self.holdsBlobs(root + "/blobs") {
+            throw CoordinatorError(
+                .storage,
+                "the database \(databasePath) is \(databaseSize == nil ? "missing" : "empty") but \(root)/blobs holds artifacts: "
+                    + "the history, cache index and worker keys it held are gone. Conduit did not start. Restore the newest "
+                    + "backup with `conduit coordinator --data-dir \(root) --recover`, or move \(root)/blobs aside to start empty")
+        }
+        do {
+            self.store = try ConduitStore(path: databasePath)
+        } catch let damage as StoreDamage {
+            throw CoordinatorError(
+                .storage,
+                "\(damage). Conduit did not start. Restore the newest backup that passes the check with "
+                    + "`conduit coordinator --data-dir \(root) --recover` (the damaged file is kept beside it), or move "
+                    + "\(databasePath) aside to start with an empty history")
+        }
         self.blobs = try BlobStore(root: root + "/blobs")
         self.transport = transport
         self.logger = logger
         self.logDirectory = root + "/logs"
+        self.backups = DatabaseBackups(dataDirectory: root)
+        // The first backup of a new data directory is due a day after it started (or at a clean shutdown).
+        self.lastBackupAt = backups.list().first?.takenAt ?? configuration.clock.wallMilliseconds()
+        let removed = blobs.removeTemporaryFiles()
+        if removed.files > 0 {
+            logger.info("removed \(removed.files) partial uploads (\(removed.bytes) bytes) left under \(blobs.tmpDirectory)")
+        }
         try store.markAllWorkersDisconnected()
+    }
+
+    /// Whether the blob store at `root` holds any finished blob (without listing all of them).
+    static func holdsBlobs(_ root: String) -> Bool {
+        let fileManager = FileManager.default
+        let directory = root + "/blobs"
+        for prefix in (try? fileManager.contentsOfDirectory(atPath: directory)) ?? [] {
+            if let names = try? fileManager.contentsOfDirectory(atPath: directory + "/" + prefix), !names.isEmpty { return true }
+        }
+        return false
     }
 
     /// Picks up the runs an earlier coordinator process left running (see `restoreRuns()`).
@@ -132,6 +180,7 @@ public actor CoordinatorService: Service {
             }
             group.cancelAll()
         }
+        backUp(why: "clean shutdown")
     }
 
     // MARK: Sending
@@ -190,6 +239,7 @@ public actor CoordinatorService: Service {
         queueDueRetries(now: wallNow())
         checkDiskSpace()
         logDeniedHandshakes()
+        if wallNow() - (lastBackupAt ?? 0) >= DatabaseBackups.interval { backUp(why: "daily") }
         for id in workers.keys.sorted() {
             guard let worker = workers[id] else { continue }
             send(.heartbeat(Heartbeat(runningAttempts: worker.running.sorted(), sequence: worker.heartbeatSequence)), to: worker.peer)

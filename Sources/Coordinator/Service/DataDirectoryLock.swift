@@ -12,7 +12,7 @@ final class DataDirectoryLock: Sendable {
     /// Takes the lock on `directory/coordinator.lock`, or throws naming the directory.
     init(directory: String) throws {
         let path = directory + "/coordinator.lock"
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             throw CoordinatorError(.storage, "cannot open \(path): \(String(cString: strerror(errno)))")
         }

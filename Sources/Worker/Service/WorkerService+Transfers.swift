@@ -170,6 +170,10 @@ extension WorkerService {
 
     func failFetch(_ blob: String, reason: String) {
         guard let state = fetches.removeValue(forKey: blob) else { return }
+        // What was received goes too (a writer closed to keep its partial file for a resume is not
+        // touched): the coordinator may have refused the blob because its copy failed verification,
+        // and the next fetch must not resume from bytes it sent before it found out.
+        state.writer?.discard()
         let error = WorkerError(.transfer, "fetching blob \(blob.prefix(12)) failed: \(reason)")
         for waiter in state.waiters { waiter.resume(throwing: error) }
     }

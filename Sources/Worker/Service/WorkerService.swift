@@ -71,8 +71,16 @@ public actor WorkerService: Service {
     /// Prepares the work directory and the local content cache.
     public init(configuration: WorkerConfiguration, transport: any WorkerTransport, logger: Logger = Logger(label: "conduit.worker")) throws {
         do {
-            try FileManager.default.createDirectory(atPath: configuration.workDirectory + "/attempts", withIntermediateDirectories: true)
-            try FileManager.default.createDirectory(atPath: configuration.workDirectory + "/cache/checkouts", withIntermediateDirectories: true)
+            // Owner only (0700): steps' inputs, outputs and logs can hold secrets. A work directory
+            // that already exists keeps its mode (the operator chose it).
+            let fileManager = FileManager.default
+            let ownerOnly: [FileAttributeKey: Any] = [.posixPermissions: 0o700]
+            if !fileManager.fileExists(atPath: configuration.workDirectory) {
+                try fileManager.createDirectory(atPath: configuration.workDirectory, withIntermediateDirectories: true, attributes: ownerOnly)
+            }
+            for sub in ["/attempts", "/cache", "/cache/checkouts"] where !fileManager.fileExists(atPath: configuration.workDirectory + sub) {
+                try fileManager.createDirectory(atPath: configuration.workDirectory + sub, withIntermediateDirectories: true, attributes: ownerOnly)
+            }
         } catch {
             throw WorkerError(.workspace, "cannot create the work directory \(configuration.workDirectory): \(error.localizedDescription)")
         }

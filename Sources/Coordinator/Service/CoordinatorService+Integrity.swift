@@ -1,0 +1,45 @@
+import Artifacts
+import Foundation
+import Logging
+
+extension CoordinatorService {
+    /// Moves a blob whose stored bytes no longer hash to its name to `blobs/quarantine/`, with a log
+    /// line saying who found it.
+    ///
+    /// The cache entries that use it are invalidated by that move: every cache hit checks that its
+    /// output blobs are present (`verify(outputs:)`), so the next submission that would have reused
+    /// one finds the blob quarantined, deletes the entry, runs the step again and records why
+    /// ("cached output blob … failed verification"). The re-run's upload stores the right bytes
+    /// under the name again.
+    func quarantineDamagedBlob(_ digest: Digest, foundBy: String) {
+        do {
+            guard let destination = try blobs.quarantine(digest) else { return }
+            manifestCache[digest] = nil
+            artifactSizes[digest.hex] = nil
+            logger.error(
+                "blob failed verification while \(foundBy): its bytes do not hash to its name; moved to \(destination). Cache entries that use it are invalid; the steps that made it run again",
+                metadata: ["blob": "\(digest.hex)"])
+        } catch {
+            logger.error("blob failed verification while \(foundBy) and could not be quarantined: \(error)", metadata: ["blob": "\(digest.hex)"])
+        }
+    }
+
+    /// Quarantines a blob that a reader outside the actor (an HTTP download) found damaged.
+    public func reportDamagedBlob(_ digest: String, foundBy: String) {
+        guard let digest = Digest(hex: digest) else { return }
+        quarantineDamagedBlob(digest, foundBy: foundBy)
+    }
+
+    /// Takes a database backup into `DATA_DIR/backups` (keeping the newest three); a failure is
+    /// logged, never fatal.
+    func backUp(why: String) {
+        let now = wallNow()
+        lastBackupAt = now
+        do {
+            let path = try backups.take(of: store, now: now)
+            logger.info("database backed up (\(why)) to \(path)")
+        } catch {
+            logger.error("database backup (\(why)) failed: \(error)")
+        }
+    }
+}
