@@ -116,3 +116,43 @@ struct UploadDiskSpaceTests {
         }
     }
 }
+
+/// An upload announcing an absurd size is refused; the coordinator keeps answering and dispatching.
+@Suite(.timeLimit(.minutes(1)))
+struct HostileUploadSizeTests {
+    @Test func anUploadOfAnAbsurdSizeIsRefusedAndNothingPauses() async throws {
+        let directory = try ProcessHarness.temporaryDirectory("conduit-upload-size")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let network = InMemoryNetwork()
+        let configuration = CoordinatorConfiguration(dataDirectory: directory, heartbeatInterval: .milliseconds(50), freeSpace: { _ in 10 << 30 })
+        let service = try CoordinatorService(configuration: configuration, transport: network.coordinator)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await service.run() }
+            let worker = network.connectWorker(identity: "w")
+            let inbox = MessageInbox(worker.events)
+            let capabilities = WorkerCapabilities(cores: 1, memoryBytes: 1 << 30, slots: 2, labels: [], hostname: "h")
+            worker.send(Message(envelope: Envelope(code: .hello, messageID: 1, senderID: "w"), payload: .hello(Hello(workerName: "w", capabilities: capabilities))))
+            #expect(try await inbox.first(.code(.welcome)) != nil)
+            let steps = ["a", "b"].map { PlannedStep(name: $0, commandTemplate: "true", command: CommandTemplate(segments: [.text("true")])) }
+            let plan = PipelinePlan(name: "p", sourceFile: "/p.yml", settings: PipelineSettings(), steps: steps, outputs: [])
+            let run = try await service.submit(SubmitRequest(planJSON: PlanJSON.encode(plan), localInputs: [:], code: [:], force: []), plan: plan)
+            guard case .dispatch(let dispatch)? = try await inbox.first(.code(.dispatch))?.payload else {
+                Issue.record("the step must be dispatched")
+                return
+            }
+            for size in [Int64.max, Int64.max - (1 << 20), 1 << 62] {
+                worker.send(Message(
+                    envelope: Envelope(code: .uploadBegin, messageID: 2, senderID: "w"),
+                    payload: .uploadBegin(UploadBegin(attemptID: dispatch.attemptID, blob: String(repeating: "ab", count: 32), size: size))))
+            }
+            #expect(try await inbox.count(.code(.uploadStored), atLeast: 3) == 3, "each absurd upload is answered")
+            #expect(!inbox.received.contains { if case .uploadStored(let stored) = $0.payload { stored.ok } else { false } })
+            let report = try await service.report(runID: run)
+            #expect(report.steps.allSatisfy { $0.reason?.contains("disk full") != true }, "\(report.steps)")
+            #expect(try await inbox.count(.code(.dispatch), atLeast: 2) == 2, "dispatching goes on")
+            inbox.stop()
+            network.coordinator.close()
+            group.cancelAll()
+        }
+    }
+}

@@ -32,12 +32,12 @@ struct WorkerIdentityServiceTests {
     }
 
     func withAuthenticatedCoordinator(
-        keys: [String: String], _ body: (InMemoryNetwork, CoordinatorService) async throws -> Void
+        keys: [String: String], clock: ServiceClock = .system, _ body: (InMemoryNetwork, CoordinatorService) async throws -> Void
     ) async throws {
         let directory = try ProcessHarness.temporaryDirectory("conduit-identity")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let network = InMemoryNetwork()
-        let configuration = CoordinatorConfiguration(dataDirectory: directory, heartbeatInterval: .milliseconds(50))
+        let configuration = CoordinatorConfiguration(dataDirectory: directory, heartbeatInterval: .milliseconds(50), clock: clock)
         let service = try CoordinatorService(configuration: configuration, transport: network.coordinator)
         try await service.enableWorkerAuthentication(WorkerAllowList())
         for (name, key) in keys.sorted(by: { $0.key < $1.key }) { _ = try await service.allowWorkerKey(key, name: name) }
@@ -129,17 +129,46 @@ struct WorkerIdentityServiceTests {
         }
     }
 
-    @Test func theSameKeyReplacesItsEarlierConnection() async throws {
+    @Test func aSecondLiveConnectionOfTheSameKeyServesBesideTheFirstAndMayTakeItsAttempts() async throws {
         let alice = try TestKeys.publicKey()
         try await withAuthenticatedCoordinator(keys: ["gpu-1": alice]) { network, service in
             let first = Connection(network.connectWorker(identity: "first", authenticatedKey: alice))
             first.hello("gpu-1")
             #expect(try await first.inbox.first(.code(.welcome)) != nil)
+            _ = try await submitOneStep(to: service)
+            guard case .dispatch(let dispatch)? = try await first.inbox.first(.code(.dispatch))?.payload else {
+                Issue.record("the step was not dispatched")
+                return
+            }
+            // Two workers sharing a key file and a host name: both serve; the attempts are their
+            // identity's, so the second may take over the first's.
+            let second = Connection(network.connectWorker(identity: "second", authenticatedKey: alice))
+            second.hello("gpu-1", running: [dispatch.attemptID])
+            #expect(try await second.inbox.first(.code(.welcome)) != nil)
+            #expect(!first.inbox.contains(.code(.refuse)), "a live connection of the same key was pushed off")
+            let connected = try await service.listWorkers().filter(\.connected).map(\.id).sorted()
+            #expect(connected.count == 2 && connected.first == "gpu-1" && connected.last?.hasPrefix("gpu-1#") == true, "\(connected)")
+            second.send(.attemptFinished(AttemptFinished(attemptID: dispatch.attemptID, outcome: .succeeded, startedAt: 0, endedAt: 1)))
+            #expect(try await second.inbox.first(.acknowledged(attemptID: dispatch.attemptID, accepted: true)) != nil)
+            first.inbox.stop()
+            second.inbox.stop()
+        }
+    }
+
+    @Test func theSameKeyReplacesItsSilentEarlierConnection() async throws {
+        let alice = try TestKeys.publicKey()
+        let clock = ManualClock()
+        try await withAuthenticatedCoordinator(keys: ["gpu-1": alice], clock: clock.serviceClock) { network, service in
+            let first = Connection(network.connectWorker(identity: "first", authenticatedKey: alice))
+            first.hello("gpu-1")
+            #expect(try await first.inbox.first(.code(.welcome)) != nil)
+            // Silent for a second (20 heartbeat intervals), well short of the loss timeout: a restarted
+            // worker whose old connection was not noticed gone yet.
+            clock.advance(by: 1000)
             let second = Connection(network.connectWorker(identity: "second", authenticatedKey: alice))
             second.hello("gpu-1")
             #expect(try await second.inbox.first(.code(.welcome)) != nil)
-            let told = try await first.inbox.first(.code(.refuse))
-            guard case .refuse(let refuse)? = told?.payload else {
+            guard case .refuse(let refuse)? = try await first.inbox.first(.code(.refuse))?.payload else {
                 Issue.record("the replaced connection was not told")
                 return
             }
@@ -148,6 +177,32 @@ struct WorkerIdentityServiceTests {
             #expect(connected.map(\.id) == ["gpu-1"], "\(connected)")
             first.inbox.stop()
             second.inbox.stop()
+        }
+    }
+
+    @Test func anotherKeyCannotTakeANameWhoseWorkerJustLeft() async throws {
+        let alice = try TestKeys.publicKey()
+        let mallory = try TestKeys.publicKey()
+        try await withAuthenticatedCoordinator(keys: ["gpu-1": alice, "mallory": mallory]) { network, service in
+            let victim = Connection(network.connectWorker(identity: "victim", authenticatedKey: alice))
+            victim.hello("gpu-1")
+            #expect(try await victim.inbox.first(.code(.welcome)) != nil)
+            victim.transport.close()
+            let deadline = ContinuousClock.now + .seconds(10)
+            while try await service.listWorkers().contains(where: { $0.id == "gpu-1" && $0.connected }), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            let squatter = Connection(network.connectWorker(identity: "squatter", authenticatedKey: mallory))
+            squatter.hello("gpu-1")
+            guard case .refuse(let refuse)? = try await squatter.inbox.first(.code(.refuse))?.payload else {
+                Issue.record("another key took the name of a worker that had just left")
+                return
+            }
+            #expect(refuse.reason.contains("disconnected"), "\(refuse.reason)")
+            let back = Connection(network.connectWorker(identity: "victim-2", authenticatedKey: alice))
+            back.hello("gpu-1")
+            #expect(try await back.inbox.first(.code(.welcome)) != nil, "the name's own key comes back")
+            for connection in [victim, squatter, back] { connection.inbox.stop() }
         }
     }
 }

@@ -76,6 +76,22 @@ struct ConnectionFloodTests {
             let answer = try await onThread { keptAlive.receive(until: "\"status\"", timeout: .seconds(20)) }
             #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
 
+            // After a first request, a second head sent a byte at a time must still arrive within the
+            // idle timeout: trickling does not keep the connection.
+            let trickling = try await RawConnection.open(1, from: "127.0.0.5", port: port)[0]
+            try trickling.send("GET /v1/health HTTP/1.1\r\nHost: conduit\r\n\r\n")
+            let first = try await onThread { trickling.receive(until: "\"status\"", timeout: .seconds(20)) }
+            #expect(first.hasPrefix("HTTP/1.1 200"), "\(first)")
+            let trickled = ContinuousClock.now
+            var bytes = Array("GET /v1/health HTTP/1.1\r\nHost: conduit\r\nX-Slow: ".utf8)
+            while !trickling.isClosedNow(), trickled.duration(to: .now) < .seconds(20) {
+                if bytes.isEmpty { bytes = Array("x".utf8) }
+                try? trickling.send(String(decoding: [bytes.removeFirst()], as: UTF8.self))
+                try await Task.sleep(for: .milliseconds(200))  // the attacker's pace, not a wait for the server
+            }
+            #expect(trickling.isClosedNow(), "a head trickled after a first request kept the connection for 20 s")
+            #expect(trickled.duration(to: .now) < .seconds(6), "closed after \(trickled.duration(to: .now))")
+
             let everything = silent + halfHead + [keptAlive]
             let started = ContinuousClock.now
             let closed = try await onThread { RawConnection.waitUntilClosed(everything, atLeast: everything.count, timeout: .seconds(30)) }

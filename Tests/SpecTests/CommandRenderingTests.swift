@@ -121,6 +121,13 @@ import TestKit
                         segments.append([.value(value), .inputPath("x"), .outputPath("y")][kind])
                     }
                 }
+                if Self.isArithmeticHazard(value), !shape.name.contains("comment") {
+                    // Refused in every context: see arithmeticEvaluationAnywhereCannotRunAValue.
+                    #expect(throws: CommandTemplateError.self) {
+                        try CommandTemplate(segments: segments).render(inputPaths: ["x": value], outputPaths: ["y": value])
+                    }
+                    continue
+                }
                 let rendered = try CommandTemplate(segments: segments).render(inputPaths: ["x": value], outputPaths: ["y": value])
                 let (fields, error, status) = try scratch.run(rendered)
                 let context = "round \(round), \(shape.name), value \(value.debugDescription), command \(rendered.command.debugDescription)"
@@ -129,6 +136,58 @@ import TestKit
                 #expect(!FileManager.default.fileExists(atPath: scratch.marker), "\(context) ran a command")
             }
         }
+    }
+
+    /// A `[` followed by `$` or a backquote: what arithmetic evaluation would run.
+    static func isArithmeticHazard(_ value: String) -> Bool {
+        guard let bracket = value.firstIndex(of: "[") else { return false }
+        return value[bracket...].contains { $0 == "$" || $0 == "`" }
+    }
+
+    /// bash evaluates as arithmetic, and so runs the command substitutions of array subscripts in,
+    /// the operands of `[[ -eq ]]`, `let` and `declare -i`, whatever their quoting; such a value is
+    /// refused wherever it goes (at load time for a literal, at run time for a path), and a value
+    /// with a subscript that expands nothing still reaches the program.
+    @Test(arguments: [
+        #"[[ '${{inputs.v}}' -eq 1 ]]; echo done"#,
+        #"[[ "${{inputs.v}}" -gt 0 ]]; echo done"#,
+        #"let 'x=${{inputs.v}}'; echo done"#,
+        #"declare -i y='${{inputs.v}}'; echo done"#,
+        #"echo ${{inputs.v}}"#,
+    ])
+    func arithmeticEvaluationAnywhereCannotRunAValue(command: String) throws {
+        let scratch = try Scratch()
+        for value in ["a[$(touch \(scratch.marker))]", "a[`touch \(scratch.marker)`]", "x[${y:=1}]"] {
+            let yaml = """
+                type: pipeline
+                jobs:
+                  a:
+                    command: \(command.debugDescription)
+                    inputs: {v: \(value.debugDescription)}
+                """
+            #expect(throws: (any Error).self, "\(command) with \(value)") { try Fixture.load(yaml) }
+            let segments = try Self.segments(of: command, value: value)
+            #expect(throws: CommandTemplateError.self) { try CommandTemplate(segments: segments).render(inputPaths: [:], outputPaths: [:]) }
+            let asPath = segments.map { segment -> CommandTemplate.Segment in
+                if case .value = segment { .inputPath("x") } else { segment }
+            }
+            #expect(throws: CommandTemplateError.self) { try CommandTemplate(segments: asPath).render(inputPaths: ["x": value], outputPaths: [:]) }
+        }
+        #expect(!FileManager.default.fileExists(atPath: scratch.marker))
+        let plain = try CommandTemplate(segments: try Self.segments(of: command, value: "a[1]")).render(inputPaths: [:], outputPaths: [:])
+        _ = try scratch.run(plain)
+        #expect(!FileManager.default.fileExists(atPath: scratch.marker))
+    }
+
+    /// `command` split at `${{inputs.v}}`, with `value` in its place.
+    static func segments(of command: String, value: String) throws -> [CommandTemplate.Segment] {
+        let parts = command.components(separatedBy: "${{inputs.v}}")
+        var segments: [CommandTemplate.Segment] = []
+        for (index, part) in parts.enumerated() {
+            if !part.isEmpty { segments.append(.text(part)) }
+            if index < parts.count - 1 { segments.append(.value(value)) }
+        }
+        return segments
     }
 
     @Test func aSingleQuotedValueReachesThePythonSourceAsAzureRendersIt() throws {

@@ -19,7 +19,8 @@ public struct AttemptLifecycle: Sendable {
         public let owner: WorkerIdentity
         /// The connected worker (registration id) holding it; nil while it is an orphan.
         public fileprivate(set) var holder: String?
-        /// When its holder last confirmed it, or when it was dispatched, re-attached or orphaned.
+        /// When its holder last confirmed it, or when it was dispatched or re-attached (orphaning it
+        /// does not move this: its lease runs on from the last confirmation).
         public fileprivate(set) var confirmedAt: Int64
         /// Set while it is an orphan: how it is classified if it is given up.
         public fileprivate(set) var orphan: Orphan?

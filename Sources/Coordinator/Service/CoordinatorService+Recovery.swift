@@ -16,6 +16,9 @@ import Transport
 extension CoordinatorService {
     // MARK: Leases
 
+    /// The most attempt ids of one hello or heartbeat that are looked at.
+    static let maximumClaims = 4096
+
     /// Whether `attemptID` is dispatched and its step's current attempt.
     func isCurrent(_ attemptID: String) -> Bool {
         guard let attempt = attempts[attemptID], attempt.record != nil else { return false }
@@ -35,6 +38,9 @@ extension CoordinatorService {
     /// tells the scheduler).
     func claim(_ attemptIDs: [String], workerID: String, now: Int64) -> (held: [String], reattached: [String]) {
         guard let worker = workers[workerID] else { return ([], []) }
+        // A worker holds its slots' attempts and a few reports: a list far longer is not one, and each
+        // id may cost a read of the store.
+        let attemptIDs = Array(attemptIDs.prefix(Self.maximumClaims))
         var committed: Set<String> = []
         for attemptID in Set(attemptIDs) {
             if lifecycle.leases[attemptID] != nil, !isCurrent(attemptID) { forget(attemptID) }
@@ -241,8 +247,10 @@ extension CoordinatorService {
     /// less than `minimumFreeBytes` free, and resumes once it has enough again.
     func checkDiskSpace() {
         guard let free = configuration.freeSpace(configuration.dataDirectory) else { return }
-        // Uploads waiting for space need room for their bytes on top of the minimum.
-        let minimum = configuration.minimumFreeBytes + deferredUploads.reduce(Int64(0)) { $0 + max(0, $1.0.size) }
+        // Uploads waiting for space are begun again one by one as they fit (retryDeferredUploads):
+        // one that never fits must not keep the whole coordinator paused.
+        let minimum = configuration.minimumFreeBytes
+        defer { retryDeferredUploads() }
         if free < minimum {
             guard dispatchPause == nil else { return }
             let reason = "the coordinator's disk is full: \(free >> 20) MiB free under \(configuration.dataDirectory), at least \(minimum >> 20) MiB needed; dispatching is paused until space is freed"
@@ -254,12 +262,6 @@ extension CoordinatorService {
             dispatchPause = nil
             logger.notice("disk space is back (\(free >> 20) MiB free); dispatching resumes")
             for action in scheduler.on(.pause(false)) { handle(action) }
-            let waiting = deferredUploads
-            deferredUploads.removeAll()
-            uploadWaits.removeAll()
-            for (begin, workerID, peer) in waiting where workers[workerID] != nil {
-                beginUpload(begin, workerID: workerID, peer: peer)
-            }
             bump()
         }
     }

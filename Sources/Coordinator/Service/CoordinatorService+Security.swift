@@ -15,6 +15,11 @@ struct WorkerSecurity {
     /// Refusals already logged, as `who|reason`: each is logged once (a refused worker retries
     /// every second, and a log line each time would bury everything else).
     var loggedRefusals: Set<String> = []
+    /// How many refusals ``loggedRefusals`` remembers.
+    static let refusalMemory = 1024
+    /// Refusals past that bound, not yet reported in a summary line, and when the last one went out.
+    var unloggedRefusals = 0
+    var lastUnloggedReport: Int64 = 0
 }
 
 extension CoordinatorService {
@@ -110,7 +115,7 @@ extension CoordinatorService {
     ) {
         send(.refuse(Refuse(reason: reason)), to: peer, cause: cause)
         let who = WorkerIdentity(key: key, name: name)
-        guard security.loggedRefusals.insert("\(who.stored)|\(reason)").inserted else { return }
+        guard noteRefusal("\(who.stored)|\(reason)") else { return }
         var metadata: Logger.Metadata = ["identity": "\(who)", "name": "\(name)", "peer": "\(peer)"]
         if let holder { metadata["holder"] = "\(holder)" }
         logger.warning("refused a worker's registration: \(reason)", metadata: metadata)
@@ -121,7 +126,12 @@ extension CoordinatorService {
     /// their own handshake monitor).
     func logDeniedHandshakes() {
         guard let allowList = security.allowList else { return }
-        for key in allowList.recentlyDenied where security.loggedRefusals.insert("key:\(key)|handshake").inserted {
+        if security.unloggedRefusals > 0, wallNow() - security.lastUnloggedReport >= 60_000 {
+            logger.warning("\(security.unloggedRefusals) more worker refusals (new keys or names) were not logged one by one")
+            security.unloggedRefusals = 0
+            security.lastUnloggedReport = wallNow()
+        }
+        for key in allowList.recentlyDenied where noteRefusal("key:\(key)|handshake") {
             logger.warning(
                 "refused a worker's handshake: its key is not allowed; allow it with `conduit workers allow KEY.public --name NAME`",
                 metadata: ["key": "\(key)"])
@@ -151,6 +161,19 @@ extension CoordinatorService {
     }
 
     // MARK: Helpers
+
+    /// Whether a refusal is new and may be logged on its own line. The memory of refusals is
+    /// bounded: anyone who reaches the endpoint can make up keys, so past the bound refusals are
+    /// only counted, and the count is logged once a minute.
+    private func noteRefusal(_ entry: String) -> Bool {
+        if security.loggedRefusals.contains(entry) { return false }
+        guard security.loggedRefusals.count < WorkerSecurity.refusalMemory else {
+            security.unloggedRefusals += 1
+            return false
+        }
+        security.loggedRefusals.insert(entry)
+        return true
+    }
 
     /// The connected workers registered with `key`, sorted.
     private func workerIDs(usingKey key: String) -> [String] {

@@ -106,10 +106,14 @@ extension CoordinatorService {
             send(.uploadCredit(UploadCredit(blob: begin.blob, offset: existing.writer.offset, credit: configuration.creditChunks)), to: peer)
             return
         }
+        guard begin.size <= Self.maximumUploadBytes else {
+            send(.uploadStored(UploadStored(blob: begin.blob, ok: false, reason: "a blob of \(begin.size) bytes is larger than the coordinator stores (at most \(Self.maximumUploadBytes >> 40) TiB)")), to: peer)
+            return
+        }
         let needed = max(0, begin.size - blobs.partialSize(of: digest))
         if dispatchPause != nil || !hasRoom(for: needed) {
             // The disk is full, or would be with this blob: the upload waits (the worker keeps the
-            // bytes) until space returns, and its step says so.
+            // bytes) until space returns, and its step says so. Retried at every tick (checkDiskSpace).
             let free = configuration.freeSpace(configuration.dataDirectory)
             uploadWaits[begin.attemptID] = "coordinator disk full (\(free.map { "\($0 >> 20)" } ?? "?") MiB free, "
                 + "\((configuration.minimumFreeBytes + needed + (1 << 20) - 1) >> 20) MiB needed)"
@@ -137,11 +141,41 @@ extension CoordinatorService {
         }
     }
 
+    /// The largest blob an upload may announce (1 PiB): a bound that keeps the disk-space arithmetic
+    /// far from overflowing whatever a worker sends.
+    static let maximumUploadBytes: Int64 = 1 << 50
+
     /// Whether `bytes` more can be written under the data directory and still leave
     /// `minimumFreeBytes` free (true when the free space is unknown).
     func hasRoom(for bytes: Int64) -> Bool {
         guard let free = configuration.freeSpace(configuration.dataDirectory) else { return true }
         return free - bytes >= configuration.minimumFreeBytes
+    }
+
+    /// Begins again the uploads that waited for disk space and now fit; forgets those whose worker
+    /// or attempt is gone. One upload that can never fit waits alone (its step says so) and holds
+    /// nothing else up.
+    func retryDeferredUploads() {
+        guard dispatchPause == nil, !deferredUploads.isEmpty, !retryingUploads else { return }
+        retryingUploads = true
+        defer { retryingUploads = false }
+        var ready: [(UploadBegin, workerID: String, peer: PeerID)] = []
+        var still: [(UploadBegin, workerID: String, peer: PeerID)] = []
+        for entry in deferredUploads {
+            let (begin, workerID, _) = entry
+            guard workers[workerID] != nil, currentAttempt(begin.attemptID, workerID: workerID) != nil,
+                  let digest = Digest(hex: begin.blob) else {
+                uploadWaits[begin.attemptID] = nil
+                continue
+            }
+            if hasRoom(for: max(0, begin.size - blobs.partialSize(of: digest))) { ready.append(entry) } else { still.append(entry) }
+        }
+        deferredUploads = still
+        for (begin, workerID, peer) in ready {
+            uploadWaits[begin.attemptID] = nil
+            beginUpload(begin, workerID: workerID, peer: peer)
+        }
+        if !ready.isEmpty { bump() }
     }
 
     /// Consecutive rewinds after which an upload fails: the link corrupts everything it carries.

@@ -27,6 +27,11 @@ extension CoordinatorService {
         }
     }
 
+    /// The heartbeat interval in milliseconds.
+    var heartbeatMilliseconds: Int64 {
+        configuration.heartbeatInterval.components.seconds * 1000 + configuration.heartbeatInterval.components.attoseconds / 1_000_000_000_000_000
+    }
+
     /// Attempts that end sooner than this (worker clock, dispatch to end) let their worker be
     /// sent attempts ahead of its slots.
     static let shortStepMilliseconds: Int64 = 1000
@@ -88,7 +93,8 @@ extension CoordinatorService {
         }
         let name = hello.workerName.isEmpty ? "worker" : hello.workerName
         let identity = WorkerIdentity(key: key, name: name)
-        if let holder = workers.values.first(where: { $0.name == name }) {
+        var id = name
+        if let holder = workers.values.filter({ $0.name == name }).min(by: { $0.id < $1.id }) {
             guard holder.identity == identity else {
                 // A name is a label, not a credential: another key may not take it over (nor the
                 // attempts that went to it).
@@ -96,12 +102,26 @@ extension CoordinatorService {
                 refuseRegistration(reason, key: key, name: name, peer: peer, cause: envelope.messageID, holder: holder.identity)
                 return
             }
-            // The same worker again (restarted, or reconnected before its old connection was
-            // noticed gone): the new connection replaces the old one, which is told to stop.
-            send(.refuse(Refuse(reason: "a newer connection of this worker (\(name)) replaced this one")), to: holder.peer)
-            removeWorker(id: holder.id, reason: "replaced by a newer connection of the same worker")
+            if monotonicNow() - holder.lastSeen > 2 * heartbeatMilliseconds {
+                // The same worker again, whose old connection went silent (it restarted): the new
+                // connection replaces the old one, which is told to stop should it still listen.
+                send(.refuse(Refuse(reason: "a newer connection of this worker (\(name)) replaced this one")), to: holder.peer)
+                removeWorker(id: holder.id, reason: "replaced by a newer connection of the same worker")
+            } else {
+                // Two live connections of one identity and name (two workers sharing a key file and a
+                // host name): both serve, the second under its own registration id. Either may re-attach
+                // the other's attempts, which belong to their shared identity.
+                workerCounter += 1
+                id = "\(name)#\(workerCounter)"
+            }
+        } else if let recent = recentNames[name], recent.identity != identity,
+                  monotonicNow() - recent.leftAt < configuration.lossTimeoutMilliseconds {
+            // Its last holder left moments ago and may be on its way back (a restart, a network
+            // blip): the name stays its own for as long as its attempts' leases would.
+            let reason = "the worker name \(name) belongs to a worker with another key that disconnected \((monotonicNow() - recent.leftAt) / 1000) s ago; give this worker its own --name"
+            refuseRegistration(reason, key: key, name: name, peer: peer, cause: envelope.messageID, holder: recent.identity)
+            return
         }
-        let id = name
         let now = wallNow()
         workers[id] = ConnectedWorker(
             id: id, name: name, peer: peer, capabilities: hello.capabilities, lastSeen: monotonicNow(), firstSeen: now, key: key
@@ -114,7 +134,7 @@ extension CoordinatorService {
             logger.error("could not record worker \(id): \(error)")
         }
         logger.info("worker joined", metadata: ["worker": "\(id)", "slots": "\(hello.capabilities.slots)", "labels": "\(hello.capabilities.labels)"])
-        let interval = Int(configuration.heartbeatInterval.components.seconds * 1000 + configuration.heartbeatInterval.components.attoseconds / 1_000_000_000_000_000)
+        let interval = Int(heartbeatMilliseconds)
         // The worker's lease ends well before this coordinator gives an attempt up (8 s of 10 s).
         let lease = Int(configuration.lossTimeoutMilliseconds * 4 / 5)
         send(.welcome(Welcome(workerID: id, heartbeatIntervalMilliseconds: interval, leaseMilliseconds: lease)), to: peer, cause: envelope.messageID)
@@ -131,6 +151,8 @@ extension CoordinatorService {
     func removeWorker(id: String, reason: String) {
         guard let worker = workers.removeValue(forKey: id) else { return }
         workerIDsByPeer[worker.peer] = nil
+        if recentNames.count >= 10_000 { recentNames.removeAll(keepingCapacity: true) }
+        recentNames[worker.name] = (worker.identity, monotonicNow())
         for (key, upload) in uploads where upload.peer == worker.peer {
             upload.writer.close()
             uploads[key] = nil

@@ -46,6 +46,11 @@ public actor CoordinatorService: Service {
     /// Worker authentication: the allow-list and the key each worker registered with.
     var security = WorkerSecurity()
     var attempts: [String: ActiveAttempt] = [:]
+    /// Registration ids for a second live connection of one worker (`NAME#N`).
+    var workerCounter = 0
+    /// Worker name → the identity that last held it and when it left (monotonic ms): another key
+    /// may not take a name for the loss timeout after its worker left (bounded).
+    var recentNames: [String: (identity: WorkerIdentity, leftAt: Int64)] = [:]
     /// Every dispatched attempt's lease: whose it is, who holds it, when it was last confirmed.
     var lifecycle: AttemptLifecycle
     /// artifact digest → the bytes its files hold (for placing steps near their inputs).
@@ -69,6 +74,8 @@ public actor CoordinatorService: Service {
     /// Attempt → why its upload waits (`coordinator disk full (N MiB free, M needed)`), shown as its
     /// step's reason while it does.
     var uploadWaits: [String: String] = [:]
+    /// Set while deferred uploads are begun again (so that one deferred again does not recurse).
+    var retryingUploads = false
     /// Attempts whose success was recorded (recent ones; older ones are looked up in the store),
     /// with the identity they were dispatched to, so that a repeated report from that identity is
     /// acknowledged again instead of rejected.

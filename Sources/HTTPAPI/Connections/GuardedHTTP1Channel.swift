@@ -18,7 +18,7 @@ struct GuardedHTTP1Channel: ServerChildChannel {
         self.inner = HTTP1Channel(
             responder: responder,
             configuration: .init(
-                additionalChannelHandlers: [RequestHeadTimeoutHandler(timeout: headTimeout, logger: logger)],
+                additionalChannelHandlers: [RequestHeadTimeoutHandler(timeout: headTimeout, nextRequestTimeout: TimeAmount(settings.idleTimeout), logger: logger)],
                 idleTimeout: TimeAmount(settings.idleTimeout)))
         self.connections = connections
     }

@@ -2,21 +2,25 @@ import Logging
 import NIOCore
 import NIOHTTPTypes
 
-/// Closes a connection that has not delivered a complete request head within `timeout` of opening, so that
-/// connections that never send a request (or send it a byte at a time) cannot hold a descriptor.
-///
-/// Once the first head has arrived, Hummingbird's idle timeout takes over between requests.
-final class RequestHeadTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {
+/// Closes a connection that has not delivered a complete request head within `timeout` of opening, or
+/// within `nextRequestTimeout` of the end of its previous response, so that connections that never send
+/// a request (or send one a byte at a time, before or after a first request) cannot hold a descriptor.
+/// Trickling bytes do not move either deadline: the whole head must arrive in time.
+final class RequestHeadTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
 
     let timeout: TimeAmount
+    let nextRequestTimeout: TimeAmount
     let logger: Logger
     private var timer: Scheduled<Void>?
     private var headArrived = false
 
-    init(timeout: TimeAmount, logger: Logger) {
+    init(timeout: TimeAmount, nextRequestTimeout: TimeAmount, logger: Logger) {
         self.timeout = timeout
+        self.nextRequestTimeout = nextRequestTimeout
         self.logger = logger
     }
 
@@ -46,9 +50,18 @@ final class RequestHeadTimeoutHandler: ChannelInboundHandler, RemovableChannelHa
         context.fireChannelRead(data)
     }
 
-    private func arm(_ context: ChannelHandlerContext) {
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = Self.unwrapOutboundIn(data) {
+            // The response is complete: the next request's head must arrive in its own time.
+            headArrived = false
+            arm(context, within: nextRequestTimeout)
+        }
+        context.write(data, promise: promise)
+    }
+
+    private func arm(_ context: ChannelHandlerContext, within limit: TimeAmount? = nil) {
         guard timer == nil, !headArrived else { return }
-        let timeout = timeout
+        let timeout = limit ?? timeout
         let logger = logger
         timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
             logger.debug("HTTP: closing a connection that sent no complete request head in \(timeout)",

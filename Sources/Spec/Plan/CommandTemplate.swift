@@ -53,7 +53,8 @@ public struct CommandTemplate: Sendable, Codable, Hashable {
     }
 
     /// Checks that every value can be placed safely, before any path is known: the quoting can be
-    /// followed, and values inside arithmetic are integers (a data path there never is).
+    /// followed, values inside arithmetic are integers (a data path there never is), and no value is
+    /// one that arithmetic evaluation elsewhere would run (see ``checkArithmeticHazard(_:segment:)``).
     ///
     /// - Throws: ``CommandTemplateError`` naming the place and how to write it instead.
     public func validate() throws(CommandTemplateError) {
@@ -62,6 +63,9 @@ public struct CommandTemplate: Sendable, Codable, Hashable {
         for (index, context) in layout.contexts where context == .arithmetic {
             let value = if case .value(let value) = segments[index] { value } else { "a data path" }
             try Self.checkInteger(value, segment: segments[index])
+        }
+        for (index, context) in layout.contexts where context != .comment {
+            if case .value(let value) = segments[index] { try Self.checkArithmeticHazard(value, segment: segments[index]) }
         }
     }
 
@@ -134,6 +138,7 @@ public struct CommandTemplate: Sendable, Codable, Hashable {
                 output.append(byte)
             case .slot(let index):
                 let text = value(segments[index])
+                if layout.contexts[index] != .comment { try Self.checkArithmeticHazard(text, segment: segments[index]) }
                 let written: String
                 switch layout.contexts[index] ?? .comment {
                 case .unquoted(let bareLeft, let bareRight):
@@ -244,6 +249,27 @@ public struct CommandTemplate: Sendable, Codable, Hashable {
     private static func isValue(_ segment: Segment) -> Bool {
         if case .text = segment { return false }
         return true
+    }
+
+    /// Refuses a value that bash would run if it evaluated it as arithmetic: not only inside `$(( ))`
+    /// but in the operands of `[[ A -eq B ]]` (and `-ne`, `-lt`, ...), the arguments of `let` and of
+    /// `declare -i`, array subscripts, and variables declared integer, all of which the command may
+    /// do with a value in any quoting. Arithmetic evaluation runs a command only through an array
+    /// subscript that expands (`a[$(cmd)]`, ``a[`cmd`]``, `a[${x:=...}]`), so a value with a `[`
+    /// followed by a `$` or a backquote is refused wherever it goes; any other value is inert there.
+    static func checkArithmeticHazard(_ value: String, segment: Segment) throws(CommandTemplateError) {
+        guard let bracket = value.utf8.firstIndex(of: UInt8(ascii: "[")),
+              value.utf8[bracket...].contains(where: { $0 == UInt8(ascii: "$") || $0 == UInt8(ascii: "`") }) else { return }
+        let what = switch segment {
+        case .inputPath(let name): "the path of input '\(name)'"
+        case .outputPath(let name): "the path of output '\(name)'"
+        default: "the value \(value.count > 40 ? String(value.prefix(40)).debugDescription + "…" : value.debugDescription)"
+        }
+        throw CommandTemplateError(
+            .arithmeticHazard,
+            "\(what) has a `[` followed by `$` or a backquote: were the command to evaluate it as shell arithmetic "
+                + "(`[[ X -eq N ]]`, `let`, `declare -i`, an array subscript), bash would run what it names, so Conduit "
+                + "refuses it; pass such text in a file input instead")
     }
 
     private static func checkInteger(_ value: String, segment: Segment) throws(CommandTemplateError) {

@@ -37,5 +37,8 @@ extension CommandTemplateError {
         public static let unsupportedPlace = Code(rawValue: "unsupported_place")
         /// A value inside shell arithmetic is not a plain integer.
         public static let notAnInteger = Code(rawValue: "not_an_integer")
+        /// A value that bash would run if the command evaluated it as arithmetic anywhere (an array
+        /// subscript holding `$` or a backquote, as in `a[$(cmd)]`).
+        public static let arithmeticHazard = Code(rawValue: "arithmetic_hazard")
     }
 }
