@@ -59,7 +59,9 @@ struct WorkerIdentityServiceTests {
     @Test func aLyingWorkerCannotTakeANameOrAnAttemptThatIsNotItsKeys() async throws {
         let alice = try TestKeys.publicKey()
         let mallory = try TestKeys.publicKey()
-        try await withAuthenticatedCoordinator(keys: ["gpu-1": alice, "mallory": mallory]) { network, service in
+        // The clock stands still: no lease runs out and no worker falls silent, however slow the machine.
+        let clock = ManualClock()
+        try await withAuthenticatedCoordinator(keys: ["gpu-1": alice, "mallory": mallory], clock: clock.serviceClock) { network, service in
             let victim = Connection(network.connectWorker(identity: "victim", authenticatedKey: alice))
             victim.hello("gpu-1")
             #expect(try await victim.inbox.first(.code(.welcome)) != nil)
@@ -131,7 +133,9 @@ struct WorkerIdentityServiceTests {
 
     @Test func aSecondLiveConnectionOfTheSameKeyServesBesideTheFirstAndMayTakeItsAttempts() async throws {
         let alice = try TestKeys.publicKey()
-        try await withAuthenticatedCoordinator(keys: ["gpu-1": alice]) { network, service in
+        // The clock stands still: the first connection is never silent, however slow the machine.
+        let clock = ManualClock()
+        try await withAuthenticatedCoordinator(keys: ["gpu-1": alice], clock: clock.serviceClock) { network, service in
             let first = Connection(network.connectWorker(identity: "first", authenticatedKey: alice))
             first.hello("gpu-1")
             #expect(try await first.inbox.first(.code(.welcome)) != nil)
@@ -183,7 +187,8 @@ struct WorkerIdentityServiceTests {
     @Test func anotherKeyCannotTakeANameWhoseWorkerJustLeft() async throws {
         let alice = try TestKeys.publicKey()
         let mallory = try TestKeys.publicKey()
-        try await withAuthenticatedCoordinator(keys: ["gpu-1": alice, "mallory": mallory]) { network, service in
+        let clock = ManualClock()
+        try await withAuthenticatedCoordinator(keys: ["gpu-1": alice, "mallory": mallory], clock: clock.serviceClock) { network, service in
             let victim = Connection(network.connectWorker(identity: "victim", authenticatedKey: alice))
             victim.hello("gpu-1")
             #expect(try await victim.inbox.first(.code(.welcome)) != nil)

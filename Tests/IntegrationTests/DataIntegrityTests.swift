@@ -137,11 +137,27 @@ struct DatabaseRecoveryCommandTests {
         let backups = try FileManager.default.contentsOfDirectory(atPath: data + "/backups").filter { $0.hasSuffix("Z.sqlite") }
         #expect(backups.count == 1, "a clean shutdown takes a backup: \(backups)")
 
-        // Damage the last page of the database (nothing reads it on start).
+        // Damage the root page of the worker keys table (nothing reads it before the check at start;
+        // the last page of the file may be a free page, whose damage no check sees).
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        probe.arguments = [
+            "python3", "-c",
+            // Checkpointed first, so the page is read from the database file, not from the write-ahead log.
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('pragma wal_checkpoint(truncate)'); "
+                + "print(c.execute('pragma page_size').fetchone()[0], c.execute(\"select rootpage from sqlite_master where name = 'worker_keys'\").fetchone()[0])",
+            data + "/conduit.sqlite",
+        ]
+        let output = Pipe()
+        probe.standardOutput = output
+        try probe.run()
+        probe.waitUntilExit()
+        let numbers = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .split(separator: " ").compactMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        try #require(numbers.count == 2 && numbers[1] > 1, "page size and root page: \(numbers)")
         let handle = try #require(FileHandle(forUpdatingAtPath: data + "/conduit.sqlite"))
-        let size = try handle.seekToEnd()
-        try handle.seek(toOffset: size - 4096)
-        try handle.write(contentsOf: Data(repeating: 0xA5, count: 4096))
+        try handle.seek(toOffset: (numbers[1] - 1) * numbers[0])
+        try handle.write(contentsOf: Data(repeating: 0xA5, count: Int(numbers[0])))
         try handle.close()
 
         let refused = try ChildHandle(name: "coordinator", executable: executable, arguments: try arguments())
