@@ -260,29 +260,28 @@ public struct CommandTemplate: Sendable, Codable, Hashable {
     static func checkArithmeticHazard(_ value: String, segment: Segment) throws(CommandTemplateError) {
         guard let bracket = value.utf8.firstIndex(of: UInt8(ascii: "[")),
               value.utf8[bracket...].contains(where: { $0 == UInt8(ascii: "$") || $0 == UInt8(ascii: "`") }) else { return }
-        let what = switch segment {
+        throw CommandTemplateError(
+            .arithmeticHazard,
+            "\(describe(value, segment: segment)) has a `[` followed by `$` or a backquote: were the command to evaluate it as shell arithmetic "
+                + "(`[[ X -eq N ]]`, `let`, `declare -i`, an array subscript), bash would run what it names, so Conduit "
+                + "refuses it; pass such text in a file input instead")
+    }
+
+    /// How an error names a value: `the path of input 'x'`, or the value itself (shortened).
+    private static func describe(_ value: String, segment: Segment) -> String {
+        switch segment {
         case .inputPath(let name): "the path of input '\(name)'"
         case .outputPath(let name): "the path of output '\(name)'"
         default: "the value \(value.count > 40 ? String(value.prefix(40)).debugDescription + "…" : value.debugDescription)"
         }
-        throw CommandTemplateError(
-            .arithmeticHazard,
-            "\(what) has a `[` followed by `$` or a backquote: were the command to evaluate it as shell arithmetic "
-                + "(`[[ X -eq N ]]`, `let`, `declare -i`, an array subscript), bash would run what it names, so Conduit "
-                + "refuses it; pass such text in a file input instead")
     }
 
     private static func checkInteger(_ value: String, segment: Segment) throws(CommandTemplateError) {
         let digits = value.first == "-" || value.first == "+" ? value.dropFirst() : value[...]
         guard !digits.isEmpty, digits.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else {
-            let what = switch segment {
-            case .inputPath(let name): "the path of input '\(name)'"
-            case .outputPath(let name): "the path of output '\(name)'"
-            default: "the value \(value.count > 40 ? String(value.prefix(40)).debugDescription + "…" : value.debugDescription)"
-            }
             throw CommandTemplateError(
                 .notAnInteger,
-                "\(what) sits inside shell arithmetic ($(( )), $[ ] or (( ))), where bash would evaluate it; only an "
+                "\(describe(value, segment: segment)) sits inside shell arithmetic ($(( )), $[ ] or (( ))), where bash would evaluate it; only an "
                     + "integer can go there: declare the input as `type: integer`, or use the value outside the arithmetic"
             )
         }

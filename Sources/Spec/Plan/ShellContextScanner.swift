@@ -459,41 +459,29 @@ struct ShellContextScanner {
 
     /// `$(( ... ))` or `(( ... ))`, from `start`; values there must be integers.
     private mutating func skipArithmetic(from start: Int, contentStart: Int) throws(CommandTemplateError) {
-        var index = contentStart
-        var depth = 2
-        while index < units.count {
-            switch units[index] {
-            case .slot(let slot):
-                contexts[slot] = .arithmetic
-            case .byte(UInt8(ascii: "(")):
-                depth += 1
-            case .byte(UInt8(ascii: ")")):
-                depth -= 1
-                if depth == 0 {
-                    position = index + 1
-                    return
-                }
-            case .byte(UInt8(ascii: "'")), .byte(UInt8(ascii: "\"")), .byte(UInt8(ascii: "\\")):
-                index = skipQuoted(at: index) - 1
-            case .byte:
-                break
-            }
-            index += 1
-        }
-        throw unterminated("the arithmetic expression", at: start)
+        try skipArithmetic(from: start, contentStart: contentStart, opening: UInt8(ascii: "("), closing: UInt8(ascii: ")"), depth: 2, what: "the arithmetic expression")
     }
 
     /// `$[ ... ]` (old arithmetic); values there must be integers.
     private mutating func skipBracketArithmetic() throws(CommandTemplateError) {
-        var index = position + 2
-        var depth = 1
+        try skipArithmetic(from: position, contentStart: position + 2, opening: UInt8(ascii: "["), closing: UInt8(ascii: "]"), depth: 1, what: "the $[ arithmetic expression")
+    }
+
+    /// Arithmetic from `contentStart` until `closing` brings the nesting of `opening` and `closing`
+    /// (starting at `depth`) back to zero: every value inside is marked `.arithmetic`; quoted strings
+    /// and escapes are skipped whole.
+    private mutating func skipArithmetic(
+        from start: Int, contentStart: Int, opening: UInt8, closing: UInt8, depth: Int, what: String
+    ) throws(CommandTemplateError) {
+        var index = contentStart
+        var depth = depth
         while index < units.count {
             switch units[index] {
             case .slot(let slot):
                 contexts[slot] = .arithmetic
-            case .byte(UInt8(ascii: "[")):
+            case .byte(opening):
                 depth += 1
-            case .byte(UInt8(ascii: "]")):
+            case .byte(closing):
                 depth -= 1
                 if depth == 0 {
                     position = index + 1
@@ -506,7 +494,7 @@ struct ShellContextScanner {
             }
             index += 1
         }
-        throw unterminated("the $[ arithmetic expression", at: position)
+        throw unterminated(what, at: start)
     }
 
     /// Inside arithmetic: the index after the quoted string or escaped character at `index` (as
