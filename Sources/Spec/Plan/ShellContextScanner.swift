@@ -111,9 +111,9 @@ struct ShellContextScanner {
             try refuseEnclosingDelimiterLine()
             switch stack[stack.count - 1].frame {
             case .command(let substitution, let depth): try stepCommand(substitution: substitution, depth: depth)
-            case .singleQuoted: try stepSingleQuoted()
+            case .singleQuoted: try stepSingleQuoted(ansiC: false)
             case .doubleQuoted: try stepDoubleQuoted()
-            case .ansiC: try stepANSIC()
+            case .ansiC: try stepSingleQuoted(ansiC: true)
             case .heredoc(let index): try stepHeredoc(index)
             }
         }
@@ -224,25 +224,12 @@ struct ShellContextScanner {
         }
     }
 
-    private mutating func stepSingleQuoted() throws(CommandTemplateError) {
+    /// Inside `'...'`, or `$'...'` (`ansiC`), where a backslash escapes the next character.
+    private mutating func stepSingleQuoted(ansiC: Bool) throws(CommandTemplateError) {
         switch units[position] {
         case .slot(let slot):
-            contexts[slot] = .singleQuoted
-        case .byte(UInt8(ascii: "'")):
-            stack.removeLast()
-        case .byte(UInt8(ascii: "\n")):
-            try refuseHeredocAfterQuotedNewline()
-        case .byte:
-            break
-        }
-        position += 1
-    }
-
-    private mutating func stepANSIC() throws(CommandTemplateError) {
-        switch units[position] {
-        case .slot(let slot):
-            contexts[slot] = .ansiC
-        case .byte(UInt8(ascii: "\\")):
+            contexts[slot] = ansiC ? .ansiC : .singleQuoted
+        case .byte(UInt8(ascii: "\\")) where ansiC:
             try refuseValue(at: position + 1, "right after a backslash")
             position += 1
         case .byte(UInt8(ascii: "'")):
