@@ -29,43 +29,88 @@ public final class MessageInbox: Sendable {
         }
     }
 
-    private let messages = Mutex<[Message]>([])
+    private struct State {
+        var messages: [Message] = []
+        /// Waiters resumed whenever a message arrives (and when the deadline passes).
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
     private let pump = Mutex<Task<Void, Never>?>(nil)
 
     /// Starts collecting `events` until they end or ``stop()`` is called.
     public init(_ events: AsyncStream<WorkerTransportEvent>) {
         let task = Task { [weak self] in
             for await event in events {
-                if case .message(let message) = event { self?.messages.withLock { $0.append(message) } }
+                if case .message(let message) = event { self?.append(message) }
             }
         }
         pump.withLock { $0 = task }
     }
 
-    /// The first message received that matches, waiting up to `timeout` for it.
+    private func append(_ message: Message) {
+        let waiters = state.withLock { state in
+            state.messages.append(message)
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Waits until a message arrives or `deadline` passes, whichever comes first.
+    private func arrival(before deadline: ContinuousClock.Instant, seen count: Int) async {
+        let id = state.withLock { state in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withCheckedContinuation { continuation in
+                    let resumeNow = self.state.withLock { state in
+                        // A message that came in since the caller looked wakes it at once.
+                        if state.messages.count > count { return true }
+                        state.waiters[id] = continuation
+                        return false
+                    }
+                    if resumeNow { continuation.resume() }
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(until: deadline, clock: .continuous)
+                let waiter = self.state.withLock { $0.waiters.removeValue(forKey: id) }
+                waiter?.resume()
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// The first message received that matches, waiting up to `timeout` for it (woken by each arrival).
     public func first(_ match: Match, within timeout: Duration = .seconds(10)) async throws -> Message? {
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let found = received.first(where: match.matches) { return found }
-            try await Task.sleep(for: .milliseconds(5))
+        while true {
+            let seen = received
+            if let found = seen.first(where: match.matches) { return found }
+            guard ContinuousClock.now < deadline else { return nil }
+            await arrival(before: deadline, seen: seen.count)
         }
-        return received.first(where: match.matches)
     }
 
     /// How many matching messages arrived, waiting up to `timeout` for at least `count` of them.
     public func count(_ match: Match, atLeast count: Int, within timeout: Duration = .seconds(10)) async throws -> Int {
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            let found = received.filter(match.matches).count
-            if found >= count { return found }
-            try await Task.sleep(for: .milliseconds(5))
+        while true {
+            let seen = received
+            let found = seen.filter(match.matches).count
+            if found >= count || ContinuousClock.now >= deadline { return found }
+            await arrival(before: deadline, seen: seen.count)
         }
-        return received.filter(match.matches).count
     }
 
     /// Every message received so far, in order.
     public var received: [Message] {
-        messages.withLock { $0 }
+        state.withLock { $0.messages }
     }
 
     /// Whether a matching message was received so far.
