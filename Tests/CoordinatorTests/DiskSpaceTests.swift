@@ -7,24 +7,38 @@ import TestKit
 import Testing
 import Transport
 
+/// A running coordinator over the in-memory network whose data directory's file system has
+/// `freeSpace()` bytes free, and a worker "w" with `slots` slots that has said hello; the body gets
+/// the coordinator, the worker's end of the network and the data directory.
+func withDiskCoordinator(
+    _ prefix: String, slots: Int = 1, freeSpace: @escaping @Sendable () -> Int64,
+    _ body: (CoordinatorService, InMemoryWorkerTransport, String) async throws -> Void
+) async throws {
+    let directory = try ProcessHarness.temporaryDirectory(prefix)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let network = InMemoryNetwork()
+    let configuration = CoordinatorConfiguration(
+        dataDirectory: directory, heartbeatInterval: .milliseconds(50), freeSpace: { _ in freeSpace() }
+    )
+    let service = try CoordinatorService(configuration: configuration, transport: network.coordinator)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await service.run() }
+        let worker = network.connectWorker(identity: "w")
+        let capabilities = WorkerCapabilities(cores: 1, memoryBytes: 1 << 30, slots: slots, labels: [], hostname: "h")
+        worker.send(Message(envelope: Envelope(code: .hello, messageID: 1, senderID: "w"), payload: .hello(Hello(workerName: "w", capabilities: capabilities))))
+        try await body(service, worker, directory)
+        network.coordinator.close()
+        group.cancelAll()
+    }
+}
+
 /// A full disk under the data directory pauses dispatching with a reason, and space coming
 /// back resumes it.
 @Suite(.timeLimit(.minutes(1)))
 struct DiskSpaceTests {
     @Test func aFullDiskPausesDispatchingUntilSpaceReturns() async throws {
-        let directory = try ProcessHarness.temporaryDirectory("conduit-disk")
-        defer { try? FileManager.default.removeItem(atPath: directory) }
         let free = Mutex<Int64>(100 << 20)
-        let network = InMemoryNetwork()
-        let configuration = CoordinatorConfiguration(
-            dataDirectory: directory, heartbeatInterval: .milliseconds(50), freeSpace: { _ in free.withLock { $0 } }
-        )
-        let service = try CoordinatorService(configuration: configuration, transport: network.coordinator)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await service.run() }
-            let worker = network.connectWorker(identity: "w")
-            let capabilities = WorkerCapabilities(cores: 1, memoryBytes: 1 << 30, slots: 1, labels: [], hostname: "h")
-            worker.send(Message(envelope: Envelope(code: .hello, messageID: 1, senderID: "w"), payload: .hello(Hello(workerName: "w", capabilities: capabilities))))
+        try await withDiskCoordinator("conduit-disk", freeSpace: { free.withLock { $0 } }) { service, worker, _ in
             var events = worker.events.makeAsyncIterator()
             guard case .message(let welcome)? = await events.next(), case .welcome = welcome.payload else {
                 Issue.record("the worker must be welcomed")
@@ -49,8 +63,6 @@ struct DiskSpaceTests {
                 }
             }
             #expect(dispatched, "dispatching resumes once space is back")
-            network.coordinator.close()
-            group.cancelAll()
         }
     }
 }
@@ -59,19 +71,8 @@ struct DiskSpaceTests {
 @Suite(.timeLimit(.minutes(1)))
 struct UploadDiskSpaceTests {
     @Test func anUploadTooLargeForTheFreeSpaceWaitsWithAReasonUntilSpaceReturns() async throws {
-        let directory = try ProcessHarness.temporaryDirectory("conduit-upload-space")
-        defer { try? FileManager.default.removeItem(atPath: directory) }
         let free = Mutex<Int64>(300 << 20)
-        let network = InMemoryNetwork()
-        let configuration = CoordinatorConfiguration(
-            dataDirectory: directory, heartbeatInterval: .milliseconds(50), freeSpace: { _ in free.withLock { $0 } }
-        )
-        let service = try CoordinatorService(configuration: configuration, transport: network.coordinator)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await service.run() }
-            let worker = network.connectWorker(identity: "w")
-            let capabilities = WorkerCapabilities(cores: 1, memoryBytes: 1 << 30, slots: 1, labels: [], hostname: "h")
-            worker.send(Message(envelope: Envelope(code: .hello, messageID: 1, senderID: "w"), payload: .hello(Hello(workerName: "w", capabilities: capabilities))))
+        try await withDiskCoordinator("conduit-upload-space", freeSpace: { free.withLock { $0 } }) { service, worker, directory in
             var events = worker.events.makeAsyncIterator()
             func next(where matches: (Payload) -> Bool) async -> Payload? {
                 while let event = await events.next() {
@@ -111,8 +112,6 @@ struct UploadDiskSpaceTests {
                 return
             }
             #expect(credit.blob == blob && credit.offset == 0)
-            network.coordinator.close()
-            group.cancelAll()
         }
     }
 }
@@ -121,17 +120,8 @@ struct UploadDiskSpaceTests {
 @Suite(.timeLimit(.minutes(1)))
 struct HostileUploadSizeTests {
     @Test func anUploadOfAnAbsurdSizeIsRefusedAndNothingPauses() async throws {
-        let directory = try ProcessHarness.temporaryDirectory("conduit-upload-size")
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let network = InMemoryNetwork()
-        let configuration = CoordinatorConfiguration(dataDirectory: directory, heartbeatInterval: .milliseconds(50), freeSpace: { _ in 10 << 30 })
-        let service = try CoordinatorService(configuration: configuration, transport: network.coordinator)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await service.run() }
-            let worker = network.connectWorker(identity: "w")
+        try await withDiskCoordinator("conduit-upload-size", slots: 2, freeSpace: { 10 << 30 }) { service, worker, _ in
             let inbox = MessageInbox(worker.events)
-            let capabilities = WorkerCapabilities(cores: 1, memoryBytes: 1 << 30, slots: 2, labels: [], hostname: "h")
-            worker.send(Message(envelope: Envelope(code: .hello, messageID: 1, senderID: "w"), payload: .hello(Hello(workerName: "w", capabilities: capabilities))))
             #expect(try await inbox.first(.code(.welcome)) != nil)
             let steps = ["a", "b"].map { PlannedStep(name: $0, commandTemplate: "true", command: CommandTemplate(segments: [.text("true")])) }
             let plan = PipelinePlan(name: "p", sourceFile: "/p.yml", settings: PipelineSettings(), steps: steps, outputs: [])
@@ -151,8 +141,6 @@ struct HostileUploadSizeTests {
             #expect(report.steps.allSatisfy { $0.reason?.contains("disk full") != true }, "\(report.steps)")
             #expect(try await inbox.count(.code(.dispatch), atLeast: 2) == 2, "dispatching goes on")
             inbox.stop()
-            network.coordinator.close()
-            group.cancelAll()
         }
     }
 }

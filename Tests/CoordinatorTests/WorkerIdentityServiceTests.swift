@@ -49,6 +49,15 @@ struct WorkerIdentityServiceTests {
         }
     }
 
+    /// Waits (up to 10 s) until the coordinator has noticed that worker `id`'s connection is gone:
+    /// its next heartbeat to it is undeliverable.
+    func waitUntilDisconnected(_ id: String, in service: CoordinatorService) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await service.listWorkers().contains(where: { $0.id == id && $0.connected }), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
     func submitOneStep(to service: CoordinatorService) async throws -> String {
         let step = PlannedStep(name: "train", commandTemplate: "true", command: CommandTemplate(segments: [.text("true")]))
         let plan = PipelinePlan(name: "p", sourceFile: "/p.yml", settings: PipelineSettings(), steps: [step], outputs: [])
@@ -104,10 +113,7 @@ struct WorkerIdentityServiceTests {
             // The victim's connection drops; its attempt is an orphan. The liar's heartbeat naming it
             // is refused; the victim's own key, on a new connection, re-attaches it.
             victim.transport.close()
-            let deadline = ContinuousClock.now + .seconds(10)
-            while try await service.listWorkers().contains(where: { $0.id == "gpu-1" && $0.connected }), ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(5))
-            }
+            try await waitUntilDisconnected("gpu-1", in: service)
             liar.send(.heartbeat(Heartbeat(runningAttempts: [attemptID], sequence: 1)))
             liar.send(.attemptFinished(AttemptFinished(attemptID: attemptID, outcome: .succeeded, startedAt: 0, endedAt: 1)))
             let rejections = try await liar.inbox.count(.acknowledged(attemptID: attemptID, accepted: false), atLeast: 2)
@@ -193,10 +199,7 @@ struct WorkerIdentityServiceTests {
             victim.hello("gpu-1")
             #expect(try await victim.inbox.first(.code(.welcome)) != nil)
             victim.transport.close()
-            let deadline = ContinuousClock.now + .seconds(10)
-            while try await service.listWorkers().contains(where: { $0.id == "gpu-1" && $0.connected }), ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(5))
-            }
+            try await waitUntilDisconnected("gpu-1", in: service)
             let squatter = Connection(network.connectWorker(identity: "squatter", authenticatedKey: mallory))
             squatter.hello("gpu-1")
             guard case .refuse(let refuse)? = try await squatter.inbox.first(.code(.refuse))?.payload else {
