@@ -4,29 +4,39 @@ import Protocol
 import Transport
 import Worker
 
-/// A worker as the protocol sees it, without processes: it keeps leases with the real
-/// `AttemptLeases` core, fences itself, re-sends unacknowledged reports, registers again after
-/// silence, and "runs" each attempt for a drawn duration. Its outputs are written straight into
-/// the coordinator's artifact store (the upload itself is tested elsewhere).
+/// A worker in the simulation: the real `WorkerCore` (registration, leases, fencing, reports
+/// re-sent until acknowledged, the slot queue, draining), with processes replaced by executions
+/// that "run" for a drawn duration. Their outputs are written straight into the coordinator's
+/// artifact store (the upload itself is tested elsewhere).
 struct SimulatedWorker {
+    /// A step's stand-in process.
+    struct Execution {
+        var dispatch: Dispatch
+        var startedAt: Int64
+        var finishAt: Int64
+        /// It exits with code 1.
+        var fails: Bool
+        /// It was sent SIGTERM (canceled, or stopped by a drain): it ends killed.
+        var stopped = false
+    }
+
+    static let slots = 2
+
     let name: String
     var incarnation = 0
     var peer: PeerID { PeerID(Array("\(name)-\(incarnation)".utf8)) }
     var alive = true
     /// SIGSTOP: until then it handles nothing (its steps keep running, as real children do).
     var pausedUntil: Int64 = 0
-    var registered = false
-    var lastHeard: Int64 = 0
-    var lastHello: Int64 = -1_000_000
-    var helloSentAt: Int64 = 0
-    var sequence: UInt64 = 0
-    var sentAt: [UInt64: Int64] = [:]
-    var leases = AttemptLeases(timeoutMilliseconds: 8000)
-    var running: [String: (dispatch: Dispatch, startedAt: Int64, finishAt: Int64, fails: Bool)] = [:]
-    var pending: [String: (report: AttemptFinished, sentAt: Int64)] = [:]
+    var settings: WorkerCore.Settings
+    var core: WorkerCore
+    var executions: [String: Execution] = [:]
     var nextTick: Int64
     /// The CURVE public key its connection authenticates with (allowed on the coordinator).
     let key: String
+    /// It keeps its own lease length, whatever the coordinator says at registration (a scripted
+    /// schedule shows what a lease longer than the coordinator's timeout would do).
+    var keepsItsLease = false
     /// It lies: besides running its own attempts honestly, it claims other workers' attempts in
     /// its hellos and heartbeats, reports them finished with outputs it forged, and tries to
     /// register under other workers' names.
@@ -34,46 +44,32 @@ struct SimulatedWorker {
     /// Other workers' attempts it currently claims to hold (a liar's).
     var claims: [String] = []
 
-    init(name: String, key: String, firstTick: Int64) {
+    init(name: String, key: String, settings: WorkerCore.Settings, firstTick: Int64) {
         self.name = name
         self.key = key
+        self.settings = settings
+        self.core = WorkerCore(settings: settings)
         self.nextTick = firstTick
     }
 
     func isPaused(at now: Int64) -> Bool { now < pausedUntil }
 
-    var held: [String] { Array(Set(running.keys).union(pending.keys).union(claims)).sorted() }
-
-    mutating func hello(now: Int64, out: inout [Message]) {
-        lastHello = now
-        helloSentAt = now
-        let capabilities = WorkerCapabilities(cores: 2, memoryBytes: 1 << 30, slots: 2, labels: [], hostname: name)
-        out.append(message(.hello(Hello(workerName: name, capabilities: capabilities, runningAttempts: held))))
-    }
-
-    mutating func heartbeat(now: Int64, out: inout [Message]) {
-        sequence += 1
-        sentAt[sequence] = now
-        sentAt[sequence &- 64] = nil
-        out.append(message(.heartbeat(Heartbeat(runningAttempts: held, sequence: sequence))))
+    var capabilities: WorkerCapabilities {
+        WorkerCapabilities(cores: 2, memoryBytes: 1 << 30, slots: Self.slots, labels: [], hostname: name)
     }
 
     func message(_ payload: Payload) -> Message {
         Message(envelope: Envelope(code: payload.code, messageID: 0, senderID: name), payload: payload)
     }
 
-    /// The worker restarts as a new process: nothing survives but its name.
+    /// The worker restarts as a new process: nothing survives but its name and key.
     mutating func restart(now: Int64) {
         incarnation += 1
         alive = true
         pausedUntil = 0
-        registered = false
-        leases = AttemptLeases(timeoutMilliseconds: 8000)
-        running.removeAll()
-        pending.removeAll()
+        core = WorkerCore(settings: settings)
+        executions.removeAll()
         claims.removeAll()
-        sentAt.removeAll()
-        lastHeard = now
         nextTick = now
     }
 }

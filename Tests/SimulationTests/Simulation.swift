@@ -121,16 +121,24 @@ final class Simulation {
 
     // MARK: Running
 
+    /// A worker's settings: the production defaults, but drains of 1 to 20 s.
+    func workerSettings() -> WorkerCore.Settings {
+        WorkerCore.Settings(
+            slots: SimulatedWorker.slots, leaseMilliseconds: script?.workerLeaseMilliseconds ?? 8000,
+            drainMilliseconds: Int64.random(in: 1000...20_000, using: &random)
+        )
+    }
+
     func run() async throws {
         // Two or three honest workers and, in random schedules, one that lies.
         let workerCount = Int.random(in: 2...3, using: &random)
         for index in 0..<workerCount {
-            var worker = SimulatedWorker(name: "w\(index)", key: try TestKeys.publicKey(), firstTick: start + Int64.random(in: 0..<1000, using: &random))
-            if let script { worker.leases = AttemptLeases(timeoutMilliseconds: script.workerLeaseMilliseconds) }
+            var worker = SimulatedWorker(name: "w\(index)", key: try TestKeys.publicKey(), settings: workerSettings(), firstTick: start + Int64.random(in: 0..<1000, using: &random))
+            worker.keepsItsLease = script != nil
             workers.append(worker)
         }
         if script == nil {
-            var liar = SimulatedWorker(name: "liar", key: try TestKeys.publicKey(), firstTick: start + Int64.random(in: 0..<1000, using: &random))
+            var liar = SimulatedWorker(name: "liar", key: try TestKeys.publicKey(), settings: workerSettings(), firstTick: start + Int64.random(in: 0..<1000, using: &random))
             liar.lies = true
             workers.append(liar)
         }
@@ -141,15 +149,12 @@ final class Simulation {
         runID = try await service!.submit(SubmitRequest(planJSON: PlanJSON.encode(plan), localInputs: [:], code: [:], force: []), plan: plan)
         collect()
         for index in workers.indices {
-            var out: [Message] = []
-            workers[index].lastHeard = now
-            workers[index].hello(now: now, out: &out)
-            for message in out { post(message, from: index) }
+            apply(workers[index].core.on(.started(moment)), worker: index)
         }
         var cutDone = false
         while now < deadline {
             if let script, !cutDone, now >= start + script.cutAt,
-               let holder = workers.firstIndex(where: { !$0.running.isEmpty }) {
+               let holder = workers.firstIndex(where: { !$0.executions.isEmpty }) {
                 cutDone = true
                 faults.append("t+\(now - start) cut \(workers[holder].name) for \(script.cutMilliseconds) ms (worker→coordinator)")
                 cutUntil[workers[holder].name] = (now + script.cutMilliseconds, now)
@@ -175,7 +180,7 @@ final class Simulation {
                 continue
             }
             next = min(next, worker.nextTick)
-            for attempt in worker.running.values { next = min(next, attempt.finishAt) }
+            for execution in worker.executions.values { next = min(next, execution.finishAt) }
         }
         if service != nil { next = min(next, coordinatorNextTick) } else { next = min(next, coordinatorDownUntil) }
         if now < calmAt { next = min(next, max(nextFaultAt, now + 1)) }
@@ -244,61 +249,102 @@ final class Simulation {
 
     // MARK: Workers
 
+    var moment: WorkerCore.Now { WorkerCore.Now(monotonic: now, wall: now) }
+
+    /// A message reaches a worker: the real core decides; the liar's own checks come first.
     func workerHandle(_ message: Message, worker index: Int) async throws {
-        var out: [Message] = []
-        var worker = workers[index]
-        worker.lastHeard = now
-        switch message.payload {
-        case .welcome:
-            worker.registered = true
-            for id in worker.pending.keys.sorted() {
-                worker.pending[id]!.sentAt = now
-                out.append(worker.message(.attemptFinished(worker.pending[id]!.report)))
-            }
-            worker.heartbeat(now: now, out: &out)
-        case .refuse(let refuse):
-            if refuse.helloRequired == true, worker.registered || now - worker.lastHello >= 1000 {
-                worker.registered = false
-                worker.hello(now: now, out: &out)
-            }
-        case .heartbeat(let heartbeat):
-            if worker.lies, let stolen = heartbeat.runningAttempts.first(where: { dispatchedTo[$0] != nil && dispatchedTo[$0] != worker.name }) {
+        var payload = message.payload
+        let worker = workers[index]
+        switch payload {
+        case .welcome(var welcome) where worker.keepsItsLease:
+            welcome.leaseMilliseconds = 0
+            payload = .welcome(welcome)
+        case .refuse(let refuse) where worker.lies && refuse.helloRequired != true:
+            // The liar shrugs off the refusals of the names it tried to take.
+            return
+        case .heartbeat(let heartbeat) where worker.lies:
+            if let stolen = heartbeat.runningAttempts.first(where: { dispatchedTo[$0] != nil && dispatchedTo[$0] != worker.name }) {
                 violations.append("t+\(now - start): the coordinator holds \(stolen) (dispatched to \(dispatchedTo[stolen]!)) on the liar")
             }
-            if heartbeat.sequence != 0, let base = worker.sentAt[heartbeat.sequence] {
-                worker.leases.renew(heartbeat.runningAttempts, now: base)
-            }
         case .dispatch(let dispatch):
-            guard worker.running[dispatch.attemptID] == nil, worker.pending[dispatch.attemptID] == nil else { break }
-            dispatches += 1
-            dispatchedTo[dispatch.attemptID] = worker.name
-            trace.append("t+\(now - start) \(worker.name) got \(dispatch.attemptID.split(separator: "-").suffix(2).joined(separator: "-"))")
-            try await checkInputs(of: dispatch)
-            let base = dispatch.leaseSequence == 0 ? worker.helloSentAt : (worker.sentAt[dispatch.leaseSequence] ?? worker.helloSentAt)
-            worker.leases.grant(dispatch.attemptID, now: base)
-            // Most steps are short; some outlive leases and timeouts.
-            let duration = script?.stepMilliseconds
-                ?? (random.chance(0.7) ? Int64.random(in: 100...3000, using: &random) : Int64.random(in: 5000...25_000, using: &random))
-            worker.running[dispatch.attemptID] = (dispatch, now, now + duration, script == nil && random.chance(0.1))
-        case .cancel(let cancel):
-            if worker.running.removeValue(forKey: cancel.attemptID) != nil {
-                let report = AttemptFinished(attemptID: cancel.attemptID, outcome: .canceled, startedAt: now, endedAt: now, message: "canceled")
-                worker.pending[cancel.attemptID] = (report, now)
-                out.append(worker.message(.attemptFinished(report)))
+            if dispatchedTo[dispatch.attemptID] == nil {
+                dispatches += 1
+                dispatchedTo[dispatch.attemptID] = worker.name
+                trace.append("t+\(now - start) \(worker.name) got \(dispatch.attemptID.split(separator: "-").suffix(2).joined(separator: "-"))")
+                try await checkInputs(of: dispatch)
+            } else if dispatchedTo[dispatch.attemptID] != worker.name {
+                violations.append("t+\(now - start): \(dispatch.attemptID), dispatched to \(dispatchedTo[dispatch.attemptID]!), was dispatched again to \(worker.name)")
             }
         case .attemptAcknowledged(let ack):
             if worker.lies, ack.accepted, dispatchedTo[ack.attemptID] != worker.name {
                 violations.append("t+\(now - start): the liar's report on \(ack.attemptID) (dispatched to \(dispatchedTo[ack.attemptID] ?? "nobody")) was accepted")
             }
-            if let pending = worker.pending.removeValue(forKey: ack.attemptID), ack.accepted, pending.report.outcome == .succeeded {
-                acknowledged[ack.attemptID] = pending.report.outputs
+            if let pending = worker.core.pendingReport(ack.attemptID), ack.accepted, pending.outcome == .succeeded {
+                acknowledged[ack.attemptID] = pending.outputs
             }
-            worker.leases.release(ack.attemptID)
         default:
             break
         }
-        workers[index] = worker
-        for message in out { post(message, from: index) }
+        apply(workers[index].core.on(.received(payload, moment)), worker: index)
+    }
+
+    /// Carries out what a worker's core decided, as `WorkerService` does with processes.
+    func apply(_ actions: [WorkerCore.Action], worker index: Int) {
+        for action in actions {
+            guard workers[index].alive else { return }
+            switch action {
+            case .sendHello(let held):
+                let worker = workers[index]
+                post(worker.message(.hello(Hello(workerName: worker.name, capabilities: worker.capabilities, runningAttempts: (held + worker.claims).sorted()))), from: index)
+            case .send(.heartbeat(var heartbeat)):
+                heartbeat.runningAttempts = (heartbeat.runningAttempts + workers[index].claims).sorted()
+                post(workers[index].message(.heartbeat(heartbeat)), from: index)
+            case .send(let payload):
+                post(workers[index].message(payload), from: index)
+            case .start(let dispatch):
+                // Most steps are short; some outlive leases and timeouts.
+                let duration = script?.stepMilliseconds
+                    ?? (random.chance(0.7) ? Int64.random(in: 100...3000, using: &random) : Int64.random(in: 5000...25_000, using: &random))
+                workers[index].executions[dispatch.attemptID] = SimulatedWorker.Execution(
+                    dispatch: dispatch, startedAt: now, finishAt: now + duration, fails: script == nil && random.chance(0.1)
+                )
+            case .stop(let id, let immediately):
+                guard var execution = workers[index].executions[id] else { continue }
+                execution.stopped = true
+                // SIGKILL ends it now; SIGTERM within the grace period.
+                execution.finishAt = min(execution.finishAt, now + (immediately ? 0 : Int64.random(in: 10...2000, using: &random)))
+                workers[index].executions[id] = execution
+                if immediately { finish(id, worker: index) }
+            case .refused(let reason):
+                // The process exits; its supervisor starts it again a little later.
+                faults.append("t+\(now - start) \(workers[index].name) refused: \(reason)")
+                workers[index].alive = false
+                restartLater.append((now + Int64.random(in: 1000...5000, using: &random), index))
+            case .leave:
+                // Drained: the process exits, and its supervisor starts it again later.
+                workers[index].alive = false
+                restartLater.append((now + Int64.random(in: 500...10_000, using: &random), index))
+            case .registered, .abandonTransfers, .resumeUploads, .retryStalledUploads, .forgetCoordinatorBlobs, .log:
+                break  // the data plane and the log are not simulated
+            }
+        }
+    }
+
+    /// An execution ends: it reports what it found to the core.
+    func finish(_ id: String, worker index: Int) {
+        guard let execution = workers[index].executions.removeValue(forKey: id) else { return }
+        let report: AttemptFinished
+        if execution.stopped {
+            report = AttemptFinished(attemptID: id, outcome: .failed, signal: 15, startedAt: execution.startedAt, endedAt: now, message: "killed by signal 15")
+        } else if execution.fails {
+            report = AttemptFinished(attemptID: id, outcome: .failed, exitCode: 1, startedAt: execution.startedAt, endedAt: now, message: "exit code 1")
+        } else {
+            // The bytes differ per attempt, so the records show which attempt's outputs won.
+            let outputs = (try? storeOutput("\(execution.dispatch.step) by \(id)")).map { ["out": $0] } ?? [:]
+            produced[id] = outputs
+            report = AttemptFinished(attemptID: id, outcome: .succeeded, exitCode: 0, outputs: outputs, startedAt: execution.startedAt, endedAt: now)
+        }
+        apply(workers[index].core.on(.executionEnded(report, moment)), worker: index)
     }
 
     /// No step runs before its inputs: every input of a dispatch is the recorded output of the
@@ -318,26 +364,9 @@ final class Simulation {
 
     func finishDueAttempts() async {
         for index in workers.indices where workers[index].alive && !workers[index].isPaused(at: now) {
-            var worker = workers[index]
-            var out: [Message] = []
-            for id in worker.running.keys.sorted() {
-                guard let attempt = worker.running[id], attempt.finishAt <= now else { continue }
-                worker.running[id] = nil
-                var report: AttemptFinished
-                if attempt.fails {
-                    report = AttemptFinished(attemptID: id, outcome: .failed, exitCode: 1, startedAt: attempt.startedAt, endedAt: now, message: "exit code 1")
-                } else {
-                    // The bytes differ per attempt, so the records show which attempt's outputs won.
-                    let outputs = (try? storeOutput("\(attempt.dispatch.step) by \(id)")).map { ["out": $0] } ?? [:]
-                    produced[id] = outputs
-                    report = AttemptFinished(attemptID: id, outcome: .succeeded, exitCode: 0, outputs: outputs, startedAt: attempt.startedAt, endedAt: now)
-                }
-                report.startedAt = attempt.startedAt
-                worker.pending[id] = (report, now)
-                out.append(worker.message(.attemptFinished(report)))
+            for id in workers[index].executions.keys.sorted() where workers[index].executions[id].map({ $0.finishAt <= now }) == true {
+                finish(id, worker: index)
             }
-            workers[index] = worker
-            for message in out { post(message, from: index) }
         }
     }
 
@@ -362,28 +391,15 @@ final class Simulation {
             collect()
         }
         for index in workers.indices where workers[index].alive && !workers[index].isPaused(at: now) && now >= workers[index].nextTick {
-            var worker = workers[index]
-            worker.nextTick = now + 1000
-            var out: [Message] = []
-            for id in worker.leases.expired(now: now) {
-                worker.running[id] = nil
-                worker.pending[id] = nil
-                worker.leases.release(id)
+            workers[index].nextTick = now + 1000
+            apply(workers[index].core.on(.tick(moment)), worker: index)
+            if workers[index].lies, workers[index].alive {
+                var out: [Message] = []
+                var liar = workers[index]
+                lie(&liar, out: &out)
+                workers[index] = liar
+                for message in out { post(message, from: index) }
             }
-            if now - worker.lastHeard > 10_000 {
-                worker.lastHeard = now
-                worker.registered = false
-                worker.hello(now: now, out: &out)
-            } else {
-                for id in worker.pending.keys.sorted() where now - worker.pending[id]!.sentAt >= 1000 {
-                    worker.pending[id]!.sentAt = now
-                    out.append(worker.message(.attemptFinished(worker.pending[id]!.report)))
-                }
-                worker.heartbeat(now: now, out: &out)
-            }
-            if worker.lies { lie(&worker, out: &out) }
-            workers[index] = worker
-            for message in out { post(message, from: index) }
         }
         try checkOverlap()
     }
@@ -453,28 +469,37 @@ final class Simulation {
                 return now - flight.sentAt < 50 && random.chance(0.5)
             }
             coordinatorDownUntil = now + Int64.random(in: 200...4000, using: &random)
+        case 4 where workers[index].alive && !workers[index].isPaused(at: now) && random.chance(0.5):
+            // SIGTERM (now and then a second one): the worker drains, then leaves and is started again.
+            let again = workers[index].core.draining != nil
+            faults.append("t+\(now - start) SIGTERM \(workers[index].name)\(again ? " again" : "")")
+            apply(workers[index].core.on(.drainRequested(reason: "SIGTERM", announce: true, moment)), worker: index)
         default:
             break
         }
     }
 
     func restartKilledWorkers() {
-        for (due, index) in restartLater where due <= now {
-            workers[index].restart(now: now)
-            var out: [Message] = []
-            workers[index].hello(now: now, out: &out)
-            for message in out { post(message, from: index) }
-        }
+        let due = restartLater.filter { $0.due <= now }
         restartLater.removeAll { $0.due <= now }
+        for (_, index) in due { restartWorker(index) }
+    }
+
+    /// A killed, refused or drained worker's process starts again (its supervisor's doing).
+    func restartWorker(_ index: Int) {
+        workers[index].restart(now: now)
+        apply(workers[index].core.on(.started(moment)), worker: index)
     }
 
     /// Two live, running attempts of one step on workers that are not stopped: the fencing
     /// failed. (A stopped or killed worker's children may outlive it; they are never recorded.)
+    /// An execution counts until the worker's core stops it: one whose lease ran out is still
+    /// running unless the core fenced it, which it must do at its next tick.
     func checkOverlap() throws {
         var runningByStep: [String: [String]] = [:]
         for worker in workers where worker.alive && !worker.isPaused(at: now) {
-            for (id, attempt) in worker.running where worker.leases.isCurrent(id, now: now) {
-                runningByStep[attempt.dispatch.step, default: []].append(id)
+            for (id, execution) in worker.executions where !execution.stopped || worker.core.leases.isCurrent(id, now: now) {
+                runningByStep[execution.dispatch.step, default: []].append(id)
             }
         }
         for (step, ids) in runningByStep where ids.count > 1 {
@@ -484,13 +509,9 @@ final class Simulation {
 
     func runEnded() async throws -> Bool {
         // Restarted workers that were killed during the faults come back before the end.
-        for (_, index) in restartLater {
-            workers[index].restart(now: now)
-            var out: [Message] = []
-            workers[index].hello(now: now, out: &out)
-            for message in out { post(message, from: index) }
-        }
+        let due = restartLater
         restartLater.removeAll()
+        for (_, index) in due { restartWorker(index) }
         guard let service else { return false }
         return try await service.store.run(id: runID)?.status.isFinal == true
     }

@@ -154,8 +154,8 @@ extension WorkerService {
     func releaseFinishedPins() {
         for (owner, keys) in cacheState.pins {
             let done = switch owner {
-            case .inputs(let id): running[id] == nil
-            case .outputs(let id): running[id] == nil && pendingReports[id] == nil
+            case .inputs(let id): !core.holds(id)
+            case .outputs(let id): !core.holds(id) && core.pendingReport(id) == nil
             }
             guard done else { continue }
             for key in keys { cacheState.index.unpin(key) }

@@ -15,28 +15,10 @@ extension WorkerService {
             logger.error("attempt could not run: \(error)", metadata: ["attempt": "\(dispatch.attemptID)"])
             report = AttemptFinished(attemptID: dispatch.attemptID, outcome: .workerError, startedAt: started, endedAt: Self.now(), message: "\(error)")
         }
-        let state = running.removeValue(forKey: dispatch.attemptID)
+        processes[dispatch.attemptID] = nil
         environmentLogSequence[dispatch.attemptID] = nil
-        if state?.fenced == true {
-            // The coordinator may have sent the step elsewhere: whatever this attempt produced is
-            // discarded; the report says so once and is not kept for re-sending.
-            leases.release(dispatch.attemptID)
-            let now = Self.now()
-            send(.attemptFinished(AttemptFinished(
-                attemptID: dispatch.attemptID, outcome: .fenced, startedAt: report.startedAt, endedAt: now,
-                message: "the worker fenced the attempt: its lease was not renewed for \(Double(leases.timeoutMilliseconds) / 1000) s; outputs discarded"
-            )))
-        } else if state?.handedBack == true && report.outcome != .succeeded {
-            report.outcome = .handedBack
-            report.message = "the worker drained and stopped the attempt before it finished"
-            deliver(report)
-        } else {
-            deliver(report)
-        }
-        if !waitingAttempts.isEmpty {
-            dispatchContinuation.yield(waitingAttempts.removeFirst())
-        }
-        if let draining { checkDrain(draining, now: monotonicNow()) }
+        // The core decides what is reported (fenced, canceled, handed back) and starts the next.
+        apply(core.on(.executionEnded(report, coreNow())))
         if !configuration.keepAttemptDirectories {
             // Emptied now, while the coordinator records the result: the next attempt reuses
             // these directories (a few renames, no new inodes; see DirectoryPool).
@@ -118,11 +100,11 @@ extension WorkerService {
             }
         }
 
-        guard running[dispatch.attemptID]?.canceled != true, running[dispatch.attemptID]?.fenced != true else {
+        guard core.mayLaunch(dispatch.attemptID) else {
             return AttemptFinished(attemptID: dispatch.attemptID, outcome: .canceled, startedAt: started, endedAt: Self.now(), message: "canceled before it started")
         }
         let process = try ChildProcess.launch(command: rendered.command, workingDirectory: workingDirectory, environment: environment)
-        running[dispatch.attemptID]?.process = process
+        processes[dispatch.attemptID] = process
         logger.debug("started", metadata: ["attempt": "\(dispatch.attemptID)", "pid": "\(process.pid)"])
 
         let firstSequence = environmentLogSequence.removeValue(forKey: dispatch.attemptID) ?? 0
@@ -131,7 +113,7 @@ extension WorkerService {
         )
         let ended = Self.now()
         sendMetrics(from: metricsFile, mlflowStore: directory + "/mlruns", attemptID: dispatch.attemptID)
-        if running[dispatch.attemptID]?.canceled == true {
+        if core.wasCanceled(dispatch.attemptID) {
             return AttemptFinished(attemptID: dispatch.attemptID, outcome: .canceled, exitCode: termination.exitCode, signal: termination.signal, startedAt: started, endedAt: ended, message: "canceled")
         }
         if timedOut {
@@ -218,7 +200,7 @@ extension WorkerService {
 
     /// Tells the coordinator the step is running (see `WorkerConfiguration.startedReportDelay`).
     private func reportStarted(_ attemptID: String) {
-        guard running[attemptID] != nil else { return }
+        guard core.holds(attemptID) else { return }
         send(.attemptStarted(AttemptStarted(attemptID: attemptID)))
     }
 
