@@ -180,8 +180,7 @@ struct LocalStepRunner {
             let matches: Bool? = if let artifact, let recorded { artifact == recorded } else { nil }
             outputs.append(.init(name: output.name, path: path, artifact: artifact, recorded: recorded, matches: matches))
         }
-        var replayed = Self.metrics(inFile: root + "/metrics.jsonl")
-        replayed.merge(MLflowFileStore.metrics(in: MLflowFileStore.read(root: root + "/mlruns"))) { _, new in new }
+        let replayed = TrackingCollector.lastValues(metricsFile: root + "/metrics.jsonl", mlruns: root + "/mlruns")
         let metrics = Set(detail.metrics.keys).union(replayed.keys).sorted().map { MetricDelta(name: $0, a: detail.metrics[$0], b: replayed[$0]) }
         let changed = changes.parameters.keys.sorted().map { "parameter \($0): \(planned.parameters[$0] ?? "") → \(changes.parameters[$0]!)" }
             + changes.dataPaths.keys.sorted().map { "input \($0): \(changes.dataPaths[$0]!)" }
@@ -189,19 +188,6 @@ struct LocalStepRunner {
             run: run, step: step, directory: root, workingDirectory: workingDirectory, command: rendered.command,
             exitCode: termination.exitCode, signal: termination.signal, outputs: outputs, metrics: metrics, changed: changed
         )
-    }
-
-    /// The last value of each metric in a `$CONDUIT_METRICS_FILE` (`{"name": ..., "value": ...}`
-    /// lines, as a worker reads them); lines that are not such objects are skipped.
-    static func metrics(inFile path: String) -> [String: Double] {
-        guard let data = FileManager.default.contents(atPath: path) else { return [:] }
-        struct Line: Decodable { var name: String; var value: Double }
-        var values: [String: Double] = [:]
-        let decoder = JSONDecoder()
-        for line in data.split(separator: UInt8(ascii: "\n")) {
-            if let parsed = try? decoder.decode(Line.self, from: Data(line)), parsed.value.isFinite { values[parsed.name] = parsed.value }
-        }
-        return values
     }
 
     static func absolute(_ path: String, from directory: String) -> String {

@@ -187,13 +187,75 @@ public struct LogChunk: Codable, Hashable, Sendable {
     }
 }
 
-/// Worker → coordinator: metric values the step reported.
+/// Worker → coordinator: what the step tracked since the last `metrics` of its attempt: every new
+/// metric value (its history), and params and tags that are new or changed. Sent about once a second
+/// while the step runs, and once more when it ends.
 public struct Metrics: Codable, Hashable, Sendable {
     public var attemptID: String
+    /// The latest value of each metric among `points` (what `conduit status` shows).
     public var values: [String: Double]
+    /// The number of the first of `points` within the attempt (points are numbered from 0 in the
+    /// order the worker read them): lets the coordinator drop a point it has already recorded.
+    public var firstPoint: Int
+    /// New metric values, oldest first.
+    public var points: [MetricPoint]
+    /// Params and tags, new or changed since the last message.
+    public var params: [TrackedValue]
+    public var tags: [TrackedValue]
 
-    public init(attemptID: String, values: [String: Double]) {
+    public init(attemptID: String, values: [String: Double], firstPoint: Int = 0, points: [MetricPoint] = [], params: [TrackedValue] = [], tags: [TrackedValue] = []) {
         self.attemptID = attemptID
         self.values = values
+        self.firstPoint = firstPoint
+        self.points = points
+        self.params = params
+        self.tags = tags
+    }
+
+    private enum CodingKeys: String, CodingKey { case attemptID, values, firstPoint, points, params, tags }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        attemptID = try container.decode(String.self, forKey: .attemptID)
+        values = try container.decode([String: Double].self, forKey: .values)
+        firstPoint = try container.decodeIfPresent(Int.self, forKey: .firstPoint) ?? 0
+        points = try container.decodeIfPresent([MetricPoint].self, forKey: .points) ?? []
+        params = try container.decodeIfPresent([TrackedValue].self, forKey: .params) ?? []
+        tags = try container.decodeIfPresent([TrackedValue].self, forKey: .tags) ?? []
+    }
+}
+
+/// One logged value of a metric.
+public struct MetricPoint: Codable, Hashable, Sendable {
+    public var key: String
+    public var value: Double
+    /// The training step it was logged at (MLflow's `step`; 0 when none was given).
+    public var step: Int64
+    /// When it was logged, in milliseconds since 1970.
+    public var timestamp: Int64
+    /// The MLflow run it was logged in (a step may log several, nested ones too); nil for values
+    /// written to `$CONDUIT_METRICS_FILE`.
+    public var run: String?
+
+    public init(key: String, value: Double, step: Int64, timestamp: Int64, run: String? = nil) {
+        self.key = key
+        self.value = value
+        self.step = step
+        self.timestamp = timestamp
+        self.run = run
+    }
+}
+
+/// A param or tag a step logged, as text.
+public struct TrackedValue: Codable, Hashable, Sendable {
+    public var key: String
+    public var value: String
+    /// The MLflow run it belongs to.
+    public var run: String?
+
+    public init(key: String, value: String, run: String? = nil) {
+        self.key = key
+        self.value = value
+        self.run = run
     }
 }

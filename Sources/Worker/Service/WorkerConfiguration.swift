@@ -32,6 +32,8 @@ public struct WorkerConfiguration: Sendable {
     /// How long a draining worker (SIGTERM, `conduit worker drain`) lets running attempts finish
     /// before it stops them and hands them back; default 60 s.
     public var drainTimeout: Duration
+    /// How often what a running step tracks (metrics, params, tags) is read and sent; default 1 s.
+    public var trackingInterval: Duration = .seconds(1)
     /// The clocks; default the machine's.
     public var clock: ServiceClock
     /// What the worker offers (from `CapabilityDetector.detect`): cores, memory, GPUs. Default

@@ -108,11 +108,12 @@ extension WorkerService {
         logger.debug("started", metadata: ["attempt": "\(dispatch.attemptID)", "pid": "\(process.pid)"])
 
         let firstSequence = environmentLogSequence.removeValue(forKey: dispatch.attemptID) ?? 0
+        trackers[dispatch.attemptID] = TrackingCollector(metricsFile: metricsFile, mlruns: directory + "/mlruns")
         let (termination, timedOut) = await supervise(
             process, attemptID: dispatch.attemptID, timeout: dispatch.timeoutSeconds, firstSequence: firstSequence
         )
         let ended = Self.now()
-        sendMetrics(from: metricsFile, mlflowStore: directory + "/mlruns", attemptID: dispatch.attemptID)
+        sendTracking(attemptID: dispatch.attemptID, final: true)
         if core.wasCanceled(dispatch.attemptID) {
             return AttemptFinished(attemptID: dispatch.attemptID, outcome: .canceled, exitCode: termination.exitCode, signal: termination.signal, startedAt: started, endedAt: ended, message: "canceled")
         }
@@ -227,6 +228,18 @@ extension WorkerService {
                 }
                 return .outputClosed
             }
+            let trackingInterval = configuration.trackingInterval
+            group.addTask { [weak self] in
+                // What the step tracks reaches the coordinator while it runs.
+                while true {
+                    do {
+                        try await Task.sleep(for: trackingInterval)
+                    } catch {
+                        return .idle
+                    }
+                    await self?.sendTracking(attemptID: attemptID, final: false)
+                }
+            }
             if let timeout, timeout > 0 {
                 group.addTask {
                     do {
@@ -269,44 +282,30 @@ extension WorkerService {
         sendLog(attemptID: attemptID, stream: .stderr, sequence: sequence, bytes: Array(text.utf8))
     }
 
-    /// Sends the metrics the step wrote to `$CONDUIT_METRICS_FILE` and, over them, those it logged
-    /// with MLflow into `mlflowStore` (see MLflowFileStore), in one message.
-    private func sendMetrics(from path: String, mlflowStore: String, attemptID: String) {
-        var values = Self.readMetricsFile(path)
-        if access(mlflowStore, F_OK) == 0 {
-            values.merge(MLflowFileStore.metrics(in: MLflowFileStore.read(root: mlflowStore))) { _, new in new }
-        }
-        if !values.isEmpty { send(.metrics(Metrics(attemptID: attemptID, values: values))) }
-    }
-
-    /// Reads `{"name": ..., "value": ...}` lines the step appended to `$CONDUIT_METRICS_FILE`,
-    /// 1 MiB at a time: a step may log millions of lines; only each name's last value is kept, and
-    /// a "line" longer than 1 MiB is skipped.
-    private static func readMetricsFile(_ path: String) -> [String: Double] {
-        // Most steps report no metrics: one access() instead of opening the file.
-        guard access(path, F_OK) == 0, let handle = FileHandle(forReadingAtPath: path) else { return [:] }
-        defer { try? handle.close() }
-        struct Line: Decodable { var name: String; var value: Double }
-        let decoder = JSONDecoder()
-        var values: [String: Double] = [:]
-        func take(_ line: Data) {
-            if let parsed = try? decoder.decode(Line.self, from: line), parsed.value.isFinite {
-                values[parsed.name] = parsed.value
+    /// Sends what the step tracked since the last time: values it appended to
+    /// `$CONDUIT_METRICS_FILE` and what it logged with MLflow (see `TrackingCollector`). `final`: the
+    /// step has ended; everything left is sent and the attempt's collector is dropped.
+    func sendTracking(attemptID: String, final: Bool) {
+        guard var collector = trackers[attemptID] else { return }
+        if let metrics = collector.poll(attemptID: attemptID, now: Self.now(), final: final) {
+            // Large histories go in pieces of at most 5,000 points.
+            var first = metrics.firstPoint
+            var pieces = stride(from: 0, to: max(metrics.points.count, 1), by: 5000).map { start in
+                Array(metrics.points[start..<min(start + 5000, metrics.points.count)])
+            }
+            if pieces.isEmpty { pieces = [[]] }
+            for (index, points) in pieces.enumerated() {
+                var values: [String: Double] = [:]
+                for point in points { values[point.key] = point.value }
+                if index == pieces.count - 1 { values.merge(metrics.values) { _, last in last } }
+                send(.metrics(Metrics(
+                    attemptID: attemptID, values: values, firstPoint: first, points: points,
+                    params: index == 0 ? metrics.params : [], tags: index == 0 ? metrics.tags : []
+                )))
+                first += points.count
             }
         }
-        let newline = UInt8(ascii: "\n")
-        var pending = Data()
-        while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-            pending.append(chunk)
-            var start = pending.startIndex
-            while let end = pending[start...].firstIndex(of: newline) {
-                take(pending[start..<end])
-                start = pending.index(after: end)
-            }
-            pending = pending.count - (start - pending.startIndex) > 1 << 20 ? Data() : Data(pending[start...])
-        }
-        take(pending)
-        return values
+        trackers[attemptID] = final ? nil : collector
     }
 
     /// The attempt sees exactly the GPUs leased to it, numbered as NVML and `nvidia-smi` number
