@@ -84,6 +84,19 @@ struct RunSummary: Encodable {
         var gpus: [Int]?
         /// True when those GPUs are simulated.
         var gpusSimulated: Bool?
+        /// Milliseconds since 1970: its first attempt's dispatch, and its end.
+        var startedAt: Int64?
+        var finishedAt: Int64?
+        /// Seconds from start to end, retries and the waits between them included.
+        var durationSeconds: Double?
+        /// The last value of each metric (for a reused step: its source run's); empty when none.
+        var metrics: [String: Double]
+        /// For a reused step: the run it reused.
+        var sourceRun: String?
+        /// Output name → artifact digest, once it completed.
+        var outputs: [String: String]
+        /// Every attempt in this run, oldest first.
+        var attemptHistory: [AttemptReport]
     }
 
     var run: String
@@ -99,7 +112,11 @@ struct RunSummary: Encodable {
         status = report.status.rawValue
         reason = report.reason
         steps = report.steps.map {
-            Step(name: $0.name, status: $0.status.rawValue, reused: $0.reused, attempts: $0.attempts, worker: $0.worker, reason: $0.reason, gpus: $0.gpus, gpusSimulated: $0.gpusSimulated)
+            Step(
+                name: $0.name, status: $0.status.rawValue, reused: $0.reused, attempts: $0.attempts, worker: $0.worker, reason: $0.reason, gpus: $0.gpus,
+                gpusSimulated: $0.gpusSimulated, startedAt: $0.startedAt, finishedAt: $0.finishedAt, durationSeconds: $0.durationSeconds,
+                metrics: $0.metrics ?? [:], sourceRun: $0.sourceRun, outputs: $0.outputs ?? [:], attemptHistory: $0.attemptHistory ?? []
+            )
         }
         self.outputs = outputs
     }
