@@ -203,10 +203,7 @@ extension CoordinatorService {
     func metrics(of step: StepRecord, sources: inout SourceMetrics) -> [String: Double]? {
         var json = step.metricsJSON
         if step.reused, json == nil, let source = step.sourceRun {
-            if sources.byRun[source] == nil {
-                let recorded = (try? store.steps(runID: source)) ?? []
-                sources.byRun[source] = Dictionary(recorded.compactMap { step in step.metricsJSON.map { (step.name, $0) } }, uniquingKeysWith: { first, _ in first })
-            }
+            if sources.byRun[source] == nil { sources.byRun[source] = (try? store.stepMetrics(runID: source)) ?? [:] }
             json = sources.byRun[source]?[step.name]
         }
         guard let json, let values = try? JSONDecoder().decode([String: Double].self, from: Data(json.utf8)), !values.isEmpty else { return nil }
