@@ -30,6 +30,12 @@ struct RunSurfacesTests {
             let submitted = try await cluster.cli(["submit", pipeline, "--wait", "--json"])
             #expect(submitted.status == 0, "\(submitted.stderr)")
             let run = try #require(try submitted.json()["run"] as? String)
+            // `submit --wait --json` ends with the run's detail; `runs --json` lists runs without it.
+            let summary = try #require((try submitted.json()["steps"] as? [[String: Any]])?.first)
+            #expect((summary["attemptHistory"] as? [Any])?.count == 2 && summary["metrics"] as? [String: Double] != nil, "\(summary)")
+            let listed = try await cluster.cli(["runs", "--json"])
+            let listedStep = try #require(((try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])?.first?["steps"] as? [[String: Any]])?.first)
+            #expect(listedStep["attempts"] as? Int == 2 && listedStep["attemptHistory"] == nil && listedStep["metrics"] == nil, "\(listedStep)")
 
             let status = try await cluster.cli(["status", run, "--json"])
             #expect(status.status == 0, "\(status.stderr)")

@@ -104,7 +104,7 @@ struct RunsCommand: AsyncParsableCommand {
         try await withCLIErrors {
             let runs = try await client.client().runs(limit: limit)
             if json {
-                printJSON(runs.map { RunSummary(report: $0, outputs: $0.outputs) })
+                printJSON(runs.map { RunSummary(report: $0, outputs: $0.outputs, detailed: false) })
                 return ExitStatus.success
             }
             if runs.isEmpty { print("no runs yet: start one with `conduit submit PIPELINE.yml`") }

@@ -37,19 +37,23 @@ extension CoordinatorService {
     // MARK: Runs
 
     /// The run's current state.
-    public func report(runID: String) throws -> RunReport {
+    ///
+    /// With `detail` (the default), each step also carries its times, metrics, outputs and every
+    /// attempt (one query of the run's attempts); without, only its state, as progress needs.
+    public func report(runID: String, detail: Bool = true) throws -> RunReport {
         makeDurable()
         if let run = runs[runID] {
-            return report(record: run.record, steps: run.plan.steps.compactMap { run.steps[$0.name] }, plan: run.plan)
+            return report(record: run.record, steps: run.plan.steps.compactMap { run.steps[$0.name] }, plan: run.plan, detail: detail)
         }
         if let finished = recentRuns[runID] {
-            return report(record: finished.record, steps: finished.steps, plan: finished.plan)
+            return report(record: finished.record, steps: finished.steps, plan: finished.plan, detail: detail)
         }
         guard let record = try store.run(id: runID) else { throw CoordinatorError(.notFound, "no run \(runID); `conduit runs` lists them") }
-        return report(record: record, steps: try store.steps(runID: runID), plan: plan(runID: runID, record: record))
+        return report(record: record, steps: try store.steps(runID: runID), plan: plan(runID: runID, record: record), detail: detail)
     }
 
-    /// Waits until the run changes past `version` (or ends), at most `timeout`, then reports it.
+    /// Waits until the run changes past `version` (or ends), at most `timeout`, then reports it
+    /// without the steps' detail (progress is followed often; `report(runID:)` has the detail).
     public func waitForChange(runID: String, after version: Int64, timeout: Duration) async throws -> RunReport {
         let deadline = ContinuousClock.now + timeout
         // Cheap checks first: a report is built only once something changed.
@@ -65,20 +69,20 @@ extension CoordinatorService {
         while runs[runID] != nil && ContinuousClock.now < coalesceUntil {
             try await Task.sleep(for: .milliseconds(5))
         }
-        return try report(runID: runID)
+        return try report(runID: runID, detail: false)
     }
 
-    /// The most recent runs first.
+    /// The most recent runs first, without their steps' detail.
     public func listRuns(limit: Int = 50) throws -> [RunReport] {
         makeDurable()
         return try store.runs(limit: limit).map { record in
             if let run = runs[record.id] {
-                return report(record: run.record, steps: run.plan.steps.compactMap { run.steps[$0.name] }, plan: run.plan)
+                return report(record: run.record, steps: run.plan.steps.compactMap { run.steps[$0.name] }, plan: run.plan, detail: false)
             }
             if let finished = recentRuns[record.id] {
-                return report(record: finished.record, steps: finished.steps, plan: finished.plan)
+                return report(record: finished.record, steps: finished.steps, plan: finished.plan, detail: false)
             }
-            return report(record: record, steps: try store.steps(runID: record.id), plan: plan(runID: record.id, record: record))
+            return report(record: record, steps: try store.steps(runID: record.id), plan: plan(runID: record.id, record: record), detail: false)
         }
     }
 
@@ -125,9 +129,9 @@ extension CoordinatorService {
         return try? JSONDecoder().decode(PipelinePlan.self, from: Data(request.planJSON.utf8))
     }
 
-    func report(record: RunRecord, steps: [StepRecord], plan: PipelinePlan?) -> RunReport {
+    func report(record: RunRecord, steps: [StepRecord], plan: PipelinePlan?, detail: Bool) -> RunReport {
         let planned = runs[record.id]?.planned ?? Dictionary((plan?.steps ?? []).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        let history = attemptHistory(runID: record.id)
+        let history = detail ? attemptHistory(runID: record.id) : [:]
         var sourceMetrics = SourceMetrics()
         let stepReports = steps.map { step -> StepReport in
             var reason = step.reason
@@ -145,6 +149,7 @@ extension CoordinatorService {
                 gpus: need.flatMap { gpus(of: step, need: $0) }
             )
             if report.gpus != nil, let worker = step.worker { report.gpusSimulated = simulatedGPUs(on: worker) }
+            guard detail else { return report }
             let tries = history[step.name] ?? []
             report.attemptHistory = tries.isEmpty ? nil : tries
             report.startedAt = step.reused ? nil : tries.first?.dispatchedAt ?? step.startedAt
