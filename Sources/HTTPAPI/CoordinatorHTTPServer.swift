@@ -171,8 +171,9 @@ public enum CoordinatorHTTPServer {
                 throw HTTPError(.badRequest, message: "logs need ?step=NAME")
             }
             let offset = try logOffset(request.uri.queryParameters["offset"].map(String.init))
+            let attempt = try attemptNumber(request.uri.queryParameters["attempt"].map(String.init))
             return try await call {
-                let (bytes, finished) = try await service.logs(runID: id, step: step, offset: offset)
+                let (bytes, finished) = try await service.logs(runID: id, step: step, attempt: attempt, offset: offset)
                 return Response(
                     status: .ok,
                     headers: [.contentType: "text/plain; charset=utf-8", HTTPField.Name("X-Conduit-Step-Finished")!: finished ? "true" : "false"],
@@ -234,6 +235,23 @@ public enum CoordinatorHTTPServer {
                 message: "offset must be a whole number of bytes from 0 to \(maximumLogOffset), got '\(shown)'")
         }
         return offset
+    }
+
+    /// The largest attempt number a log request may name.
+    public static let maximumAttemptNumber = 1_000_000
+
+    /// The attempt number of `?attempt=N` (nil when absent: the latest attempt).
+    ///
+    /// - Throws: `400` naming the accepted range for anything but a whole number from 1 to
+    ///   ``maximumAttemptNumber``.
+    static func attemptNumber(_ text: String?) throws -> Int? {
+        guard let text else { return nil }
+        guard !text.isEmpty, text.count <= 7, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+              let number = Int(text), (1...maximumAttemptNumber).contains(number) else {
+            let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
+            throw HTTPError(.badRequest, message: "attempt must be a whole number from 1 to \(maximumAttemptNumber), got '\(shown)'")
+        }
+        return number
     }
 
     /// Runs `body`, turning coordinator errors into HTTP errors with a JSON body.

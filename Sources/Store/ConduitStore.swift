@@ -210,6 +210,15 @@ public final class ConduitStore: Sendable {
         }
     }
 
+    /// Step name → metrics JSON of a run's steps that recorded metrics; reads only those two
+    /// columns, so a report of a fully reused run of a thousand steps stays cheap.
+    public func stepMetrics(runID: String) throws -> [String: String] {
+        try writer.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT name, metrics_json FROM steps WHERE run_id = ? AND metrics_json IS NOT NULL", arguments: [runID])
+            return Dictionary(rows.map { ($0["name"] as String, $0["metrics_json"] as String) }, uniquingKeysWith: { first, _ in first })
+        }
+    }
+
     /// The latest earlier execution of a step with the same name that has a cache manifest:
     /// first in runs of the same pipeline, else in any run.
     public func nearestExecution(pipeline: String, step: String, before runID: String, createdBefore: Int64) throws -> (StepRecord, RunRecord)? {

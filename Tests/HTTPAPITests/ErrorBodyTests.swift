@@ -68,6 +68,22 @@ struct ErrorBodyTests {
         }
     }
 
+    @Test(arguments: ["0", "-1", "abc", "", "1000001", "99999999999999999999", "1.5", " 2"])
+    func aLogAttemptOutsideOneToAMillionIsABadRequest(attempt: String) async throws {
+        try await withServer { client in
+            let encoded = attempt.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? attempt
+            try await client.execute(uri: "/v1/runs/nope/logs?step=a&attempt=\(encoded)", method: .get) { response in
+                #expect(response.status == .badRequest, "attempt \(attempt)")
+                let message = Self.errorMessage(response.body)
+                #expect(message?.contains("attempt must be a whole number from 1 to 1000000") == true, "\(message ?? "")")
+            }
+            // In range, the number is accepted, and the run looked up.
+            try await client.execute(uri: "/v1/runs/nope/logs?step=a&attempt=1000000", method: .get) { response in
+                #expect(response.status == .notFound)
+            }
+        }
+    }
+
     /// Errors of any kind a route may throw, through the same middleware the server uses.
     @Test func unexpectedErrorsBecomeA500WithTheShape() async throws {
         struct Broken: Error, CustomStringConvertible { var description: String { "the disk is on fire" } }

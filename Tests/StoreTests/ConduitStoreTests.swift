@@ -35,6 +35,19 @@ import Testing
         #expect(try store.events(runID: "r1").map(\.kind) == ["submitted"])
     }
 
+    @Test func stepMetricsNamesOnlyTheStepsThatRecordedSome() throws {
+        let store = try ConduitStore()
+        var train = StepRecord(runID: "r1", name: "fast/train", position: 0, status: .completed)
+        train.metricsJSON = #"{"loss":0.25}"#
+        let prep = StepRecord(runID: "r1", name: "prep", position: 1, status: .completed)
+        var other = StepRecord(runID: "r2", name: "fast/train", position: 0, status: .completed)
+        other.metricsJSON = #"{"loss":9}"#
+        try insert(run("r1", createdAt: 1), steps: [train, prep], into: store)
+        try insert(run("r2", createdAt: 2), steps: [other], into: store)
+        #expect(try store.stepMetrics(runID: "r1") == ["fast/train": #"{"loss":0.25}"#])
+        #expect(try store.stepMetrics(runID: "r3").isEmpty)
+    }
+
     @Test func aBatchRecordsTheStepArtifactsAndCacheEntryTogether() throws {
         let store = try ConduitStore()
         var step = StepRecord(runID: "r1", name: "train", position: 0, status: .running)

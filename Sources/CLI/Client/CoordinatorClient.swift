@@ -24,7 +24,8 @@ protocol CoordinatorClient: Sendable {
     /// Revokes a worker public key (Z85).
     func revokeWorkerKey(_ key: String) async throws -> WorkerKeyReport
     func cancel(run: String) async throws -> RunReport
-    func logs(run: String, step: String, offset: Int64) async throws -> (bytes: [UInt8], finished: Bool)
+    /// A step's log from byte `offset`: its latest (or reused) attempt's, or attempt number `attempt`'s.
+    func logs(run: String, step: String, attempt: Int?, offset: Int64) async throws -> (bytes: [UInt8], finished: Bool)
     func explain(run: String, step: String) async throws -> Explanation
     func outputs(run: String) async throws -> [OutputArtifact]
     /// Writes a blob's bytes to `path`.

@@ -198,8 +198,10 @@ struct HTTPCoordinatorClient: CoordinatorClient {
         return try decode(RunReport.self, data)
     }
 
-    func logs(run: String, step: String, offset: Int64) async throws -> (bytes: [UInt8], finished: Bool) {
-        let (data, response) = try await perform(HTTPClientRequest(url: url("v1/runs/\(run)/logs", query: ["step": step, "offset": "\(offset)"])))
+    func logs(run: String, step: String, attempt: Int?, offset: Int64) async throws -> (bytes: [UInt8], finished: Bool) {
+        var query = ["step": step, "offset": "\(offset)"]
+        if let attempt { query["attempt"] = "\(attempt)" }
+        let (data, response) = try await perform(HTTPClientRequest(url: url("v1/runs/\(run)/logs", query: query)))
         return (Array(data), response.headers.first(name: "X-Conduit-Step-Finished") == "true")
     }
 

@@ -77,8 +77,8 @@ struct LocalCoordinatorClient: CoordinatorClient {
         }
     }
 
-    func logs(run: String, step: String, offset: Int64) async throws -> (bytes: [UInt8], finished: Bool) {
-        try await call { try await service.logs(runID: run, step: step, offset: offset) }
+    func logs(run: String, step: String, attempt: Int?, offset: Int64) async throws -> (bytes: [UInt8], finished: Bool) {
+        try await call { try await service.logs(runID: run, step: step, attempt: attempt, offset: offset) }
     }
 
     func explain(run: String, step: String) async throws -> Explanation {

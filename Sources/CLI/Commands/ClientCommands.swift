@@ -82,15 +82,7 @@ struct StatusCommand: AsyncParsableCommand {
                 printJSON(RunSummary(report: report, outputs: report.outputs))
                 return ExitStatus.success
             }
-            print("run \(report.run) (\(report.pipeline)): \(report.status.rawValue)\(report.reason.map { " — \($0)" } ?? "")")
-            let width = max(8, report.steps.map(\.name.count).max() ?? 8)
-            for step in report.steps {
-                var line = "  " + step.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + ProgressPrinter.describe(step)
-                if step.attempts > 1 { line += ", \(step.attempts) attempts" }
-                if let reason = step.reason, step.status != .completed { line += "  (\(reason))" }
-                print(line)
-            }
-            for name in report.outputs.keys.sorted() { print("output \(name): \(report.outputs[name]!)") }
+            StatusPrinter.lines(of: report).forEach { print($0) }
             return ExitStatus.success
         }
     }
@@ -112,7 +104,7 @@ struct RunsCommand: AsyncParsableCommand {
         try await withCLIErrors {
             let runs = try await client.client().runs(limit: limit)
             if json {
-                printJSON(runs.map { RunSummary(report: $0, outputs: $0.outputs) })
+                printJSON(runs.map { RunSummary(report: $0, outputs: $0.outputs, detailed: false) })
                 return ExitStatus.success
             }
             if runs.isEmpty { print("no runs yet: start one with `conduit submit PIPELINE.yml`") }
@@ -198,14 +190,21 @@ struct LogsCommand: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Keep printing until the step ends.")
     var follow = false
 
+    @Option(help: ArgumentHelp("Print this attempt's log (1 is the first, 2 the first retry; `conduit status RUN` lists them) instead of the latest.", valueName: "N"))
+    var attempt: Int?
+
     @OptionGroup var client: ClientOptions
+
+    func validate() throws {
+        if let attempt, attempt < 1 { throw ValidationError("--attempt counts from 1 (the first attempt), got \(attempt)") }
+    }
 
     func run() async throws {
         try await withCLIErrors {
             let client = try await client.client()
             var offset: Int64 = 0
             while true {
-                let (bytes, finished) = try await client.logs(run: run, step: step, offset: offset)
+                let (bytes, finished) = try await client.logs(run: run, step: step, attempt: attempt, offset: offset)
                 if !bytes.isEmpty {
                     FileHandle.standardOutput.write(Data(bytes))
                     offset += Int64(bytes.count)
@@ -236,14 +235,17 @@ struct CancelCommand: AsyncParsableCommand {
     }
 }
 
-/// `conduit download RUN OUTPUT DIR`.
+/// `conduit download RUN OUTPUT DIR` and `conduit download RUN STEP.OUTPUT DIR`.
 struct DownloadCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "download", abstract: "Copy a pipeline output of a run to DIR/OUTPUT.")
+    static let configuration = CommandConfiguration(
+        commandName: "download",
+        abstract: "Copy an output of a run to DIR/OUTPUT: a pipeline output, or any step's output as STEP.OUTPUT."
+    )
 
     @Argument(help: "The run id.")
     var run: String
 
-    @Argument(help: "The pipeline output name.")
+    @Argument(help: "A pipeline output name, or STEP.OUTPUT for a step's output (a step inside a pipeline component: node/child.OUTPUT).")
     var output: String
 
     @Argument(help: "The directory to copy it into.")
@@ -254,14 +256,10 @@ struct DownloadCommand: AsyncParsableCommand {
     func run() async throws {
         try await withCLIErrors {
             let client = try await client.client()
-            let outputs = try await client.outputs(run: run)
-            guard let artifact = outputs.first(where: { $0.name == output }) else {
-                let names = outputs.map(\.name).joined(separator: ", ")
-                throw CLIError("run \(run) has no output \(output)\(names.isEmpty ? " (it produced none)" : "; its outputs are \(names)")")
-            }
-            try OutputDownloader.checkOutputName(output)
-            let destination = (directory as NSString).appendingPathComponent(output)
-            try await OutputDownloader.download(artifact: artifact.artifact, to: destination, client: client)
+            let found = try OutputReference.locate(output, in: try await client.report(run: run))
+            try OutputDownloader.checkOutputName(found.name)
+            let destination = (directory as NSString).appendingPathComponent(found.name)
+            try await OutputDownloader.download(artifact: found.artifact, to: destination, client: client)
             print(destination)
             return ExitStatus.success
         }

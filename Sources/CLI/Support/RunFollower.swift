@@ -20,6 +20,8 @@ enum RunFollower {
             let next = try await waitForChange(run: run, after: report.version, client: client, progress: progress)
             progress.show(next, previous: report)
             report = next
+            // Progress reports leave out the steps' detail; the final one has it.
+            if report.status.isFinal, let full = try? await client.report(run: run) { report = full }
         }
         return report
     }
@@ -84,6 +86,20 @@ struct RunSummary: Encodable {
         var gpus: [Int]?
         /// True when those GPUs are simulated.
         var gpusSimulated: Bool?
+        /// Milliseconds since 1970: its first attempt's dispatch, and its end.
+        var startedAt: Int64?
+        var finishedAt: Int64?
+        /// Seconds from start to end, retries and the waits between them included.
+        var durationSeconds: Double?
+        /// The last value of each metric (for a reused step: its source run's); empty when none.
+        /// This and the fields below are left out of `conduit runs --json`, whose reports have no detail.
+        var metrics: [String: Double]?
+        /// For a reused step: the run it reused.
+        var sourceRun: String?
+        /// Output name → artifact digest, once it completed; empty before.
+        var outputs: [String: String]?
+        /// Every attempt in this run, oldest first.
+        var attemptHistory: [AttemptReport]?
     }
 
     var run: String
@@ -93,13 +109,20 @@ struct RunSummary: Encodable {
     var steps: [Step]
     var outputs: [String: String]
 
-    init(report: RunReport, outputs: [String: String]) {
+    /// With `detailed`, each step's detail fields are present (empty when it has none); pass it
+    /// only for a report asked with its detail (`CoordinatorClient.report(run:)`).
+    init(report: RunReport, outputs: [String: String], detailed: Bool = true) {
         run = report.run
         pipeline = report.pipeline
         status = report.status.rawValue
         reason = report.reason
         steps = report.steps.map {
-            Step(name: $0.name, status: $0.status.rawValue, reused: $0.reused, attempts: $0.attempts, worker: $0.worker, reason: $0.reason, gpus: $0.gpus, gpusSimulated: $0.gpusSimulated)
+            Step(
+                name: $0.name, status: $0.status.rawValue, reused: $0.reused, attempts: $0.attempts, worker: $0.worker, reason: $0.reason, gpus: $0.gpus,
+                gpusSimulated: $0.gpusSimulated, startedAt: $0.startedAt, finishedAt: $0.finishedAt, durationSeconds: $0.durationSeconds,
+                metrics: detailed ? $0.metrics ?? [:] : nil, sourceRun: $0.sourceRun, outputs: detailed ? $0.outputs ?? [:] : nil,
+                attemptHistory: detailed ? $0.attemptHistory ?? [] : nil
+            )
         }
         self.outputs = outputs
     }

@@ -37,19 +37,23 @@ extension CoordinatorService {
     // MARK: Runs
 
     /// The run's current state.
-    public func report(runID: String) throws -> RunReport {
+    ///
+    /// With `detail` (the default), each step also carries its times, metrics, outputs and every
+    /// attempt (one query of the run's attempts); without, only its state, as progress needs.
+    public func report(runID: String, detail: Bool = true) throws -> RunReport {
         makeDurable()
         if let run = runs[runID] {
-            return report(record: run.record, steps: run.plan.steps.compactMap { run.steps[$0.name] }, plan: run.plan)
+            return report(record: run.record, steps: run.plan.steps.compactMap { run.steps[$0.name] }, plan: run.plan, detail: detail)
         }
         if let finished = recentRuns[runID] {
-            return report(record: finished.record, steps: finished.steps, plan: finished.plan)
+            return report(record: finished.record, steps: finished.steps, plan: finished.plan, detail: detail)
         }
         guard let record = try store.run(id: runID) else { throw CoordinatorError(.notFound, "no run \(runID); `conduit runs` lists them") }
-        return report(record: record, steps: try store.steps(runID: runID), plan: plan(runID: runID, record: record))
+        return report(record: record, steps: try store.steps(runID: runID), plan: plan(runID: runID, record: record), detail: detail)
     }
 
-    /// Waits until the run changes past `version` (or ends), at most `timeout`, then reports it.
+    /// Waits until the run changes past `version` (or ends), at most `timeout`, then reports it
+    /// without the steps' detail (progress is followed often; `report(runID:)` has the detail).
     public func waitForChange(runID: String, after version: Int64, timeout: Duration) async throws -> RunReport {
         let deadline = ContinuousClock.now + timeout
         // Cheap checks first: a report is built only once something changed.
@@ -65,20 +69,20 @@ extension CoordinatorService {
         while runs[runID] != nil && ContinuousClock.now < coalesceUntil {
             try await Task.sleep(for: .milliseconds(5))
         }
-        return try report(runID: runID)
+        return try report(runID: runID, detail: false)
     }
 
-    /// The most recent runs first.
+    /// The most recent runs first, without their steps' detail.
     public func listRuns(limit: Int = 50) throws -> [RunReport] {
         makeDurable()
         return try store.runs(limit: limit).map { record in
             if let run = runs[record.id] {
-                return report(record: run.record, steps: run.plan.steps.compactMap { run.steps[$0.name] }, plan: run.plan)
+                return report(record: run.record, steps: run.plan.steps.compactMap { run.steps[$0.name] }, plan: run.plan, detail: false)
             }
             if let finished = recentRuns[record.id] {
-                return report(record: finished.record, steps: finished.steps, plan: finished.plan)
+                return report(record: finished.record, steps: finished.steps, plan: finished.plan, detail: false)
             }
-            return report(record: record, steps: try store.steps(runID: record.id), plan: plan(runID: record.id, record: record))
+            return report(record: record, steps: try store.steps(runID: record.id), plan: plan(runID: record.id, record: record), detail: false)
         }
     }
 
@@ -125,8 +129,10 @@ extension CoordinatorService {
         return try? JSONDecoder().decode(PipelinePlan.self, from: Data(request.planJSON.utf8))
     }
 
-    func report(record: RunRecord, steps: [StepRecord], plan: PipelinePlan?) -> RunReport {
+    func report(record: RunRecord, steps: [StepRecord], plan: PipelinePlan?, detail: Bool) -> RunReport {
         let planned = runs[record.id]?.planned ?? Dictionary((plan?.steps ?? []).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let history = detail ? attemptHistory(runID: record.id) : [:]
+        var sourceMetrics = SourceMetrics()
         let stepReports = steps.map { step -> StepReport in
             var reason = step.reason
             let need = planned[step.name].map { requirement(of: $0, runID: record.id) }
@@ -143,6 +149,17 @@ extension CoordinatorService {
                 gpus: need.flatMap { gpus(of: step, need: $0) }
             )
             if report.gpus != nil, let worker = step.worker { report.gpusSimulated = simulatedGPUs(on: worker) }
+            guard detail else { return report }
+            let tries = history[step.name] ?? []
+            report.attemptHistory = tries.isEmpty ? nil : tries
+            report.startedAt = step.reused ? nil : tries.first?.dispatchedAt ?? step.startedAt
+            report.finishedAt = step.status.isFinal ? step.finishedAt : nil
+            if let start = report.startedAt, let end = report.finishedAt { report.durationSeconds = Double(end - start) / 1000 }
+            report.sourceRun = step.reused ? step.sourceRun : nil
+            report.metrics = metrics(of: step, sources: &sourceMetrics)
+            if step.status == .completed, let json = step.outputsJSON {
+                report.outputs = try? JSONDecoder().decode([String: String].self, from: Data(json.utf8))
+            }
             return report
         }
         var outputs: [String: String] = [:]
@@ -159,6 +176,45 @@ extension CoordinatorService {
         )
     }
 
+    /// Every attempt of a run's steps, by step, oldest first: the stored ones, with the live
+    /// state of those in progress over them.
+    func attemptHistory(runID: String) -> [String: [AttemptReport]] {
+        var records = Dictionary(((try? store.attempts(runID: runID)) ?? []).map { ($0.id, $0) }, uniquingKeysWith: { _, last in last })
+        for attemptID in runs[runID]?.currentAttempt.values.map({ $0 }) ?? [] {
+            if let live = attempts[attemptID]?.record { records[live.id] = live }
+        }
+        var byStep: [String: [AttemptReport]] = [:]
+        let ordered = records.values.sorted { ($0.dispatchedAt, $0.id) < ($1.dispatchedAt, $1.id) }
+        for record in ordered {
+            let number = AttemptName(parsing: record.id)?.number ?? (byStep[record.step]?.count ?? 0) + 1
+            var message = record.message
+            if message == nil, record.status == AttemptOutcome.failed.rawValue {
+                message = record.exitCode.map { "exit code \($0)" } ?? record.signal.map { "killed by signal \($0)" }
+            }
+            byStep[record.step, default: []].append(AttemptReport(
+                number: number, id: record.id, worker: record.worker, status: record.status, dispatchedAt: record.dispatchedAt,
+                startedAt: record.startedAt, finishedAt: record.finishedAt, exitCode: record.exitCode, signal: record.signal, message: message
+            ))
+        }
+        return byStep.mapValues { $0.sorted { $0.number < $1.number } }
+    }
+
+    /// The metrics of the runs reused steps came from, read once per run while a report is built.
+    struct SourceMetrics {
+        var byRun: [String: [String: String]] = [:]
+    }
+
+    /// A step's last metric values; a reused step's are those its source run recorded.
+    func metrics(of step: StepRecord, sources: inout SourceMetrics) -> [String: Double]? {
+        var json = step.metricsJSON
+        if step.reused, json == nil, let source = step.sourceRun {
+            if sources.byRun[source] == nil { sources.byRun[source] = (try? store.stepMetrics(runID: source)) ?? [:] }
+            json = sources.byRun[source]?[step.name]
+        }
+        guard let json, let values = try? JSONDecoder().decode([String: Double].self, from: Data(json.utf8)), !values.isEmpty else { return nil }
+        return values
+    }
+
     /// The pipeline outputs of a run with their artifact kinds.
     public func outputArtifacts(runID: String) throws -> [OutputArtifact] {
         makeDurable()
@@ -173,8 +229,12 @@ extension CoordinatorService {
 
     // MARK: Logs
 
-    /// The log of a step's latest (or reused) attempt from byte `offset`, and whether more may come.
-    public func logs(runID: String, step: String, offset: Int64) throws -> (bytes: [UInt8], finished: Bool) {
+    /// The log of a step's latest (or reused) attempt, or of its attempt number `attempt`, from byte
+    /// `offset`, and whether more may come.
+    ///
+    /// Every attempt keeps its own log. An attempt number the step never reached, or one asked of a
+    /// step that was reused (its attempts ran in another run), is refused naming what exists.
+    public func logs(runID: String, step: String, attempt number: Int? = nil, offset: Int64) throws -> (bytes: [UInt8], finished: Bool) {
         makeDurable()
         let record: StepRecord
         if let live = runs[runID]?.steps[step] {
@@ -182,11 +242,18 @@ extension CoordinatorService {
         } else if let stored = try store.step(runID: runID, name: step) {
             record = stored
         } else {
-            guard try store.run(id: runID) != nil else { throw CoordinatorError(.notFound, "no run \(runID)") }
-            throw CoordinatorError(.notFound, "run \(runID) has no step \(step)")
+            guard try store.run(id: runID) != nil else { throw CoordinatorError(.notFound, "no run \(runID); `conduit runs` lists them") }
+            let names = try stepRecords(runID: runID).map(\.name).joined(separator: ", ")
+            throw CoordinatorError(.notFound, "run \(runID) has no step \(step); its steps are \(names)")
         }
-        let finished = record.status.isFinal
-        guard let attempt = record.logAttempt, let handle = FileHandle(forReadingAtPath: logPath(attemptID: attempt)) else {
+        var finished = record.status.isFinal
+        var chosen = record.logAttempt
+        if let number {
+            let numbered = try attemptID(of: record, runID: runID, number: number)
+            chosen = numbered
+            if runs[runID]?.currentAttempt[step] != numbered { finished = true }
+        }
+        guard let attempt = chosen, let handle = FileHandle(forReadingAtPath: logPath(attemptID: attempt)) else {
             return ([], finished)
         }
         defer { try? handle.close() }
@@ -196,6 +263,24 @@ extension CoordinatorService {
         try handle.seek(toOffset: start)
         let data = try handle.readToEnd() ?? Data()
         return (Array(data), finished)
+    }
+
+    /// The id of attempt `number` of a step, or an error naming the attempts it has.
+    func attemptID(of step: StepRecord, runID: String, number: Int) throws -> String {
+        if step.reused, let source = step.sourceRun {
+            throw CoordinatorError(
+                .notFound,
+                "step \(step.name) of run \(runID) was reused from run \(source) and ran no attempt in this run; "
+                    + "see `conduit logs \(source) \(step.name) --attempt \(number)`")
+        }
+        guard step.attempts > 0 else {
+            throw CoordinatorError(.notFound, "step \(step.name) of run \(runID) has not run any attempt (it is \(step.status.rawValue))")
+        }
+        guard (1...step.attempts).contains(number) else {
+            let range = step.attempts == 1 ? "attempt 1 only" : "attempts 1 to \(step.attempts)"
+            throw CoordinatorError(.notFound, "step \(step.name) of run \(runID) has no attempt \(number); it has \(range)")
+        }
+        return AttemptName(runID: runID, position: step.position, number: number).text
     }
 
     // MARK: Explain

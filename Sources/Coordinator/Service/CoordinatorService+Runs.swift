@@ -353,7 +353,7 @@ extension CoordinatorService {
     func enqueue(runID: String, step: String, inputs: [String: String], avoiding: String? = nil) {
         guard let planned = runs[runID]?.planned[step], var record = runs[runID]?.steps[step] else { return }
         let number = record.attempts + 1
-        let attemptID = "\(runID)-\(record.position)-\(number)"
+        let attemptID = AttemptName(runID: runID, position: record.position, number: number).text
         record.attempts = number
         runs[runID]!.steps[step] = record
         runs[runID]!.currentAttempt[step] = attemptID

@@ -93,6 +93,23 @@ public struct StepReport: Codable, Hashable, Sendable {
     public var gpus: [Int]?
     /// True when those GPUs are simulated (`--simulate-gpus`), not real devices.
     public var gpusSimulated: Bool?
+    /// Milliseconds since 1970: when its first attempt in this run was dispatched; nil for a step
+    /// that never started (and for a reused one, which ran in `sourceRun`).
+    public var startedAt: Int64?
+    /// Milliseconds since 1970: when it ended (completed, failed, was reused, canceled, skipped).
+    public var finishedAt: Int64?
+    /// Seconds from `startedAt` to `finishedAt`: every attempt, and the waits between them.
+    public var durationSeconds: Double?
+    /// The last value of each metric it recorded, by name; for a reused step, those of the run it
+    /// reused. Nil when it recorded none.
+    public var metrics: [String: Double]?
+    /// For a reused step: the run whose outputs (and attempts, logs, metrics) it reused.
+    public var sourceRun: String?
+    /// Output name → artifact digest, once it completed (ran or reused); `conduit download RUN
+    /// STEP.OUTPUT DIR` fetches one.
+    public var outputs: [String: String]?
+    /// Every attempt in this run, oldest first (retries included); nil for a step never dispatched.
+    public var attemptHistory: [AttemptReport]?
 
     public init(
         name: String, status: StepStatus, reused: Bool, attempts: Int, worker: String?, reason: String? = nil, seconds: Double? = nil,
