@@ -2,7 +2,7 @@
 .PHONY: help setup build test example bench bench-placement bench-transfer fuzz chaos clean
 
 help:
-	@echo "make setup    install libzmq3-dev (and numpy for the examples)"
+	@echo "make setup    install libzmq3-dev, numpy for the examples, and MLflow 2.x and 3.x venvs for the tests"
 	@echo "make build    debug build of the conduit CLI"
 	@echo "make test     build and run every test (unit, ZeroMQ, multi-process integration)"
 	@echo "make example  run examples/house-prices with the embedded coordinator and worker"
@@ -16,6 +16,7 @@ help:
 setup:
 	@dpkg -s libzmq3-dev >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libzmq3-dev)
 	@python3 -c "import numpy" 2>/dev/null || pip install --quiet numpy
+	@bash scripts/mlflow-venvs.sh
 
 build: setup
 	swift build

@@ -19,7 +19,7 @@ struct Conduit: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             RunCommand.self, ValidateCommand.self, CoordinatorCommand.self, WorkerCommand.self, SubmitCommand.self,
-            StatusCommand.self, RunsCommand.self, WorkersCommand.self, LogsCommand.self, CancelCommand.self,
+            StatusCommand.self, MetricsCommand.self, RunsCommand.self, WorkersCommand.self, LogsCommand.self, CancelCommand.self,
             DownloadCommand.self, ExplainCommand.self, KeysCommand.self,
             RerunCommand.self, DiffCommand.self, StepCommand.self,
             ComponentCommand.self, DataCommand.self, StoreCommand.self,

@@ -181,6 +181,12 @@ public enum CoordinatorHTTPServer {
                 )
             }
         }
+        router.get("/v1/runs/{id}/metrics") { request, context in
+            let id = try context.parameters.require("id")
+            let step = request.uri.queryParameters["step"].map(String.init)
+            let after = try sequenceNumber(request.uri.queryParameters["after"].map(String.init))
+            return try await call { try json(try await service.metricHistory(runID: id, step: step, after: after)) }
+        }
         router.get("/v1/runs/{id}/explain") { request, context in
             let id = try context.parameters.require("id")
             guard let step = request.uri.queryParameters["step"].map(String.init) else {
@@ -225,6 +231,16 @@ public enum CoordinatorHTTPServer {
     ///
     /// - Throws: `400` naming the accepted range for anything but a whole number from 0 to
     ///   ``maximumLogOffset``.
+    /// The `after` of a metrics request: a whole number from 0 (the default) up to `Int64.max`.
+    static func sequenceNumber(_ text: String?) throws -> Int64 {
+        guard let text else { return 0 }
+        guard !text.isEmpty, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }), let value = Int64(text) else {
+            let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
+            throw HTTPError(.badRequest, message: "after must be a whole number from 0 (the 'last' of an earlier report), got '\(shown)'")
+        }
+        return value
+    }
+
     static func logOffset(_ text: String?) throws -> Int64 {
         guard let text else { return 0 }
         guard !text.isEmpty, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),

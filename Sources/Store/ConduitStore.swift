@@ -150,6 +150,25 @@ public final class ConduitStore: Sendable {
                     try saveEntry.execute(arguments: [entry.key, entry.runID, entry.step, entry.attemptID, entry.outputsJSON, entry.createdAt])
                 }
             }
+            if !batch.metricPoints.isEmpty {
+                let insertPoint = try db.cachedStatement(sql: """
+                    INSERT OR IGNORE INTO metric_points (attempt_id, point, run_id, step, mlflow_run, key, step_index, timestamp, value)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+                for point in batch.metricPoints {
+                    try insertPoint.execute(arguments: [
+                        point.attemptID, point.point, point.runID, point.step, point.mlflowRun, point.key, point.stepIndex, point.timestamp, point.value,
+                    ])
+                }
+            }
+            if !batch.trackedValues.isEmpty {
+                let saveValue = try db.cachedStatement(sql: """
+                    INSERT OR REPLACE INTO tracked_values (attempt_id, run_id, step, kind, mlflow_run, key, value) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """)
+                for value in batch.trackedValues {
+                    try saveValue.execute(arguments: [value.attemptID, value.runID, value.step, value.kind, value.mlflowRun, value.key, value.value])
+                }
+            }
             if !batch.events.isEmpty {
                 let insertEvent = try db.cachedStatement(sql: "INSERT INTO events (run_id, step, kind, detail, at) VALUES (?, ?, ?, ?, ?)")
                 for event in batch.events {
@@ -308,6 +327,27 @@ public final class ConduitStore: Sendable {
                 try key.update(db)
             }
             return key
+        }
+    }
+
+    // MARK: Tracking
+
+    /// The metric values steps of a run logged (of one step when `step` is given), after `seq`, in
+    /// the order they were recorded; at most `limit`.
+    public func metricPoints(runID: String, step: String? = nil, after seq: Int64 = 0, limit: Int = 1_000_000) throws -> [MetricPointRecord] {
+        try writer.read { db in
+            var request = MetricPointRecord.all().filter(Column("run_id") == runID && Column("seq") > seq)
+            if let step { request = request.filter(Column("step") == step) }
+            return try request.order(Column("seq")).limit(limit).fetchAll(db)
+        }
+    }
+
+    /// The params and tags steps of a run logged (of one step when `step` is given).
+    public func trackedValues(runID: String, step: String? = nil) throws -> [TrackedValueRecord] {
+        try writer.read { db in
+            var request = TrackedValueRecord.all().filter(Column("run_id") == runID)
+            if let step { request = request.filter(Column("step") == step) }
+            return try request.order(Column("step"), Column("attempt_id"), Column("kind"), Column("mlflow_run"), Column("key")).fetchAll(db)
         }
     }
 

@@ -101,6 +101,36 @@ enum Migrations {
         migrator.registerMigration("v5-attempt-owner") { db in
             try db.execute(sql: "ALTER TABLE attempts ADD COLUMN worker_identity TEXT")
         }
+        migrator.registerMigration("v6-metric-history") { db in
+            // Every value of every metric (a point is recorded once per attempt), and params and tags.
+            try db.execute(sql: """
+                CREATE TABLE metric_points (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    attempt_id TEXT NOT NULL,
+                    point INTEGER NOT NULL,
+                    run_id TEXT NOT NULL,
+                    step TEXT NOT NULL,
+                    mlflow_run TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    step_index INTEGER NOT NULL,
+                    timestamp INTEGER NOT NULL,
+                    value REAL NOT NULL,
+                    UNIQUE (attempt_id, point)
+                );
+                CREATE INDEX metric_points_by_run ON metric_points (run_id, step, seq);
+                CREATE TABLE tracked_values (
+                    attempt_id TEXT NOT NULL,
+                    run_id TEXT NOT NULL,
+                    step TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    mlflow_run TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    PRIMARY KEY (attempt_id, kind, mlflow_run, key)
+                );
+                CREATE INDEX tracked_values_by_run ON tracked_values (run_id, step);
+                """)
+        }
         return migrator
     }
 }

@@ -13,6 +13,9 @@ public struct StoreBatch: Sendable {
     public private(set) var artifacts: [ArtifactRecord] = []
     public private(set) var cacheEntries: [CacheEntryRecord] = []
     public private(set) var events: [EventRecord] = []
+    /// Metric values, params and tags steps tracked (progress: never urgent).
+    public private(set) var metricPoints: [MetricPointRecord] = []
+    public private(set) var trackedValues: [TrackedValueRecord] = []
     /// Whether the batch holds a change that something depends on (anything but progress notes).
     public private(set) var isUrgent = false
 
@@ -20,6 +23,7 @@ public struct StoreBatch: Sendable {
 
     public var isEmpty: Bool {
         newRuns.isEmpty && runs.isEmpty && steps.isEmpty && attempts.isEmpty && artifacts.isEmpty && cacheEntries.isEmpty && events.isEmpty
+            && metricPoints.isEmpty && trackedValues.isEmpty
     }
 
     /// A new run and its steps to insert; `steps` must be in plan order (`position` 0, 1, ...).
@@ -28,6 +32,13 @@ public struct StoreBatch: Sendable {
         newRunOrder.append(run.id)
         events.append(EventRecord(runID: run.id, step: nil, kind: "submitted", detail: run.pipeline, at: run.createdAt))
         isUrgent = true
+    }
+
+    /// What a step tracked: metric values (each recorded once per attempt and point number), and
+    /// params and tags (the latest value wins). Progress: rides along with the next urgent write.
+    public mutating func track(points: [MetricPointRecord], values: [TrackedValueRecord]) {
+        metricPoints += points
+        trackedValues += values
     }
 
     /// The ids of the new runs in the order they were added.

@@ -26,6 +26,11 @@ let sampleMessages: [Message] = {
         .attemptAcknowledged(AttemptAcknowledged(attemptID: "x", accepted: false, reason: "stale")),
         .logChunk(LogChunk(attemptID: "x", stream: .stderr, sequence: 7)),
         .metrics(Metrics(attemptID: "x", values: ["accuracy": 0.91, "loss": 0.25])),
+        .metrics(Metrics(
+            attemptID: "x", values: ["loss": 0.25], firstPoint: 7,
+            points: [MetricPoint(key: "loss", value: 0.5, step: 3, timestamp: 1_700_000_000_000, run: "abc"), MetricPoint(key: "f1", value: -1, step: -2, timestamp: 0)],
+            params: [TrackedValue(key: "lr", value: "0.01", run: "abc")], tags: [TrackedValue(key: "team", value: "vision")]
+        )),
         .fetchRequest(FetchRequest(blob: "d", offset: 1024, credit: 8)),
         .fetchChunk(FetchChunk(blob: "d", offset: 0, size: 3, checksum: 0xCBF4_3926)),
         .fetchFailed(FetchFailed(blob: "d", reason: "missing")),

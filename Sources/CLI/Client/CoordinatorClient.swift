@@ -27,6 +27,8 @@ protocol CoordinatorClient: Sendable {
     /// A step's log from byte `offset`: its latest (or reused) attempt's, or attempt number `attempt`'s.
     func logs(run: String, step: String, attempt: Int?, offset: Int64) async throws -> (bytes: [UInt8], finished: Bool)
     func explain(run: String, step: String) async throws -> Explanation
+    /// The history of what a run's steps (or one step) tracked, after `after` (see `MetricHistoryReport.last`).
+    func metrics(run: String, step: String?, after: Int64) async throws -> MetricHistoryReport
     func outputs(run: String) async throws -> [OutputArtifact]
     /// Writes a blob's bytes to `path`.
     func downloadBlob(digest: String, to path: String) async throws

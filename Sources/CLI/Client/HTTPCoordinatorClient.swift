@@ -205,6 +205,12 @@ struct HTTPCoordinatorClient: CoordinatorClient {
         return (Array(data), response.headers.first(name: "X-Conduit-Step-Finished") == "true")
     }
 
+    func metrics(run: String, step: String?, after: Int64) async throws -> MetricHistoryReport {
+        var query = ["after": "\(after)"]
+        if let step { query["step"] = step }
+        return try await get(MetricHistoryReport.self, "v1/runs/\(run)/metrics", query: query)
+    }
+
     func explain(run: String, step: String) async throws -> Explanation {
         try await get(Explanation.self, "v1/runs/\(run)/explain", query: ["step": step])
     }

@@ -81,6 +81,10 @@ struct LocalCoordinatorClient: CoordinatorClient {
         try await call { try await service.logs(runID: run, step: step, attempt: attempt, offset: offset) }
     }
 
+    func metrics(run: String, step: String?, after: Int64) async throws -> MetricHistoryReport {
+        try await call { try await service.metricHistory(runID: run, step: step, after: after) }
+    }
+
     func explain(run: String, step: String) async throws -> Explanation {
         try await call { try await service.explain(runID: run, step: step) }
     }

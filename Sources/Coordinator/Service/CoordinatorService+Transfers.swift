@@ -32,7 +32,28 @@ extension CoordinatorService {
         step.metricsJSON = String(decoding: (try? JSONEncoder().encode(values)) ?? Data("{}".utf8), as: UTF8.self)
         runs[attempt.runID]?.steps[attempt.step] = step
         batch.update(step, urgent: false)  // progress: rides along with the attempt's commit
+        // The history: every value (a repeated point is recorded once), params and tags as text.
+        let points = metrics.points.prefix(Self.maximumPointsPerMessage).enumerated().compactMap { offset, point -> MetricPointRecord? in
+            guard point.value.isFinite, !point.key.isEmpty, point.key.utf8.count <= 250 else { return nil }
+            return MetricPointRecord(
+                attemptID: attempt.id, point: metrics.firstPoint + offset, runID: attempt.runID, step: attempt.step,
+                mlflowRun: String((point.run ?? "").prefix(64)), key: point.key, stepIndex: point.step, timestamp: point.timestamp, value: point.value
+            )
+        }
+        let tracked = [("param", metrics.params), ("tag", metrics.tags)].flatMap { kind, values in
+            values.prefix(1000).compactMap { value -> TrackedValueRecord? in
+                guard !value.key.isEmpty, value.key.utf8.count <= 250 else { return nil }
+                return TrackedValueRecord(
+                    attemptID: attempt.id, runID: attempt.runID, step: attempt.step, kind: kind, mlflowRun: String((value.run ?? "").prefix(64)),
+                    key: value.key, value: String(value.value.prefix(8000))
+                )
+            }
+        }
+        if !points.isEmpty || !tracked.isEmpty { batch.track(points: points, values: tracked) }
     }
+
+    /// The most metric values one `metrics` message may record (the worker sends at most 5,000).
+    static let maximumPointsPerMessage = 10_000
 
     /// Sends up to `credit` chunks of a blob from `offset`.
     func serveFetch(_ request: FetchRequest, to peer: PeerID) {

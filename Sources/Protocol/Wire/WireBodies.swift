@@ -310,10 +310,39 @@ extension Metrics: WireBody {
     public func write(to writer: inout WireWriter) {
         writer.string(attemptID)
         writer.map(values) { $0.double($1) }
+        writer.int(firstPoint)
+        writer.array(points) { piece, point in
+            piece.string(point.key)
+            piece.double(point.value)
+            piece.signed(point.step)
+            piece.signed(point.timestamp)
+            piece.optional(point.run) { $0.string($1) }
+        }
+        for values in [params, tags] {
+            writer.array(values) { piece, value in
+                piece.string(value.key)
+                piece.string(value.value)
+                piece.optional(value.run) { $0.string($1) }
+            }
+        }
     }
 
     public init(from reader: inout WireReader) throws(ProtocolError) {
-        self.init(attemptID: try reader.string(), values: try reader.map { (r: inout WireReader) throws(ProtocolError) in try r.double() })
+        let attemptID = try reader.string()
+        let values = try reader.map { (r: inout WireReader) throws(ProtocolError) in try r.double() }
+        let firstPoint = try reader.int()
+        let points = try reader.array { (r: inout WireReader) throws(ProtocolError) in
+            MetricPoint(
+                key: try r.string(), value: try r.double(), step: try r.signed(), timestamp: try r.signed(),
+                run: try r.optional { (o: inout WireReader) throws(ProtocolError) in try o.string() }
+            )
+        }
+        func tracked(_ r: inout WireReader) throws(ProtocolError) -> TrackedValue {
+            TrackedValue(key: try r.string(), value: try r.string(), run: try r.optional { (o: inout WireReader) throws(ProtocolError) in try o.string() })
+        }
+        let params = try reader.array(tracked)
+        let tags = try reader.array(tracked)
+        self.init(attemptID: attemptID, values: values, firstPoint: firstPoint, points: points, params: params, tags: tags)
     }
 }
 

@@ -28,6 +28,11 @@ public struct TrackingCollector: Sendable {
     private(set) var nextPoint = 0
     /// For `$CONDUIT_METRICS_FILE` values without a `step`: how many of each name came before.
     private var counts: [String: Int64] = [:]
+    /// Points already taken (hashes): MLflow 3 writes a run's metric lines again when it links them
+    /// to a logged model, and a repeated line is one value.
+    private var seen: Set<Int> = []
+    /// Each metric's latest value as MLflow ranks them: the highest step, then the latest time.
+    private var latest: [String: MetricPoint] = [:]
 
     private struct FileStamp: Equatable {
         var size: Int64
@@ -59,9 +64,14 @@ public struct TrackingCollector: Sendable {
             readMLflow(final: final, points: &points, params: &params, tags: &tags)
             // A final poll reads every file to its end (each pass reads at most `maximumReadBytes`).
         } while final && more
+        points = points.filter { seen.insert($0.hashValue).inserted }
         guard !points.isEmpty || !params.isEmpty || !tags.isEmpty else { return nil }
         var values: [String: Double] = [:]
-        for point in points { values[point.key] = point.value }
+        for point in points {
+            if let current = latest[point.key], (current.step, current.timestamp) > (point.step, point.timestamp) { continue }
+            latest[point.key] = point
+        }
+        for key in Set(points.map(\.key)) { values[key] = latest[key]?.value }
         // Numeric params are also shown as metrics `params.KEY` (compared by `conduit diff`).
         for param in params {
             if let number = Double(param.value.trimmingCharacters(in: .whitespacesAndNewlines)), number.isFinite {

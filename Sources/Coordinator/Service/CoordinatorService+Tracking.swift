@@ -1,0 +1,47 @@
+import Foundation
+import Protocol
+import Store
+
+/// The history of what steps tracked: `GET /v1/runs/{id}/metrics`, `conduit metrics`.
+extension CoordinatorService {
+    /// The metric values (after `after`), params and tags of a run's steps, or of one step. A
+    /// reused step's history is the run's it reused (sent only when `after` is 0: it never grows).
+    public func metricHistory(runID: String, step: String? = nil, after: Int64 = 0) throws -> MetricHistoryReport {
+        let run = try report(runID: runID, detail: false)
+        if let step, !run.steps.contains(where: { $0.name == step }) {
+            throw CoordinatorError(.notFound, "run \(runID) has no step \(step); its steps are \(run.steps.map(\.name).joined(separator: ", "))")
+        }
+        let records = try store.metricPoints(runID: runID, step: step, after: after, limit: 200_000)
+        var points = records.map { Self.point($0, sourceRun: nil) }
+        var values = try store.trackedValues(runID: runID, step: step)
+        var sources: [String: String] = [:]  // values' attempt ids → the run they came from
+        if after == 0 {
+            for reused in run.steps where reused.reused && (step == nil || reused.name == step) {
+                guard let source = try store.step(runID: runID, name: reused.name)?.sourceRun else { continue }
+                points += try store.metricPoints(runID: source, step: reused.name, limit: 200_000).map { Self.point($0, sourceRun: source) }
+                let theirs = try store.trackedValues(runID: source, step: reused.name)
+                for value in theirs { sources[value.attemptID] = source }
+                values += theirs
+            }
+        }
+        func tracked(_ kind: String) -> [StepTrackedValue] {
+            values.filter { $0.kind == kind }.map {
+                StepTrackedValue(
+                    step: $0.step, attempt: AttemptName(parsing: $0.attemptID)?.number ?? 0, mlflowRun: $0.mlflowRun.isEmpty ? nil : $0.mlflowRun,
+                    key: $0.key, value: $0.value, sourceRun: sources[$0.attemptID]
+                )
+            }
+        }
+        return MetricHistoryReport(
+            run: runID, status: run.status, points: points, params: tracked("param"), tags: tracked("tag"),
+            last: records.last?.seq ?? after
+        )
+    }
+
+    static func point(_ record: MetricPointRecord, sourceRun: String?) -> StepMetricPoint {
+        StepMetricPoint(
+            step: record.step, attempt: AttemptName(parsing: record.attemptID)?.number ?? 0, mlflowRun: record.mlflowRun.isEmpty ? nil : record.mlflowRun,
+            key: record.key, stepIndex: record.stepIndex, timestamp: record.timestamp, value: record.value, sourceRun: sourceRun
+        )
+    }
+}
