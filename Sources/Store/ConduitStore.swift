@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Protocol
+import Synchronization
 
 /// The coordinator's database: runs, steps, attempts, artifacts, cache entries, workers, events.
 ///
@@ -9,6 +10,8 @@ import Protocol
 /// coordinator opens this database.
 public final class ConduitStore: Sendable {
     private let writer: any DatabaseWriter
+    /// Set by ``simulateFullDisk(_:)``.
+    private let fullDisk = Mutex(false)
 
     /// Opens (creating if needed, mode 0600) the database at `path`, checks it with
     /// `PRAGMA quick_check`, and migrates it.
@@ -71,6 +74,20 @@ public final class ConduitStore: Sendable {
             fsync(descriptor)
             close(descriptor)
         }
+    }
+
+    /// Whether `error` is SQLite failing to write for want of space or a working disk (full, I/O
+    /// error, cannot open a journal): a write that failed so may succeed later as it is.
+    public static func isDiskFailure(_ error: any Error) -> Bool {
+        guard let error = error as? DatabaseError else { return false }
+        return [ResultCode.SQLITE_FULL, .SQLITE_IOERR, .SQLITE_CANTOPEN].contains(error.resultCode)
+    }
+
+    /// While `full` is set, every ``write(_:)`` fails as SQLite fails on a full disk (`SQLITE_FULL`):
+    /// its statements run, then its transaction is rolled back, so nothing of it is recorded. A seam
+    /// for fault tests; a running coordinator never sets it.
+    public func simulateFullDisk(_ full: Bool) {
+        fullDisk.withLock { $0 = full }
     }
 
     /// Every cache entry (for whole-store checks such as `conduit store verify`).
@@ -155,6 +172,9 @@ public final class ConduitStore: Sendable {
                 for event in batch.events {
                     try insertEvent.execute(arguments: [event.runID, event.step, event.kind, event.detail, event.at])
                 }
+            }
+            if fullDisk.withLock({ $0 }) {
+                throw DatabaseError(resultCode: .SQLITE_FULL, message: "database or disk is full (simulated)")
             }
         }
     }
@@ -244,6 +264,22 @@ public final class ConduitStore: Sendable {
         try writer.read { db in
             try AttemptRecord.filter(AttemptRecord.Columns.runID == runID && AttemptRecord.Columns.step == step)
                 .order(Column("dispatched_at")).fetchAll(db)
+        }
+    }
+
+    /// Closes the rows of attempts still `dispatched` or `running` in runs that have ended: such an
+    /// attempt is over, and its outcome was never recorded. Sets `status`, `message` and the finish
+    /// time `at`; returns how many rows it closed.
+    public func closeAttemptsOfEndedRuns(status: String, message: String, at: Int64) throws -> Int {
+        try writer.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE attempts SET status = ?, finished_at = ?, message = ?
+                    WHERE status IN ('dispatched', 'running')
+                      AND run_id IN (SELECT id FROM runs WHERE status NOT IN (?, ?))
+                    """,
+                arguments: [status, at, message, RunStatus.queued.rawValue, RunStatus.running.rawValue])
+            return db.changesCount
         }
     }
 
