@@ -10,6 +10,9 @@ import Synchronization
 /// coordinator opens this database.
 public final class ConduitStore: Sendable {
     private let writer: any DatabaseWriter
+    /// The same database as `writer` when it is a file: backups read it through one of the pool's
+    /// read-only connections, so writers go on meanwhile.
+    private let pool: DatabasePool?
     /// Set by ``simulateFullDisk(_:)``.
     private let fullDisk = Mutex(false)
 
@@ -42,6 +45,7 @@ public final class ConduitStore: Sendable {
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Migrations.migrator.migrate(pool)
         self.writer = pool
+        self.pool = pool
     }
 
     /// SQLite results that mean the file itself is damaged.
@@ -65,9 +69,40 @@ public final class ConduitStore: Sendable {
     }
 
     /// Writes a consistent copy of the database to `path` (which must not exist) with `VACUUM INTO`,
-    /// without stopping writers for longer than the copy takes; the copy is fsynced, mode 0600.
+    /// and returns once it is fsynced (mode 0600).
+    ///
+    /// The copy is read through a read-only connection of its own (one of the pool's readers): it
+    /// sees one snapshot, and writers go on while it is made (WAL).
     public func backup(to path: String) throws {
-        try writer.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [path]) }
+        if let pool {
+            try pool.unsafeRead { db in try Self.vacuum(db, into: path) }
+        } else {
+            try writer.writeWithoutTransaction { db in try Self.vacuum(db, into: path) }
+        }
+    }
+
+    /// ``backup(to:)`` that suspends the caller instead of blocking its thread: the copy runs on the
+    /// reader connection's own thread, so an actor that awaits it keeps handling other calls.
+    ///
+    /// - Parameter beforeCopy: called on that thread just before the copy starts (a seam for tests
+    ///   that need a backup in progress; it may block).
+    public func backup(to path: String, beforeCopy: @escaping @Sendable () -> Void) async throws {
+        if let pool {
+            try await pool.unsafeRead { db in
+                beforeCopy()
+                try Self.vacuum(db, into: path)
+            }
+        } else {
+            try await writer.writeWithoutTransaction { db in
+                beforeCopy()
+                try Self.vacuum(db, into: path)
+            }
+        }
+    }
+
+    /// `VACUUM INTO path` outside any transaction, then mode 0600 and an fsync of the copy.
+    private static func vacuum(_ db: Database, into path: String) throws {
+        try db.execute(sql: "VACUUM INTO ?", arguments: [path])
         chmod(path, 0o600)
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         if descriptor >= 0 {
@@ -110,6 +145,7 @@ public final class ConduitStore: Sendable {
         let queue = try DatabaseQueue()
         try Migrations.migrator.migrate(queue)
         self.writer = queue
+        self.pool = nil
     }
 
     // MARK: Batches

@@ -26,6 +26,8 @@ public actor CoordinatorService: Service {
     let backups: DatabaseBackups
     /// When the newest backup was taken (wall-clock milliseconds), nil before the first.
     var lastBackupAt: Int64?
+    /// Set while a backup is being written off the actor (see `backUpConcurrently(why:beforeCopy:)`).
+    var backingUp = false
     /// Set while the pending batch could not be written (the disk is full or failing): it is kept
     /// and written again with the next flush; see `flushOutbox()`.
     var unwrittenSince: Int64?
@@ -183,6 +185,15 @@ public actor CoordinatorService: Service {
                     await self.tick()
                 }
             }
+            // The daily backup: the copy is made off the actor, which keeps handling events. The
+            // group waits for a copy in progress before the shutdown backup below begins.
+            group.addTask { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    guard let self else { return }
+                    await self.backUpIfDue()
+                }
+            }
             await withGracefulShutdownHandler {
                 await group.next()
             } onGracefulShutdown: { [transport] in
@@ -269,7 +280,6 @@ public actor CoordinatorService: Service {
         queueDueRetries(now: wallNow())
         checkDiskSpace()
         logDeniedHandshakes()
-        if wallNow() - (lastBackupAt ?? 0) >= DatabaseBackups.interval { backUp(why: "daily") }
         for id in workers.keys.sorted() {
             guard let worker = workers[id] else { continue }
             send(.heartbeat(Heartbeat(runningAttempts: worker.running.sorted(), sequence: worker.heartbeatSequence)), to: worker.peer)
