@@ -39,7 +39,12 @@ public struct DatabaseBackups: Sendable {
     @discardableResult
     public func take(of store: ConduitStore, now: Int64) throws -> String {
         let (partial, final) = try prepare(takenAt: now)
-        try store.backup(to: partial)
+        do {
+            try store.backup(to: partial)
+        } catch {
+            try? FileManager.default.removeItem(atPath: partial)
+            throw error
+        }
         return try complete(partial, as: final)
     }
 
@@ -49,19 +54,26 @@ public struct DatabaseBackups: Sendable {
     @discardableResult
     public func take(of store: ConduitStore, now: Int64, beforeCopy: @escaping @Sendable () -> Void = {}) async throws -> String {
         let (partial, final) = try prepare(takenAt: now)
-        try await store.backup(to: partial, beforeCopy: beforeCopy)
+        do {
+            try await store.backup(to: partial, beforeCopy: beforeCopy)
+        } catch {
+            // Interrupted (the coordinator stops) or failed: no half-written copy stays behind.
+            try? FileManager.default.removeItem(atPath: partial)
+            throw error
+        }
         return try complete(partial, as: final)
     }
 
-    /// Creates the directory (0700) and clears a partial file left by an interrupted backup; returns
-    /// the partial and final paths of a backup taken at `now`.
+    /// Creates the directory (0700) and clears partial files left by backups a process did not
+    /// finish; returns the partial and final paths of a backup taken at `now`.
     private func prepare(takenAt now: Int64) throws -> (partial: String, final: String) {
-        try FileManager.default.createDirectory(
-            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let fileManager = FileManager.default
+        try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        for name in (try? fileManager.contentsOfDirectory(atPath: directory)) ?? [] where name.hasSuffix(".sqlite.partial") {
+            try? fileManager.removeItem(atPath: directory + "/" + name)
+        }
         let final = directory + "/" + Self.fileName(takenAt: now)
-        let partial = final + ".partial"
-        try? FileManager.default.removeItem(atPath: partial)
-        return (partial, final)
+        return (final + ".partial", final)
     }
 
     /// Gives a written backup its final name, then deletes all but the newest ``keep``.
