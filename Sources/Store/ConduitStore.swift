@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Protocol
+import Synchronization
 
 /// The coordinator's database: runs, steps, attempts, artifacts, cache entries, workers, events.
 ///
@@ -9,6 +10,11 @@ import Protocol
 /// coordinator opens this database.
 public final class ConduitStore: Sendable {
     private let writer: any DatabaseWriter
+    /// The same database as `writer` when it is a file: backups read it through one of the pool's
+    /// read-only connections, so writers go on meanwhile.
+    private let pool: DatabasePool?
+    /// Set by ``simulateFullDisk(_:)``.
+    private let fullDisk = Mutex(false)
 
     /// Opens (creating if needed, mode 0600) the database at `path`, checks it with
     /// `PRAGMA quick_check`, and migrates it.
@@ -39,6 +45,7 @@ public final class ConduitStore: Sendable {
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Migrations.migrator.migrate(pool)
         self.writer = pool
+        self.pool = pool
     }
 
     /// SQLite results that mean the file itself is damaged.
@@ -62,15 +69,60 @@ public final class ConduitStore: Sendable {
     }
 
     /// Writes a consistent copy of the database to `path` (which must not exist) with `VACUUM INTO`,
-    /// without stopping writers for longer than the copy takes; the copy is fsynced, mode 0600.
+    /// and returns once it is fsynced (mode 0600).
+    ///
+    /// The copy is read through a read-only connection of its own (one of the pool's readers): it
+    /// sees one snapshot, and writers go on while it is made (WAL).
     public func backup(to path: String) throws {
-        try writer.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [path]) }
+        if let pool {
+            try pool.unsafeRead { db in try Self.vacuum(db, into: path) }
+        } else {
+            try writer.writeWithoutTransaction { db in try Self.vacuum(db, into: path) }
+        }
+    }
+
+    /// ``backup(to:)`` that suspends the caller instead of blocking its thread: the copy runs on the
+    /// reader connection's own thread, so an actor that awaits it keeps handling other calls.
+    ///
+    /// - Parameter beforeCopy: called on that thread just before the copy starts (a seam for tests
+    ///   that need a backup in progress; it may block).
+    public func backup(to path: String, beforeCopy: @escaping @Sendable () -> Void) async throws {
+        if let pool {
+            try await pool.unsafeRead { db in
+                beforeCopy()
+                try Self.vacuum(db, into: path)
+            }
+        } else {
+            try await writer.writeWithoutTransaction { db in
+                beforeCopy()
+                try Self.vacuum(db, into: path)
+            }
+        }
+    }
+
+    /// `VACUUM INTO path` outside any transaction, then mode 0600 and an fsync of the copy.
+    private static func vacuum(_ db: Database, into path: String) throws {
+        try db.execute(sql: "VACUUM INTO ?", arguments: [path])
         chmod(path, 0o600)
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         if descriptor >= 0 {
             fsync(descriptor)
             close(descriptor)
         }
+    }
+
+    /// Whether `error` is SQLite failing to write for want of space or a working disk (full, I/O
+    /// error, cannot open a journal): a write that failed so may succeed later as it is.
+    public static func isDiskFailure(_ error: any Error) -> Bool {
+        guard let error = error as? DatabaseError else { return false }
+        return [ResultCode.SQLITE_FULL, .SQLITE_IOERR, .SQLITE_CANTOPEN].contains(error.resultCode)
+    }
+
+    /// While `full` is set, every ``write(_:)`` fails as SQLite fails on a full disk (`SQLITE_FULL`):
+    /// its statements run, then its transaction is rolled back, so nothing of it is recorded. A seam
+    /// for fault tests; a running coordinator never sets it.
+    public func simulateFullDisk(_ full: Bool) {
+        fullDisk.withLock { $0 = full }
     }
 
     /// Every cache entry (for whole-store checks such as `conduit store verify`).
@@ -93,6 +145,7 @@ public final class ConduitStore: Sendable {
         let queue = try DatabaseQueue()
         try Migrations.migrator.migrate(queue)
         self.writer = queue
+        self.pool = nil
     }
 
     // MARK: Batches
@@ -174,6 +227,9 @@ public final class ConduitStore: Sendable {
                 for event in batch.events {
                     try insertEvent.execute(arguments: [event.runID, event.step, event.kind, event.detail, event.at])
                 }
+            }
+            if fullDisk.withLock({ $0 }) {
+                throw DatabaseError(resultCode: .SQLITE_FULL, message: "database or disk is full (simulated)")
             }
         }
     }
@@ -272,6 +328,22 @@ public final class ConduitStore: Sendable {
         try writer.read { db in
             try AttemptRecord.filter(AttemptRecord.Columns.runID == runID && AttemptRecord.Columns.step == step)
                 .order(Column("dispatched_at")).fetchAll(db)
+        }
+    }
+
+    /// Closes the rows of attempts still `dispatched` or `running` in runs that have ended: such an
+    /// attempt is over, and its outcome was never recorded. Sets `status`, `message` and the finish
+    /// time `at`; returns how many rows it closed.
+    public func closeAttemptsOfEndedRuns(status: String, message: String, at: Int64) throws -> Int {
+        try writer.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE attempts SET status = ?, finished_at = ?, message = ?
+                    WHERE status IN ('dispatched', 'running')
+                      AND run_id IN (SELECT id FROM runs WHERE status NOT IN (?, ?))
+                    """,
+                arguments: [status, at, message, RunStatus.queued.rawValue, RunStatus.running.rawValue])
+            return db.changesCount
         }
     }
 

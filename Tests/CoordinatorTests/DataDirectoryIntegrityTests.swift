@@ -243,7 +243,7 @@ struct DataDirectoryIntegrityTests {
         try Self.damagePages(directory + "/conduit.sqlite")
 
         let outcome = try DatabaseRecovery.recover(dataDirectory: directory, now: 1_800_000_600_000)
-        #expect(outcome.backup.takenAt == 1_800_000_180_000)
+        #expect(outcome.backup?.takenAt == 1_800_000_180_000)
         #expect(outcome.skipped.map { $0.path } == [newest.path])
         #expect(outcome.summary.contains("2027-01-15 08:03:00 UTC"), "\(outcome.summary)")
         let aside = try #require(outcome.movedAside)
@@ -257,6 +257,56 @@ struct DataDirectoryIntegrityTests {
         #expect(throws: CoordinatorError.self, "a sound database is not replaced") {
             try DatabaseRecovery.recover(dataDirectory: directory, now: 1_800_000_700_000)
         }
+    }
+
+    @Test func recoverWithoutAnIntactBackupStartsAFreshDatabaseAndKeepsBlobsAndLogs() throws {
+        let (directory, digest) = try dataDirectoryWithState()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let backups = DatabaseBackups(dataDirectory: directory)
+        do {
+            let store = try ConduitStore(path: directory + "/conduit.sqlite")
+            try backups.take(of: store, now: 1_800_000_000_000)
+        }
+        let log = directory + "/logs/run-1-0-1.log"
+        #expect(FileManager.default.createFile(atPath: log, contents: Data("step output\n".utf8)))
+        let backup = try #require(backups.list().first)
+        try Self.damagePages(backup.path)
+        try Self.damagePages(directory + "/conduit.sqlite")
+        let damaged = try Data(contentsOf: URL(fileURLWithPath: directory + "/conduit.sqlite"))
+
+        let outcome = try DatabaseRecovery.recover(dataDirectory: directory, now: 1_800_000_600_000)
+        #expect(outcome.backup == nil)
+        #expect(outcome.skipped.map { $0.path } == [backup.path])
+        #expect(outcome.keptBlobs == 1 && outcome.keptLogs == 1, "\(outcome.keptBlobs) blobs, \(outcome.keptLogs) logs")
+        let aside = try #require(outcome.movedAside)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: aside)) == damaged, "the damaged database is kept as it was")
+        #expect(FileManager.default.fileExists(atPath: backup.path), "the damaged backup is kept")
+        let summary = outcome.summary
+        for words in ["started a fresh database", "run history", "cache index", "worker allow-list", "1 blobs", "1 step logs", aside, "conduit workers allow"] {
+            #expect(summary.contains(words), "\(words) in: \(summary)")
+        }
+
+        // The coordinator starts on it, with the blobs and logs where they were and no worker keys.
+        let service = try CoordinatorService(configuration: CoordinatorConfiguration(dataDirectory: directory), transport: InMemoryNetwork().coordinator)
+        #expect(service.artifactStore.contains(digest))
+        withExtendedLifetime(service) {}
+        #expect(FileManager.default.fileExists(atPath: log))
+        #expect(try ConduitStore(path: directory + "/conduit.sqlite").workerKeys().isEmpty)
+        #expect(throws: CoordinatorError.self, "the fresh database is sound: nothing to recover") {
+            try DatabaseRecovery.recover(dataDirectory: directory, now: 1_800_000_700_000)
+        }
+    }
+
+    @Test func recoverWithNoBackupAtAllStartsAFreshDatabase() throws {
+        let (directory, _) = try dataDirectoryWithState()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for suffix in ["", "-wal", "-shm"] { truncate(directory + "/conduit.sqlite" + suffix, 0) }
+        let outcome = try DatabaseRecovery.recover(dataDirectory: directory, now: 1_800_000_600_000)
+        #expect(outcome.backup == nil && outcome.skipped.isEmpty)
+        #expect(outcome.summary.hasPrefix("there is no backup under \(directory)/backups; started a fresh database"), "\(outcome.summary)")
+        #expect(outcome.movedAside != nil, "the empty file is moved aside too")
+        let service = try CoordinatorService(configuration: CoordinatorConfiguration(dataDirectory: directory), transport: InMemoryNetwork().coordinator)
+        withExtendedLifetime(service) {}
     }
 
     // MARK: conduit store verify

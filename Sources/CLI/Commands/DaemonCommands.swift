@@ -67,7 +67,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         valueName: "FILE"))
     var configFile: String?
 
-    @Flag(help: "Before starting, replace a damaged database with the newest backup under DATA_DIR/backups that passes quick_check (the damaged file is moved aside, never deleted).")
+    @Flag(help: "Before starting, replace a damaged database with the newest backup under DATA_DIR/backups that passes quick_check, or with a fresh database beside the blobs and logs when none does (the damaged file is moved aside, never deleted).")
     var recover = false
 
     @OptionGroup var datastores: DatastoreOptions
@@ -169,8 +169,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
             if recover {
                 do {
                     let outcome = try DatabaseRecovery.recover(dataDirectory: dataDirectory, now: Int64(Date().timeIntervalSince1970 * 1000))
-                    FileHandle.standardError.write(Data("conduit coordinator: \(outcome.summary)\n".utf8))
-                    logger.notice("\(outcome.summary)")
+                    let lines = outcome.summary.split(separator: "\n").map { "conduit coordinator: \($0)\n" }
+                    FileHandle.standardError.write(Data(lines.joined().utf8))
+                    logger.notice("\(outcome.summary.replacingOccurrences(of: "\n", with: "; "))")
                 } catch let error as CoordinatorError {
                     throw CLIError("conduit coordinator --recover: \(error.message)", exitCode: ExitStatus.unavailable)
                 }

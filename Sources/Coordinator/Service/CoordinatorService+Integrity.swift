@@ -36,7 +36,36 @@ extension CoordinatorService {
         quarantineDamagedBlob(digest, foundBy: foundBy)
     }
 
-    /// Takes a database backup into `DATA_DIR/backups` (keeping the newest three); a failure is
+    /// Takes the daily backup when one is due, off the actor (see `backUpConcurrently`).
+    func backUpIfDue() async {
+        guard !backingUp, wallNow() - (lastBackupAt ?? 0) >= DatabaseBackups.interval else { return }
+        await backUpConcurrently(why: "daily")
+    }
+
+    /// Takes a database backup into `DATA_DIR/backups` (keeping the newest three) while the actor
+    /// goes on handling events: the copy is read from its own read-only connection, a consistent
+    /// snapshot, on that connection's thread. Returns the backup's path; nil when one is already
+    /// being taken or it failed (logged, never fatal). `beforeCopy` runs on that thread just before
+    /// the copy starts.
+    @discardableResult
+    func backUpConcurrently(why: String, beforeCopy: @escaping @Sendable () -> Void = {}) async -> String? {
+        guard !backingUp else { return nil }
+        backingUp = true
+        defer { backingUp = false }
+        let now = wallNow()
+        lastBackupAt = now
+        do {
+            let path = try await backups.take(of: store, now: now, beforeCopy: beforeCopy)
+            logger.info("database backed up (\(why)) to \(path)")
+            return path
+        } catch {
+            logger.error("database backup (\(why)) failed: \(error)")
+            return nil
+        }
+    }
+
+    /// Takes a database backup into `DATA_DIR/backups` (keeping the newest three) and returns once
+    /// it is written: the shutdown backup, which must finish before the process exits. A failure is
     /// logged, never fatal.
     func backUp(why: String) {
         let now = wallNow()

@@ -281,6 +281,12 @@ extension CoordinatorService {
             logger.error("could not read the runs left running: \(error)")
             return
         }
+        do {
+            let closed = try store.closeAttemptsOfEndedRuns(status: "coordinator_restart", message: Self.unrecordedOutcome, at: wallNow())
+            if closed > 0 { logger.warning("closed \(closed) attempt rows of ended runs that an earlier process left open") }
+        } catch {
+            logger.error("could not close the attempt rows of ended runs left open: \(error)")
+        }
         let now = monotonicNow()
         for record in unfinished {
             do {
@@ -337,10 +343,18 @@ extension CoordinatorService {
             default: break
             }
             run.history[attempt.step] = history
-            guard attempt.status == "dispatched" || attempt.status == "running",
-                  let state = saved[attempt.step], state.status == .queued || state.status == .running else { continue }
-            // The latest dispatched attempt of a step is the one that may still run.
-            if let earlier = run.currentAttempt[attempt.step] { forget(earlier) }
+            guard attempt.status == "dispatched" || attempt.status == "running" else { continue }
+            guard let state = saved[attempt.step], state.status == .queued || state.status == .running else {
+                // Its step is over, so it is too, though its outcome was never written.
+                closeUnrecorded(attempt)
+                continue
+            }
+            // The latest dispatched attempt of a step is the one that may still run; an earlier one
+            // is over.
+            if let earlier = run.currentAttempt[attempt.step] {
+                if let record = self.attempts[earlier]?.record { closeUnrecorded(record) }
+                forget(earlier)
+            }
             run.currentAttempt[attempt.step] = attempt.id
             holding.insert(attempt.step)
             self.attempts[attempt.id] = ActiveAttempt(id: attempt.id, runID: record.id, step: attempt.step, record: attempt)
@@ -358,6 +372,20 @@ extension CoordinatorService {
         perform(actions, runID: record.id)
         persist(runID: record.id)
         bump()
+    }
+
+    /// Why a row is closed at start for an attempt that is over but was never given an outcome.
+    static let unrecordedOutcome = "the attempt ended but its outcome was never recorded (the coordinator could not write it); closed when the coordinator restarted"
+
+    /// Closes the row of an attempt that is over but whose outcome an earlier process never wrote:
+    /// `coordinator_restart`, saying so.
+    private func closeUnrecorded(_ record: AttemptRecord) {
+        var record = record
+        record.status = "coordinator_restart"
+        record.finishedAt = wallNow()
+        record.message = Self.unrecordedOutcome
+        batch.save(record)
+        logger.warning("closed an attempt's row left open by an earlier process", metadata: ["run": "\(record.runID)", "step": "\(record.step)", "attempt": "\(record.id)"])
     }
 
     /// The identity a recorded attempt was dispatched to. Rows written before identities were

@@ -45,6 +45,17 @@ extension CoordinatorService {
         for (key, digest) in request.localInputs {
             _ = try treeManifest(digest: digest, what: "input \(key.replacingOccurrences(of: "\u{1F}", with: "."))")
         }
+        if !batch.isEmpty {
+            // Transitions held back (a full disk) are written first: a failed write of the run's
+            // rows below then drops the run's alone.
+            do {
+                try writeBatch()
+            } catch {
+                throw CoordinatorError(
+                    .storage,
+                    "the coordinator cannot record a run now: writing its database failed (\(error)); free space under \(configuration.dataDirectory) and submit again")
+            }
+        }
         let runID = Self.newRunID()
         let now = wallNow()
         let submissionJSON = request.json
@@ -72,6 +83,7 @@ extension CoordinatorService {
             try writeBatch()
         } catch {
             // Nothing of the run was recorded: forget it and tell the client.
+            batch = StoreBatch()
             for (attemptID, attempt) in attempts where attempt.runID == runID {
                 if let workerID = lifecycle.holder(of: attemptID) { workers[workerID]?.running.remove(attemptID) }
                 forget(attemptID)

@@ -26,6 +26,11 @@ public actor CoordinatorService: Service {
     let backups: DatabaseBackups
     /// When the newest backup was taken (wall-clock milliseconds), nil before the first.
     var lastBackupAt: Int64?
+    /// Set while a backup is being written off the actor (see `backUpConcurrently(why:beforeCopy:)`).
+    var backingUp = false
+    /// Set while the pending batch could not be written (the disk is full or failing): it is kept
+    /// and written again with the next flush; see `flushOutbox()`.
+    var unwrittenSince: Int64?
 
     var runs: [String: ActiveRun] = [:]
     /// Recently finished runs as they ended (a finished run never changes), so that reports right
@@ -180,6 +185,15 @@ public actor CoordinatorService: Service {
                     await self.tick()
                 }
             }
+            // The daily backup: the copy is made off the actor, which keeps handling events. The
+            // group waits for a copy in progress before the shutdown backup below begins.
+            group.addTask { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    guard let self else { return }
+                    await self.backUpIfDue()
+                }
+            }
             await withGracefulShutdownHandler {
                 await group.next()
             } onGracefulShutdown: { [transport] in
@@ -199,14 +213,33 @@ public actor CoordinatorService: Service {
     /// Writes the pending batch (one transaction), then sends what was queued, so that no
     /// message goes out before the transitions behind it are durable. A batch holding only
     /// progress notes waits for the next write when nothing is to be sent.
+    ///
+    /// A batch that cannot be written because the disk is full or failing is kept, and the next
+    /// flush (at the latest the next tick) writes it with whatever joined it since: an attempt's
+    /// outcome recorded while the disk was full reaches its row once space is back, instead of
+    /// the row staying `running`. Accepting acknowledgements are withheld meanwhile (the worker
+    /// sends its report again). A batch refused for any other reason is dropped, as it would fail
+    /// again.
     func flushOutbox() {
         eventsSinceFlush = 0
         var durable = true
         if !batch.isEmpty && (batch.isUrgent || !outbox.isEmpty) {
             do {
                 try writeBatch()
+                if let since = unwrittenSince {
+                    unwrittenSince = nil
+                    logger.notice("the database is written again; transitions held for \(Self.seconds(max(0, wallNow() - since))) are recorded")
+                }
+            } catch where ConduitStore.isDiskFailure(error) {
+                durable = false
+                if unwrittenSince == nil {
+                    unwrittenSince = wallNow()
+                    logger.error("could not record transitions (\(error)); they are kept and written again once the disk allows, and acknowledgements are withheld until then")
+                }
+                checkDiskSpace()
             } catch {
                 durable = false
+                batch = StoreBatch()
                 logger.error("could not record transitions; acknowledgements are withheld: \(error)")
                 checkDiskSpace()
             }
@@ -219,10 +252,11 @@ public actor CoordinatorService: Service {
         }
     }
 
-    /// Writes the pending batch now (one transaction) and starts a new one.
+    /// Writes the pending batch now (one transaction) and starts a new one; a batch that fails is
+    /// left in place for the caller to keep or drop.
     func writeBatch() throws {
-        defer { batch = StoreBatch() }
         try store.write(batch)
+        batch = StoreBatch()
     }
 
     func bump() {
@@ -246,7 +280,6 @@ public actor CoordinatorService: Service {
         queueDueRetries(now: wallNow())
         checkDiskSpace()
         logDeniedHandshakes()
-        if wallNow() - (lastBackupAt ?? 0) >= DatabaseBackups.interval { backUp(why: "daily") }
         for id in workers.keys.sorted() {
             guard let worker = workers[id] else { continue }
             send(.heartbeat(Heartbeat(runningAttempts: worker.running.sorted(), sequence: worker.heartbeatSequence)), to: worker.peer)

@@ -38,12 +38,46 @@ public struct DatabaseBackups: Sendable {
     /// ``keep``. Returns the new backup's path.
     @discardableResult
     public func take(of store: ConduitStore, now: Int64) throws -> String {
-        try FileManager.default.createDirectory(
-            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let (partial, final) = try prepare(takenAt: now)
+        do {
+            try store.backup(to: partial)
+        } catch {
+            try? FileManager.default.removeItem(atPath: partial)
+            throw error
+        }
+        return try complete(partial, as: final)
+    }
+
+    /// ``take(of:now:)`` without blocking the caller's thread: the copy is made on the database
+    /// reader's own thread while the caller is suspended (an actor that awaits it keeps handling
+    /// other calls meanwhile). `beforeCopy` runs on that thread just before the copy starts.
+    @discardableResult
+    public func take(of store: ConduitStore, now: Int64, beforeCopy: @escaping @Sendable () -> Void = {}) async throws -> String {
+        let (partial, final) = try prepare(takenAt: now)
+        do {
+            try await store.backup(to: partial, beforeCopy: beforeCopy)
+        } catch {
+            // Interrupted (the coordinator stops) or failed: no half-written copy stays behind.
+            try? FileManager.default.removeItem(atPath: partial)
+            throw error
+        }
+        return try complete(partial, as: final)
+    }
+
+    /// Creates the directory (0700) and clears partial files left by backups a process did not
+    /// finish; returns the partial and final paths of a backup taken at `now`.
+    private func prepare(takenAt now: Int64) throws -> (partial: String, final: String) {
+        let fileManager = FileManager.default
+        try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        for name in (try? fileManager.contentsOfDirectory(atPath: directory)) ?? [] where name.hasSuffix(".sqlite.partial") {
+            try? fileManager.removeItem(atPath: directory + "/" + name)
+        }
         let final = directory + "/" + Self.fileName(takenAt: now)
-        let partial = final + ".partial"
-        try? FileManager.default.removeItem(atPath: partial)
-        try store.backup(to: partial)
+        return (final + ".partial", final)
+    }
+
+    /// Gives a written backup its final name, then deletes all but the newest ``keep``.
+    private func complete(_ partial: String, as final: String) throws -> String {
         guard rename(partial, final) == 0 else {
             throw CoordinatorError(.storage, "cannot rename \(partial) to \(final): \(String(cString: strerror(errno)))")
         }
