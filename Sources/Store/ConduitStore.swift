@@ -175,18 +175,18 @@ public final class ConduitStore: Sendable {
                 ])
             }
             let upsertAttempt = try db.cachedStatement(sql: """
-                INSERT INTO attempts (id, run_id, step, worker, status, exit_code, signal, dispatched_at, started_at, finished_at, message, gpu_devices, worker_identity)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO attempts (id, run_id, step, worker, status, exit_code, signal, dispatched_at, started_at, finished_at, message, gpu_devices, worker_identity, tracking_tree)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET worker = excluded.worker, status = excluded.status, exit_code = excluded.exit_code,
                     signal = excluded.signal, dispatched_at = excluded.dispatched_at, started_at = excluded.started_at,
                     finished_at = excluded.finished_at, message = excluded.message, gpu_devices = excluded.gpu_devices,
-                    worker_identity = excluded.worker_identity
+                    worker_identity = excluded.worker_identity, tracking_tree = excluded.tracking_tree
                 """)
             for attempt in batch.attempts.values {
                 try upsertAttempt.execute(arguments: [
                     attempt.id, attempt.runID, attempt.step, attempt.worker, attempt.status, attempt.exitCode,
                     attempt.signal, attempt.dispatchedAt, attempt.startedAt, attempt.finishedAt, attempt.message, attempt.gpuDevices,
-                    attempt.workerIdentity,
+                    attempt.workerIdentity, attempt.trackingTree,
                 ])
             }
             if !batch.artifacts.isEmpty {

@@ -129,6 +129,7 @@ enum Migrations {
                     PRIMARY KEY (attempt_id, kind, mlflow_run, key)
                 );
                 CREATE INDEX tracked_values_by_run ON tracked_values (run_id, step);
+                ALTER TABLE attempts ADD COLUMN tracking_tree TEXT;
                 """)
         }
         return migrator

@@ -10,12 +10,27 @@ struct MLflowTrackingTests {
     /// The interpreter of the virtual environment holding MLflow `major`.x.
     static func python(major: Int) throws -> String {
         let environment = ProcessInfo.processInfo.environment
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let root = ProcessHarness.packageRoot()
         let path = environment["CONDUIT_MLFLOW\(major)_PYTHON"].flatMap { $0.isEmpty ? nil : $0 } ?? root + "/.build/mlflow\(major)-venv/bin/python"
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw HarnessError("no MLflow \(major).x client at \(path): install both with `bash scripts/mlflow-venvs.sh` (`make setup` and .ci/run do)")
         }
         return path
+    }
+
+    /// Runs a program to its end; its exit status and output.
+    static func run(_ program: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = arguments
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let stdout = output.fileHandleForReading.readDataToEndOfFile()
+        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
     }
 
     /// A training step as users write it: params, a tag, a loss over 50 steps (pausing halfway until
@@ -115,6 +130,23 @@ struct MLflowTrackingTests {
             #expect(logged == ["C": "0.5", "solver": "lbfgs", "classes": "2"], "params as text, non-numeric ones too")
             let tags = try #require(report["tags"] as? [[String: Any]])
             #expect(tags.contains { $0["key"] as? String == "team" && $0["value"] as? String == "vision" }, "\(tags)")
+
+            // The model MLflow logged is kept with the attempt: downloaded, it loads and predicts.
+            let downloaded = work + "/downloaded"
+            let store = try await cluster.cli(["download", run, "train", downloaded, "--mlflow"])
+            #expect(store.status == 0, "\(store.stderr)")
+            let load = """
+                import pathlib, sys, mlflow.sklearn
+                models = [p.parent for p in pathlib.Path(sys.argv[1]).rglob("MLmodel")]
+                notes = list(pathlib.Path(sys.argv[1]).rglob("notes.txt"))
+                print(len(models), notes[0].read_text().strip() if notes else "no notes")
+                print(list(mlflow.sklearn.load_model(str(models[0])).predict([[0.0], [3.0]])))
+                """
+            let loaded = try Self.run(python, ["-c", load, downloaded + "/mlruns"])
+            #expect(loaded.status == 0, "\(loaded.stderr)")
+            #expect(loaded.stdout == "1 trained\n[np.int64(0), np.int64(1)]\n" || loaded.stdout == "1 trained\n[0, 1]\n", "\(loaded.stdout)")
+            let none = try await cluster.cli(["download", run, "nope", downloaded, "--mlflow"])
+            #expect(none.status == 2 && none.stderr.contains("has no step nope; its steps are train"), "\(none.stderr)")
 
             let text = try await cluster.cli(["metrics", run])
             #expect(text.stdout.contains("50 values, steps 0–49: first 1, last 0.02, min 0.02, max 1"), "\(text.stdout)")

@@ -239,7 +239,7 @@ struct CancelCommand: AsyncParsableCommand {
 struct DownloadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "download",
-        abstract: "Copy an output of a run to DIR/OUTPUT: a pipeline output, or any step's output as STEP.OUTPUT."
+        abstract: "Copy an output of a run to DIR/OUTPUT: a pipeline output, or any step's output as STEP.OUTPUT (with --mlflow, a step's MLflow store)."
     )
 
     @Argument(help: "The run id.")
@@ -251,12 +251,18 @@ struct DownloadCommand: AsyncParsableCommand {
     @Argument(help: "The directory to copy it into.")
     var directory: String
 
+    @Flag(help: "Copy the MLflow store of step OUTPUT (its runs' artifacts and logged models) to DIR/mlruns instead.")
+    var mlflow = false
+
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
         try await withCLIErrors {
             let client = try await client.client()
-            let found = try OutputReference.locate(output, in: try await client.report(run: run))
+            let report = try await client.report(run: run)
+            let found = mlflow
+                ? try await OutputReference.mlflowStore(ofStep: output, in: report) { try await client.report(run: $0) }
+                : try OutputReference.locate(output, in: report)
             try OutputDownloader.checkOutputName(found.name)
             let destination = (directory as NSString).appendingPathComponent(found.name)
             try await OutputDownloader.download(artifact: found.artifact, to: destination, client: client)

@@ -41,4 +41,23 @@ enum OutputReference {
         }
         return Found(name: outputName, artifact: artifact)
     }
+
+    /// The MLflow store (artifacts and logged models) kept with step `stepName`'s succeeded
+    /// attempt; for a reused step, the one of the run it reused (`sourceReport` fetches that run).
+    static func mlflowStore(ofStep stepName: String, in report: RunReport, sourceReport: (String) async throws -> RunReport) async throws -> Found {
+        guard let step = report.steps.first(where: { $0.name == stepName }) else {
+            throw CLIError("run \(report.run) has no step \(stepName); its steps are \(report.steps.map(\.name).joined(separator: ", "))")
+        }
+        var history = step.attemptHistory ?? []
+        var run = report.run
+        if step.reused, let source = step.sourceRun {
+            history = try await sourceReport(source).steps.first { $0.name == stepName }?.attemptHistory ?? []
+            run = source
+        }
+        guard let store = history.last(where: { $0.mlflowStore != nil })?.mlflowStore else {
+            throw CLIError(
+                "step \(stepName) of run \(run) kept no MLflow store: it is \(step.status.rawValue), and a store is kept only when the step succeeded after logging with MLflow")
+        }
+        return Found(name: "mlruns", artifact: store)
+    }
 }

@@ -191,10 +191,12 @@ extension CoordinatorService {
             if message == nil, record.status == AttemptOutcome.failed.rawValue {
                 message = record.exitCode.map { "exit code \($0)" } ?? record.signal.map { "killed by signal \($0)" }
             }
-            byStep[record.step, default: []].append(AttemptReport(
+            var report = AttemptReport(
                 number: number, id: record.id, worker: record.worker, status: record.status, dispatchedAt: record.dispatchedAt,
                 startedAt: record.startedAt, finishedAt: record.finishedAt, exitCode: record.exitCode, signal: record.signal, message: message
-            ))
+            )
+            report.mlflowStore = record.trackingTree
+            byStep[record.step, default: []].append(report)
         }
         return byStep.mapValues { $0.sorted { $0.number < $1.number } }
     }

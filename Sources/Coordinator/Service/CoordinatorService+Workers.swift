@@ -350,8 +350,17 @@ extension CoordinatorService {
         if let problem = verify(outputs: finished.outputs, expected: planned.outputs.map(\.name)) {
             return problem
         }
+        // The step's MLflow store (artifacts, models) is kept like an output: verified, then recorded.
+        var record = record
+        if let tracking = finished.tracking {
+            if let problem = verify(outputs: ["MLflow store": tracking], expected: ["MLflow store"]) { return problem }
+            record.trackingTree = tracking
+        }
         let now = wallNow()
         var artifacts: [ArtifactRecord] = []
+        if let tracking = finished.tracking, let digest = Digest(hex: tracking), let manifest = try? loadManifest(digest) {
+            artifacts.append(ArtifactRecord(digest: tracking, kind: "folder", size: manifest.totalSize, createdAt: now))
+        }
         for output in planned.outputs {
             guard let text = finished.outputs[output.name], let digest = Digest(hex: text), let manifest = try? loadManifest(digest) else { continue }
             artifacts.append(ArtifactRecord(digest: text, kind: output.type.isFile ? "file" : "folder", size: manifest.totalSize, createdAt: now))

@@ -28,6 +28,9 @@ public struct AttemptReport: Codable, Hashable, Sendable {
     public var signal: Int32?
     /// Why it ended as it did (`exit code 3`, `the worker went away`), when it did not succeed.
     public var message: String?
+    /// The artifact digest of its MLflow store (runs' artifacts and logged models), when it
+    /// succeeded and logged with MLflow (`conduit download RUN STEP --mlflow DIR`).
+    public var mlflowStore: String?
 
     public init(
         number: Int, id: String, worker: String, status: String, dispatchedAt: Int64, startedAt: Int64? = nil, finishedAt: Int64? = nil,

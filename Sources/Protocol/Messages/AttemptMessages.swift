@@ -138,11 +138,15 @@ public struct AttemptFinished: Codable, Hashable, Sendable {
     public var endedAt: Int64
     /// A human explanation for anything but success.
     public var message: String?
+    /// The artifact digest (tree manifest blob) of the step's MLflow store (`mlruns`: its runs'
+    /// artifacts and logged models), stored like an output, when a succeeded step logged with MLflow.
+    public var tracking: String?
 
     public init(
         attemptID: String, outcome: AttemptOutcome, exitCode: Int32? = nil, signal: Int32? = nil,
-        outputs: [String: String] = [:], startedAt: Int64, endedAt: Int64, message: String? = nil
+        outputs: [String: String] = [:], startedAt: Int64, endedAt: Int64, message: String? = nil, tracking: String? = nil
     ) {
+        self.tracking = tracking
         self.attemptID = attemptID
         self.outcome = outcome
         self.exitCode = exitCode

@@ -258,6 +258,7 @@ extension AttemptFinished: WireBody {
         writer.signed(startedAt)
         writer.signed(endedAt)
         writer.optional(message) { $0.string($1) }
+        writer.optional(tracking) { $0.string($1) }
     }
 
     public init(from reader: inout WireReader) throws(ProtocolError) {
@@ -267,7 +268,8 @@ extension AttemptFinished: WireBody {
             signal: try reader.optional { (r: inout WireReader) throws(ProtocolError) in try r.int32() },
             outputs: try reader.map { (r: inout WireReader) throws(ProtocolError) in try r.string() },
             startedAt: try reader.signed(), endedAt: try reader.signed(),
-            message: try reader.optional { (r: inout WireReader) throws(ProtocolError) in try r.string() }
+            message: try reader.optional { (r: inout WireReader) throws(ProtocolError) in try r.string() },
+            tracking: try reader.optional { (r: inout WireReader) throws(ProtocolError) in try r.string() }
         )
     }
 }

@@ -20,6 +20,7 @@ public struct AttemptRecord: Codable, Hashable, Sendable, FetchableRecord, Persi
         case message
         case gpuDevices = "gpu_devices"
         case workerIdentity = "worker_identity"
+        case trackingTree = "tracking_tree"
     }
 
     public enum Columns {
@@ -47,6 +48,9 @@ public struct AttemptRecord: Codable, Hashable, Sendable, FetchableRecord, Persi
     /// (`key:Z85` for an authenticated worker, `name:NAME` in plain-text mode); nil in rows written
     /// before identities were recorded. Only that identity may re-attach the attempt.
     public var workerIdentity: String?
+    /// The artifact digest of the step's MLflow store (its artifacts and models), kept with a
+    /// succeeded attempt that logged with MLflow.
+    public var trackingTree: String?
 
     public init(id: String, runID: String, step: String, worker: String, status: String, dispatchedAt: Int64) {
         self.id = id

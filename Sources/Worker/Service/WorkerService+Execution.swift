@@ -169,7 +169,39 @@ extension WorkerService {
             try await upload(manifest.digest, attemptID: dispatch.attemptID)
             outputs[output.name] = manifest.digest.hex
         }
-        return AttemptFinished(attemptID: dispatch.attemptID, outcome: .succeeded, exitCode: 0, outputs: outputs, startedAt: started, endedAt: ended)
+        let tracking = try await storeMLflowStore(at: directory + "/mlruns", attemptID: dispatch.attemptID)
+        return AttemptFinished(
+            attemptID: dispatch.attemptID, outcome: .succeeded, exitCode: 0, outputs: outputs, startedAt: started, endedAt: ended, tracking: tracking?.hex
+        )
+    }
+
+    /// Keeps a succeeded step's MLflow store (its runs' artifacts and logged models) like an output:
+    /// snapshotted into the cache and uploaded. Nil when the step did not log with MLflow; a store
+    /// that cannot be snapshotted (a link out of it) is left out with a warning, and the step still
+    /// succeeds.
+    private func storeMLflowStore(at path: String, attemptID: String) async throws -> Digest? {
+        guard access(path, F_OK) == 0 else { return nil }
+        makeRoomForOutput(at: path)
+        let manifest: TreeManifest
+        switch await Self.snapshotOutputAside(at: path, isFile: false, into: cache) {
+        case .success(let snapshot):
+            admitOutput(snapshot, attemptID: attemptID)
+            if !Snapshot.missingBlobs(of: snapshot, in: cache).isEmpty || !cache.contains(snapshot.digest) {
+                let again = try Self.snapshotOutput(at: path, isFile: false, into: cache).get()
+                admitOutput(again, attemptID: attemptID)
+                manifest = again
+            } else {
+                manifest = snapshot
+            }
+        case .failure(let error):
+            logger.warning("the step's MLflow store is not kept: \(error.message)", metadata: ["attempt": "\(attemptID)"])
+            return nil
+        }
+        for blob in Set(manifest.entries.compactMap(\.digest)).sorted() {
+            try await upload(blob, attemptID: attemptID)
+        }
+        try await upload(manifest.digest, attemptID: attemptID)
+        return manifest.digest
     }
 
     /// ``snapshotOutput(at:isFile:into:)`` on a global dispatch queue, off the actor and off the
