@@ -33,15 +33,27 @@ extension WorkerExecutionTests {
             var outcome: AttemptFinished?
             var metrics: [String: Double] = [:]
             var log = ""
+            var uploaded: Set<String> = []
             while outcome == nil, let message = await harness.next() {
                 switch message.payload {
                 case .attemptFinished(let report): outcome = report
                 case .metrics(let reported): metrics.merge(reported.values) { _, new in new }
                 case .logChunk: log += String(decoding: message.bulk, as: UTF8.self)
+                case .uploadBegin(let begin):
+                    // The MLflow store is kept: the coordinator takes its blobs.
+                    let reply: Payload = begin.size == 0
+                        ? .uploadStored(UploadStored(blob: begin.blob, ok: true))
+                        : .uploadCredit(UploadCredit(blob: begin.blob, offset: 0, credit: 1000))
+                    harness.network.coordinator.send(coordinator.make(reply), to: harness.peer)
+                case .uploadChunk(let chunk):
+                    uploaded.insert(chunk.blob)
+                    harness.network.coordinator.send(coordinator.make(.uploadStored(UploadStored(blob: chunk.blob, ok: true))), to: harness.peer)
                 default: break
                 }
             }
             #expect(outcome?.outcome == .succeeded, "\(String(describing: outcome)) \(log)")
+            let tracking = try #require(outcome?.tracking, "the MLflow store is kept with the attempt")
+            #expect(uploaded.contains(tracking), "its manifest was uploaded before the report")
             let prefix = try String(contentsOfFile: prefixFile, encoding: .utf8)
             #expect(prefix == harness.directory + "/envs/" + setup.digest + "\n")
             #expect(metrics == ["accuracy": 0.875, "params.alpha": 0.25])
