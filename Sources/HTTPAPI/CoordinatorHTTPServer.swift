@@ -227,28 +227,38 @@ public enum CoordinatorHTTPServer {
     /// The largest `offset` a log request may ask for: 1 TiB, far beyond any step's log.
     public static let maximumLogOffset: Int64 = 1 << 40
 
-    /// The byte offset of `?offset=BYTES` (0 when absent).
+    /// The whole number a query parameter holds, or nil when it is not one (digits only, no sign).
+    static func wholeNumber(_ text: String) -> Int64? {
+        guard !text.isEmpty, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return nil }
+        return Int64(text)
+    }
+
+    /// A query parameter as an error shows it (at most 40 characters).
+    static func shown(_ text: String) -> String {
+        text.count > 40 ? String(text.prefix(40)) + "…" : text
+    }
+
+    /// The `after` of a metrics request (0 when absent).
     ///
-    /// - Throws: `400` naming the accepted range for anything but a whole number from 0 to
-    ///   ``maximumLogOffset``.
-    /// The `after` of a metrics request: a whole number from 0 (the default) up to `Int64.max`.
+    /// - Throws: `400` for anything but a whole number from 0.
     static func sequenceNumber(_ text: String?) throws -> Int64 {
         guard let text else { return 0 }
-        guard !text.isEmpty, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }), let value = Int64(text) else {
-            let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
-            throw HTTPError(.badRequest, message: "after must be a whole number from 0 (the 'last' of an earlier report), got '\(shown)'")
+        guard let value = wholeNumber(text) else {
+            throw HTTPError(.badRequest, message: "after must be a whole number from 0 (the 'last' of an earlier report), got '\(shown(text))'")
         }
         return value
     }
 
+    /// The byte offset of `?offset=BYTES` (0 when absent).
+    ///
+    /// - Throws: `400` naming the accepted range for anything but a whole number from 0 to
+    ///   ``maximumLogOffset``.
     static func logOffset(_ text: String?) throws -> Int64 {
         guard let text else { return 0 }
-        guard !text.isEmpty, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
-              let offset = Int64(text), offset <= maximumLogOffset else {
-            let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
+        guard let offset = wholeNumber(text), offset <= maximumLogOffset else {
             throw HTTPError(
                 .badRequest,
-                message: "offset must be a whole number of bytes from 0 to \(maximumLogOffset), got '\(shown)'")
+                message: "offset must be a whole number of bytes from 0 to \(maximumLogOffset), got '\(shown(text))'")
         }
         return offset
     }
@@ -262,12 +272,10 @@ public enum CoordinatorHTTPServer {
     ///   ``maximumAttemptNumber``.
     static func attemptNumber(_ text: String?) throws -> Int? {
         guard let text else { return nil }
-        guard !text.isEmpty, text.count <= 7, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
-              let number = Int(text), (1...maximumAttemptNumber).contains(number) else {
-            let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
-            throw HTTPError(.badRequest, message: "attempt must be a whole number from 1 to \(maximumAttemptNumber), got '\(shown)'")
+        guard let number = wholeNumber(text), (1...Int64(maximumAttemptNumber)).contains(number) else {
+            throw HTTPError(.badRequest, message: "attempt must be a whole number from 1 to \(maximumAttemptNumber), got '\(shown(text))'")
         }
-        return number
+        return Int(number)
     }
 
     /// Runs `body`, turning coordinator errors into HTTP errors with a JSON body.

@@ -117,7 +117,8 @@ enum Migrations {
                     value REAL NOT NULL,
                     UNIQUE (attempt_id, point)
                 );
-                CREATE INDEX metric_points_by_run ON metric_points (run_id, step, seq);
+                CREATE INDEX metric_points_by_run ON metric_points (run_id, seq);
+                CREATE INDEX metric_points_by_step ON metric_points (run_id, step, seq);
                 CREATE TABLE tracked_values (
                     attempt_id TEXT NOT NULL,
                     run_id TEXT NOT NULL,

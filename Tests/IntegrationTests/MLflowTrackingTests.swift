@@ -91,7 +91,8 @@ struct MLflowTrackingTests {
                 let partial = try await cluster.cli(["metrics", run, "train", "--json"])
                 #expect(partial.status == 0, "\(partial.stderr)")
                 live = (try partial.json()["points"] as? [[String: Any]] ?? []).filter { $0["key"] as? String == "loss" }
-                guard ContinuousClock.now < deadline else { break }
+                guard live.count < 25, ContinuousClock.now < deadline else { break }
+                try await Task.sleep(for: .milliseconds(200))  // between reads: the worker sends once a second
             }
             #expect(live.count == 25, "the values logged so far reach the coordinator while the step runs: \(live.count)")
 

@@ -148,6 +148,18 @@ import Worker
         #expect(core.refusal == "name w is in use by another key")
         #expect(Self.started(core.on(.received(Self.dispatch("b"), Self.at(3)))).isEmpty)
         #expect(core.on(.transportClosed) == [.stop(attemptID: "a", immediately: false)])
+        #expect(!core.mayLaunch("a"), "a step still being prepared never launches once the worker is refused")
+    }
+
+    @Test func nothingStartsOnceTheConnectionClosed() {
+        var core = Self.registered(slots: 1)
+        _ = core.on(.received(Self.dispatch("a"), Self.at(1)))
+        _ = core.on(.received(Self.dispatch("b"), Self.at(1)))
+        #expect(core.mayLaunch("a"))
+        _ = core.on(.transportClosed)
+        #expect(!core.mayLaunch("a"))
+        let ended = core.on(.executionEnded(Self.finished("a", .failed), Self.at(2)))
+        #expect(Self.started(ended).isEmpty, "the waiting attempt is not started into a closed connection")
     }
 
     @Test func drainingHandsBackWhatWaitsFinishesWhatRunsAndLeaves() {
@@ -168,7 +180,7 @@ import Worker
         #expect(core.on(.received(.attemptAcknowledged(AttemptAcknowledged(attemptID: "a", accepted: true)), Self.at(5400))).contains(.leave))
     }
 
-    @Test func aDrainedWorkerLeavesWithoutAcknowledgementsAfterFiveSecondsAndASecondSIGTERMStopsAtOnce() {
+    @Test func aDrainedWorkerLeavesWithoutAcknowledgementsAfterFiveSecondsAndASecondSIGTERMEndsTheDrainNow() {
         var core = Self.registered(slots: 1, drain: 60_000)
         _ = core.on(.received(Self.dispatch("a"), Self.at(0)))
         _ = core.on(.drainRequested(reason: "SIGTERM", announce: true, Self.at(100)))
@@ -258,7 +270,7 @@ import Worker
                 stopping.remove(id)
                 event = "\(step) \(id) ended"
                 let outcome: AttemptOutcome = [.succeeded, .failed, .workerError].randomElement(using: &random)!
-                if core.mayLaunch(id) == false && !core.holds(id) { problems.append("\(event): ended but not held") }
+                if !core.holds(id) { problems.append("\(event): ended but not held") }
                 actions = core.on(.executionEnded(Self.finished(id, outcome), Self.at(now)))
             case 75..<78:
                 event = "\(step) coordinator restarted"

@@ -41,6 +41,13 @@ struct MetricsCommand: AsyncParsableCommand {
             let client = try await client.client()
             var report = try await client.metrics(run: run, step: step, after: 0)
             if !follow {
+                // Every page of a long history.
+                while report.more {
+                    let next = try await client.metrics(run: run, step: step, after: report.last)
+                    report.points += next.points
+                    report.last = next.last
+                    report.more = next.more
+                }
                 if json {
                     printJSON(report)
                 } else if csv {
@@ -57,14 +64,17 @@ struct MetricsCommand: AsyncParsableCommand {
                 for point in report.points {
                     emit(json ? jsonLine(point) : csv ? MetricsPrinter.csvRow(point) : MetricsPrinter.line(point))
                 }
-                if report.status.isFinal { break }
-                try await Task.sleep(for: .seconds(1))
-                let last = report.last
-                report = try await client.metrics(run: run, step: step, after: last)
-                // The run may have ended between two reads: one more read gets what came meanwhile.
-                if report.status.isFinal {
+                if report.status.isFinal && !report.more { break }
+                if !report.more { try await Task.sleep(for: .seconds(1)) }
+                let wasFinal = report.status.isFinal
+                report = try await client.metrics(run: run, step: step, after: report.last)
+                // The run may have ended between two reads: once it is seen final, one more read
+                // gets what came meanwhile.
+                if report.status.isFinal && !wasFinal && !report.more {
                     let rest = try await client.metrics(run: run, step: step, after: report.last)
                     report.points += rest.points
+                    report.last = rest.last
+                    report.more = rest.more
                 }
             }
             return ExitStatus.success
@@ -170,11 +180,8 @@ enum MetricsPrinter {
         return result
     }
 
-    /// A value as short as it reads exactly enough: up to 6 significant digits.
-    static func number(_ value: Double) -> String {
-        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-        return String(format: "%.6g", value)
-    }
+    /// A value as `conduit status` prints it.
+    static func number(_ value: Double) -> String { StatusPrinter.format(value) }
 
     static func orderedUnique<T: Hashable>(_ items: [T]) -> [T] {
         var seen: Set<T> = []

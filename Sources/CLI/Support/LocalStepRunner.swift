@@ -131,10 +131,7 @@ struct LocalStepRunner {
         environment.merge(planned.environmentVariables) { _, new in new }
         environment.merge(rendered.environment) { _, new in new }
         environment["CONDUIT_METRICS_FILE"] = root + "/metrics.jsonl"
-        if planned.environmentVariables["MLFLOW_TRACKING_URI"] == nil {
-            environment["MLFLOW_TRACKING_URI"] = "file://" + root + "/mlruns"
-            environment["MLFLOW_ALLOW_FILE_STORE"] = "true"
-        }
+        environment.merge(MLflowFileStore.environment(attemptDirectory: root, stepEnvironment: planned.environmentVariables)) { _, new in new }
         if let setup = planned.environmentSetup, setup.kind != .workerPython {
             // Built (or found) where the embedded worker of `conduit run` keeps its environments, so
             // the two share one build per digest.

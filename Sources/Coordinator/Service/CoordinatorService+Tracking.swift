@@ -11,14 +11,15 @@ extension CoordinatorService {
         if let step, !run.steps.contains(where: { $0.name == step }) {
             throw CoordinatorError(.notFound, "run \(runID) has no step \(step); its steps are \(run.steps.map(\.name).joined(separator: ", "))")
         }
-        let records = try store.metricPoints(runID: runID, step: step, after: after, limit: 200_000)
+        let records = try store.metricPoints(runID: runID, step: step, after: after, limit: Self.metricPointsPerAnswer)
         var points = records.map { Self.point($0, sourceRun: nil) }
         var values = try store.trackedValues(runID: runID, step: step)
         var sources: [String: String] = [:]  // values' attempt ids → the run they came from
         if after == 0 {
             for reused in run.steps where reused.reused && (step == nil || reused.name == step) {
                 guard let source = try store.step(runID: runID, name: reused.name)?.sourceRun else { continue }
-                points += try store.metricPoints(runID: source, step: reused.name, limit: 200_000).map { Self.point($0, sourceRun: source) }
+                // A reused step's history comes whole with the first answer (up to 1,000,000 values).
+                points += try store.metricPoints(runID: source, step: reused.name, limit: 1_000_000).map { Self.point($0, sourceRun: source) }
                 let theirs = try store.trackedValues(runID: source, step: reused.name)
                 for value in theirs { sources[value.attemptID] = source }
                 values += theirs
@@ -34,9 +35,12 @@ extension CoordinatorService {
         }
         return MetricHistoryReport(
             run: runID, status: run.status, points: points, params: tracked("param"), tags: tracked("tag"),
-            last: records.last?.seq ?? after
+            last: records.last?.seq ?? after, more: records.count == Self.metricPointsPerAnswer
         )
     }
+
+    /// The most values of a run one metrics answer holds; `more` says when there are others.
+    static let metricPointsPerAnswer = 50_000
 
     static func point(_ record: MetricPointRecord, sourceRun: String?) -> StepMetricPoint {
         StepMetricPoint(

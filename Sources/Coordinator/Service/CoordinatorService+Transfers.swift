@@ -33,6 +33,13 @@ extension CoordinatorService {
         runs[attempt.runID]?.steps[attempt.step] = step
         batch.update(step, urgent: false)  // progress: rides along with the attempt's commit
         // The history: every value (a repeated point is recorded once), params and tags as text.
+        // While the disk refuses writes, the history is not kept (it would only grow the held batch).
+        guard unwrittenSince == nil else { return }
+        // Point numbers come from the worker: a number that cannot be one is not recorded.
+        guard metrics.firstPoint >= 0, metrics.firstPoint <= Int(Int32.max) - Self.maximumPointsPerMessage else {
+            logger.warning("dropped the metric values of a metrics message numbered \(metrics.firstPoint)", metadata: ["attempt": "\(attempt.id)"])
+            return
+        }
         let points = metrics.points.prefix(Self.maximumPointsPerMessage).enumerated().compactMap { offset, point -> MetricPointRecord? in
             guard point.value.isFinite, !point.key.isEmpty, point.key.utf8.count <= 250 else { return nil }
             return MetricPointRecord(

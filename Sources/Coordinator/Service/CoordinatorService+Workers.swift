@@ -23,7 +23,7 @@ extension CoordinatorService {
         // (one transaction, one fsync) and the replies wait for it, up to a bound.
         eventsSinceFlush += 1
         if transport.pendingEvents == 0 || eventsSinceFlush >= Self.maximumEventsPerCommit {
-            flushOutbox()
+            flushOutbox(throttled: true)
         }
     }
 

@@ -31,6 +31,8 @@ public actor CoordinatorService: Service {
     /// Set while the pending batch could not be written (the disk is full or failing): it is kept
     /// and written again with the next flush; see `flushOutbox()`.
     var unwrittenSince: Int64?
+    /// When a write last failed for lack of disk (monotonic milliseconds).
+    var lastFailedWrite: Int64 = 0
 
     var runs: [String: ActiveRun] = [:]
     /// Recently finished runs as they ended (a finished run never changes), so that reports right
@@ -220,10 +222,15 @@ public actor CoordinatorService: Service {
     /// the row staying `running`. Accepting acknowledgements are withheld meanwhile (the worker
     /// sends its report again). A batch refused for any other reason is dropped, as it would fail
     /// again.
-    func flushOutbox() {
+    func flushOutbox(throttled: Bool = false) {
         eventsSinceFlush = 0
         var durable = true
-        if !batch.isEmpty && (batch.isUrgent || !outbox.isEmpty) {
+        // While the disk refuses writes, a flush after a worker's message tries the kept batch again
+        // at most once a second (each try re-runs all of it); ticks, queries and submissions try at once.
+        let retryTooSoon = throttled && unwrittenSince != nil && monotonicNow() - lastFailedWrite < 1000
+        if retryTooSoon {
+            durable = false
+        } else if !batch.isEmpty && (batch.isUrgent || !outbox.isEmpty) {
             do {
                 try writeBatch()
                 if let since = unwrittenSince {
@@ -232,6 +239,7 @@ public actor CoordinatorService: Service {
                 }
             } catch where ConduitStore.isDiskFailure(error) {
                 durable = false
+                lastFailedWrite = monotonicNow()
                 if unwrittenSince == nil {
                     unwrittenSince = wallNow()
                     logger.error("could not record transitions (\(error)); they are kept and written again once the disk allows, and acknowledgements are withheld until then")

@@ -107,11 +107,13 @@ public enum DatabaseRecovery {
     /// returns where, or nil when there was none.
     private static func moveAside(_ database: String, now: Int64) throws -> String? {
         let fileManager = FileManager.default
-        guard fileManager.fileExists(atPath: database) else { return nil }
         let aside = database + ".damaged-" + DatabaseBackups.fileName(takenAt: now).dropFirst("conduit-".count).dropLast(".sqlite".count)
+        // A write-ahead log left without its database would be replayed into the fresh one.
+        let leftovers = ["-wal", "-shm"].filter { fileManager.fileExists(atPath: database + $0) }
+        guard fileManager.fileExists(atPath: database) || !leftovers.isEmpty else { return nil }
         do {
-            try fileManager.moveItem(atPath: database, toPath: aside)
-            for suffix in ["-wal", "-shm"] where fileManager.fileExists(atPath: database + suffix) {
+            if fileManager.fileExists(atPath: database) { try fileManager.moveItem(atPath: database, toPath: aside) }
+            for suffix in leftovers {
                 try fileManager.moveItem(atPath: database + suffix, toPath: aside + suffix)
             }
         } catch {

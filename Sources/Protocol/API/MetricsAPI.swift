@@ -11,8 +11,11 @@ public struct MetricHistoryReport: Codable, Hashable, Sendable {
     public var tags: [StepTrackedValue]
     /// Pass as `after` to get only the values recorded since this report.
     public var last: Int64
+    /// More values were recorded than one answer holds (50,000): ask again with `after: last`.
+    public var more: Bool
 
-    public init(run: String, status: RunStatus, points: [StepMetricPoint], params: [StepTrackedValue], tags: [StepTrackedValue], last: Int64) {
+    public init(run: String, status: RunStatus, points: [StepMetricPoint], params: [StepTrackedValue], tags: [StepTrackedValue], last: Int64, more: Bool = false) {
+        self.more = more
         self.run = run
         self.status = status
         self.points = points

@@ -77,7 +77,8 @@ public struct WorkerCore: Sendable {
         /// is what the execution found. The core decides what is reported.
         case executionEnded(AttemptFinished, Now)
         /// Drain: SIGTERM or `conduit worker drain` (`announce`: tell the coordinator), or the
-        /// coordinator asked. A second announced request stops running attempts at once.
+        /// coordinator asked. A second announced request ends the drain deadline now: running
+        /// attempts are stopped (with the kill grace period) and handed back.
         case drainRequested(reason: String, announce: Bool, Now)
         /// The connection closed (shutdown or refusal): running attempts are stopped.
         case transportClosed
@@ -201,7 +202,7 @@ public struct WorkerCore: Sendable {
 
     /// Whether a started attempt may still launch its process: not canceled, fenced or handed back.
     public func mayLaunch(_ attemptID: String) -> Bool {
-        guard let attempt = attempts[attemptID], attempt.waiting == nil else { return false }
+        guard !closed, let attempt = attempts[attemptID], attempt.waiting == nil else { return false }
         return !attempt.canceled && !attempt.fenced && !attempt.handedBack
     }
 
@@ -380,7 +381,7 @@ public struct WorkerCore: Sendable {
 
     /// Starts waiting attempts while slots are free.
     private mutating func startWaiting(into actions: inout [Action]) {
-        while activeCount < settings.slots, !queue.isEmpty {
+        while !closed, activeCount < settings.slots, !queue.isEmpty {
             let id = queue.removeFirst()
             guard let dispatch = attempts[id]?.waiting else { continue }
             attempts[id]?.waiting = nil

@@ -15,4 +15,13 @@ public enum MLflowFileStore {
         let step = fields.count >= 3 ? Int64(fields[2]) ?? 0 : 0
         return MetricPoint(key: key, value: value, step: step, timestamp: timestamp, run: run)
     }
+
+    /// The variables that point a step's MLflow at the attempt's own store in `attemptDirectory`
+    /// (`ATTEMPT_DIR/mlruns`), unless the step names a tracking server itself (`stepEnvironment`
+    /// sets `MLFLOW_TRACKING_URI`): then none.
+    public static func environment(attemptDirectory: String, stepEnvironment: [String: String]) -> [String: String] {
+        guard stepEnvironment["MLFLOW_TRACKING_URI"] == nil else { return [:] }
+        // MLflow 3.13 and later refuse a file store at `start_run()` unless it is allowed explicitly.
+        return ["MLFLOW_TRACKING_URI": "file://" + attemptDirectory + "/mlruns", "MLFLOW_ALLOW_FILE_STORE": "true"]
+    }
 }

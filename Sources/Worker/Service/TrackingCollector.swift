@@ -20,17 +20,18 @@ public struct TrackingCollector: Sendable {
     private var partial: [String: [UInt8]] = [:]
     /// Files in the middle of a line longer than `maximumLineBytes`: skipped up to its end.
     private var skipping: Set<String> = []
-    /// Set by a read that stopped at `maximumReadBytes`: the file has more.
-    private var more = false
+    /// Set by a poll that stopped at `maximumReadBytes` in some file: that file has more, and the
+    /// next poll goes on from there (a final poll is repeated until this is false).
+    public private(set) var more = false
     /// Files whose contents are one value (params, tags): their size and change time when read.
     private var stamps: [String: FileStamp] = [:]
     /// The number of the next point within the attempt.
     private(set) var nextPoint = 0
     /// For `$CONDUIT_METRICS_FILE` values without a `step`: how many of each name came before.
     private var counts: [String: Int64] = [:]
-    /// Points already taken (hashes): MLflow 3 writes a run's metric lines again when it links them
-    /// to a logged model, and a repeated line is one value.
+    /// MLflow metric lines already taken (hashes), the first `rememberedLines` of them.
     private var seen: Set<Int> = []
+    static let rememberedLines = 1_000_000
     /// Each metric's latest value as MLflow ranks them: the highest step, then the latest time.
     private var latest: [String: MetricPoint] = [:]
 
@@ -49,22 +50,23 @@ public struct TrackingCollector: Sendable {
     /// tracked in `metricsFile` and `mlruns`.
     public static func lastValues(metricsFile: String, mlruns: String) -> [String: Double] {
         var collector = TrackingCollector(metricsFile: metricsFile, mlruns: mlruns)
-        return collector.poll(attemptID: "", now: 0, final: true)?.values ?? [:]
+        var values: [String: Double] = [:]
+        repeat {
+            if let metrics = collector.poll(attemptID: "", now: 0, final: true) { values.merge(metrics.values) { _, new in new } }
+        } while collector.more
+        return values
     }
 
-    /// What is new since the last poll, or nil when nothing is. `final`: the step has ended, so a
-    /// last line without its newline counts too, and every file is read to its end.
+    /// What is new since the last poll (at most `maximumReadBytes` of each file), or nil when
+    /// nothing is. `final`: the step has ended, so a last line without its newline counts too; the
+    /// caller polls again while `more` is set.
     public mutating func poll(attemptID: String, now: Int64, final: Bool = false) -> Metrics? {
         var points: [MetricPoint] = []
         var params: [TrackedValue] = []
         var tags: [TrackedValue] = []
-        repeat {
-            more = false
-            readMetricsFile(now: now, final: final, into: &points)
-            readMLflow(final: final, points: &points, params: &params, tags: &tags)
-            // A final poll reads every file to its end (each pass reads at most `maximumReadBytes`).
-        } while final && more
-        points = points.filter { seen.insert($0.hashValue).inserted }
+        more = false
+        readMetricsFile(now: now, final: final, into: &points)
+        readMLflow(final: final, points: &points, params: &params, tags: &tags)
         guard !points.isEmpty || !params.isEmpty || !tags.isEmpty else { return nil }
         var values: [String: Double] = [:]
         for point in points {
@@ -115,7 +117,13 @@ public struct TrackingCollector: Sendable {
                     switch kind {
                     case "metrics":
                         for line in newLines(of: path, final: final) {
-                            if let point = MLflowFileStore.point(fromLine: line, key: key, run: run) { points.append(point) }
+                            guard let point = MLflowFileStore.point(fromLine: line, key: key, run: run) else { continue }
+                            // MLflow 3 writes a run's metric lines again when it links them to a
+                            // logged model: a repeated line is one value (remembered up to a bound).
+                            if seen.count < Self.rememberedLines {
+                                guard seen.insert(point.hashValue).inserted else { continue }
+                            }
+                            points.append(point)
                         }
                     default:
                         guard let text = changedContents(of: path) else { continue }

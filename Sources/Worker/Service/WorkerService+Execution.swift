@@ -78,12 +78,8 @@ extension WorkerService {
         let metricsFile = directory + "/metrics.jsonl"
         environment["CONDUIT_METRICS_FILE"] = metricsFile
         environment.merge(Self.gpuEnvironment(dispatch.gpuDevices)) { _, new in new }
-        if dispatch.environment["MLFLOW_TRACKING_URI"] == nil {
-            // MLflow logging lands in the attempt's own file store, read back as metrics below.
-            environment["MLFLOW_TRACKING_URI"] = "file://" + directory + "/mlruns"
-            // MLflow 3.13 and later refuse a file store at `start_run()` unless it is allowed explicitly.
-            environment["MLFLOW_ALLOW_FILE_STORE"] = "true"
-        }
+        // MLflow logging lands in the attempt's own file store, read as the step runs (TrackingCollector).
+        environment.merge(MLflowFileStore.environment(attemptDirectory: directory, stepEnvironment: dispatch.environment)) { _, new in new }
         if let setup = dispatch.environmentSetup {
             let attemptID = dispatch.attemptID
             let prepared = await environmentBuilds.prepare(setup) { [weak self] text in
@@ -108,12 +104,12 @@ extension WorkerService {
         logger.debug("started", metadata: ["attempt": "\(dispatch.attemptID)", "pid": "\(process.pid)"])
 
         let firstSequence = environmentLogSequence.removeValue(forKey: dispatch.attemptID) ?? 0
-        trackers[dispatch.attemptID] = TrackingCollector(metricsFile: metricsFile, mlruns: directory + "/mlruns")
+        trackers[dispatch.attemptID] = TrackingReader(metricsFile: metricsFile, mlruns: directory + "/mlruns")
         let (termination, timedOut) = await supervise(
             process, attemptID: dispatch.attemptID, timeout: dispatch.timeoutSeconds, firstSequence: firstSequence
         )
         let ended = Self.now()
-        sendTracking(attemptID: dispatch.attemptID, final: true)
+        await sendTracking(attemptID: dispatch.attemptID, final: true)
         if core.wasCanceled(dispatch.attemptID) {
             return AttemptFinished(attemptID: dispatch.attemptID, outcome: .canceled, exitCode: termination.exitCode, signal: termination.signal, startedAt: started, endedAt: ended, message: "canceled")
         }
@@ -315,29 +311,35 @@ extension WorkerService {
     }
 
     /// Sends what the step tracked since the last time: values it appended to
-    /// `$CONDUIT_METRICS_FILE` and what it logged with MLflow (see `TrackingCollector`). `final`: the
-    /// step has ended; everything left is sent and the attempt's collector is dropped.
-    func sendTracking(attemptID: String, final: Bool) {
-        guard var collector = trackers[attemptID] else { return }
-        if let metrics = collector.poll(attemptID: attemptID, now: Self.now(), final: final) {
-            // Large histories go in pieces of at most 5,000 points.
-            var first = metrics.firstPoint
-            var pieces = stride(from: 0, to: max(metrics.points.count, 1), by: 5000).map { start in
-                Array(metrics.points[start..<min(start + 5000, metrics.points.count)])
-            }
-            if pieces.isEmpty { pieces = [[]] }
-            for (index, points) in pieces.enumerated() {
-                var values: [String: Double] = [:]
-                for point in points { values[point.key] = point.value }
-                if index == pieces.count - 1 { values.merge(metrics.values) { _, last in last } }
-                send(.metrics(Metrics(
-                    attemptID: attemptID, values: values, firstPoint: first, points: points,
-                    params: index == 0 ? metrics.params : [], tags: index == 0 ? metrics.tags : []
-                )))
-                first += points.count
-            }
+    /// `$CONDUIT_METRICS_FILE` and what it logged with MLflow (see `TrackingCollector`), read off the
+    /// actor. `final`: the step has ended; everything left is sent (at most 256 reads of 4 MiB per
+    /// file: a process that escaped the step and goes on writing cannot hold the report back) and
+    /// the attempt's reader is dropped.
+    func sendTracking(attemptID: String, final: Bool) async {
+        guard let reader = trackers[attemptID] else { return }
+        var reads = 0
+        repeat {
+            if let metrics = await reader.poll(attemptID: attemptID, now: Self.now(), final: final) { sendInPieces(metrics) }
+            reads += 1
+        } while final && reader.more && reads < 256
+        if final { trackers[attemptID] = nil }
+    }
+
+    /// Sends one poll's metrics, at most 5,000 points per message.
+    private func sendInPieces(_ metrics: Metrics) {
+        var first = metrics.firstPoint
+        let starts = Array(stride(from: 0, to: max(metrics.points.count, 1), by: 5000))
+        for (index, start) in starts.enumerated() {
+            let points = Array(metrics.points[start..<min(start + 5000, metrics.points.count)])
+            var values: [String: Double] = [:]
+            for point in points { values[point.key] = point.value }
+            if index == starts.count - 1 { values.merge(metrics.values) { _, last in last } }
+            send(.metrics(Metrics(
+                attemptID: metrics.attemptID, values: values, firstPoint: first, points: points,
+                params: index == 0 ? metrics.params : [], tags: index == 0 ? metrics.tags : []
+            )))
+            first += points.count
         }
-        trackers[attemptID] = final ? nil : collector
     }
 
     /// The attempt sees exactly the GPUs leased to it, numbered as NVML and `nvidia-smi` number

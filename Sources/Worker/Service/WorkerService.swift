@@ -28,7 +28,7 @@ public actor WorkerService: Service {
     let baseEnvironment = ProcessInfo.processInfo.environment
     var fetches: [String: FetchState] = [:]
     /// What running attempts track (metrics files, MLflow's file store), read about once a second.
-    var trackers: [String: TrackingCollector] = [:]
+    var trackers: [String: TrackingReader] = [:]
     var uploads: [String: UploadState] = [:]
     /// Blobs the coordinator is known to hold (uploaded or fetched from it): not uploaded again.
     var coordinatorHas: Set<String> = []
