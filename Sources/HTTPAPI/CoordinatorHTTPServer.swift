@@ -147,6 +147,11 @@ public enum CoordinatorHTTPServer {
         }
         router.get("/v1/runs") { request, _ in
             let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 50
+            let filter = request.uri.queryParameters["filter"].map(String.init)
+            let sort = request.uri.queryParameters["sort"].map(String.init)
+            if filter != nil || sort != nil {
+                return try await call { try json(try await service.searchRuns(limit: limit, filter: filter, sort: sort)) }
+            }
             return try await call { try json(try await service.listRuns(limit: limit)) }
         }
         router.get("/v1/runs/{id}") { request, context in

@@ -14,6 +14,8 @@ protocol CoordinatorClient: Sendable {
     /// Waits (long-poll) until the run changes past `version`, at most `seconds`.
     func waitForChange(run: String, after version: Int64, seconds: Double) async throws -> RunReport
     func runs(limit: Int) async throws -> [RunReport]
+    /// Runs that match `filter`, in the order of `sort` (see `RunQuery`), with their steps' metrics.
+    func searchRuns(limit: Int, filter: String?, sort: String?) async throws -> [RunReport]
     func workers() async throws -> [WorkerReport]
     /// Asks a connected worker (id or name) to drain; returns the workers afterwards.
     func drain(worker: String) async throws -> [WorkerReport]

@@ -161,6 +161,13 @@ struct HTTPCoordinatorClient: CoordinatorClient {
         try await get([RunReport].self, "v1/runs", query: ["limit": "\(limit)"])
     }
 
+    func searchRuns(limit: Int, filter: String?, sort: String?) async throws -> [RunReport] {
+        var query = ["limit": "\(limit)"]
+        if let filter { query["filter"] = filter }
+        if let sort { query["sort"] = sort }
+        return try await get([RunReport].self, "v1/runs", query: query)
+    }
+
     func workers() async throws -> [WorkerReport] {
         try await get([WorkerReport].self, "v1/workers")
     }

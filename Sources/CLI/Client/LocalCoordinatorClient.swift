@@ -47,6 +47,10 @@ struct LocalCoordinatorClient: CoordinatorClient {
         try await call { try await service.listRuns(limit: limit) }
     }
 
+    func searchRuns(limit: Int, filter: String?, sort: String?) async throws -> [RunReport] {
+        try await call { try await service.searchRuns(limit: limit, filter: filter, sort: sort) }
+    }
+
     func workers() async throws -> [WorkerReport] {
         try await call { try await service.listWorkers() }
     }

@@ -95,6 +95,17 @@ struct RunsCommand: AsyncParsableCommand {
     @Option(help: "How many runs to list.")
     var limit: Int = 20
 
+    @Option(help: ArgumentHelp(
+        "Only runs that match, as in MLflow's run search: clauses joined by 'and', each metrics.NAME OP NUMBER (OP: < <= > >= = !=), params.NAME = 'TEXT', status = 'completed' or pipeline = 'NAME'.",
+        valueName: "EXPR"))
+    var filter: String?
+
+    // Unconditional: the value may start with '-' (`--sort -metrics.accuracy`).
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Order by metrics.NAME, created or pipeline; a leading - sorts descending (-metrics.accuracy: best first). Runs without the metric come last.", valueName: "FIELD"))
+    var sort: String?
+
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -102,20 +113,46 @@ struct RunsCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await withCLIErrors {
-            let runs = try await client.client().runs(limit: limit)
+            let searching = filter != nil || sort != nil
+            let client = try await client.client()
+            let runs = searching ? try await client.searchRuns(limit: limit, filter: filter, sort: sort) : try await client.runs(limit: limit)
             if json {
-                printJSON(runs.map { RunSummary(report: $0, outputs: $0.outputs, detailed: false) })
+                printJSON(runs.map { RunSummary(report: $0, outputs: $0.outputs, detailed: searching) })
                 return ExitStatus.success
             }
-            if runs.isEmpty { print("no runs yet: start one with `conduit submit PIPELINE.yml`") }
+            if runs.isEmpty { print(searching ? "no run matches" : "no runs yet: start one with `conduit submit PIPELINE.yml`") }
             let dates = ISO8601DateFormatter()
+            // The metrics the listing was sorted or filtered by, shown with each run.
+            let shown = RunsCommand.metricNames(in: [sort ?? "", filter ?? ""].joined(separator: " "))
             for run in runs {
                 let reused = run.steps.filter(\.reused).count
                 let created = Date(timeIntervalSince1970: Double(run.createdAt) / 1000)
-                print("\(run.run)  \(run.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0))  \(run.pipeline)  \(run.steps.count) steps, \(reused) reused  \(dates.string(from: created))")
+                var line = "\(run.run)  \(run.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0))  \(run.pipeline)  \(run.steps.count) steps, \(reused) reused  \(dates.string(from: created))"
+                let values = RunsCommand.runMetrics(run)
+                for name in shown { line += "  \(name) " + (values[name].map(StatusPrinter.format) ?? "-") }
+                print(line)
             }
             return ExitStatus.success
         }
+    }
+
+    /// A run's metrics as a search sees them: a metric several steps logged is the last step's.
+    static func runMetrics(_ run: RunReport) -> [String: Double] {
+        var values: [String: Double] = [:]
+        for step in run.steps { values.merge(step.metrics ?? [:]) { _, later in later } }
+        return values
+    }
+
+    /// The NAMEs of `metrics.NAME` in a sort or filter, in order.
+    static func metricNames(in text: String) -> [String] {
+        var names: [String] = []
+        var rest = Substring(text)
+        while let range = rest.range(of: "metrics.") {
+            let name = rest[range.upperBound...].prefix { $0.isLetter || $0.isNumber || "_-./:".contains($0) }
+            if !name.isEmpty, !names.contains(String(name)) { names.append(String(name)) }
+            rest = rest[range.upperBound...]
+        }
+        return names
     }
 }
 

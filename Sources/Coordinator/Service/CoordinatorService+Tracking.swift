@@ -49,3 +49,41 @@ extension CoordinatorService {
         )
     }
 }
+
+extension CoordinatorService {
+    /// The most recent runs a filtered or sorted listing looks through.
+    static let runSearchScope = 10_000
+
+    /// `conduit runs --filter ... --sort ...`: the newest `scope` runs that match `filter`, in the
+    /// order of `sort` (see `RunQuery`), at most `limit` of them. Without either, `listRuns`.
+    public func searchRuns(limit: Int, filter: String?, sort: String?) throws -> [RunReport] {
+        let query: RunQuery
+        do {
+            query = try RunQuery(filter: filter, sort: sort)
+        } catch {
+            throw CoordinatorError(.invalidRequest, error.message)
+        }
+        if query.clauses.isEmpty && query.sortField == .created && query.descending { return try listRuns(limit: limit) }
+        makeDurable()
+        let needsParams = query.clauses.contains { if case .param = $0.field { true } else { false } }
+        var sources = SourceMetrics()
+        var candidates: [(record: RunRecord, candidate: RunQuery.Candidate)] = []
+        for record in try store.runs(limit: Self.runSearchScope) {
+            var metrics: [String: Double] = [:]
+            let steps = try store.steps(runID: record.id).sorted { $0.position < $1.position }
+            // A metric several steps logged: the last step's (in plan order) value.
+            for step in steps { metrics.merge(self.metrics(of: step, sources: &sources) ?? [:]) { _, later in later } }
+            var params: [String: String] = [:]
+            if needsParams {
+                for value in try store.trackedValues(runID: record.id) where value.kind == "param" { params[value.key] = value.value }
+            }
+            let candidate = RunQuery.Candidate(metrics: metrics, params: params, status: record.status.rawValue, pipeline: record.pipeline, createdAt: record.createdAt)
+            if query.matches(candidate) { candidates.append((record, candidate)) }
+        }
+        candidates.sort { query.precedes($0.candidate, $1.candidate) }
+        return try candidates.prefix(max(0, limit)).map { entry in
+            // With the steps' metrics: the listing shows the values it was sorted or filtered by.
+            report(record: entry.record, steps: try store.steps(runID: entry.record.id), plan: plan(runID: entry.record.id, record: entry.record), detail: true)
+        }
+    }
+}
