@@ -205,7 +205,8 @@ struct WorkerCacheTests {
             harness.network.coordinator.send(dispatch("m", [.text(script)]), to: harness.peer)
             var metrics: [String: Double] = [:]
             while let message = await harness.next() {
-                if case .metrics(let reported) = message.payload { metrics = reported.values }
+                // Each message carries the latest values among what it sends; the coordinator merges them.
+                if case .metrics(let reported) = message.payload { metrics.merge(reported.values) { _, new in new } }
                 if case .attemptFinished = message.payload { break }
             }
             #expect(metrics == ["loss": 60000, "acc": 0.5])
