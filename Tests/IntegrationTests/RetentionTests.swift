@@ -108,6 +108,54 @@ struct RetentionTests {
         }
     }
 
+    @Test func registeredDataKeepsItsBlobs() async throws {
+        try await withCluster(workers: 1) { cluster in
+            let work = try ProcessHarness.temporaryDirectory()
+            let files = [
+                "data/rows.txt": "registered \(UUID().uuidString)\n",
+                "data.yml": "name: retention-rows\ntype: uri_folder\npath: ./data\n",
+                "reader.yml": """
+                    type: pipeline
+                    display_name: reader
+                    inputs:
+                      raw: {type: uri_folder, path: azureml:retention-rows@latest}
+                    jobs:
+                      read:
+                        command: cp ${{inputs.raw}}/rows.txt ${{outputs.out}}/copy.txt
+                        inputs:
+                          raw: ${{parent.inputs.raw}}
+                        outputs:
+                          out: {type: uri_folder}
+                    """,
+            ]
+            for (name, text) in files {
+                try FileManager.default.createDirectory(atPath: work + "/" + (name as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try text.write(toFile: work + "/" + name, atomically: true, encoding: .utf8)
+            }
+            let registry = ["--registry", work + "/registry"]
+            let created = try await cluster.cli(["data", "create", "--file", work + "/data.yml"] + registry)
+            #expect(created.status == 0, "\(created.stderr)")
+            let shown = try await cluster.cli(["data", "show", "retention-rows"] + registry)
+            let line = try #require(shown.stdout.split(separator: "\n").first { $0.hasPrefix("digest: ") })
+            let asset = String(line.dropFirst("digest: ".count))
+            let ran = try await cluster.cli(["submit", work + "/reader.yml", "--wait"] + registry)
+            #expect(ran.status == 0, "\(ran.stderr)\(ran.stdout)")
+            let cutoff = milliseconds() + 1
+            #expect(blobFiles(of: cluster).contains(asset))
+
+            // Without the registry, the asset's manifest, its file and the run's output manifest would go
+            // (the output's file is the asset's file).
+            let unregistered = try await cluster.cli(["runs", "prune", "--ended-before", "\(cutoff)", "--dry-run", "--json", "--registry", work + "/empty"])
+            #expect(try unregistered.json()["blobs"] as? Int == 3, "\(unregistered.stdout)")
+            // With it, only the output's manifest goes.
+            let pruned = try await cluster.cli(["runs", "prune", "--ended-before", "\(cutoff)", "--json"] + registry)
+            #expect(try pruned.json()["blobs"] as? Int == 1, "\(pruned.stdout)")
+            #expect(blobFiles(of: cluster).contains(asset))
+            let again = try await cluster.cli(["submit", work + "/reader.yml", "--wait"] + registry)
+            #expect(again.status == 0, "\(again.stderr)")
+        }
+    }
+
     @Test func badAgesAreRefusedWithWhatWasExpected() async throws {
         try await withCluster(workers: 0) { cluster in
             for (arguments, expected) in [
