@@ -199,6 +199,13 @@ public struct BlobStore: Sendable {
         return try SHA256Hasher.digest(ofDescriptor: fd, path: path(of: digest)).digest == digest
     }
 
+    /// When the blob was stored (its file's modification time), in milliseconds since 1970; nil when
+    /// it is absent. Blobs are never rewritten in place, so this is when it arrived.
+    public func storedAt(_ digest: Digest) -> Int64? {
+        guard let info = FileIO.stat(path(of: digest)), FileIO.isRegular(info) else { return nil }
+        return Int64(info.st_mtim.tv_sec) * 1000 + Int64(info.st_mtim.tv_nsec) / 1_000_000
+    }
+
     /// Removes the blob (e.g. after ``verify(_:)`` found it corrupt); a no-op when absent.
     public func remove(_ digest: Digest) {
         FileIO.unlink(path(of: digest))

@@ -204,6 +204,7 @@ public enum CoordinatorHTTPServer {
             return try await call { try json(try await service.outputArtifacts(runID: id)) }
         }
         addIterationRoutes(to: router, service: service)
+        addRetentionRoutes(to: router, service: service)
         router.get("/v1/workers") { _, _ in
             try await call { try json(try await service.listWorkers()) }
         }

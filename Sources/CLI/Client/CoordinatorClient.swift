@@ -42,6 +42,8 @@ protocol CoordinatorClient: Sendable {
     func diff(a: String, b: String) async throws -> RunDiffReport
     /// What a step ran with and what it recorded.
     func stepDetail(run: String, step: String) async throws -> StepDetail
+    /// Deletes old runs and the blobs nothing refers to any more (or, with `dryRun`, says what would go).
+    func prune(_ request: PruneRequest) async throws -> PruneReport
 }
 
 /// Where the bytes of a blob to upload come from.

@@ -88,9 +88,9 @@ struct StatusCommand: AsyncParsableCommand {
     }
 }
 
-/// `conduit runs`.
-struct RunsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "runs", abstract: "List recent runs, newest first.")
+/// `conduit runs list` (plain `conduit runs`).
+struct RunsListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List recent runs, newest first.")
 
     @Option(help: "How many runs to list.")
     var limit: Int = 20
