@@ -123,12 +123,12 @@ struct RunsListCommand: AsyncParsableCommand {
             if runs.isEmpty { print(searching ? "no run matches" : "no runs yet: start one with `conduit submit PIPELINE.yml`") }
             let dates = ISO8601DateFormatter()
             // The metrics the listing was sorted or filtered by, shown with each run.
-            let shown = RunsCommand.metricNames(in: [sort ?? "", filter ?? ""].joined(separator: " "))
+            let shown = RunsListCommand.metricNames(in: [sort ?? "", filter ?? ""].joined(separator: " "))
             for run in runs {
                 let reused = run.steps.filter(\.reused).count
                 let created = Date(timeIntervalSince1970: Double(run.createdAt) / 1000)
                 var line = "\(run.run)  \(run.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0))  \(run.pipeline)  \(run.steps.count) steps, \(reused) reused  \(dates.string(from: created))"
-                let values = RunsCommand.runMetrics(run)
+                let values = RunsListCommand.runMetrics(run)
                 for name in shown { line += "  \(name) " + (values[name].map(StatusPrinter.format) ?? "-") }
                 print(line)
             }
