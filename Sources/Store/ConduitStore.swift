@@ -9,7 +9,7 @@ import Synchronization
 /// crash or power loss. Each public method is one transaction that keeps the invariants. Only the
 /// coordinator opens this database.
 public final class ConduitStore: Sendable {
-    private let writer: any DatabaseWriter
+    let writer: any DatabaseWriter
     /// The same database as `writer` when it is a file: backups read it through one of the pool's
     /// read-only connections, so writers go on meanwhile.
     private let pool: DatabasePool?
