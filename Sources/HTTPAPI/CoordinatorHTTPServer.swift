@@ -30,13 +30,13 @@ public enum CoordinatorHTTPServer {
     /// - Throws: ``HTTPAccessError`` `tokenRequired` for a non-loopback `host` without a token.
     public static func application(
         service: CoordinatorService, host: String, port: Int, token: BearerToken? = nil,
-        settings: HTTPServerSettings = .standard, logger: Logger,
+        settings: HTTPServerSettings = .standard, logger: Logger, mlflowMirror: MLflowMirrorMonitor? = nil,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws(HTTPAccessError) -> some ApplicationProtocol {
         try checkExposure(host: host, token: token)
         let router = Router()
         router.add(middleware: ErrorBodyMiddleware())
-        addRoutes(to: router, service: service)
+        addRoutes(to: router, service: service, mlflowMirror: mlflowMirror)
         let responder = GuardedResponder(
             inner: router.buildResponder(), middleware: token.map { BearerTokenMiddleware(token: $0) })
         let connections = ConnectionGuard(settings: settings, logger: logger)
@@ -75,9 +75,9 @@ public enum CoordinatorHTTPServer {
         return octets.count == 4 && values.count == 4 && values.allSatisfy { $0 <= 255 } && values[0] == 127
     }
 
-    static func addRoutes(to router: Router<BasicRequestContext>, service: CoordinatorService) {
+    static func addRoutes(to router: Router<BasicRequestContext>, service: CoordinatorService, mlflowMirror: MLflowMirrorMonitor? = nil) {
         router.get("/v1/health") { _, _ in
-            try json(["status": "ok", "protocol": "\(ProtocolVersion.current)"])
+            try json(HealthReport(status: "ok", protocol: "\(ProtocolVersion.current)", mlflowMirror: mlflowMirror?.current))
         }
         router.post("/v1/blobs/missing") { request, context in
             let body = try await decode(MissingBlobsRequest.self, from: request)

@@ -133,6 +133,20 @@ enum Migrations {
                 ALTER TABLE attempts ADD COLUMN tracking_tree TEXT;
                 """)
         }
+        migrator.registerMigration("v7-mlflow-mirror") { db in
+            // What the mirror to a user's MLflow server has sent, per attempt: survives restarts, so
+            // nothing is sent twice.
+            try db.execute(sql: """
+                CREATE TABLE mlflow_mirror (
+                    attempt_id TEXT PRIMARY KEY NOT NULL,
+                    mlflow_run_id TEXT NOT NULL,
+                    last_point_seq INTEGER NOT NULL DEFAULT 0,
+                    sent_values_json TEXT NOT NULL DEFAULT '{}',
+                    ended INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE INDEX mlflow_mirror_open ON mlflow_mirror (ended);
+                """)
+        }
         return migrator
     }
 }

@@ -138,6 +138,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         try await withCLIErrors {
             let placement = try PlacementSettings.load(configFile)
             let datastores = try PlacementSettings.datastores(configFile, extra: try datastores.directories(), dataDirectory: dataDirectory)
+            let mlflowTrackingURI = try PlacementSettings.mlflowTrackingURI(configFile)
             // Checked before anything listens: a non-loopback API without a token is never started.
             let token: BearerToken?
             do throws(HTTPAccessError) {
@@ -190,14 +191,23 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 throw CLIError("conduit coordinator: \(error.message)", exitCode: ExitStatus.unavailable)
             }
             let endpoints = transport.endpoints.joined(separator: ", ")
-            let application = try CoordinatorHTTPServer.application(service: service, host: host, port: port, token: token, settings: serverSettings, logger: logger
+            // The mirror to the user's MLflow server: its own service, fed from the store.
+            let mirrorMonitor = mlflowTrackingURI.map { MLflowMirrorMonitor(trackingURI: $0) }
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service)]
+            if let mlflowTrackingURI, let mirrorMonitor {
+                let api = HTTPMLflowClient(trackingURI: mlflowTrackingURI)
+                services.append(.init(service: MLflowMirror(service: service, api: api, monitor: mirrorMonitor, logger: logger)))
+                logger.info("MLflow mirror: each attempt's tracking is mirrored to \(mlflowTrackingURI)")
+            }
+            let application = try CoordinatorHTTPServer.application(
+                service: service, host: host, port: port, token: token, settings: serverSettings, logger: logger, mlflowMirror: mirrorMonitor
             ) { bound in
                 // One line on stdout that scripts (and the integration tests) read.
                 FileHandle.standardOutput.write(Data("conduit coordinator: workers on \(endpoints), clients on http://\(host):\(bound)\n".utf8))
             }
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
-                    services: [.init(service: service), .init(service: application)],
+                    services: services + [.init(service: application)],
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
                 )
             )

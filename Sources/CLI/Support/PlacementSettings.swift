@@ -42,4 +42,15 @@ enum PlacementSettings {
         }
         return datastores
     }
+
+    /// The MLflow server the `mlflow:` part of `file` names, if any.
+    static func mlflowTrackingURI(_ file: String?) throws -> String? {
+        guard let file else { return nil }
+        let path = file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
+        do throws(SpecError) {
+            return try PlacementConfigFile.load(file: path).mlflowTrackingURI
+        } catch {
+            throw CLIError("conduit coordinator: --config: \(error)", exitCode: ExitStatus.usage)
+        }
+    }
 }

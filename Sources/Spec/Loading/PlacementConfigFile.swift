@@ -1,3 +1,4 @@
+import Foundation
 import Protocol
 
 /// The placement part of the coordinator's configuration file (`conduit coordinator --config`):
@@ -11,6 +12,8 @@ import Protocol
 /// datastores:                 # azureml://datastores/NAME/paths/... → directories on this machine
 ///   shared: /mnt/shared
 /// default_datastore: shared   # what ${{default_datastore}} names (default: workspaceblobstore)
+/// mlflow:                     # mirror each attempt's tracking to this MLflow server
+///   tracking_uri: http://127.0.0.1:5000
 /// ```
 ///
 /// Read with the same safe YAML rules as pipelines; every problem names the file, line and field.
@@ -22,6 +25,9 @@ public struct PlacementConfigFile: Sendable, Hashable {
     public var datastores: [String: String] = [:]
     /// `default_datastore:`, when given.
     public var defaultDatastore: String?
+    /// `mlflow: {tracking_uri: ...}`: the MLflow server attempts' tracking is mirrored to, when given
+    /// (an `http://` or `https://` URL).
+    public var mlflowTrackingURI: String?
 
     public struct ComputeEntry: Sendable, Hashable {
         public var label: String?
@@ -72,10 +78,13 @@ public struct PlacementConfigFile: Sendable, Hashable {
         var config = PlacementConfigFile(computeEntries: [:], instanceTypes: [:])
         guard let root, !root.isNull else { return config }
         let entries = try root.entries()
-        for entry in entries where !["compute", "instance_types", "datastores", "default_datastore"].contains(entry.key) {
+        for entry in entries where !["compute", "instance_types", "datastores", "default_datastore", "mlflow"].contains(entry.key) {
             throw entry.value.error(
-                .unknownField, "unknown key '\(entry.key)'; the configuration file has compute:, instance_types:, datastores: and default_datastore:"
+                .unknownField, "unknown key '\(entry.key)'; the configuration file has compute:, instance_types:, datastores:, default_datastore: and mlflow:"
             )
+        }
+        if let mlflow = entries["mlflow"], !mlflow.isNull {
+            config.mlflowTrackingURI = try readMLflow(mlflow)
         }
         for entry in try entries["datastores"]?.entriesOrEmpty() ?? [] {
             let directory = try entry.value.string(expecting: "a directory")
@@ -123,6 +132,23 @@ public struct PlacementConfigFile: Sendable, Hashable {
             config.instanceTypes[entry.key] = try requirements(fields)
         }
         return config
+    }
+
+    /// The `tracking_uri` of `mlflow:`: an `http://` or `https://` URL naming a host.
+    private static func readMLflow(_ node: SourceNode) throws(SpecError) -> String? {
+        let fields = try node.entries()
+        for field in fields where field.key != "tracking_uri" {
+            throw field.value.error(.unknownField, "unknown key '\(field.key)'; mlflow: has tracking_uri (e.g. http://127.0.0.1:5000)")
+        }
+        guard let value = fields["tracking_uri"], !value.isNull else {
+            throw node.error(.invalidType, "mlflow: needs tracking_uri, the MLflow server's URL (e.g. http://127.0.0.1:5000)")
+        }
+        let text = try value.string(expecting: "a URL")
+        guard let url = URLComponents(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
+              let host = url.host, !host.isEmpty, url.query == nil, url.fragment == nil else {
+            throw value.error(.invalidType, "'\(text)' is not an MLflow server's URL; expected http://HOST:PORT or https://HOST[:PORT][/PATH]")
+        }
+        return text
     }
 
     /// `cpu`, `memory`, `gpu` and `gpu_memory`, checked as in a step's `resources`.
