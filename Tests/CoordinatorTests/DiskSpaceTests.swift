@@ -1,4 +1,4 @@
-import Coordinator
+@testable import Coordinator
 import Foundation
 import Protocol
 import Spec
@@ -44,12 +44,11 @@ struct DiskSpaceTests {
                 Issue.record("the worker must be welcomed")
                 return
             }
-            try await Task.sleep(for: .milliseconds(200))  // a few ticks: the disk check pauses
+            await service.tick()  // the disk check: dispatching pauses
             let plan = PipelinePlan(name: "p", sourceFile: "/p.yml", settings: PipelineSettings(), steps: [
                 PlannedStep(name: "a", commandTemplate: "true", command: CommandTemplate(segments: [.text("true")])),
             ], outputs: [])
             let run = try await service.submit(SubmitRequest(planJSON: PlanJSON.encode(plan), localInputs: [:], code: [:], force: []), plan: plan)
-            try await Task.sleep(for: .milliseconds(300))
             let paused = try await service.report(runID: run)
             #expect(paused.steps.first?.status == .queued)
             #expect(paused.steps.first?.reason?.contains("disk is full") == true, "\(String(describing: paused.steps.first?.reason))")
