@@ -67,7 +67,7 @@ extension CoordinatorService {
         makeDurable()
         let needsParams = query.clauses.contains { if case .param = $0.field { true } else { false } }
         var sources = SourceMetrics()
-        var candidates: [(record: RunRecord, candidate: RunQuery.Candidate)] = []
+        var candidates: [(record: RunRecord, steps: [StepRecord], candidate: RunQuery.Candidate)] = []
         for record in try store.runs(limit: Self.runSearchScope) {
             var metrics: [String: Double] = [:]
             let steps = try store.steps(runID: record.id).sorted { $0.position < $1.position }
@@ -78,12 +78,12 @@ extension CoordinatorService {
                 for value in try store.trackedValues(runID: record.id) where value.kind == "param" { params[value.key] = value.value }
             }
             let candidate = RunQuery.Candidate(metrics: metrics, params: params, status: record.status.rawValue, pipeline: record.pipeline, createdAt: record.createdAt)
-            if query.matches(candidate) { candidates.append((record, candidate)) }
+            if query.matches(candidate) { candidates.append((record, steps, candidate)) }
         }
         candidates.sort { query.precedes($0.candidate, $1.candidate) }
         return try candidates.prefix(max(0, limit)).map { entry in
             // With the steps' metrics: the listing shows the values it was sorted or filtered by.
-            report(record: entry.record, steps: try store.steps(runID: entry.record.id), plan: plan(runID: entry.record.id, record: entry.record), detail: true)
+            report(record: entry.record, steps: entry.steps, plan: plan(runID: entry.record.id, record: entry.record), detail: true)
         }
     }
 }
