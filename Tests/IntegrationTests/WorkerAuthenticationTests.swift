@@ -65,7 +65,7 @@ struct WorkerAuthenticationTests {
                   said: {type: uri_file}
                 jobs:
                   slow:
-                    command: echo $CONDUIT_ATTEMPT_ID >> \(marker); sleep 3; echo finished > ${{outputs.said}}
+                    command: echo $CONDUIT_ATTEMPT_ID >> \(marker); while [ ! -e \(work)/release ]; do sleep 0.05; done; echo finished > ${{outputs.said}}
                     outputs:
                       said: ${{parent.outputs.said}}
                 """, in: work)
@@ -89,6 +89,8 @@ struct WorkerAuthenticationTests {
                 }
             }
             #expect(gone, "worker1 was still connected a second after its key was revoked")
+            // Only now may the step finish (however long worker2 took to start): it must run again there.
+            #expect(FileManager.default.createFile(atPath: work + "/release", contents: nil))
 
             let finished = try await waitForEnd(of: run, in: cluster)
             #expect(finished["status"] as? String == "completed", "\(finished)")
