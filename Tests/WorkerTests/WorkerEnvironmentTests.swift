@@ -45,6 +45,10 @@ extension WorkerExecutionTests {
                         ? .uploadStored(UploadStored(blob: begin.blob, ok: true))
                         : .uploadCredit(UploadCredit(blob: begin.blob, offset: 0, credit: 1000))
                     harness.network.coordinator.send(coordinator.make(reply), to: harness.peer)
+                case .heartbeat(let heartbeat):
+                    // Word from the coordinator: building the environment can outlast the worker's
+                    // 10 s silence timeout, which would interrupt the uploads that follow.
+                    harness.network.coordinator.send(coordinator.make(.heartbeat(heartbeat)), to: harness.peer)
                 case .uploadChunk(let chunk):
                     uploaded.insert(chunk.blob)
                     harness.network.coordinator.send(coordinator.make(.uploadStored(UploadStored(blob: chunk.blob, ok: true))), to: harness.peer)
