@@ -8,7 +8,8 @@
 #
 # Hostile YAML (HY): `conduit validate` on generated hostile files (benchmarks/hostile.py: alias bomb,
 # deep nesting, huge documents, huge numbers), time and peak RSS per refusal, next to validating an
-# ordinary pipeline in the same run. BENCH_HOSTILE_ONLY=1 runs only this part.
+# ordinary pipeline in the same run. BENCH_HOSTILE_ONLY=1 runs only this part. AI: the acceptance's
+# invalid/ pipelines, each refused by `conduit validate` within one second (BENCH_ACCEPTANCE_INVALID=DIR).
 #
 # Knobs (environment): BENCH_REPS (3), BENCH_CHAIN (200), BENCH_FAN (1000),
 # BENCH_TIMEOUT (seconds per conduit command, 120), BENCH_DIR (scratch parent,
@@ -189,6 +190,25 @@ for r in $(seq "$REPS"); do
     done
 done
 
+# AI: the acceptance pipelines that must be refused (../shared/acceptance/invalid): each within one
+# second by `conduit validate` (`submit` refuses them in the same loading code, before any request).
+ACCEPTANCE_INVALID="${BENCH_ACCEPTANCE_INVALID:-$ROOT/../shared/acceptance/invalid}"
+if [ -d "$ACCEPTANCE_INVALID" ]; then
+    for r in $(seq "$REPS"); do
+        for file in "$ACCEPTANCE_INVALID"/*.yml; do
+            kind=$(basename "$file" .yml)
+            t0=$(now_ns)
+            timeout "$TMO" "$BIN" validate "$file" >/dev/null 2>"$WORK/ai_$kind.err"
+            rc=$?
+            t1=$(now_ns)
+            if [ $rc -eq 0 ] || [ $rc -ge 124 ]; then
+                fail "ai_$kind: conduit validate exited $rc, expected a refusal"; continue
+            fi
+            record "ai_$kind" "$(secs "$t0" "$t1")"
+        done
+    done
+fi
+
 [ "${BENCH_HOSTILE_ONLY:-0}" = 1 ] && REPS_CLUSTER=0 || REPS_CLUSTER=$REPS
 for r in $(seq "$REPS_CLUSTER"); do
     # W1: chain of $CHAIN steps, coordinator + one 1-slot worker, fresh data dir.
@@ -293,6 +313,14 @@ if kinds and base_t is not None:
 else:
     row("HY hostile YAML", "n/a", "n/a", "n/a", "< 0.1 s", False)
 
+# Acceptance invalid/ pipelines
+accepted = sorted(k[3:] for k in vals if k.startswith("ai_"))
+if accepted and base_t is not None:
+    worst = max(accepted, key=lambda k: med("ai_" + k))
+    wt = med("ai_" + worst)
+    row(f"AI acceptance invalid/, {len(accepted)} files: slowest refusal ({worst}) by `conduit validate`", fmt_s(wt),
+        f"{fmt_s(base_t)} (validate normal.yml)", f"{wt / base_t:.1f}×", "< 1 s", wt < 1)
+
 print()
 print(f"Conduit benchmarks — binary {binary}, median of {reps} runs, total {float(total):.0f} s")
 print()
@@ -301,7 +329,7 @@ print("|---|---|---|---|---|---|")
 import os
 hostile_only = os.environ.get("BENCH_HOSTILE_ONLY") == "1"
 for r in rows:
-    if hostile_only and not r[0].startswith("HY"):
+    if hostile_only and not r[0].startswith(("HY", "AI")):
         continue
     print("| " + " | ".join(r) + " |")
 print()

@@ -64,12 +64,17 @@ struct MLflowMirrorTests {
             #expect(values.count == 5 && zip(values, expected).allSatisfy { abs($0 - $1) < 1e-12 }, "\(values)")
             let health = try await cluster.waitForMirror(state: "up_to_date")
             #expect(health["state"] as? String == "up_to_date" && health["attemptsBehind"] as? Int == 0, "\(health)")
+            // Values go as they arrive (one call or more, as the step's writes reach the store), params
+            // and tags in a call of their own.
             let batches = server.requests("runs/log-batch")
-            #expect(batches == 2 && server.requests("runs/create") == 1, "metrics in one call, params and tags in another: \(batches)")
+            #expect(batches >= 2 && server.requests("runs/create") == 1, "\(batches) log-batch calls")
 
-            // After a restart the mirror goes on from what it remembered: a second run's attempt is
-            // mirrored, and the first run has still one MLflow run with its 5 values.
+            // After a restart the mirror goes on from what it remembered: it sends nothing again, a
+            // second run's attempt is mirrored, and the first run has still one MLflow run with its 5 values.
             try await cluster.restartCoordinator()
+            _ = try await cluster.waitForMirror(state: "up_to_date")
+            // The server drops a metric value sent twice, so count the calls.
+            #expect(server.requests("runs/log-batch") == batches, "nothing sent again after the restart")
             let again = try await cluster.cli(["submit", pipeline, "--force", "train", "--wait", "--json"])
             #expect(again.status == 0, "\(again.stderr)")
             let second = try #require(try again.json()["run"] as? String)
@@ -78,8 +83,7 @@ struct MLflowMirrorTests {
             #expect(first.count == 1, "one MLflow run per attempt: \(first)")
             #expect(try server.metricHistory(runID: runID, key: "loss").count == 5)
             _ = try await cluster.waitForMirror(state: "up_to_date")
-            // The server drops a metric value sent twice, so count the calls: the second attempt's only.
-            #expect(server.requests("runs/log-batch") == 2 * batches && server.requests("runs/create") == 2, "nothing sent twice:\n\(server.process.text.suffix(3000))")
+            #expect(server.requests("runs/log-batch") > batches && server.requests("runs/create") == 2, "\(server.process.text.suffix(3000))")
         }
     }
 

