@@ -20,7 +20,7 @@ struct Conduit: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, ValidateCommand.self, CoordinatorCommand.self, WorkerCommand.self, SubmitCommand.self,
             StatusCommand.self, MetricsCommand.self, RunsCommand.self, WorkersCommand.self, LogsCommand.self, CancelCommand.self,
-            DownloadCommand.self, ExplainCommand.self, KeysCommand.self,
+            DownloadCommand.self, ExplainCommand.self, LineageCommand.self, KeysCommand.self,
             RerunCommand.self, DiffCommand.self, StepCommand.self,
             ComponentCommand.self, DataCommand.self, StoreCommand.self,
         ]

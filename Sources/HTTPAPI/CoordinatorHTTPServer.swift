@@ -205,6 +205,7 @@ public enum CoordinatorHTTPServer {
         }
         addIterationRoutes(to: router, service: service)
         addRetentionRoutes(to: router, service: service)
+        addLineageRoutes(to: router, service: service)
         router.get("/v1/workers") { _, _ in
             try await call { try json(try await service.listWorkers()) }
         }

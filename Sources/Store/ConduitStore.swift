@@ -222,6 +222,9 @@ public final class ConduitStore: Sendable {
                     try saveValue.execute(arguments: [value.attemptID, value.runID, value.step, value.kind, value.mlflowRun, value.key, value.value])
                 }
             }
+            for asset in batch.outputAssets {
+                try asset.insert(db, onConflict: .ignore)
+            }
             if !batch.events.isEmpty {
                 let insertEvent = try db.cachedStatement(sql: "INSERT INTO events (run_id, step, kind, detail, at) VALUES (?, ?, ?, ?, ?)")
                 for event in batch.events {

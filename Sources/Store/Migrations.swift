@@ -147,6 +147,23 @@ enum Migrations {
                 CREATE INDEX mlflow_mirror_open ON mlflow_mirror (ended);
                 """)
         }
+        migrator.registerMigration("v8-output-assets") { db in
+            // The data assets runs registered (outputs with name:), and which steps read which content.
+            try db.execute(sql: """
+                CREATE TABLE output_assets (
+                    name TEXT NOT NULL,
+                    version TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    digest TEXT NOT NULL,
+                    run_id TEXT NOT NULL,
+                    step TEXT NOT NULL,
+                    output TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    PRIMARY KEY (name, version)
+                );
+                CREATE INDEX output_assets_by_digest ON output_assets (digest);
+                """)
+        }
         return migrator
     }
 }

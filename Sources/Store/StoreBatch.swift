@@ -16,6 +16,8 @@ public struct StoreBatch: Sendable {
     /// Metric values, params and tags steps tracked (progress: never urgent).
     public private(set) var metricPoints: [MetricPointRecord] = []
     public private(set) var trackedValues: [TrackedValueRecord] = []
+    /// Data assets runs registered.
+    public private(set) var outputAssets: [OutputAssetRecord] = []
     /// Whether the batch holds a change that something depends on (anything but progress notes).
     public private(set) var isUrgent = false
 
@@ -23,7 +25,7 @@ public struct StoreBatch: Sendable {
 
     public var isEmpty: Bool {
         newRuns.isEmpty && runs.isEmpty && steps.isEmpty && attempts.isEmpty && artifacts.isEmpty && cacheEntries.isEmpty && events.isEmpty
-            && metricPoints.isEmpty && trackedValues.isEmpty
+            && metricPoints.isEmpty && trackedValues.isEmpty && outputAssets.isEmpty
     }
 
     /// A new run and its steps to insert; `steps` must be in plan order (`position` 0, 1, ...).
@@ -82,6 +84,12 @@ public struct StoreBatch: Sendable {
     /// A cache entry to insert or replace.
     public mutating func save(_ entry: CacheEntryRecord) {
         cacheEntries.append(entry)
+        isUrgent = true
+    }
+
+    /// A data asset a step's output was registered as.
+    public mutating func insert(_ asset: OutputAssetRecord) {
+        outputAssets.append(asset)
         isUrgent = true
     }
 

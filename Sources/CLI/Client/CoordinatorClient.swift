@@ -44,6 +44,10 @@ protocol CoordinatorClient: Sendable {
     func stepDetail(run: String, step: String) async throws -> StepDetail
     /// Deletes old runs and the blobs nothing refers to any more (or, with `dryRun`, says what would go).
     func prune(_ request: PruneRequest) async throws -> PruneReport
+    /// The data assets runs registered (outputs with `name:`), oldest first.
+    func outputAssets() async throws -> [OutputAsset]
+    /// Where an output or a registered data asset came from, and which steps read it.
+    func lineage(of subject: LineageSubject) async throws -> LineageReport
 }
 
 /// Where the bytes of a blob to upload come from.

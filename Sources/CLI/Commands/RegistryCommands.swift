@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Protocol
 import Spec
 
 /// Where the registry is: `--registry DIR`, else `$CONDUIT_REGISTRY`, else `$CONDUIT_HOME/registry`.
@@ -143,10 +144,14 @@ struct DataCreateCommand: AsyncParsableCommand {
 }
 
 struct DataListCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List registered data assets: name, versions, latest, created.")
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "List registered data assets: name, versions, latest, created.",
+        discussion: "Lists the local registry's data assets, then those runs registered (outputs with name:), which the coordinator keeps; when it cannot be reached, a note on stderr says so."
+    )
 
     @OptionGroup var namespace: RegistryNameOption
     @OptionGroup var registry: RegistryOptions
+    @OptionGroup var client: ClientOptions
 
     @Flag(help: "Print JSON.")
     var json = false
@@ -154,27 +159,52 @@ struct DataListCommand: AsyncParsableCommand {
     func run() async throws {
         try await withCLIErrors {
             let index = try RegistryPublisher.readIndex(.data, namespace.scope, registry.localRegistry())
-            RegistryOutput.printList(index, kind: .data, json: json)
+            var produced: [OutputAsset] = []
+            if case .workspace = namespace.scope {
+                do {
+                    produced = try await client.client().outputAssets()
+                } catch {
+                    FileHandle.standardError.write(Data("note: the coordinator could not be asked for the data assets runs registered: \(error)\n".utf8))
+                }
+            }
+            RegistryOutput.printDataList(index, produced: produced, json: json)
             return ExitStatus.success
         }
     }
 }
 
 struct DataShowCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a registered data asset version.")
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Show a registered data asset version, and the run and step that produced it.",
+        discussion: "Looks in the local registry first, then among the data assets runs registered (outputs with name:), which the coordinator keeps."
+    )
 
     @Argument(help: ArgumentHelp("NAME, NAME:VERSION or NAME@latest (default: latest).", valueName: "NAME[:VERSION|@latest]"))
     var asset: String
 
     @OptionGroup var namespace: RegistryNameOption
     @OptionGroup var registry: RegistryOptions
+    @OptionGroup var client: ClientOptions
 
     @Flag(help: "Print JSON.")
     var json = false
 
     func run() async throws {
         try await withCLIErrors {
-            try RegistryOutput.show(asset, kind: .data, scope: namespace.scope, registry: registry.localRegistry(), json: json)
+            let local = registry.localRegistry()
+            guard case .workspace = namespace.scope, try !RegistryOutput.holds(asset, kind: .data, scope: namespace.scope, registry: local) else {
+                try RegistryOutput.show(asset, kind: .data, scope: namespace.scope, registry: local, json: json)
+                return ExitStatus.success
+            }
+            let produced: [OutputAsset]
+            do {
+                produced = try await client.client().outputAssets()
+            } catch {
+                throw CLIError(
+                    "error: no data asset '\(asset)' in the registry \(local.root), and the coordinator (which keeps the outputs runs registered) could not be asked: \(error)",
+                    exitCode: ExitStatus.unavailable)
+            }
+            try RegistryOutput.showProduced(asset, among: produced, registry: local, json: json)
             return ExitStatus.success
         }
     }

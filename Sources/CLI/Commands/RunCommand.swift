@@ -100,6 +100,9 @@ struct ValidateCommand: AsyncParsableCommand {
                     let after = step.upstreamSteps
                     print("  \(step.name)\(after.isEmpty ? "" : " (after \(after.joined(separator: ", ")))")\(step.compute.map { " on \($0)" } ?? "")")
                 }
+                for (step, input, reference) in SubmissionBuilder.dataLeftToCoordinator(plan) {
+                    print("  note: \(step) input \(input) reads \(reference), which the local registry does not hold; the coordinator resolves it at submission among the outputs runs registered")
+                }
             }
             return ExitStatus.success
         }

@@ -1,4 +1,6 @@
+import Coordinator
 import Foundation
+import Protocol
 import Spec
 
 /// What the registry commands print: human text by default, JSON with `--json`.
@@ -90,6 +92,100 @@ enum RegistryOutput {
             print("---")
             print(definition, terminator: definition.hasSuffix("\n") ? "" : "\n")
         }
+    }
+
+    /// `text` as a reference (`NAME` meaning `NAME@latest`).
+    static func parsed(_ text: String, kind: AssetKind) throws -> AssetReference {
+        var written = text.hasPrefix("azureml:") ? String(text.dropFirst("azureml:".count)) : text
+        if !written.contains(":"), !written.contains("@") { written += "@latest" }
+        guard case .reference(let parsed) = AssetReference.parse("azureml:" + written, kind: kind) else {
+            throw CLIError("error: '\(text)' is not NAME, NAME:VERSION or NAME@latest")
+        }
+        return parsed
+    }
+
+    /// Whether the local registry has a version of the asset `text` names (by its name).
+    static func holds(_ text: String, kind: AssetKind, scope: AssetReference.Scope, registry: LocalRegistry) throws -> Bool {
+        let reference = try parsed(text, kind: kind)
+        return try !RegistryPublisher.readIndex(kind, scope, registry).versions(of: reference.name).isEmpty
+    }
+
+    /// `data list` with the data assets runs registered after the local registry's.
+    static func printDataList(_ index: RegistryIndex, produced: [OutputAsset], json: Bool) {
+        let byRuns = OutputRegistration.index(of: produced)
+        func entries(_ index: RegistryIndex, source: String) -> [DataListEntry] {
+            index.names.compactMap { name in
+                guard let latest = index.latest(of: name) else { return nil }
+                return DataListEntry(
+                    name: name, versions: index.versions(of: name).map(\.version), latest: latest.version, created: date(latest.createdAt),
+                    source: source
+                )
+            }
+        }
+        let all = entries(index, source: "registry") + entries(byRuns, source: "runs")
+        if json {
+            printJSON(all)
+            return
+        }
+        guard !all.isEmpty else {
+            print("no data assets registered yet: add one with `conduit data create --file FILE.yml`, or give a pipeline output name:")
+            return
+        }
+        let rows = [["NAME", "VERSIONS", "LATEST", "CREATED", "REGISTERED BY"]]
+            + all.map { [$0.name, $0.versions.joined(separator: ","), $0.latest, $0.created, $0.source == "runs" ? "a run's output" : "conduit data create"] }
+        let widths = (0..<5).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        for row in rows {
+            print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+        }
+    }
+
+    /// One asset in `data list --json`: `source` is `registry` (`conduit data create`) or `runs`.
+    struct DataListEntry: Encodable {
+        var name: String
+        var versions: [String]
+        var latest: String
+        var created: String
+        var source: String
+    }
+
+    /// `data show --json` for an asset a run registered.
+    struct ShownProduced: Encodable {
+        var asset: OutputAsset
+        var reference: String
+        var latest: Bool
+        var versions: [String]
+    }
+
+    /// Shows the data asset `text` names among those runs registered, naming the run and step
+    /// that produced it.
+    static func showProduced(_ text: String, among produced: [OutputAsset], registry: LocalRegistry, json: Bool) throws {
+        let reference = try parsed(text, kind: .data)
+        let index = OutputRegistration.index(of: produced)
+        let record: RegisteredAsset
+        switch index.resolve(reference.name, reference.selector, kind: .data) {
+        case .success(let found): record = found
+        case .failure(let failure):
+            throw CLIError("error: \(failure.message) among the outputs runs registered, and none in the registry \(registry.root)")
+        }
+        guard let asset = produced.first(where: { $0.name == record.name && $0.version == record.version }) else {
+            throw CLIError("error: no data asset \(record.name):\(record.version)")
+        }
+        let versions = index.versions(of: asset.name).map(\.version)
+        let isLatest = index.latest(of: asset.name)?.version == asset.version
+        if json {
+            printJSON(ShownProduced(asset: asset, reference: asset.reference, latest: isLatest, versions: versions))
+            return
+        }
+        print("data: \(asset.name)")
+        print("version: \(asset.version)\(isLatest ? " (latest)" : "")")
+        print("reference: \(asset.reference)")
+        print("created: \(date(asset.createdAt))")
+        print("type: \(asset.type)")
+        print("digest: \(asset.digest)")
+        print("produced by: run \(asset.runID), step \(asset.step), output \(asset.output)")
+        print("download: conduit download \(asset.runID) \(asset.step).\(asset.output) DIR")
+        print("lineage: conduit lineage \(asset.reference)")
+        print("versions: \(versions.joined(separator: ", "))")
     }
 
     static func date(_ milliseconds: Int64) -> String {

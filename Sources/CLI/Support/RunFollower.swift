@@ -68,6 +68,9 @@ enum RunFollower {
             for name in outputs.keys.sorted() {
                 print("output \(name): \(outputs[name]!)")
             }
+            for step in report.steps {
+                for registration in step.registered ?? [] { print("  \(step.name): data asset \(registration)") }
+            }
         }
         return report.status == .completed ? ExitStatus.success : ExitStatus.runFailed
     }
@@ -100,6 +103,8 @@ struct RunSummary: Encodable {
         var outputs: [String: String]?
         /// Every attempt in this run, oldest first.
         var attemptHistory: [AttemptReport]?
+        /// What became of its outputs with `name:` (`model → azureml:model:3`, or why not).
+        var registered: [String]?
     }
 
     var run: String
@@ -121,7 +126,7 @@ struct RunSummary: Encodable {
                 name: $0.name, status: $0.status.rawValue, reused: $0.reused, attempts: $0.attempts, worker: $0.worker, reason: $0.reason, gpus: $0.gpus,
                 gpusSimulated: $0.gpusSimulated, startedAt: $0.startedAt, finishedAt: $0.finishedAt, durationSeconds: $0.durationSeconds,
                 metrics: detailed ? $0.metrics ?? [:] : nil, sourceRun: $0.sourceRun, outputs: detailed ? $0.outputs ?? [:] : nil,
-                attemptHistory: detailed ? $0.attemptHistory ?? [] : nil
+                attemptHistory: detailed ? $0.attemptHistory ?? [] : nil, registered: $0.registered
             )
         }
         self.outputs = outputs

@@ -18,6 +18,7 @@ enum StatusPrinter {
             if let metrics = step.metrics, !metrics.isEmpty {
                 lines.append(indent + "metrics: " + metrics.keys.sorted().map { "\($0) \(format(metrics[$0]!))" }.joined(separator: ", "))
             }
+            for registration in step.registered ?? [] { lines.append(indent + "data asset: " + registration) }
             for attempt in step.attemptHistory ?? [] {
                 var text = indent + "attempt \(attempt.number)  \(attempt.status)  on \(attempt.worker)"
                 if let times = times(start: attempt.startedAt ?? attempt.dispatchedAt, end: attempt.finishedAt, seconds: attempt.seconds) {

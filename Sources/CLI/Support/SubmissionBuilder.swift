@@ -97,6 +97,18 @@ enum SubmissionBuilder {
     }
 
     /// Loads and validates a pipeline file, turning errors into user-facing ones.
+    /// The data inputs whose `azureml:` reference the local registry does not hold, left to the
+    /// coordinator to resolve among the outputs runs registered: (step, input, reference).
+    static func dataLeftToCoordinator(_ plan: PipelinePlan) -> [(String, String, String)] {
+        plan.steps.flatMap { step in
+            step.inputs.compactMap { input -> (String, String, String)? in
+                guard case .uri(let uri) = input.source, case .reference(let reference) = AssetReference.parse(uri, kind: .data),
+                      case .workspace = reference.scope else { return nil }
+                return (step.name, input.name, uri)
+            }
+        }
+    }
+
     static func load(file: String, options: PipelineLoader.Options) throws -> PipelinePlan {
         do {
             return try PipelineLoader.load(file: file, options: options)

@@ -10,7 +10,8 @@ extension CoordinatorService {
     /// is what `request.planJSON` encodes.
     public nonisolated func submitReadingDatastores(_ request: SubmitRequest, plan: PipelinePlan? = nil) async throws -> String {
         let decoded = if let plan { plan } else { try await decodedPlan(of: request) }
-        let (resolved, resolvedPlan) = try await resolvingDatastoreInputs(request, plan: decoded)
+        let (withAssets, assetPlan) = try await resolvingRegisteredData(request, plan: decoded)
+        let (resolved, resolvedPlan) = try await resolvingDatastoreInputs(withAssets, plan: assetPlan)
         return try await submit(resolved, plan: resolvedPlan)
     }
 
@@ -98,7 +99,8 @@ extension CoordinatorService {
     /// stored) off the actor, so the decisions are those a submission would get.
     public nonisolated func dryRunReadingDatastores(_ request: DryRunRequest, plan: PipelinePlan? = nil) async throws -> DryRunReport {
         let decoded = if let plan { plan } else { try await decodedPlan(of: request.submission) }
-        let (submission, resolvedPlan) = try await resolvingDatastoreInputs(request.submission, plan: decoded, storing: false)
+        let (withAssets, assetPlan) = try await resolvingRegisteredData(request.submission, plan: decoded)
+        let (submission, resolvedPlan) = try await resolvingDatastoreInputs(withAssets, plan: assetPlan, storing: false)
         var resolved = request
         resolved.submission = submission
         return try await dryRun(resolved, plan: resolvedPlan)

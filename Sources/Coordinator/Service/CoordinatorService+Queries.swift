@@ -133,6 +133,14 @@ extension CoordinatorService {
         let planned = runs[record.id]?.planned ?? Dictionary((plan?.steps ?? []).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let history = detail ? attemptHistory(runID: record.id) : [:]
         var sourceMetrics = SourceMetrics()
+        var registrations: [String: [String]] = [:]
+        if detail, planned.values.contains(where: { $0.outputs.contains { $0.asset != nil } }) {
+            let events = ((try? store.events(runID: record.id)) ?? []) + batch.events.filter { $0.runID == record.id }
+            for event in events where event.kind == "data_registered" || event.kind == "data_register_failed" {
+                guard let step = event.step, let detail = event.detail else { continue }
+                registrations[step, default: []].append(event.kind == "data_registered" ? detail : "not registered: " + detail)
+            }
+        }
         let stepReports = steps.map { step -> StepReport in
             var reason = step.reason
             let need = planned[step.name].map { requirement(of: $0, runID: record.id) }
@@ -160,6 +168,7 @@ extension CoordinatorService {
             if step.status == .completed, let json = step.outputsJSON {
                 report.outputs = try? JSONDecoder().decode([String: String].self, from: Data(json.utf8))
             }
+            report.registered = registrations[step.name]
             return report
         }
         var outputs: [String: String] = [:]

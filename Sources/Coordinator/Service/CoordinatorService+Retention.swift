@@ -12,7 +12,8 @@ extension CoordinatorService {
     ///
     /// What stays refers to blobs through: the remaining runs' submissions, steps (outputs and cache
     /// manifests) and attempts (MLflow stores), the runs in progress, the cache entries of the
-    /// remaining runs, and `request.keep` (the client's registered data assets). A cache entry of a
+    /// remaining runs, the data assets runs registered, and `request.keep` (the client's registered
+    /// data assets). A cache entry of a
     /// deleted run stays when every blob it names stays (a later hit still verifies them), and goes
     /// otherwise. Blobs stored at or after the cutoff stay (an upload may be on its way to a
     /// submission). The rows go in one store transaction, then the log and blob files.
@@ -49,6 +50,8 @@ extension CoordinatorService {
         }
         var reach = BlobReachability()
         reach.add(roots: kept, entries: entries)
+        // The data assets runs registered stay whole, even when the runs that produced them go.
+        reach.add(roots: try loadedRegisteredOutputs().byKey.values.compactMap { Digest(hex: $0.digest) }, entries: entries)
         for (runID, texts) in snapshot.referenceTexts where !prunedSet.contains(runID) {
             for text in texts { reach.add(roots: BlobReachability.digests(in: text), entries: entries) }
         }

@@ -301,6 +301,7 @@ extension CoordinatorService {
             if planned.outputs.contains(where: { $0.path != nil }) {
                 exportToDatastores(runID: runID, step: step, outputs: outputs)
             }
+            registerOutputs(runID: runID, step: step, outputs: outputs)
             return .cacheResolved(step: step, hit: outputs)
         } catch {
             logger.error("cache lookup failed: \(error)", metadata: ["run": "\(runID)", "step": "\(step)"])

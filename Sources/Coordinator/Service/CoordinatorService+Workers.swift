@@ -390,6 +390,7 @@ extension CoordinatorService {
         if planned.outputs.contains(where: { $0.path != nil }) {
             exportToDatastores(runID: attempt.runID, step: attempt.step, outputs: finished.outputs)
         }
+        registerOutputs(runID: attempt.runID, step: attempt.step, outputs: finished.outputs)
         apply(.succeeded(step: attempt.step, outputs: finished.outputs), runID: attempt.runID)
         return nil
     }

@@ -92,6 +92,8 @@ public actor CoordinatorService: Service {
     var pendingExports: [String: Int] = [:]
     /// Runs whose end waits for those copies, with how they ended.
     var deferredFinishes: [String: (status: RunStatus, reason: String?)] = [:]
+    /// The data assets runs registered (read from the store on first use; see `registerOutputs`).
+    var registeredOutputs: RegisteredOutputs?
     /// Increases with every change to any run; run reports carry it so clients can wait.
     var version: Int64 = 0
     let startedAt = ContinuousClock.now

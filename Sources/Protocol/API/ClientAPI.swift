@@ -110,6 +110,9 @@ public struct StepReport: Codable, Hashable, Sendable {
     public var outputs: [String: String]?
     /// Every attempt in this run, oldest first (retries included); nil for a step never dispatched.
     public var attemptHistory: [AttemptReport]?
+    /// What became of its outputs with `name:`: `model → azureml:model:3`, or why one was not
+    /// registered. Nil when it registers none (or has not completed).
+    public var registered: [String]?
 
     public init(
         name: String, status: StepStatus, reused: Bool, attempts: Int, worker: String?, reason: String? = nil, seconds: Double? = nil,

@@ -56,7 +56,8 @@ struct AssetResolver {
 
     /// A data path as a `DataSource` and, for a registered data asset, its type: `azureml:NAME:VERSION`,
     /// `azureml:NAME@latest` and registry data URIs become the registered content's local path; anything
-    /// else is read by `PathResolver.dataSource`.
+    /// else is read by `PathResolver.dataSource`. A workspace data reference to a name the registry
+    /// does not hold stays a URI: the coordinator resolves it among the outputs runs registered.
     func dataSource(_ text: String, relativeTo directory: String, at location: SourceNode) throws(SpecError) -> (source: DataSource, type: DataType?) {
         guard registry != nil else {
             return (try PathResolver.dataSource(text, relativeTo: directory, at: location), nil)
@@ -67,6 +68,11 @@ struct AssetResolver {
         case .invalid(let message):
             throw location.error(.invalidType, message)
         case .reference(let reference):
+            if case .workspace = reference.scope, let registry, try workspaceData(in: registry, at: location).versions(of: reference.name).isEmpty {
+                // Not registered here: it may be an output a run registered, which only the coordinator
+                // knows. It resolves there at submission, by content; an unknown name is refused then.
+                return (.uri(text), nil)
+            }
             let (asset, folder) = try resolve(reference, at: location)
             guard let content = asset.contentPath else {
                 throw location.error(.unknownAsset, "the registry record of \(reference.at(version: asset.version)) names no content (\(folder))")
@@ -76,6 +82,26 @@ struct AssetResolver {
                 throw location.error(.fileNotFound, "the content of \(reference.at(version: asset.version)) is missing from the registry (looked for \(path))")
             }
             return (.localPath(path), asset.dataType)
+        }
+    }
+
+    /// Whether the local registry's workspace has a data asset named `name` (outputs registered by
+    /// runs may not take such a name: a reference to it would be ambiguous).
+    func hasLocalData(named name: String, at location: SourceNode) throws(SpecError) -> Bool {
+        guard let registry else { return false }
+        return try !workspaceData(in: registry, at: location).versions(of: name).isEmpty
+    }
+
+    /// The workspace's data index, read once per load.
+    private func workspaceData(in registry: LocalRegistry, at location: SourceNode) throws(SpecError) -> RegistryIndex {
+        let namespace = registry.directory(of: .data, in: .workspace)
+        if let cached = indexes.byNamespace[namespace] { return cached }
+        do {
+            let index = try registry.index(of: .data, in: .workspace)
+            indexes.byNamespace[namespace] = index
+            return index
+        } catch {
+            throw location.error(.unknownAsset, error.message)
         }
     }
 

@@ -104,6 +104,30 @@ public enum PipelineLoader {
                 expansion.steps[stepIndex].outputs[outputIndex].path = path
             }
         }
+        // A pipeline output's name: and version: register the step output that fills it.
+        for declaration in spec.outputs {
+            guard let asset = declaration.asset, let binding = expansion.outputBindings[declaration.name],
+                  let stepIndex = expansion.steps.firstIndex(where: { $0.name == binding.step }),
+                  let outputIndex = expansion.steps[stepIndex].outputs.firstIndex(where: { $0.name == binding.output })
+            else { continue }
+            if let own = expansion.steps[stepIndex].outputs[outputIndex].asset, own != asset {
+                throw declaration.location.error(
+                    .invalidBinding,
+                    "pipeline output '\(declaration.name)' registers \(asset.description), but the step output it binds (\(binding.step).\(binding.output)) registers \(own.description); name the data asset in one place"
+                )
+            }
+            expansion.steps[stepIndex].outputs[outputIndex].asset = asset
+        }
+        try Self.checkRegisteredVersions(expansion.steps, in: spec)
+        for step in expansion.steps {
+            for output in step.outputs {
+                guard let asset = output.asset, try builder.assets.hasLocalData(named: asset.name, at: spec.location) else { continue }
+                throw spec.location.error(
+                    .invalidName,
+                    "\(step.name).\(output.name) registers the data asset '\(asset.name)', a name the local registry already holds (conduit data create); runs register outputs on the coordinator, so azureml:\(asset.name)@latest would be ambiguous: choose another name"
+                )
+            }
+        }
         var outputs: [PipelineOutputBinding] = []
         for declaration in spec.outputs {
             guard let binding = expansion.outputBindings[declaration.name] else {
@@ -121,5 +145,23 @@ public enum PipelineLoader {
             name: spec.displayName ?? fileName, sourceFile: path, experimentName: spec.experimentName,
             settings: spec.settings, steps: expansion.steps, outputs: outputs, warnings: warnings
         )
+    }
+
+    /// Refuses two outputs that would register the same data asset version: only one could be it.
+    private static func checkRegisteredVersions(_ steps: [PlannedStep], in spec: PipelineSpec) throws(SpecError) {
+        var seen: [String: String] = [:]
+        for step in steps {
+            for output in step.outputs {
+                guard let asset = output.asset, let version = asset.version else { continue }
+                let key = asset.name + ":" + version
+                if let first = seen[key] {
+                    throw spec.location.error(
+                        .invalidBinding,
+                        "\(first) and \(step.name).\(output.name) both register \(asset.description); a version holds one content: give one of them another version or none"
+                    )
+                }
+                seen[key] = "\(step.name).\(output.name)"
+            }
+        }
     }
 }

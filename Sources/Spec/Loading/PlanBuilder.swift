@@ -375,7 +375,7 @@ struct PlanBuilder {
         if component.declaresInputsByValue {
             for output in node.outputs {
                 let pipelineType = output.pipelineOutput.flatMap { name in scope.spec.outputs.first { $0.name == name }?.type }
-                outputs.append(StepDataOutput(name: output.name, type: output.type ?? pipelineType ?? .uriFolder, path: output.path))
+                outputs.append(StepDataOutput(name: output.name, type: output.type ?? pipelineType ?? .uriFolder, path: output.path, asset: output.asset))
             }
         } else {
             for output in node.outputs where !component.outputs.contains(where: { $0.name == output.name }) {
@@ -388,7 +388,8 @@ struct PlanBuilder {
             for declaration in component.outputs {
                 let given = node.outputs.first { $0.name == declaration.name }
                 outputs.append(StepDataOutput(
-                    name: declaration.name, type: given?.type ?? declaration.type ?? .uriFolder, path: given?.path ?? declaration.path
+                    name: declaration.name, type: given?.type ?? declaration.type ?? .uriFolder, path: given?.path ?? declaration.path,
+                    asset: given?.asset
                 ))
             }
         }

@@ -229,7 +229,9 @@ extension SpecReader {
     }
 
     /// Reads one `outputs:` declaration of a component or pipeline.
-    mutating func readOutputDeclaration(name: String, _ node: SourceNode, requireType: Bool) throws -> OutputDeclaration {
+    /// `registers`: the declaration belongs to a pipeline job, whose outputs may be registered as data
+    /// assets (`name:`, `version:`); a component's may not (a component is a definition, not a job).
+    mutating func readOutputDeclaration(name: String, _ node: SourceNode, requireType: Bool, registers: Bool = false) throws -> OutputDeclaration {
         try Self.checkName(name, of: .output, at: node)
         var declaration = OutputDeclaration(name: name, type: nil, mode: nil, location: node)
         guard !node.isNull else { return declaration }
@@ -238,9 +240,11 @@ extension SpecReader {
         }
         let entries = try node.entries()
         warnUnknownKeys(entries, known: Self.outputDeclarationKeys, in: node)
-        if let asset = entries["name"] ?? entries["version"], !asset.isNull {
+        if registers {
+            declaration.asset = try Self.readOutputAsset(entries, output: name, in: node)
+        } else if let asset = entries["name"] ?? entries["version"], !asset.isNull {
             warnings.append(asset.warning(
-                "registering output '\(name)' as a data asset (name/version) is not supported yet; the output is kept in Conduit's store and, with a datastore path:, written there"
+                "a component's output '\(name)' is not registered as a data asset: give name: and version: on the pipeline's output or the job's output instead"
             ))
         }
         if let typeNode = entries["type"], !typeNode.isNull {

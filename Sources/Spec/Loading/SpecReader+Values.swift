@@ -59,6 +59,21 @@ extension SpecReader {
         }
     }
 
+    /// An output's `name:` and `version:` (nil when it gives neither): the data asset it is
+    /// registered as when its step completes. The name follows the data asset naming rule.
+    static func readOutputAsset(
+        _ entries: [(key: String, value: SourceNode)], output: String, in node: SourceNode
+    ) throws(SpecError) -> OutputAssetName? {
+        let named = entries["name"].map { !$0.isNull } ?? false
+        let versioned = entries["version"].map { !$0.isNull } ?? false
+        guard named || versioned else { return nil }
+        let (name, version) = try readNameAndVersion(
+            entries, of: .data, in: node,
+            missing: "output '\(output)' gives version: without name:; name the data asset it is registered as"
+        )
+        return OutputAssetName(name: name, version: version)
+    }
+
     /// A scalar as a literal, or as a binding when it is a whole `${{...}}` expression.
     private func literalOrBinding(_ node: SourceNode) throws(SpecError) -> InputValue {
         let literal = try node.literal()
@@ -78,6 +93,7 @@ extension SpecReader {
         if node.isMapping {
             let entries = try node.entries()
             warnUnknownKeys(entries, known: Self.nodeOutputKeys, in: node)
+            output.asset = try Self.readOutputAsset(entries, output: name, in: node)
             if let type = entries["type"], !type.isNull {
                 output.type = try Self.checkedOutputType(type)
             }

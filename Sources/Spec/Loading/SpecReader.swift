@@ -120,7 +120,7 @@ struct SpecReader {
         }
         if let outputs = entries["outputs"] {
             spec.outputs = try outputs.entriesOrEmpty().map { entry in
-                try readOutputDeclaration(name: entry.key, entry.value, requireType: false)
+                try readOutputDeclaration(name: entry.key, entry.value, requireType: false, registers: true)
             }
         }
         if let reference = entries["component"] {
@@ -149,6 +149,7 @@ struct SpecReader {
             merged.type = given.type ?? declared.type
             merged.mode = given.mode ?? declared.mode
             merged.path = given.path ?? declared.path
+            merged.asset = given.asset
             merged.location = given.location
             return merged
         }

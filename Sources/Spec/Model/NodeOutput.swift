@@ -7,5 +7,7 @@ struct NodeOutput {
     var mode: String?
     /// A datastore `path:` (see `DatastorePath`), when the node gives one.
     var path: String? = nil
+    /// `name:` and `version:`: the data asset the output is registered as.
+    var asset: OutputAssetName? = nil
     var location: SourceNode
 }

@@ -8,6 +8,8 @@ struct OutputDeclaration {
     /// `path:` as written: where the output is also written, `azureml://datastores/NAME/paths/...`,
     /// possibly with `${{name}}`, `${{output_name}}` and `${{default_datastore}}`.
     var path: String? = nil
+    /// `name:` and `version:` of a pipeline job's output: the data asset it is registered as.
+    var asset: OutputAssetName? = nil
     /// Where the declaration is written.
     var location: SourceNode
 }

@@ -184,12 +184,33 @@ public struct StepDataOutput: Sendable, Codable, Hashable {
     /// `${{default_datastore}}` (see `DatastorePath`). Not part of the cache key: a reused output
     /// is written there too.
     public var path: String?
+    /// The data asset the output is registered as once the step completes (`name:` and `version:`
+    /// of the output). Not part of the cache key: registering a version never changes a key.
+    public var asset: OutputAssetName?
 
-    public init(name: String, type: DataType, path: String? = nil) {
+    public init(name: String, type: DataType, path: String? = nil, asset: OutputAssetName? = nil) {
         self.name = name
         self.type = type
         self.path = path
+        self.asset = asset
     }
+}
+
+/// An output's `name:` and `version:`: the data asset it is registered as when its step completes,
+/// resolved later as `azureml:NAME:VERSION` or `azureml:NAME@latest`.
+public struct OutputAssetName: Sendable, Codable, Hashable {
+    public var name: String
+    /// The version to register; nil: one more than the largest integer version, unless the latest
+    /// version already holds the same content (then that version stands).
+    public var version: String?
+
+    public init(name: String, version: String? = nil) {
+        self.name = name
+        self.version = version
+    }
+
+    /// `azureml:NAME:VERSION`, or `azureml:NAME` without a version.
+    public var description: String { "azureml:\(name)" + (version.map { ":\($0)" } ?? "") }
 }
 
 /// A pipeline-level output and the step output that fills it.

@@ -136,6 +136,13 @@ public enum PlanJSON {
                         $0.field("name", output.name)
                         $0.field("type", output.type.rawValue)
                         $0.field("path", output.path)
+                        if let asset = output.asset {
+                            $0.key("asset")
+                            $0.object {
+                                $0.field("name", asset.name)
+                                $0.field("version", asset.version)
+                            }
+                        }
                     }
                 }
                 $0.field("codeDirectory", step.codeDirectory)
