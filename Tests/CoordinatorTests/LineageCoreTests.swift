@@ -97,3 +97,27 @@ import Testing
         #expect(whole.count == 30 && !notCut)
     }
 }
+
+/// The coordinator's own check of data references, for a client that sends them unchecked.
+@Suite(.timeLimit(.minutes(1)))
+struct RegisteredDataSubmissionTests {
+    @Test func anUnknownRegisteredNameIsRefusedAtSubmissionNamingTheStepAndInput() async throws {
+        try await CoordinatorServiceTests().withCoordinator { _, service in
+            let plan = PipelinePlan(name: "reader", sourceFile: "/p.yml", settings: PipelineSettings(), steps: [
+                PlannedStep(
+                    name: "read", commandTemplate: "cat", command: CommandTemplate(segments: [.text("cat")]),
+                    inputs: [StepDataInput(name: "rows", type: .uriFolder, source: .uri("azureml:nobody-made-this@latest"))]
+                ),
+            ], outputs: [])
+            let request = SubmitRequest(planJSON: PlanJSON.encode(plan), localInputs: [:], code: [:], force: [])
+            var message = ""
+            do {
+                _ = try await service.submitReadingDatastores(request, plan: plan)
+            } catch let error as CoordinatorError {
+                message = error.message
+            }
+            #expect(message.contains("step read, input rows") && message.contains("no data asset named 'nobody-made-this' (none is registered)"), "\(message)")
+            #expect(try await service.listRuns(limit: 10).isEmpty, "nothing was started")
+        }
+    }
+}

@@ -165,9 +165,11 @@ struct OutputRegistrationTests {
                     inputs:
                       data: {type: uri_folder, path: azureml:pinned-valeu@latest}
                 """, named: "reader.yml", in: work)
+            // Refused at its line before anything is sent, naming what runs registered.
             let refused = try await cluster.cli(["submit", reader, "--wait"] + registry)
             #expect(refused.status == 2, "\(refused.stderr)")
-            #expect(refused.stderr.contains("step read, input data") && refused.stderr.contains("pinned-valeu") && refused.stderr.contains("registered: pinned-value"), "\(refused.stderr)")
+            #expect(refused.stderr.contains("reader.yml:6") && refused.stderr.contains("pinned-valeu") && refused.stderr.contains("registered: pinned-value"), "\(refused.stderr)")
+            #expect(try await cluster.cli(["runs", "--json"]).stdout.components(separatedBy: "\"run\"").count == 3, "no third run was started")
             let unknown = try await cluster.cli(["lineage", "pinned-value:9"])
             #expect(unknown.status != 0 && unknown.stderr.contains("versions: 7"), "\(unknown.stderr)")
         }

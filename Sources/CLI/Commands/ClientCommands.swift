@@ -37,8 +37,9 @@ struct SubmitCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await withCLIErrors {
-            let plan = try SubmissionBuilder.load(file: pipeline, options: overrides.loadOptions())
+            let loaded = try SubmissionBuilder.load(file: pipeline, options: overrides.loadOptions())
             let client = try await client.client()
+            let plan = try await SubmissionBuilder.checkingRegisteredData(loaded, file: pipeline, options: overrides.loadOptions(), client: client)
             if dryRun {
                 for warning in plan.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
                 let report = try await SubmissionBuilder.dryRun(plan: plan, force: force, client: client)

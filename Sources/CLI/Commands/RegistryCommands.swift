@@ -164,7 +164,7 @@ struct DataListCommand: AsyncParsableCommand {
                 do {
                     produced = try await client.client().outputAssets()
                 } catch {
-                    FileHandle.standardError.write(Data("note: the coordinator could not be asked for the data assets runs registered: \(error)\n".utf8))
+                    FileHandle.standardError.write(Data("note: the coordinator could not be asked for the data assets runs registered (for the runs of `conduit run` on this machine, add --embedded): \(error)\n".utf8))
                 }
             }
             RegistryOutput.printDataList(index, produced: produced, json: json)
@@ -201,7 +201,7 @@ struct DataShowCommand: AsyncParsableCommand {
                 produced = try await client.client().outputAssets()
             } catch {
                 throw CLIError(
-                    "error: no data asset '\(asset)' in the registry \(local.root), and the coordinator (which keeps the outputs runs registered) could not be asked: \(error)",
+                    "error: no data asset '\(asset)' in the registry \(local.root), and the coordinator (which keeps the outputs runs registered) could not be asked (for the runs of `conduit run` on this machine, add --embedded): \(error)",
                     exitCode: ExitStatus.unavailable)
             }
             try RegistryOutput.showProduced(asset, among: produced, registry: local, json: json)

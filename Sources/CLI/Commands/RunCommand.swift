@@ -47,9 +47,12 @@ struct RunCommand: AsyncParsableCommand {
         LoggingSetup.bootstrap(level: logging.logLevel, defaultLevel: .warning)
         MemoryTuning.keepLargeBuffers()
         try await withCLIErrors {
-            let plan = try SubmissionBuilder.load(file: pipeline, options: overrides.loadOptions())
+            let loaded = try SubmissionBuilder.load(file: pipeline, options: overrides.loadOptions())
             let progress = ProgressPrinter(enabled: true)
-            for warning in plan.warnings { progress.note("warning: \(warning)") }
+            let plan = loaded
+            for warning in loaded.warnings { progress.note("warning: \(warning)") }
+            let file = pipeline
+            let options = overrides.loadOptions()
             let data = dataDirectory ?? EmbeddedSystem.defaultDataDirectory
             let output = outputDirectory
             let force = force
@@ -58,6 +61,7 @@ struct RunCommand: AsyncParsableCommand {
             let datastores = try datastores.directories()
             let dryRun = dryRun
             return try await EmbeddedSystem.with(dataDirectory: data, slots: slots, datastores: datastores, logger: Logger(label: "conduit")) { client in
+                let plan = try await SubmissionBuilder.checkingRegisteredData(plan, file: file, options: options, client: client)
                 if dryRun {
                     let report = try await SubmissionBuilder.dryRun(plan: plan, force: force, client: client)
                     if json { printJSON(report) } else { IterationPrinter.lines(of: report).forEach { print($0) } }

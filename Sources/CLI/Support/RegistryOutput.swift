@@ -51,8 +51,12 @@ enum RegistryOutput {
             print("no \(kind.rawValue) assets registered yet: add one with `conduit \(kind.rawValue) create --file FILE.yml`")
             return
         }
-        let rows = [["NAME", "VERSIONS", "LATEST", "CREATED"]] + entries.map { [$0.name, $0.versions.joined(separator: ","), $0.latest, $0.created] }
-        let widths = (0..<4).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        printTable([["NAME", "VERSIONS", "LATEST", "CREATED"]] + entries.map { [$0.name, $0.versions.joined(separator: ","), $0.latest, $0.created] })
+    }
+
+    /// Rows as columns padded to their widest cell.
+    static func printTable(_ rows: [[String]]) {
+        let widths = (0..<(rows.first?.count ?? 0)).map { column in rows.map { $0[column].count }.max() ?? 0 }
         for row in rows {
             print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
         }
@@ -131,12 +135,8 @@ enum RegistryOutput {
             print("no data assets registered yet: add one with `conduit data create --file FILE.yml`, or give a pipeline output name:")
             return
         }
-        let rows = [["NAME", "VERSIONS", "LATEST", "CREATED", "REGISTERED BY"]]
-            + all.map { [$0.name, $0.versions.joined(separator: ","), $0.latest, $0.created, $0.source == "runs" ? "a run's output" : "conduit data create"] }
-        let widths = (0..<5).map { column in rows.map { $0[column].count }.max() ?? 0 }
-        for row in rows {
-            print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
-        }
+        printTable([["NAME", "VERSIONS", "LATEST", "CREATED", "REGISTERED BY"]]
+            + all.map { [$0.name, $0.versions.joined(separator: ","), $0.latest, $0.created, $0.source == "runs" ? "a run's output" : "conduit data create"] })
     }
 
     /// One asset in `data list --json`: `source` is `registry` (`conduit data create`) or `runs`.

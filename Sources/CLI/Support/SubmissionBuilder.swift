@@ -1,3 +1,4 @@
+import Coordinator
 import Artifacts
 import Foundation
 import Protocol
@@ -96,7 +97,6 @@ enum SubmissionBuilder {
         }
     }
 
-    /// Loads and validates a pipeline file, turning errors into user-facing ones.
     /// The data inputs whose `azureml:` reference the local registry does not hold, left to the
     /// coordinator to resolve among the outputs runs registered: (step, input, reference).
     static func dataLeftToCoordinator(_ plan: PipelinePlan) -> [(String, String, String)] {
@@ -109,6 +109,20 @@ enum SubmissionBuilder {
         }
     }
 
+    /// `plan` again, its data references the local registry lacks checked against the data assets runs
+    /// registered (asked of `client`), so that an unknown name is refused at its line before anything
+    /// is uploaded. `plan` as it is when it has none, or when the coordinator cannot say (it refuses
+    /// an unknown name at submission then).
+    static func checkingRegisteredData(
+        _ plan: PipelinePlan, file: String, options: PipelineLoader.Options, client: any CoordinatorClient
+    ) async throws -> PipelinePlan {
+        guard !dataLeftToCoordinator(plan).isEmpty, let assets = try? await client.outputAssets() else { return plan }
+        var options = options
+        options.producedData = OutputRegistration.index(of: assets)
+        return try load(file: file, options: options)
+    }
+
+    /// Loads and validates a pipeline file, turning errors into user-facing ones.
     static func load(file: String, options: PipelineLoader.Options) throws -> PipelinePlan {
         do {
             return try PipelineLoader.load(file: file, options: options)

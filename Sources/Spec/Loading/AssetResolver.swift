@@ -10,8 +10,12 @@ struct AssetResolver {
     /// builder): a pipeline with many references reads each namespace of the registry once.
     private let indexes = IndexCache()
 
-    init(registry: LocalRegistry? = nil) {
+    /// The data assets runs registered, when the caller knows them (see `PipelineLoader.Options`).
+    var producedData: RegistryIndex?
+
+    init(registry: LocalRegistry? = nil, producedData: RegistryIndex? = nil) {
         self.registry = registry
+        self.producedData = producedData
     }
 
     /// Indexes by kind and namespace. Only used by one load, on one thread.
@@ -68,10 +72,19 @@ struct AssetResolver {
         case .invalid(let message):
             throw location.error(.invalidType, message)
         case .reference(let reference):
-            if case .workspace = reference.scope, let registry, try workspaceData(in: registry, at: location).versions(of: reference.name).isEmpty {
-                // Not registered here: it may be an output a run registered, which only the coordinator
-                // knows. It resolves there at submission, by content; an unknown name is refused then.
-                return (.uri(text), nil)
+            if case .workspace = reference.scope, let registry {
+                let local = try workspaceData(in: registry, at: location)
+                if local.versions(of: reference.name).isEmpty {
+                    // Not registered here: it may be an output a run registered, which the coordinator
+                    // resolves at submission, by content. Checked now when the caller knows those.
+                    if let producedData, case .failure(let failure) = producedData.resolve(reference.name, reference.selector, kind: .data) {
+                        let names = local.names + producedData.names.filter { !local.names.contains($0) }
+                        let known = producedData.names.contains(reference.name) ? failure.message
+                            : "no data asset named '\(reference.name)' (\(names.isEmpty ? "none is registered" : "registered: " + names.joined(separator: ", ")))"
+                        throw location.error(.unknownAsset, "\(known) in the registry \(registry.root) or among the outputs runs registered")
+                    }
+                    return (.uri(text), nil)
+                }
             }
             let (asset, folder) = try resolve(reference, at: location)
             guard let content = asset.contentPath else {

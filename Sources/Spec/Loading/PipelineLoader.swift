@@ -18,11 +18,16 @@ public enum PipelineLoader {
         /// The registry `azureml:` component and data references resolve in; nil: component references
         /// are refused and data references pass through as URIs.
         public var registry: LocalRegistry?
+        /// The data assets runs registered, as the coordinator reported them: a data reference the
+        /// registry lacks must name one of them (else it is refused at its line). Nil: such references
+        /// are left to the coordinator unchecked.
+        public var producedData: RegistryIndex?
 
-        public init(overrides: [String] = [], environmentsFile: String? = nil, registry: LocalRegistry? = nil) {
+        public init(overrides: [String] = [], environmentsFile: String? = nil, registry: LocalRegistry? = nil, producedData: RegistryIndex? = nil) {
             self.overrides = overrides
             self.environmentsFile = environmentsFile
             self.registry = registry
+            self.producedData = producedData
         }
     }
 
@@ -81,7 +86,7 @@ public enum PipelineLoader {
             )
             reader.warnings += reader.environments.warnings
         }
-        reader.assets = AssetResolver(registry: options.registry)
+        reader.assets = AssetResolver(registry: options.registry, producedData: options.producedData)
         let spec = try reader.readPipelineJob(file: path, text: text, overrides: options.overrides)
         var builder = PlanBuilder()
         builder.assets = reader.assets
