@@ -5,40 +5,22 @@ import Transport
 import Worker
 import ZeroMQ
 
-/// A coordinator and one local worker in this process, talking ZeroMQ over `inproc://`.
+/// A coordinator and one local worker in this process, talking ZeroMQ over `inproc://`: the local
+/// service (`conduit service run`) is this pair behind an HTTP API on a Unix socket.
 enum EmbeddedSystem {
-    /// The default data directory: `$CONDUIT_HOME`, else `~/.conduit`.
+    /// The default data directory: `$CONDUIT_HOME`, else `$HOME/.conduit` (`$HOME` as set, then the
+    /// account's home directory).
     static var defaultDataDirectory: String {
-        if let home = ProcessInfo.processInfo.environment["CONDUIT_HOME"], !home.isEmpty { return home }
-        return (NSHomeDirectory() as NSString).appendingPathComponent(".conduit")
+        let environment = ProcessInfo.processInfo.environment
+        if let home = environment["CONDUIT_HOME"], !home.isEmpty { return home }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return (home as NSString).appendingPathComponent(".conduit")
     }
 
-    /// Starts both services for the rest of this process and returns a client for the coordinator:
-    /// what client commands use with `--embedded`, to read and extend the runs of `conduit run`.
-    /// The process ends without stopping them (its exit closes the data directory's lock).
-    static func start(dataDirectory: String, logger: Logger) async throws -> any CoordinatorClient {
-        let ready = AsyncStream<Result<any CoordinatorClient, any Error>>.makeStream()
-        Task.detached {
-            do {
-                _ = try await with(dataDirectory: dataDirectory, slots: ProcessInfo.processInfo.activeProcessorCount, logger: logger) { client in
-                    ready.continuation.yield(.success(client))
-                    // Keep both services (and the worker a rerun needs) until the process exits.
-                    while true { try await Task.sleep(for: .seconds(3600)) }
-                }
-            } catch {
-                ready.continuation.yield(.failure(error))
-            }
-        }
-        for await result in ready.stream {
-            return try result.get()
-        }
-        throw CLIError("the embedded coordinator did not start", exitCode: ExitStatus.unavailable)
-    }
-
-    /// Starts both services, runs `body` with a client for the coordinator, then stops them.
-    static func with<T: Sendable>(
+    /// Starts both services, runs `body` with the coordinator, then stops them.
+    static func serve<T: Sendable>(
         dataDirectory: String, slots: Int, datastores: [String: String] = [:], logger: Logger,
-        _ body: @Sendable (any CoordinatorClient) async throws -> T
+        _ body: @Sendable (CoordinatorService) async throws -> T
     ) async throws -> T {
         let loop = try ZMQLoop()
         defer { loop.shutdown() }
@@ -55,7 +37,7 @@ enum EmbeddedSystem {
                 transport: coordinatorTransport, logger: logger
             )
         } catch let error as CoordinatorError {
-            throw CLIError("conduit run: \(error.message)", exitCode: ExitStatus.unavailable)
+            throw CLIError("conduit service: \(error.message)", exitCode: ExitStatus.unavailable)
         }
         let identity = Array("local-\(UInt64.random(in: 0...UInt64.max))".utf8)
         let workerTransport = try await ZMQWorkerTransport(loop: loop, endpoint: endpoint, identity: identity)
@@ -64,7 +46,7 @@ enum EmbeddedSystem {
         do throws(WorkerError) {
             resources = try await CapabilityDetector.detect()
         } catch {
-            throw CLIError("conduit run: \(error.message)", exitCode: ExitStatus.usage)
+            throw CLIError("conduit service: \(error.message)", exitCode: ExitStatus.usage)
         }
         let worker = try WorkerService(
             configuration: WorkerConfiguration(name: "local", slots: slots, workDirectory: dataDirectory + "/worker", resources: resources),
@@ -83,7 +65,7 @@ enum EmbeddedSystem {
             guard await registrations.next() == true else {
                 throw CLIError("the embedded worker could not register", exitCode: ExitStatus.unavailable)
             }
-            let result = try await body(LocalCoordinatorClient(service: coordinator))
+            let result = try await body(coordinator)
             workerTransport.close()
             coordinatorTransport.close()
             group.cancelAll()

@@ -40,6 +40,9 @@ extension CoordinatorService {
     ///
     /// With `detail` (the default), each step also carries its times, metrics, outputs and every
     /// attempt (one query of the run's attempts); without, only its state, as progress needs.
+    /// How many runs have not ended (the local service stays up while any has not).
+    public var activeRunCount: Int { runs.count }
+
     public func report(runID: String, detail: Bool = true) throws -> RunReport {
         makeDurable()
         if let run = runs[runID] {
