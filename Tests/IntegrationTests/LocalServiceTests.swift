@@ -48,8 +48,9 @@ struct LocalServiceTests {
         let work = try ProcessHarness.temporaryDirectory()
         let home = work + "/home"
         defer { try? Self.stopService(home: home) }
-        let first = try Self.start(["run", try Self.waiting("first", in: work), "--json"], home: home, directory: work)
-        let second = try Self.start(["run", try Self.waiting("second", in: work), "--json"], home: home, directory: work)
+        // Two slots whatever the machine has: both steps must run at once.
+        let first = try Self.start(["run", try Self.waiting("first", in: work), "--json", "--slots", "2"], home: home, directory: work)
+        let second = try Self.start(["run", try Self.waiting("second", in: work), "--json", "--slots", "2"], home: home, directory: work)
         // Both steps run at once: neither ends before the other started.
         #expect(await Self.waitForFile(work + "/first.started"), "\(first.text)")
         #expect(await Self.waitForFile(work + "/second.started"), "\(second.text)")
@@ -95,7 +96,7 @@ struct LocalServiceTests {
             display_name: long
             jobs:
               sleepy:
-                command: echo $$ > \(work)/step.pid; sleep 600
+                command: echo $$ > \(work)/step.pid; exec sleep 600
             """, named: "long.yml", in: work)
         let client = try Self.start(["run", pipeline], home: home, directory: work)
         #expect(await Self.waitForFile(work + "/step.pid"), "\(client.text)")
@@ -111,6 +112,42 @@ struct LocalServiceTests {
         let deadline = ContinuousClock.now + .seconds(30)
         while kill(stepPID, 0) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         #expect(kill(stepPID, 0) != 0, "the step's process \(stepPID) is still running")
+    }
+
+    @Test func stoppingTheServiceStopsARunningStepWhichRunsAgainWhenItIsBack() async throws {
+        let work = try ProcessHarness.temporaryDirectory()
+        let home = work + "/home"
+        defer { try? Self.stopService(home: home) }
+        let pipeline = try Fixtures.pipeline("""
+            type: pipeline
+            display_name: resumable
+            jobs:
+              sleepy:
+                command: echo $$ >> \(work)/step.pids; exec sleep 600
+            """, named: "resumable.yml", in: work)
+        let submitted = try runEmbedded(["run", pipeline, "--detach"], home: home, directory: work)
+        #expect(submitted.status == 0, "\(submitted.stderr)")
+        let run = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(await Self.waitForFile(work + "/step.pids"), "the step started")
+        let first = try #require(Int32(try String(contentsOfFile: work + "/step.pids", encoding: .utf8).split(separator: "\n").first ?? ""))
+
+        let stopped = try runEmbedded(["service", "stop"], home: home)
+        #expect(stopped.status == 0 && stopped.stdout.contains("stopped the local service"), "\(stopped.stdout)\(stopped.stderr)")
+        #expect(kill(first, 0) != 0, "the step's process went with the service")
+        #expect(!FileManager.default.fileExists(atPath: home + "/service.json"))
+
+        // The next command starts the service again, and the run goes on: its step runs anew.
+        let status = try runEmbedded(["status", run], home: home)
+        #expect(status.status == 0, "\(status.stderr)")
+        let deadline = ContinuousClock.now + .seconds(60)
+        var pids: [Substring] = []
+        while pids.count < 2, ContinuousClock.now < deadline {
+            pids = (try? String(contentsOfFile: work + "/step.pids", encoding: .utf8))?.split(separator: "\n") ?? []
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(pids.count == 2, "the step ran again after the restart: \(pids)")
+        let canceled = try runEmbedded(["cancel", run], home: home)
+        #expect(canceled.status == 0, "\(canceled.stderr)")
     }
 
     @Test func homeIsHonouredWithoutConduitHome() async throws {

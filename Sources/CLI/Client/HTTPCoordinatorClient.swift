@@ -27,9 +27,11 @@ struct HTTPCoordinatorClient: CoordinatorClient {
         self.client = Self.sharedClient
     }
 
-    /// A client of the local service listening on the Unix socket `socketPath`.
-    init(socketPath: String) {
-        self.init(baseURL: URL(httpURLWithSocketPath: socketPath, uri: "/")!)
+    /// A client of the local service listening on the Unix socket `socketPath` (nil when the path
+    /// cannot be put in a URL).
+    init?(socketPath: String) {
+        guard let url = URL(httpURLWithSocketPath: socketPath, uri: "/") else { return nil }
+        self.init(baseURL: url)
     }
 
     /// The process-wide client (its threads live as long as the process, so it needs no shutdown).

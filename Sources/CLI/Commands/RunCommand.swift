@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Synchronization
 
 /// `conduit run`: a pipeline on this machine, through the local service.
 struct RunCommand: AsyncParsableCommand {
@@ -64,23 +65,34 @@ struct RunCommand: AsyncParsableCommand {
                 if json { printJSON(report) } else { IterationPrinter.lines(of: report).forEach { print($0) } }
                 return ExitStatus.success
             }
+            // Ctrl-C from here on cancels the run, even one still being submitted.
+            let submitted = Mutex<String?>(nil)
+            let interrupted = detach ? nil : Interrupts.handle {
+                guard let run = submitted.withLock({ $0 }) else {
+                    FileHandle.standardError.write(Data("conduit: Ctrl-C: the run is canceled as soon as it is submitted (Ctrl-C again to exit at once)\n".utf8))
+                    return
+                }
+                FileHandle.standardError.write(Data("conduit: canceling run \(run) (Ctrl-C again to exit at once)\n".utf8))
+                Task { _ = try? await client.cancel(run: run) }
+            }
+            defer { interrupted?.stop() }
             let run = try await SubmissionBuilder.submit(plan: plan, force: force, client: client, progress: progress)
+            submitted.withLock { $0 = run }
             if detach {
                 if json { printJSON(["run": run]) } else { print(run) }
                 return ExitStatus.success
             }
-            progress.note("run \(run): \(plan.name), \(plan.steps.count) step\(plan.steps.count == 1 ? "" : "s")")
-            let interrupted = Interrupts.handle {
-                FileHandle.standardError.write(Data("conduit: canceling run \(run) (Ctrl-C again to exit at once)\n".utf8))
-                Task { _ = try? await client.cancel(run: run) }
+            if interrupted?.happened == true {
+                FileHandle.standardError.write(Data("conduit: canceling run \(run)\n".utf8))
+                _ = try? await client.cancel(run: run)
             }
-            defer { interrupted.stop() }
+            progress.note("run \(run): \(plan.name), \(plan.steps.count) step\(plan.steps.count == 1 ? "" : "s")")
             let report = try await RunFollower.follow(run: run, client: client, progress: progress, workersAreFixed: true)
             let directory = outputDirectory ?? "conduit-outputs/\(run)"
             let outputs = try await OutputDownloader.download(run: run, into: directory, client: client)
             if outputDirectory == nil, !outputs.isEmpty { OutputDownloader.pointLatest(at: run, in: "conduit-outputs") }
             let status = RunFollower.finish(report, outputs: outputs, json: json)
-            if interrupted.happened {
+            if interrupted?.happened == true, report.status == .canceled {
                 FileHandle.standardError.write(Data("conduit: run \(run) was canceled by Ctrl-C\n".utf8))
                 return ExitStatus.interrupted
             }

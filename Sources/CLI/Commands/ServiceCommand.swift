@@ -62,7 +62,7 @@ struct ServiceStopCommand: AsyncParsableCommand {
     func run() async throws {
         try await withCLIErrors {
             let data = directory.resolved
-            guard let state = LocalService.state(of: data), LocalService.isAlive(state.pid) else {
+            guard let state = LocalService.state(of: data), LocalService.isService(state.pid, of: data) else {
                 print("the local service for \(data) is not running")
                 return ExitStatus.success
             }
@@ -117,40 +117,51 @@ struct ServiceRunCommand: AsyncParsableCommand {
             let slots = slots ?? ProcessInfo.processInfo.activeProcessorCount
             let extra = try datastores.directories()
             let logger = Logger(label: "conduit.service")
-            try await EmbeddedSystem.serve(dataDirectory: data, slots: slots, datastores: extra, logger: logger) { coordinator in
-                let socket = LocalService.socketPath(of: data)
-                // This process holds the data directory's lock: a socket file left there is a stale one.
-                unlink(socket)
-                let state = LocalService.State(pid: getpid(), socket: socket, slots: slots, datastores: extra)
-                let application = try CoordinatorHTTPServer.application(
-                    service: coordinator, host: "localhost", port: 0, logger: logger, unixSocket: socket
-                ) { _ in
-                    chmod(socket, 0o600)
-                    LocalService.write(state, to: data)
-                    logger.info("local service ready", metadata: ["socket": "\(socket)", "slots": "\(slots)", "pid": "\(getpid())"])
-                }
-                let idle = IdleExit(coordinator: coordinator, dataDirectory: data, idleSeconds: idleSeconds, logger: logger)
-                let group = ServiceGroup(
-                    configuration: ServiceGroupConfiguration(
-                        services: [
-                            .init(service: application),
-                            .init(service: idle, successTerminationBehavior: .gracefullyShutdownGroup),
-                        ],
-                        gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
-                    )
-                )
-                try await group.run()
-                LocalService.remove(state, from: data)
+            // The socket and every file the service makes are the user's alone, from the start.
+            umask(0o077)
+            let socket = try LocalService.socketPath(of: data, creating: true)
+            let pair = try await EmbeddedSystem.pair(dataDirectory: data, slots: slots, datastores: extra, logger: logger)
+            defer { pair.loop.shutdown() }
+            // This process holds the data directory's lock (taken by the coordinator above): a socket
+            // file left there is a stale one.
+            unlink(socket)
+            let state = LocalService.State(pid: getpid(), socket: socket, slots: slots, datastores: extra, environment: LocalService.stepEnvironment())
+            var settings = HTTPServerSettings.standard
+            // Every client of the socket counts as one address: the per-address limit would be the total.
+            settings.maximumConnectionsPerAddress = settings.maximumConnections
+            let activity = RequestActivity()
+            let application = try CoordinatorHTTPServer.application(
+                service: pair.coordinator, host: "localhost", port: 0, settings: settings, logger: logger, unixSocket: socket, activity: activity
+            ) { _ in
+                LocalService.write(state, to: data)
+                logger.info("local service ready", metadata: ["socket": "\(socket)", "slots": "\(slots)", "pid": "\(getpid())"])
             }
+            let idle = IdleExit(coordinator: pair.coordinator, activity: activity, dataDirectory: data, idleSeconds: idleSeconds, logger: logger)
+            // Shut down in reverse order: no more requests, then the worker hands back what it runs,
+            // then the coordinator records it and closes its store.
+            let group = ServiceGroup(
+                configuration: ServiceGroupConfiguration(
+                    services: [
+                        .init(service: pair.coordinator),
+                        .init(service: pair.worker),
+                        .init(service: application),
+                        .init(service: idle, successTerminationBehavior: .gracefullyShutdownGroup),
+                    ],
+                    gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+                )
+            )
+            defer { LocalService.remove(state, from: data) }
+            try await group.run()
             return ExitStatus.success
         }
     }
 }
 
-/// Ends the local service once no run has been going for `idleSeconds`, or at once when its data
-/// directory is removed (a temporary directory of a script or a test).
+/// Ends the local service once no run has been going (and no request came) for `idleSeconds`, or at
+/// once when its data directory is removed (a temporary directory of a script or a test).
 struct IdleExit: Service {
     let coordinator: CoordinatorService
+    let activity: RequestActivity
     let dataDirectory: String
     let idleSeconds: Int
     let logger: Logger
@@ -166,7 +177,7 @@ struct IdleExit: Service {
                 logger.notice("the data directory \(dataDirectory) is gone: stopping the local service")
                 return
             }
-            if await coordinator.activeRunCount > 0 {
+            if await coordinator.activeRunCount > 0 || activity.secondsSinceLastRequest < 2 {
                 idleSince = ContinuousClock.now
             } else if idleSeconds > 0, ContinuousClock.now - idleSince >= .seconds(idleSeconds) {
                 logger.info("no run for \(idleSeconds) s: stopping the local service")

@@ -17,59 +17,52 @@ enum EmbeddedSystem {
         return (home as NSString).appendingPathComponent(".conduit")
     }
 
-    /// Starts both services, runs `body` with the coordinator, then stops them.
-    static func serve<T: Sendable>(
-        dataDirectory: String, slots: Int, datastores: [String: String] = [:], logger: Logger,
-        _ body: @Sendable (CoordinatorService) async throws -> T
-    ) async throws -> T {
-        let loop = try ZMQLoop()
-        defer { loop.shutdown() }
-        // In-process only: nothing outside this process can reach an inproc endpoint (and libzmq runs no
-        // security handshake over inproc), so the embedded pair talks plain text by design.
-        let endpoint = "inproc://conduit-embedded"
-        let coordinatorTransport = try await ZMQCoordinatorTransport(loop: loop, endpoint: endpoint)
+    /// A coordinator and its worker for one data directory, connected over `inproc://`; the caller
+    /// runs both (as services of one group) and shuts `loop` down after them.
+    struct Pair {
+        let loop: ZMQLoop
         let coordinator: CoordinatorService
+        let worker: WorkerService
+    }
+
+    /// Makes the pair. The worker hands back what it runs at once when asked to stop (a drain of
+    /// zero seconds): the coordinator runs those steps again when the service is back.
+    static func pair(dataDirectory: String, slots: Int, datastores: [String: String] = [:], logger: Logger) async throws -> Pair {
+        let loop = try ZMQLoop()
+        // In-process only: nothing outside this process can reach an inproc endpoint (and libzmq runs no
+        // security handshake over inproc), so the pair talks plain text by design.
+        let endpoint = "inproc://conduit-embedded"
         do {
-            coordinator = try CoordinatorService(
-                configuration: CoordinatorConfiguration(
-                    dataDirectory: dataDirectory, datastores: .standard(dataDirectory: dataDirectory, extra: datastores)
-                ),
-                transport: coordinatorTransport, logger: logger
+            let coordinatorTransport = try await ZMQCoordinatorTransport(loop: loop, endpoint: endpoint)
+            let coordinator: CoordinatorService
+            do {
+                coordinator = try CoordinatorService(
+                    configuration: CoordinatorConfiguration(
+                        dataDirectory: dataDirectory, datastores: .standard(dataDirectory: dataDirectory, extra: datastores)
+                    ),
+                    transport: coordinatorTransport, logger: logger
+                )
+            } catch let error as CoordinatorError {
+                throw CLIError("conduit service: \(error.message)", exitCode: ExitStatus.unavailable)
+            }
+            let identity = Array("local-\(UInt64.random(in: 0...UInt64.max))".utf8)
+            let workerTransport = try await ZMQWorkerTransport(loop: loop, endpoint: endpoint, identity: identity)
+            // This machine's cores, memory and GPUs (or those of CONDUIT_SIMULATED_GPUS).
+            let resources: MachineResources
+            do throws(WorkerError) {
+                resources = try await CapabilityDetector.detect()
+            } catch {
+                throw CLIError("conduit service: \(error.message)", exitCode: ExitStatus.usage)
+            }
+            let worker = try WorkerService(
+                configuration: WorkerConfiguration(
+                    name: "local", slots: slots, workDirectory: dataDirectory + "/worker", drainTimeout: .zero, resources: resources),
+                transport: workerTransport, logger: logger
             )
-        } catch let error as CoordinatorError {
-            throw CLIError("conduit service: \(error.message)", exitCode: ExitStatus.unavailable)
-        }
-        let identity = Array("local-\(UInt64.random(in: 0...UInt64.max))".utf8)
-        let workerTransport = try await ZMQWorkerTransport(loop: loop, endpoint: endpoint, identity: identity)
-        // This machine's cores, memory and GPUs (or those of CONDUIT_SIMULATED_GPUS).
-        let resources: MachineResources
-        do throws(WorkerError) {
-            resources = try await CapabilityDetector.detect()
+            return Pair(loop: loop, coordinator: coordinator, worker: worker)
         } catch {
-            throw CLIError("conduit service: \(error.message)", exitCode: ExitStatus.usage)
-        }
-        let worker = try WorkerService(
-            configuration: WorkerConfiguration(name: "local", slots: slots, workDirectory: dataDirectory + "/worker", resources: resources),
-            transport: workerTransport, logger: logger
-        )
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                try await coordinator.run()
-                return nil
-            }
-            group.addTask {
-                try await worker.run()
-                return nil
-            }
-            var registrations = worker.registrations.makeAsyncIterator()
-            guard await registrations.next() == true else {
-                throw CLIError("the embedded worker could not register", exitCode: ExitStatus.unavailable)
-            }
-            let result = try await body(coordinator)
-            workerTransport.close()
-            coordinatorTransport.close()
-            group.cancelAll()
-            return result
+            loop.shutdown()
+            throw error
         }
     }
 }

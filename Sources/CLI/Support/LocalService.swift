@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Crypto
 import Foundation
 import Glibc
+import Worker
 
 /// The local service of a data directory, seen from a client: where its socket is, whether it
 /// answers, and starting it (detached, in a session of its own) when it does not.
@@ -15,6 +16,15 @@ enum LocalService {
         var socket: String
         var slots: Int
         var datastores: [String: String]
+        /// What steps inherit that a shell commonly changes (`PATH`, `VIRTUAL_ENV`, `CONDA_PREFIX`):
+        /// the environment of the command that started the service.
+        var environment: [String: String]?
+    }
+
+    /// The variables of this process that decide which programs a step finds.
+    static func stepEnvironment() -> [String: String] {
+        let all = ProcessInfo.processInfo.environment
+        return ["PATH", "VIRTUAL_ENV", "CONDA_PREFIX"].reduce(into: [:]) { chosen, name in chosen[name] = all[name] ?? "" }
     }
 
     /// How long a client waits for a service it started to answer.
@@ -25,13 +35,27 @@ enum LocalService {
         return (joined as NSString).standardizingPath
     }
 
-    /// `DIR/service.sock`; a path too long for a Unix socket (108 bytes) is replaced by one in the
-    /// temporary directory named after the data directory.
-    static func socketPath(of dataDirectory: String) -> String {
+    /// `DIR/service.sock`; a path too long for a Unix socket (108 bytes) is replaced by one named
+    /// after the data directory in `/tmp/conduit-UID`, a folder that must belong to this user and be
+    /// closed to others (`creating`: made so when missing).
+    static func socketPath(of dataDirectory: String, creating: Bool = false) throws -> String {
         let inside = dataDirectory + "/service.sock"
         if inside.utf8.count < 100 { return inside }
+        let folder = "/tmp/conduit-\(getuid())"
+        if creating { mkdir(folder, 0o700) }
+        var info = stat()
+        guard lstat(folder, &info) == 0 else {
+            // Not made yet: no service can be listening there.
+            if errno == ENOENT && !creating { return folder + "/missing.sock" }
+            throw CLIError("cannot use \(folder) for the local service's socket: \(String(cString: strerror(errno)))", exitCode: ExitStatus.unavailable)
+        }
+        guard (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == getuid(), info.st_mode & 0o077 == 0 else {
+            throw CLIError(
+                "\(folder) is not a folder of this user closed to others, so the local service's socket cannot go there (the data directory's path is too long for a socket beside it); remove it, or use a shorter CONDUIT_HOME",
+                exitCode: ExitStatus.unavailable)
+        }
         let digest = SHA256.hash(data: Data(dataDirectory.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
-        return "/tmp/conduit-\(getuid())-\(digest).sock"
+        return "\(folder)/\(digest).sock"
     }
 
     static func state(of dataDirectory: String) -> State? {
@@ -72,7 +96,16 @@ enum LocalService {
 
     /// Whether something accepts connections on the service's socket.
     static func answers(_ dataDirectory: String) async -> Bool {
-        accepts(socketPath(of: dataDirectory))
+        guard let socket = try? socketPath(of: dataDirectory) else { return false }
+        return accepts(socket)
+    }
+
+    /// Whether `pid` is the local service of `dataDirectory` (not another process that took its
+    /// number after it died without cleaning up).
+    static func isService(_ pid: Int32, of dataDirectory: String) -> Bool {
+        guard isAlive(pid), let bytes = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        let words = bytes.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        return words.contains("service") && words.contains("run") && words.contains(dataDirectory)
     }
 
     static func accepts(_ socket: String) -> Bool {
@@ -98,25 +131,31 @@ enum LocalService {
     /// an error naming `conduit service stop`).
     static func client(dataDirectory: String, slots: Int? = nil, datastores: [String: String] = [:]) async throws -> HTTPCoordinatorClient {
         let data = absolute(dataDirectory)
-        let socket = socketPath(of: data)
-        let client = HTTPCoordinatorClient(socketPath: socket)
+        let datastores = datastores.mapValues(absolute)
+        let socket = try socketPath(of: data, creating: true)
+        guard let client = HTTPCoordinatorClient(socketPath: socket) else {
+            throw CLIError("the local service's socket path \(socket) cannot be used in a URL; use another CONDUIT_HOME", exitCode: ExitStatus.usage)
+        }
         if accepts(socket) {
             try check(state(of: data), wants: datastores, data: data)
             return client
         }
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let child = try spawn(data: data, slots: slots, datastores: datastores)
+        var child = try spawn(data: data, slots: slots, datastores: datastores)
         let deadline = ContinuousClock.now + startDeadline
-        var exited = false
         while ContinuousClock.now < deadline {
             if accepts(socket) {
                 try check(state(of: data), wants: datastores, data: data)
                 return client
             }
-            if !exited {
-                var status: Int32 = 0
-                // The one we started may have lost the race to another client's: keep waiting for that one.
-                exited = waitpid(child, &status, WNOHANG) == child
+            var status: Int32 = 0
+            if child > 0, waitpid(child, &status, WNOHANG) == child {
+                // The one we started lost the race to another client's (which answers soon), or met a
+                // service that was stopping: start another unless one answers meanwhile.
+                child = 0
+                try await Task.sleep(for: .milliseconds(200))
+                if !accepts(socket) { child = try spawn(data: data, slots: slots, datastores: datastores) }
+                continue
             }
             try await Task.sleep(for: .milliseconds(5))
         }
@@ -128,6 +167,11 @@ enum LocalService {
 
     private static func check(_ state: State?, wants datastores: [String: String], data: String) throws {
         guard let state else { return }
+        if let environment = state.environment, environment != stepEnvironment() {
+            let differing = environment.keys.sorted().filter { environment[$0] != stepEnvironment()[$0] }
+            FileHandle.standardError.write(Data(
+                "conduit: note: the local service runs steps with the \(differing.joined(separator: ", ")) of the shell that started it, not this one's; `conduit service stop` and run again to use this shell's\n".utf8))
+        }
         let missing = datastores.filter { state.datastores[$0.key] != $0.value }
         guard missing.isEmpty else {
             let names = missing.keys.sorted().map { "\($0)=\(missing[$0]!)" }.joined(separator: ", ")
@@ -143,13 +187,19 @@ enum LocalService {
         var arguments = ["conduit", "service", "run", "--data-dir", data]
         if let slots { arguments += ["--slots", String(slots)] }
         for name in datastores.keys.sorted() { arguments += ["--datastore", "\(name)=\(datastores[name]!)"] }
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        // Replaced since this process started: the new binary at the same path.
+        if executable.hasSuffix(" (deleted)") { executable = String(executable.dropLast(" (deleted)".count)) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, data + "/service.log", O_WRONLY | O_CREAT | O_APPEND, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of this client (a caller's pipe, a build tool's descriptors) stays open in the
+        // long-lived service, and it holds no client's working directory.
+        if let addCloseFrom = SpawnSymbols.addCloseFrom { _ = addCloseFrom(&actions, 3) }
+        if let addChdir = SpawnSymbols.addChdir { _ = addChdir(&actions, "/") }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

@@ -36,13 +36,13 @@ extension CoordinatorService {
 
     // MARK: Runs
 
+    /// How many runs have not ended (the local service stays up while any has not).
+    public var activeRunCount: Int { runs.count }
+
     /// The run's current state.
     ///
     /// With `detail` (the default), each step also carries its times, metrics, outputs and every
     /// attempt (one query of the run's attempts); without, only its state, as progress needs.
-    /// How many runs have not ended (the local service stays up while any has not).
-    public var activeRunCount: Int { runs.count }
-
     public func report(runID: String, detail: Bool = true) throws -> RunReport {
         makeDurable()
         if let run = runs[runID] {
