@@ -8,7 +8,7 @@ import Logging
 import NIOCore
 import Protocol
 
-/// The coordinator's HTTP/JSON API for clients (the CLI, later the web UI and triggers).
+/// The coordinator's HTTP/JSON API for clients (the CLI, the studio at `/ui`, triggers).
 ///
 /// Routes are thin: each decodes its request, calls `CoordinatorService`, and encodes the answer.
 /// Errors carry a JSON body `{"error": "..."}`; see `docs/protocol.md` for the route table.
@@ -37,6 +37,7 @@ public enum CoordinatorHTTPServer {
         let router = Router()
         router.add(middleware: ErrorBodyMiddleware())
         addRoutes(to: router, service: service, mlflowMirror: mlflowMirror)
+        addStudioRoutes(to: router, service: service, token: token, layout: GraphvizLayout())
         let responder = GuardedResponder(
             inner: router.buildResponder(), middleware: token.map { BearerTokenMiddleware(token: $0) })
         let connections = ConnectionGuard(settings: settings, logger: logger)
