@@ -1,7 +1,5 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import Glibc
 import TestKit
 
 /// A headless Chromium driven over WebDriver (Debian's `chromium` and `chromium-driver`), for the
@@ -153,18 +151,71 @@ final class WebDriverSession: @unchecked Sendable {
         return answer["value"]
     }
 
+    /// One WebDriver request over a plain socket (chromedriver's `Header:value` lines, without a space, are
+    /// refused by URLSession on Linux), on a thread of its own so that the blocking socket never holds the
+    /// cooperative pool.
     private static func request(base: String, _ method: String, _ path: String, _ body: [String: Any]?) async throws -> [String: Any] {
-        var request = URLRequest(url: URL(string: base + path)!)
-        request.httpMethod = method
-        request.timeoutInterval = 120
-        if let body {
-            request.httpBody = try JSONSerialization.data(withJSONObject: body)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        let port = UInt16(base.split(separator: ":").last.flatMap { Int($0) } ?? 0)
+        let payload = try body.map { try JSONSerialization.data(withJSONObject: $0) } ?? Data()
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+        head += "Content-Type: application/json\r\nContent-Length: \(payload.count)\r\n\r\n"
+        let request = Data(head.utf8) + payload
+        let answer: Data = try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try exchange(request, port: port) })
+            }
         }
-        let (data, _) = try await URLSession.shared.data(for: request)
+        guard let split = answer.range(of: Data("\r\n\r\n".utf8)) else {
+            throw HarnessError("WebDriver answered \(method) \(path) without a complete head")
+        }
+        let data = answer[split.upperBound...]
         guard let object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) as? [String: Any] else {
             throw HarnessError("WebDriver answered \(method) \(path) with something that is not a JSON object")
         }
         return object
+    }
+
+    /// Sends `request` to 127.0.0.1:`port` and reads the answer until the server closes the connection.
+    private static func exchange(_ request: Data, port: UInt16) throws -> Data {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw HarnessError("socket: \(String(cString: strerror(errno)))") }
+        defer { Glibc.close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw HarnessError("connect to chromedriver: \(String(cString: strerror(errno)))") }
+        var sent = 0
+        let bytes = [UInt8](request)
+        while sent < bytes.count {
+            let count = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard count > 0 else { throw HarnessError("send to chromedriver: \(String(cString: strerror(errno)))") }
+            sent += count
+        }
+        var answer = Data()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        // chromedriver keeps the connection open: the answer ends after Content-Length bytes of body.
+        while !isComplete(answer) {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count == 0 { break }
+            guard count > 0 else {
+                if errno == EINTR { continue }
+                throw HarnessError("recv from chromedriver: \(String(cString: strerror(errno)))")
+            }
+            answer.append(contentsOf: buffer[0..<count])
+        }
+        return answer
+    }
+
+    /// Whether `answer` holds a whole head and as many body bytes as its Content-Length says.
+    private static func isComplete(_ answer: Data) -> Bool {
+        guard let split = answer.range(of: Data("\r\n\r\n".utf8)) else { return false }
+        let head = String(decoding: answer[..<split.lowerBound], as: UTF8.self).lowercased()
+        guard let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
+              let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) else { return false }
+        return answer.count - split.upperBound >= length
     }
 }
