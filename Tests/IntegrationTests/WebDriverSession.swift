@@ -51,7 +51,7 @@ final class WebDriverSession: @unchecked Sendable {
                 throw HarnessError("chromedriver did not open a session: \(answer)")
             }
             let created = WebDriverSession(driver: driver, base: base, session: session, profile: profile)
-            _ = try await created.command("POST", "/timeouts", ["script": 60_000, "pageLoad": 60_000])
+            _ = try await created.command("POST", "/timeouts", ["script": 300_000, "pageLoad": 60_000])
             return created
         } catch {
             await driver.stop()

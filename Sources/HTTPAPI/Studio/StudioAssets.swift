@@ -406,7 +406,8 @@ function stepPanel(panel, runID, name, currentReport) {
   tail();
 
   getJSON("/v1/runs/" + run + "/explain?step=" + step).then((answer) => {
-    explain.replaceChildren(el("strong", {}, answer.decision), ": " + answer.summary,
+    explain.replaceChildren(el("strong", { "data-decision": answer.decision }, answer.summary),
+      answer.comparedRun ? el("span", {}, " (compared with ", el("a", { href: "#/run/" + encodeURIComponent(answer.comparedRun) }, answer.comparedRun), ")") : "",
       answer.differences.length ? el("ul", {}, answer.differences.map((d) => el("li", {}, d))) : "");
   }).catch((e) => explain.replaceChildren(e.message));
 
