@@ -78,7 +78,22 @@ struct StudioTests {
                 #expect(mark == "same page")
                 try await browser.screenshot("run-completed")
 
+                // The same pipeline again reuses every step: the page marks them, and Compare shows both runs.
+                let again = try await cluster.cli(["submit", pipeline, "--wait", "--json"])
+                #expect(again.status == 0, "\(again.stderr)")
+                let second = try #require(try again.json()["run"] as? String)
+                try await browser.open(cluster.httpURL + "/ui#/run/" + second)
+                try await browser.waitFor("document.querySelectorAll('#dag .node.reused[data-step]').length === 4", "four reused steps")
+                try await browser.screenshot("run-reused")
+                try await browser.open(cluster.httpURL + "/ui#/compare?a=\(run)&b=\(second)")
+                try await browser.waitFor("document.querySelectorAll('#diff tr[data-step]').length === 4", "the comparison of four steps")
+                let slowRow = try await browser.execute("return document.querySelector('#diff tr[data-step=\"slow\"]').textContent") as? String ?? ""
+                #expect(slowRow.contains("reused"), "\(slowRow)")
+                try await browser.screenshot("compare")
+
                 // The other pages answer from the same API.
+                try await browser.open(cluster.httpURL + "/ui#/registry")
+                try await browser.waitFor("document.body.getAttribute('data-ready') === 'registry'", "the registry page")
                 try await browser.open(cluster.httpURL + "/ui#/runs")
                 try await browser.waitFor("document.querySelector('#runs tr[data-run=\"\(run)\"]')", "the run in the list")
                 try await browser.screenshot("runs")
