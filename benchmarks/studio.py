@@ -11,11 +11,12 @@ the run keeps updating while it is measured), and opens its page over WebDriver
 and a second (warm: the layout is cached) opening:
   ready_ms     from navigation to the graph drawn and states painted (window.conduitReadyAt)
   longest_ms   the longest task on the page's main thread in the next 10 s of live updates
-  expand_ms    clicking a bundle of steps until its steps are drawn
+  expand_ms    clicking a group of steps until its steps are drawn
+A screenshot of the cold opening goes to .build/studio-screenshots/scale-10000.png.
 Target: ready_ms under 2,000. Exit status 1 when it is missed, 2 on set-up errors.
 Python 3 standard library only.
 """
-import argparse, json, os, re, shutil, socket, subprocess, sys, tempfile, threading, time, urllib.request
+import argparse, base64, json, os, re, shutil, socket, subprocess, sys, tempfile, threading, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -168,6 +169,11 @@ def main():
                 driver.open("about:blank")
                 driver.open(f"{url}/ui#/run/{run_id}")
                 ready = driver.run(WAIT_READY)
+                if label == "cold":
+                    shots = os.path.join(ROOT, ".build/studio-screenshots")
+                    os.makedirs(shots, exist_ok=True)
+                    with open(os.path.join(shots, "scale-10000.png"), "wb") as f:
+                        f.write(base64.b64decode(driver.call("GET", f"/session/{driver.session}/screenshot")))
                 responsive = driver.run(RESPONSIVE)
                 rows.append((label, ready, responsive))
         finally:
