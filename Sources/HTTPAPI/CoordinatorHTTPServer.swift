@@ -9,7 +9,7 @@ import NIOCore
 import Prometheus
 import Protocol
 
-/// The coordinator's HTTP/JSON API for clients (the CLI, later the web UI and triggers).
+/// The coordinator's HTTP/JSON API for clients (the CLI, the studio at `/ui`, triggers).
 ///
 /// Routes are thin: each decodes its request, calls `CoordinatorService`, and encodes the answer.
 /// Errors carry a JSON body `{"error": "..."}`; see `docs/protocol.md` for the route table.
@@ -47,6 +47,7 @@ public enum CoordinatorHTTPServer {
         router.add(middleware: ErrorBodyMiddleware())
         addRoutes(to: router, service: service, mlflowMirror: mlflowMirror)
         addMetricsRoute(to: router, service: service, registry: metrics)
+        addStudioRoutes(to: router, service: service, token: token, layout: GraphvizLayout())
         return serve(
             router: router, host: host, port: port, token: token, settings: settings, logger: logger, unixSocket: unixSocket,
             activity: activity, onRunning: onRunning)
