@@ -28,8 +28,20 @@ extension CoordinatorHTTPServer {
                 status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "max-age=3600"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
         }
-        router.get("/ui/login") { _, _ in
-            guard token != nil else { return Response(status: .seeOther, headers: [.location: "/ui"]) }
+        router.get("/ui/login") { request, _ in
+            guard let token else { return Response(status: .seeOther, headers: [.location: "/ui"]) }
+            // `conduit ui` opens `/ui/login?token=T[&run=R]`: the token signs in at once, as a
+            // notebook server's login link does; anything else shows the form.
+            if let presented = request.uri.queryParameters["token"].map(String.init), token.matches(Array(presented.utf8)) {
+                var location = "/ui"
+                if let run = request.uri.queryParameters["run"].map(String.init),
+                   run.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }) {
+                    location += "#/run/" + run
+                }
+                var headers: HTTPFields = [.location: location]
+                for cookie in StudioSession.loginCookies(token: token) { headers.append(HTTPField(name: .setCookie, value: cookie)) }
+                return Response(status: .seeOther, headers: headers)
+            }
             return page(StudioAssets.loginHTML(message: nil), type: "text/html; charset=utf-8")
         }
         router.post("/ui/login") { request, _ in

@@ -2,7 +2,7 @@ import Foundation
 import TestKit
 import Testing
 
-/// `conduit run`: the embedded coordinator and worker in one process, on the project's example.
+/// `conduit run`: through the local service (a coordinator and worker for this machine), on the project's example.
 @Suite(.serialized, .timeLimit(.minutes(5)))
 struct EmbeddedRunTests {
     func run(_ arguments: [String], home: String, environment extra: [String: String] = [:]) throws -> CLIResult {
@@ -25,6 +25,9 @@ struct EmbeddedRunTests {
         let refused = try run(["run", pipeline], home: home, environment: ["CONDUIT_SIMULATED_GPUS": "0"])
         #expect(refused.status == 2, "\(refused.stderr)")
         #expect(refused.stderr.contains("step train can never run on this machine (waiting: needs gpu≥1; no such worker connected)"), "\(refused.stderr)")
+        // The local service's worker has the GPUs of the environment it started in: start it again.
+        let stopped = try run(["service", "stop"], home: home)
+        #expect(stopped.status == 0, "\(stopped.stderr)")
         let simulated = try run(["run", pipeline, "--json"], home: home, environment: ["CONDUIT_SIMULATED_GPUS": "1"])
         #expect(simulated.status == 0, "\(simulated.stderr)")
         #expect(simulated.stderr.contains("on local (GPU 0, simulated)"), "\(simulated.stderr)")

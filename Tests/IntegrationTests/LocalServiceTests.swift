@@ -30,11 +30,13 @@ struct LocalServiceTests {
             environment: merged, directory: directory)
     }
 
-    /// Waits until `path` exists, at most `timeout`.
-    static func waitForFile(_ path: String, timeout: Duration = .seconds(60)) async -> Bool {
+    /// Waits until `path` exists (and holds `containing`, when given), at most `timeout`.
+    static func waitForFile(_ path: String, containing: String? = nil, timeout: Duration = .seconds(60)) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if FileManager.default.fileExists(atPath: path) { return true }
+            if let containing {
+                if let text = try? String(contentsOfFile: path, encoding: .utf8), text.contains(containing) { return true }
+            } else if FileManager.default.fileExists(atPath: path) { return true }
             try? await Task.sleep(for: .milliseconds(20))
         }
         return false
@@ -99,7 +101,7 @@ struct LocalServiceTests {
                 command: echo $$ > \(work)/step.pid; exec sleep 600
             """, named: "long.yml", in: work)
         let client = try Self.start(["run", pipeline], home: home, directory: work)
-        #expect(await Self.waitForFile(work + "/step.pid"), "\(client.text)")
+        #expect(await Self.waitForFile(work + "/step.pid", containing: "\n"), "\(client.text)")
         let stepPID = try #require(Int32(try String(contentsOfFile: work + "/step.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         client.signal(SIGINT)
         #expect(await client.waitForExit() == 130, "\(client.text)")
@@ -128,7 +130,7 @@ struct LocalServiceTests {
         let submitted = try runEmbedded(["run", pipeline, "--detach"], home: home, directory: work)
         #expect(submitted.status == 0, "\(submitted.stderr)")
         let run = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(await Self.waitForFile(work + "/step.pids"), "the step started")
+        #expect(await Self.waitForFile(work + "/step.pids", containing: "\n"), "the step started")
         let first = try #require(Int32(try String(contentsOfFile: work + "/step.pids", encoding: .utf8).split(separator: "\n").first ?? ""))
 
         let stopped = try runEmbedded(["service", "stop"], home: home)
@@ -148,6 +150,34 @@ struct LocalServiceTests {
         #expect(pids.count == 2, "the step ran again after the restart: \(pids)")
         let canceled = try runEmbedded(["cancel", run], home: home)
         #expect(canceled.status == 0, "\(canceled.stderr)")
+    }
+
+    @Test func theStudioOfTheLocalServiceOpensWithItsLinkAndRefusesOthers() async throws {
+        let work = try ProcessHarness.temporaryDirectory()
+        let home = work + "/home"
+        defer { try? Self.stopService(home: home) }
+        let ui = try runEmbedded(["ui", "--no-open"], home: home)
+        #expect(ui.status == 0, "\(ui.stderr)")
+        let link = ui.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(link.hasPrefix("http://127.0.0.1:") && link.contains("/ui/login?token="), "\(link)")
+        func curl(_ arguments: [String]) throws -> String {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            process.arguments = ["-s", "-o", "/dev/null", "-D", "-"] + arguments
+            let out = Pipe()
+            process.standardOutput = out
+            try process.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+        // The link signs in: a redirect to the page with the session cookie.
+        let signedIn = try curl([link])
+        #expect(signedIn.hasPrefix("HTTP/1.1 303") && signedIn.lowercased().contains("set-cookie:"), "\(signedIn)")
+        // Anything without the token is refused: the port is on loopback, but other users share it.
+        let base = String(link[..<link.range(of: "/ui/login")!.lowerBound])
+        #expect(try curl([base + "/v1/runs"]).hasPrefix("HTTP/1.1 401"))
+        #expect(try curl([base + "/ui/login?token=wrong-token-0123456789"]).hasPrefix("HTTP/1.1 200"), "the form again, no cookie")
     }
 
     @Test func homeIsHonouredWithoutConduitHome() async throws {

@@ -4,6 +4,7 @@ import Foundation
 import HTTPAPI
 import Logging
 import ServiceLifecycle
+import Synchronization
 import Transport
 import Worker
 import ZeroMQ
@@ -125,16 +126,31 @@ struct ServiceRunCommand: AsyncParsableCommand {
             // This process holds the data directory's lock (taken by the coordinator above): a socket
             // file left there is a stale one.
             unlink(socket)
-            let state = LocalService.State(pid: getpid(), socket: socket, slots: slots, datastores: extra, environment: LocalService.stepEnvironment())
+            let studioToken = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+            let state = Mutex(LocalService.State(
+                pid: getpid(), socket: socket, slots: slots, datastores: extra, environment: LocalService.stepEnvironment(),
+                studioToken: studioToken))
             var settings = HTTPServerSettings.standard
             // Every client of the socket counts as one address: the per-address limit would be the total.
             settings.maximumConnectionsPerAddress = settings.maximumConnections
             let activity = RequestActivity()
+            // The state file is written once both listeners are up (clients wait for the socket).
+            let listening = Mutex(0)
+            let published: @Sendable () -> Void = {
+                guard listening.withLock({ count -> Int in count += 1; return count }) == 2 else { return }
+                let ready = state.withLock { $0 }
+                LocalService.write(ready, to: data)
+                logger.info("local service ready", metadata: ["socket": "\(socket)", "slots": "\(slots)", "pid": "\(getpid())", "studio": "http://127.0.0.1:\(ready.studioPort ?? 0)/ui"])
+            }
             let application = try CoordinatorHTTPServer.application(
                 service: pair.coordinator, host: "localhost", port: 0, settings: settings, logger: logger, unixSocket: socket, activity: activity
-            ) { _ in
-                LocalService.write(state, to: data)
-                logger.info("local service ready", metadata: ["socket": "\(socket)", "slots": "\(slots)", "pid": "\(getpid())"])
+            ) { _ in published() }
+            // The studio, for a browser: loopback only, behind a token of its own (`conduit ui` signs in).
+            let studio = try CoordinatorHTTPServer.application(
+                service: pair.coordinator, host: "127.0.0.1", port: 0, token: try BearerToken(studioToken), logger: logger, activity: activity
+            ) { port in
+                state.withLock { $0.studioPort = port }
+                published()
             }
             let idle = IdleExit(coordinator: pair.coordinator, activity: activity, dataDirectory: data, idleSeconds: idleSeconds, logger: logger)
             // Shut down in reverse order: no more requests, then the worker hands back what it runs,
@@ -145,12 +161,13 @@ struct ServiceRunCommand: AsyncParsableCommand {
                         .init(service: pair.coordinator),
                         .init(service: pair.worker),
                         .init(service: application),
+                        .init(service: studio),
                         .init(service: idle, successTerminationBehavior: .gracefullyShutdownGroup),
                     ],
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
                 )
             )
-            defer { LocalService.remove(state, from: data) }
+            defer { LocalService.remove(state.withLock { $0 }, from: data) }
             try await group.run()
             return ExitStatus.success
         }

@@ -6,7 +6,7 @@ struct StudioCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ui",
         abstract: "Print the address of the studio (the coordinator's web page) and open it in a browser where one exists (xdg-open).",
-        discussion: "The page is served by the coordinator (--coordinator-url or $CONDUIT_URL). A coordinator with a token asks for it on a login page."
+        discussion: "The page is served by the coordinator (--coordinator-url or $CONDUIT_URL) or, without either, by the local service on a loopback port, with a link that signs in. A coordinator with a token asks for it on a login page."
     )
 
     @Argument(help: "A run to open at (default: the list of runs).")
@@ -17,15 +17,22 @@ struct StudioCommand: AsyncParsableCommand {
 
     @OptionGroup var client: ClientOptions
 
-    func validate() throws {
-        if client.embedded { throw ValidationError("the studio is served by a coordinator daemon; --embedded has none (start one with `conduit coordinator`)") }
-    }
-
     func run() async throws {
         try await withCLIErrors {
-            let base = client.coordinatorURL ?? ProcessInfo.processInfo.environment["CONDUIT_URL"] ?? "http://127.0.0.1:8765"
-            guard let url = Self.studioURL(base: base, run: run) else {
-                throw CLIError("--coordinator-url \(base) is not an http:// URL")
+            let url: String
+            if let base = client.daemonURL {
+                guard let studio = Self.studioURL(base: base, run: run) else {
+                    throw CLIError("--coordinator-url \(base) is not an http:// URL")
+                }
+                url = studio
+            } else {
+                // The local service: started when needed; its state file names the studio's port and token.
+                let data = LocalService.absolute(client.dataDirectory ?? EmbeddedSystem.defaultDataDirectory)
+                _ = try await LocalService.client(dataDirectory: data)
+                guard let state = await LocalService.publishedState(of: data), let port = state.studioPort, let token = state.studioToken else {
+                    throw CLIError("the local service for \(data) serves no studio (it predates it): `conduit service stop`, then run this again", exitCode: ExitStatus.unavailable)
+                }
+                url = "http://127.0.0.1:\(port)/ui/login?token=\(token)" + (run.map { "&run=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0) } ?? "")
             }
             print(url)
             if !noOpen, let opener = Self.findOnPath("xdg-open") {

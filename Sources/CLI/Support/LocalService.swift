@@ -16,15 +16,19 @@ enum LocalService {
         var socket: String
         var slots: Int
         var datastores: [String: String]
-        /// What steps inherit that a shell commonly changes (`PATH`, `VIRTUAL_ENV`, `CONDA_PREFIX`):
-        /// the environment of the command that started the service.
+        /// What steps inherit that a shell commonly changes (`PATH`, `VIRTUAL_ENV`, `CONDA_PREFIX`), and
+        /// the simulated GPUs: the environment of the command that started the service.
         var environment: [String: String]?
+        /// The loopback TCP port of the studio (a browser cannot open the Unix socket) and the token it
+        /// asks for (this file is the user's alone).
+        var studioPort: Int?
+        var studioToken: String?
     }
 
     /// The variables of this process that decide which programs a step finds.
     static func stepEnvironment() -> [String: String] {
         let all = ProcessInfo.processInfo.environment
-        return ["PATH", "VIRTUAL_ENV", "CONDA_PREFIX"].reduce(into: [:]) { chosen, name in chosen[name] = all[name] ?? "" }
+        return ["PATH", "VIRTUAL_ENV", "CONDA_PREFIX", "CONDUIT_SIMULATED_GPUS"].reduce(into: [:]) { chosen, name in chosen[name] = all[name] ?? "" }
     }
 
     /// How long a client waits for a service it started to answer.
@@ -137,7 +141,7 @@ enum LocalService {
             throw CLIError("the local service's socket path \(socket) cannot be used in a URL; use another CONDUIT_HOME", exitCode: ExitStatus.usage)
         }
         if accepts(socket) {
-            try check(state(of: data), wants: datastores, data: data)
+            try check(await publishedState(of: data), wants: datastores, data: data)
             return client
         }
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -145,7 +149,7 @@ enum LocalService {
         let deadline = ContinuousClock.now + startDeadline
         while ContinuousClock.now < deadline {
             if accepts(socket) {
-                try check(state(of: data), wants: datastores, data: data)
+                try check(await publishedState(of: data), wants: datastores, data: data)
                 return client
             }
             var status: Int32 = 0
@@ -163,6 +167,17 @@ enum LocalService {
         throw CLIError(
             "the local service for \(data) did not start within \(startDeadline.components.seconds) s; its log (\(data)/service.log) ends with:\n\(log)",
             exitCode: ExitStatus.unavailable)
+    }
+
+    /// The state file of a service that answers: it is written once all its listeners are up, a
+    /// moment after the socket first accepts; nil if it does not come within 5 s.
+    static func publishedState(of data: String) async -> State? {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
+            if let state = state(of: data), isAlive(state.pid) { return state }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return nil
     }
 
     private static func check(_ state: State?, wants datastores: [String: String], data: String) throws {

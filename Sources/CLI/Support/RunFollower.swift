@@ -14,7 +14,7 @@ enum RunFollower {
                 _ = try? await client.cancel(run: run)
                 throw CLIError("""
                     conduit run: step \(stuck.name) can never run on this machine (\(stuck.reason ?? "")); \
-                    submit it to a coordinator with such a worker, or, to try placement without GPUs, set CONDUIT_SIMULATED_GPUS (see the README)
+                    submit it to a coordinator with such a worker, or, to try placement without GPUs, start the local service with CONDUIT_SIMULATED_GPUS set (`conduit service stop`, then run again with it; see the README)
                     """, exitCode: ExitStatus.usage)
             }
             let next = try await waitForChange(run: run, after: report.version, client: client, progress: progress)
