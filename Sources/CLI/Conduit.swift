@@ -10,7 +10,7 @@ struct Conduit: AsyncParsableCommand {
         discussion: """
             One machine: conduit run pipeline.yml
 
-            A cluster: conduit keys generate --name NAME for the coordinator and each worker; conduit coordinator --data-dir DIR --secret-key coordinator.secret on the head node; conduit workers allow NAME.public --name NAME for each worker; conduit worker --coordinator tcp://HEAD:5555 --secret-key NAME.secret --coordinator-key coordinator.public on each node; then conduit submit pipeline.yml --wait.
+            A cluster: conduit keys generate --name NAME for the coordinator and each worker; conduit coordinator --data-dir DIR --secret-key coordinator.secret on the head node; export CONDUIT_URL=http://127.0.0.1:8765 there; conduit workers allow NAME.public --name NAME for each worker; conduit worker --coordinator tcp://HEAD:5555 --secret-key NAME.secret --coordinator-key coordinator.public on each node; then conduit submit pipeline.yml --wait.
 
             Without --coordinator-url or CONDUIT_URL, commands use the local service of this machine ($CONDUIT_HOME, else $HOME/.conduit), started when needed: `conduit run` in one terminal, `conduit status`, `runs`, `logs` in another.
 
