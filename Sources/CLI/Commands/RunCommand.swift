@@ -37,6 +37,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Print what would run and what would be reused, and why; run nothing.")
     var dryRun = false
 
+    @Flag(help: "Print the steps' output as they run, each line prefixed with its step's name (on standard error).")
+    var logs = false
+
     @OptionGroup var logging: LogOptions
 
     func validate() throws {
@@ -48,7 +51,7 @@ struct RunCommand: AsyncParsableCommand {
         MemoryTuning.keepLargeBuffers()
         try await withCLIErrors {
             let loaded = try SubmissionBuilder.load(file: pipeline, options: overrides.loadOptions())
-            let progress = ProgressPrinter(enabled: true)
+            let progress = ProgressPrinter(enabled: true, logs: logs, plan: loaded)
             let plan = loaded
             for warning in loaded.warnings { progress.note("warning: \(warning)") }
             let file = pipeline
