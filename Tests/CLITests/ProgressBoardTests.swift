@@ -131,3 +131,15 @@ struct ProgressBoardTests {
         #expect(board.on(.report(Self.report([waiting]), now: 1)).isEmpty)
     }
 }
+
+/// Log lines written while the steps are drawn go above the drawing, which is drawn again below them.
+@Test func anExternalLineGoesAboveTheDrawing() {
+    let e = ProgressBoardTests.escape
+    var board = ProgressBoard(settings: .init(live: true, width: 80))
+    _ = board.on(.report(ProgressBoardTests.report([ProgressBoardTests.step("train", .running)]), now: 0))
+    #expect(
+        ProgressBoardTests.written(board.on(.external("2026-12-07T20:12:27+0000 warning conduit: retrying\n")))
+            == "\r\(e)[1A\(e)[2K2026-12-07T20:12:27+0000 warning conduit: retrying\n\(e)[2K  train     0s\n\(e)[J")
+    var plain = ProgressBoard(settings: .init())
+    #expect(ProgressBoardTests.written(plain.on(.external("no newline"))) == "no newline\n")
+}

@@ -6,7 +6,7 @@ enum LoggingSetup {
     static func bootstrap(level: String?, defaultLevel: Logger.Level) {
         let chosen = (level ?? ProcessInfo.processInfo.environment["CONDUIT_LOG_LEVEL"]).flatMap(Logger.Level.init(rawValue:)) ?? defaultLevel
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = StreamLogHandler(label: label, stream: StandardError())
             handler.logLevel = chosen
             return handler
         }

@@ -21,6 +21,8 @@ final class ProgressPrinter: Sendable {
         redraws = enabled && terminal.redraws
         readsOutput = enabled && (logs || terminal.redraws)
         board = Mutex(ProgressBoard(settings: .init(live: redraws, logs: logs, width: terminal.width, retryBudgets: retryBudgets)))
+        // Log lines then go above the drawing instead of tearing it.
+        if redraws { StandardError.route(through: self) }
     }
 
     /// A printer for following a run of `plan`, which knows its steps' retry budgets.
@@ -48,6 +50,7 @@ final class ProgressPrinter: Sendable {
                 }
             }
         }
+        if case .finished = event, redraws { StandardError.route(through: nil) }
         return wantsDetail
     }
 

@@ -37,6 +37,8 @@ struct ProgressBoard {
         case output(step: String, attempt: Int, bytes: [UInt8])
         /// A line from Conduit itself (`conduit: …`).
         case note(String)
+        /// Text something else writes to standard error (a log line), written as it is, above the drawing.
+        case external(String)
         /// Time passed: `now` in milliseconds since 1970, and the terminal's width now.
         case tick(now: Int64, width: Int)
         /// The run ended (or following it did): whatever is still held is written, the drawing cleared.
@@ -97,6 +99,8 @@ struct ProgressBoard {
             return write(permanent: text)
         case .note(let text):
             return write(permanent: "conduit: \(text)\n")
+        case .external(let text):
+            return write(permanent: text.isEmpty || text.hasSuffix("\n") ? text : text + "\n")
         case .tick(let now, let width):
             self.now = max(self.now, now)
             settings.width = width > 0 ? width : 80
