@@ -15,6 +15,7 @@ final class PseudoTerminalChild: @unchecked Sendable {
     private let condition = NSCondition()
     private var output: [UInt8] = []
     private var ended = false
+    private var exitStatus: Int32?
     private let master: Int32
     /// `TIOCSPTLCK` and `TIOCGPTN` (`_IOW('T', 0x31, int)`, `_IOR('T', 0x30, unsigned int)`), as on x86-64 and arm64 Linux.
     private static let unlockSlave = UInt(0x4004_5431)
@@ -46,6 +47,12 @@ final class PseudoTerminalChild: @unchecked Sendable {
         process.standardInput = terminal
         process.standardOutput = terminal
         process.standardError = terminal
+        process.terminationHandler = { process in
+            self.condition.lock()
+            self.exitStatus = process.terminationStatus
+            self.condition.broadcast()
+            self.condition.unlock()
+        }
         try process.run()
         try terminal.close()
         let thread = Thread { [self] in readUntilEnd() }
@@ -87,14 +94,26 @@ final class PseudoTerminalChild: @unchecked Sendable {
         return true
     }
 
-    /// Waits until the terminal is closed and the child has exited; returns its status, or nil
-    /// after `timeout` (the child is then killed).
+    /// Waits until the child has exited and the terminal is closed (or, when something the
+    /// child started keeps it open, no more output comes); returns its status, or nil after
+    /// `timeout` (the child is then killed).
     func waitForExit(timeout: TimeInterval = 120) -> Int32? {
-        guard waitForOutput(timeout: timeout, { _ in self.ended }) else {
-            process.terminate()
-            return nil
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        condition.lock()
+        defer { condition.unlock() }
+        while exitStatus == nil || !ended {
+            if exitStatus != nil {
+                // Exited: what it wrote is in the terminal's buffer; take it until the terminal
+                // closes or a quarter of a second passes without more.
+                let seen = output.count
+                if !condition.wait(until: min(deadline, Date(timeIntervalSinceNow: 0.25))) && output.count == seen { break }
+                continue
+            }
+            if !condition.wait(until: deadline) && exitStatus == nil {
+                kill(process.processIdentifier, SIGKILL)
+                return nil
+            }
         }
-        process.waitUntilExit()
-        return process.terminationStatus
+        return exitStatus
     }
 }
