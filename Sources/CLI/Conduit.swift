@@ -12,9 +12,9 @@ struct Conduit: AsyncParsableCommand {
 
             A cluster: conduit keys generate --name NAME for the coordinator and each worker; conduit coordinator --data-dir DIR --secret-key coordinator.secret on the head node; conduit workers allow NAME.public --name NAME for each worker; conduit worker --coordinator tcp://HEAD:5555 --secret-key NAME.secret --coordinator-key coordinator.public on each node; then conduit submit pipeline.yml --wait.
 
-            Clients find the coordinator through --coordinator-url or CONDUIT_URL (default http://127.0.0.1:8765).
+            Without --coordinator-url or CONDUIT_URL, commands use the local service of this machine ($CONDUIT_HOME, else $HOME/.conduit), started when needed: `conduit run` in one terminal, `conduit status`, `runs`, `logs` in another.
 
-            Exit status: 0 success; 1 the run failed or was canceled; 2 invalid pipeline or arguments; 3 the coordinator could not be reached or failed.
+            Exit status: 0 success; 1 the run failed or was canceled; 2 invalid pipeline or arguments; 3 the coordinator could not be reached or failed; 130 interrupted by Ctrl-C.
             """,
         version: "0.1.0",
         subcommands: [
@@ -22,7 +22,7 @@ struct Conduit: AsyncParsableCommand {
             StatusCommand.self, MetricsCommand.self, RunsCommand.self, WorkersCommand.self, LogsCommand.self, CancelCommand.self,
             DownloadCommand.self, ExplainCommand.self, LineageCommand.self, KeysCommand.self,
             RerunCommand.self, DiffCommand.self, StepCommand.self,
-            ComponentCommand.self, DataCommand.self, StoreCommand.self,
+            ComponentCommand.self, DataCommand.self, StoreCommand.self, ServiceCommand.self,
         ]
     )
 }

@@ -23,6 +23,9 @@ public enum CoordinatorHTTPServer {
     /// `Authorization: Bearer TOKEN` (see ``BearerTokenMiddleware``). Without one the API may only listen on
     /// loopback: see ``checkExposure(host:token:)``. Requests and their headers are not logged.
     ///
+    /// With `unixSocket`, it listens on that Unix domain socket instead (the local service: the
+    /// socket's directory decides who may connect). `activity` notes when requests come.
+    ///
     /// `settings` bound every connection: one that sends no complete request head in time, or stays idle too
     /// long, is closed; one beyond the limits per client address or in all is closed at once, and refusals
     /// are logged at most once per address per interval (see ``HTTPServerSettings``).
@@ -31,21 +34,22 @@ public enum CoordinatorHTTPServer {
     public static func application(
         service: CoordinatorService, host: String, port: Int, token: BearerToken? = nil,
         settings: HTTPServerSettings = .standard, logger: Logger, mlflowMirror: MLflowMirrorMonitor? = nil,
-        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        unixSocket: String? = nil, activity: RequestActivity? = nil, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws(HTTPAccessError) -> some ApplicationProtocol {
-        try checkExposure(host: host, token: token)
+        if unixSocket == nil { try checkExposure(host: host, token: token) }
         let router = Router()
         router.add(middleware: ErrorBodyMiddleware())
         addRoutes(to: router, service: service, mlflowMirror: mlflowMirror)
-        let responder = GuardedResponder(
-            inner: router.buildResponder(), middleware: token.map { BearerTokenMiddleware(token: $0) })
+        let responder = ActivityResponder(
+            inner: GuardedResponder(inner: router.buildResponder(), middleware: token.map { BearerTokenMiddleware(token: $0) }),
+            activity: activity ?? RequestActivity())
         let connections = ConnectionGuard(settings: settings, logger: logger)
         return Application(
             responder: responder,
             server: HTTPServerBuilder { responder in
                 GuardedHTTP1Channel(responder: responder, settings: settings, connections: connections)
             },
-            configuration: .init(address: .hostname(host, port: port), serverName: "conduit"),
+            configuration: .init(address: unixSocket.map { .unixDomainSocket(path: $0) } ?? .hostname(host, port: port), serverName: "conduit"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger
         )

@@ -162,6 +162,9 @@ func runEmbedded(
     environment.removeValue(forKey: "CONDUIT_ENVIRONMENTS")
     environment.merge(extra) { _, new in new }
     environment["CONDUIT_HOME"] = home
+    environment.removeValue(forKey: "CONDUIT_URL")
+    // The local service this starts stops soon after the test's last run (and at once when `home` is removed).
+    if environment["CONDUIT_SERVICE_IDLE_EXIT"] == nil { environment["CONDUIT_SERVICE_IDLE_EXIT"] = "20s" }
     process.environment = environment
     if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     let out = Pipe()

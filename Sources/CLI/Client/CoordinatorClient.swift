@@ -79,4 +79,6 @@ enum ExitStatus {
     static let usage: Int32 = 2
     /// The coordinator could not be reached or answered with an error.
     static let unavailable: Int32 = 3
+    /// Ctrl-C: the run was canceled (`conduit run`) or left going (`conduit submit --wait`).
+    static let interrupted: Int32 = 130
 }

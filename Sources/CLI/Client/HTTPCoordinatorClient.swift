@@ -27,6 +27,13 @@ struct HTTPCoordinatorClient: CoordinatorClient {
         self.client = Self.sharedClient
     }
 
+    /// A client of the local service listening on the Unix socket `socketPath` (nil when the path
+    /// cannot be put in a URL).
+    init?(socketPath: String) {
+        guard let url = URL(httpURLWithSocketPath: socketPath, uri: "/") else { return nil }
+        self.init(baseURL: url)
+    }
+
     /// The process-wide client (its threads live as long as the process, so it needs no shutdown).
     /// A coordinator that does not answer a connection within 3 s is reported as unreachable, instead
     /// of the request retrying until its own deadline.
@@ -47,8 +54,13 @@ struct HTTPCoordinatorClient: CoordinatorClient {
     }
 
     private func unreachable(_ error: any Error) -> CLIError {
-        CLIError(
-            "cannot reach the coordinator at \(baseURL.absoluteString): \(error). Start one with `conduit coordinator`, or set --coordinator-url / CONDUIT_URL; for the runs of `conduit run` on this machine, add --embedded.",
+        if baseURL.scheme == "http+unix" {
+            return CLIError(
+                "cannot reach the local service (\(baseURL.host(percentEncoded: false) ?? "its socket")): \(error); `conduit service status` says whether it runs, and its log is service.log beside the socket",
+                exitCode: ExitStatus.unavailable)
+        }
+        return CLIError(
+            "cannot reach the coordinator at \(baseURL.absoluteString): \(error). Start one with `conduit coordinator`, or set --coordinator-url / CONDUIT_URL; without either, commands use the local service of this machine.",
             exitCode: ExitStatus.unavailable
         )
     }

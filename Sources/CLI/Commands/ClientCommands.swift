@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Glibc
 import Protocol
 
 /// `conduit submit`: send a pipeline to a coordinator.
@@ -58,6 +59,12 @@ struct SubmitCommand: AsyncParsableCommand {
                 return ExitStatus.success
             }
             progress.note("run \(run): \(plan.name), \(plan.steps.count) step\(plan.steps.count == 1 ? "" : "s")")
+            let interrupted = Interrupts.handle {
+                FileHandle.standardError.write(Data(
+                    "conduit: run \(run) goes on without this terminal; follow it with `conduit status \(run)` or `conduit logs \(run) STEP --follow`, stop it with `conduit cancel \(run)`\n".utf8))
+                Glibc.exit(ExitStatus.interrupted)
+            }
+            defer { interrupted.stop() }
             let report = try await RunFollower.follow(run: run, client: client, progress: progress)
             var outputs = report.outputs
             if let outputDirectory {

@@ -4,34 +4,37 @@ import HTTPAPI
 import Logging
 import Spec
 
-/// Where the coordinator's HTTP API is.
+/// Where the coordinator is: a coordinator daemon's HTTP API (`--coordinator-url`, `$CONDUIT_URL`),
+/// else the local service of this machine's data directory (started when needed).
 struct ClientOptions: ParsableArguments {
-    @Option(name: .customLong("coordinator-url"), help: "The coordinator's HTTP API (default: $CONDUIT_URL, else http://127.0.0.1:8765).")
+    @Option(name: .customLong("coordinator-url"), help: "A coordinator daemon's HTTP API (default: $CONDUIT_URL; without either, the local service of $CONDUIT_HOME, started when needed).")
     var coordinatorURL: String?
 
     @Option(name: .customLong("token-file"), help: ArgumentHelp("A file (mode 0600) holding the coordinator's bearer token (default: $CONDUIT_TOKEN_FILE). The token itself is never taken on the command line.", valueName: "FILE"))
     var tokenFile: String?
 
-    @Flag(help: ArgumentHelp("Use the runs of `conduit run` on this machine ($CONDUIT_HOME, else ~/.conduit; or --data-dir) through an embedded coordinator and worker, instead of a coordinator daemon."))
+    @Flag(help: ArgumentHelp("Use the local service (the default without --coordinator-url and $CONDUIT_URL); kept for scripts written before it existed.", visibility: .hidden))
     var embedded = false
 
-    @Option(name: .customLong("data-dir"), help: ArgumentHelp("With --embedded: the data directory `conduit run` used.", valueName: "DIR"))
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp("The local service's data directory (default: $CONDUIT_HOME, else $HOME/.conduit).", valueName: "DIR"))
     var dataDirectory: String?
 
     func validate() throws {
-        if dataDirectory != nil && !embedded { throw ValidationError("--data-dir needs --embedded (a coordinator daemon has its own)") }
-        if embedded && coordinatorURL != nil { throw ValidationError("--embedded and --coordinator-url contradict each other: choose one") }
+        if (embedded || dataDirectory != nil) && coordinatorURL != nil {
+            throw ValidationError("--coordinator-url names a coordinator daemon; --embedded and --data-dir name the local service: choose one")
+        }
+    }
+
+    /// The URL of a coordinator daemon the command names, if any.
+    var daemonURL: String? {
+        if embedded || dataDirectory != nil { return nil }
+        return coordinatorURL ?? ProcessInfo.processInfo.environment["CONDUIT_URL"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     func client() async throws -> any CoordinatorClient {
-        if embedded {
-            // Client commands set up no logging of their own: the embedded services log only warnings.
-            LoggingSetup.bootstrap(level: nil, defaultLevel: .warning)
-            return try await EmbeddedSystem.start(
-                dataDirectory: dataDirectory ?? EmbeddedSystem.defaultDataDirectory, logger: Logger(label: "conduit")
-            )
+        guard let text = daemonURL else {
+            return try await LocalService.client(dataDirectory: dataDirectory ?? EmbeddedSystem.defaultDataDirectory)
         }
-        let text = coordinatorURL ?? ProcessInfo.processInfo.environment["CONDUIT_URL"] ?? "http://127.0.0.1:8765"
         guard let url = URL(string: text), url.scheme == "http" || url.scheme == "https", url.host != nil else {
             throw CLIError("--coordinator-url \(text) is not an http:// URL")
         }

@@ -1,14 +1,17 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Synchronization
 
-/// `conduit run`: a coordinator and a local worker in this process.
+/// `conduit run`: a pipeline on this machine, through the local service.
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run a pipeline on this machine (embedded coordinator and worker).",
+        abstract: "Run a pipeline on this machine (through the local service, started when needed).",
         discussion: """
-            Results are kept in the data directory (default $CONDUIT_HOME or ~/.conduit), so running the same pipeline again reuses every unchanged step. Every compute: name runs on the local worker. Pipeline outputs are copied to OUTPUT-DIR/OUTPUT_NAME.
+            The run goes to the local service of the data directory (default $CONDUIT_HOME, else $HOME/.conduit),             which keeps every run, so running the same pipeline again reuses every unchanged step; several             `conduit run`s at once share its worker's slots, and `conduit status`, `runs` and `logs` work from             any terminal meanwhile. Every compute: name runs on the local worker. Pipeline outputs are copied to             conduit-outputs/RUN/OUTPUT_NAME (conduit-outputs/latest points at the newest), or to             OUTPUT-DIR/OUTPUT_NAME with --output-dir.
+
+            Ctrl-C cancels the run (its processes are stopped and it is recorded as canceled) and says so; a             second Ctrl-C exits at once. --detach submits and prints the run id.
             """
     )
 
@@ -17,15 +20,15 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var overrides: OverrideOptions
 
-    @Option(name: .customLong("output-dir"), help: "Where pipeline outputs are copied.")
-    var outputDirectory: String = "conduit-outputs"
+    @Option(name: .customLong("output-dir"), help: "Where pipeline outputs are copied (default: conduit-outputs/RUN, with conduit-outputs/latest pointing at it).")
+    var outputDirectory: String?
 
-    @Option(name: .customLong("data-dir"), help: "Data directory for runs, cache and artifacts (default: $CONDUIT_HOME or ~/.conduit).")
+    @Option(name: .customLong("data-dir"), help: "Data directory for runs, cache and artifacts (default: $CONDUIT_HOME, else $HOME/.conduit).")
     var dataDirectory: String?
 
     @OptionGroup var datastores: DatastoreOptions
 
-    @Option(help: "Steps the local worker runs at once (default: the number of cores).")
+    @Option(help: "Steps the local worker runs at once, when this command starts the local service (default: the number of cores).")
     var slots: Int?
 
     @Option(name: .customLong("force"), help: "Run this step even if a cached result exists (repeatable).")
@@ -37,6 +40,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Print what would run and what would be reused, and why; run nothing.")
     var dryRun = false
 
+    @Flag(help: "Submit, print the run id and return; the run goes on in the local service.")
+    var detach = false
+
     @Flag(help: "Print the steps' output as they run, each line prefixed with its step's name (on standard error).")
     var logs = false
 
@@ -44,6 +50,8 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let slots, slots < 1 { throw ValidationError("--slots must be at least 1") }
+        if detach && (dryRun || outputDirectory != nil) { throw ValidationError("--detach returns at once: it cannot be combined with --dry-run or --output-dir") }
+        if detach && logs { throw ValidationError("--detach returns at once: it cannot be combined with --logs (follow one step with `conduit logs RUN STEP --follow`)") }
     }
 
     func run() async throws {
@@ -51,31 +59,48 @@ struct RunCommand: AsyncParsableCommand {
         MemoryTuning.keepLargeBuffers()
         try await withCLIErrors {
             let loaded = try SubmissionBuilder.load(file: pipeline, options: overrides.loadOptions())
-            let progress = ProgressPrinter(enabled: true, logs: logs, plan: loaded)
-            let plan = loaded
+            let progress = ProgressPrinter(enabled: !detach, logs: logs, plan: loaded)
             for warning in loaded.warnings { progress.note("warning: \(warning)") }
-            let file = pipeline
-            let options = overrides.loadOptions()
             let data = dataDirectory ?? EmbeddedSystem.defaultDataDirectory
-            let output = outputDirectory
-            let force = force
-            let json = json
-            let slots = slots ?? ProcessInfo.processInfo.activeProcessorCount
-            let datastores = try datastores.directories()
-            let dryRun = dryRun
-            return try await EmbeddedSystem.with(dataDirectory: data, slots: slots, datastores: datastores, logger: Logger(label: "conduit")) { client in
-                let plan = try await SubmissionBuilder.checkingRegisteredData(plan, file: file, options: options, client: client)
-                if dryRun {
-                    let report = try await SubmissionBuilder.dryRun(plan: plan, force: force, client: client)
-                    if json { printJSON(report) } else { IterationPrinter.lines(of: report).forEach { print($0) } }
-                    return ExitStatus.success
-                }
-                let run = try await SubmissionBuilder.submit(plan: plan, force: force, client: client, progress: progress)
-                progress.note("run \(run): \(plan.name), \(plan.steps.count) step\(plan.steps.count == 1 ? "" : "s")")
-                let report = try await RunFollower.follow(run: run, client: client, progress: progress, workersAreFixed: true)
-                let outputs = try await OutputDownloader.download(run: run, into: output, client: client)
-                return RunFollower.finish(report, outputs: outputs, json: json)
+            let client = try await LocalService.client(dataDirectory: data, slots: slots, datastores: try datastores.directories())
+            let plan = try await SubmissionBuilder.checkingRegisteredData(loaded, file: pipeline, options: overrides.loadOptions(), client: client)
+            if dryRun {
+                let report = try await SubmissionBuilder.dryRun(plan: plan, force: force, client: client)
+                if json { printJSON(report) } else { IterationPrinter.lines(of: report).forEach { print($0) } }
+                return ExitStatus.success
             }
+            // Ctrl-C from here on cancels the run, even one still being submitted.
+            let submitted = Mutex<String?>(nil)
+            let interrupted = detach ? nil : Interrupts.handle {
+                guard let run = submitted.withLock({ $0 }) else {
+                    FileHandle.standardError.write(Data("conduit: Ctrl-C: the run is canceled as soon as it is submitted (Ctrl-C again to exit at once)\n".utf8))
+                    return
+                }
+                FileHandle.standardError.write(Data("conduit: canceling run \(run) (Ctrl-C again to exit at once)\n".utf8))
+                Task { _ = try? await client.cancel(run: run) }
+            }
+            defer { interrupted?.stop() }
+            let run = try await SubmissionBuilder.submit(plan: plan, force: force, client: client, progress: progress)
+            submitted.withLock { $0 = run }
+            if detach {
+                if json { printJSON(["run": run]) } else { print(run) }
+                return ExitStatus.success
+            }
+            if interrupted?.happened == true {
+                FileHandle.standardError.write(Data("conduit: canceling run \(run)\n".utf8))
+                _ = try? await client.cancel(run: run)
+            }
+            progress.note("run \(run): \(plan.name), \(plan.steps.count) step\(plan.steps.count == 1 ? "" : "s")")
+            let report = try await RunFollower.follow(run: run, client: client, progress: progress, workersAreFixed: true)
+            let directory = outputDirectory ?? "conduit-outputs/\(run)"
+            let outputs = try await OutputDownloader.download(run: run, into: directory, client: client)
+            if outputDirectory == nil, !outputs.isEmpty { OutputDownloader.pointLatest(at: run, in: "conduit-outputs") }
+            let status = RunFollower.finish(report, outputs: outputs, json: json)
+            if interrupted?.happened == true, report.status == .canceled {
+                FileHandle.standardError.write(Data("conduit: run \(run) was canceled by Ctrl-C\n".utf8))
+                return ExitStatus.interrupted
+            }
+            return status
         }
     }
 }

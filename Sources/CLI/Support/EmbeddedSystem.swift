@@ -5,89 +5,64 @@ import Transport
 import Worker
 import ZeroMQ
 
-/// A coordinator and one local worker in this process, talking ZeroMQ over `inproc://`.
+/// A coordinator and one local worker in this process, talking ZeroMQ over `inproc://`: the local
+/// service (`conduit service run`) is this pair behind an HTTP API on a Unix socket.
 enum EmbeddedSystem {
-    /// The default data directory: `$CONDUIT_HOME`, else `~/.conduit`.
+    /// The default data directory: `$CONDUIT_HOME`, else `$HOME/.conduit` (`$HOME` as set, then the
+    /// account's home directory).
     static var defaultDataDirectory: String {
-        if let home = ProcessInfo.processInfo.environment["CONDUIT_HOME"], !home.isEmpty { return home }
-        return (NSHomeDirectory() as NSString).appendingPathComponent(".conduit")
+        let environment = ProcessInfo.processInfo.environment
+        if let home = environment["CONDUIT_HOME"], !home.isEmpty { return home }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return (home as NSString).appendingPathComponent(".conduit")
     }
 
-    /// Starts both services for the rest of this process and returns a client for the coordinator:
-    /// what client commands use with `--embedded`, to read and extend the runs of `conduit run`.
-    /// The process ends without stopping them (its exit closes the data directory's lock).
-    static func start(dataDirectory: String, logger: Logger) async throws -> any CoordinatorClient {
-        let ready = AsyncStream<Result<any CoordinatorClient, any Error>>.makeStream()
-        Task.detached {
-            do {
-                _ = try await with(dataDirectory: dataDirectory, slots: ProcessInfo.processInfo.activeProcessorCount, logger: logger) { client in
-                    ready.continuation.yield(.success(client))
-                    // Keep both services (and the worker a rerun needs) until the process exits.
-                    while true { try await Task.sleep(for: .seconds(3600)) }
-                }
-            } catch {
-                ready.continuation.yield(.failure(error))
-            }
-        }
-        for await result in ready.stream {
-            return try result.get()
-        }
-        throw CLIError("the embedded coordinator did not start", exitCode: ExitStatus.unavailable)
-    }
-
-    /// Starts both services, runs `body` with a client for the coordinator, then stops them.
-    static func with<T: Sendable>(
-        dataDirectory: String, slots: Int, datastores: [String: String] = [:], logger: Logger,
-        _ body: @Sendable (any CoordinatorClient) async throws -> T
-    ) async throws -> T {
-        let loop = try ZMQLoop()
-        defer { loop.shutdown() }
-        // In-process only: nothing outside this process can reach an inproc endpoint (and libzmq runs no
-        // security handshake over inproc), so the embedded pair talks plain text by design.
-        let endpoint = "inproc://conduit-embedded"
-        let coordinatorTransport = try await ZMQCoordinatorTransport(loop: loop, endpoint: endpoint)
+    /// A coordinator and its worker for one data directory, connected over `inproc://`; the caller
+    /// runs both (as services of one group) and shuts `loop` down after them.
+    struct Pair {
+        let loop: ZMQLoop
         let coordinator: CoordinatorService
+        let worker: WorkerService
+    }
+
+    /// Makes the pair. The worker hands back what it runs at once when asked to stop (a drain of
+    /// zero seconds): the coordinator runs those steps again when the service is back.
+    static func pair(dataDirectory: String, slots: Int, datastores: [String: String] = [:], logger: Logger) async throws -> Pair {
+        let loop = try ZMQLoop()
+        // In-process only: nothing outside this process can reach an inproc endpoint (and libzmq runs no
+        // security handshake over inproc), so the pair talks plain text by design.
+        let endpoint = "inproc://conduit-embedded"
         do {
-            coordinator = try CoordinatorService(
-                configuration: CoordinatorConfiguration(
-                    dataDirectory: dataDirectory, datastores: .standard(dataDirectory: dataDirectory, extra: datastores)
-                ),
-                transport: coordinatorTransport, logger: logger
+            let coordinatorTransport = try await ZMQCoordinatorTransport(loop: loop, endpoint: endpoint)
+            let coordinator: CoordinatorService
+            do {
+                coordinator = try CoordinatorService(
+                    configuration: CoordinatorConfiguration(
+                        dataDirectory: dataDirectory, datastores: .standard(dataDirectory: dataDirectory, extra: datastores)
+                    ),
+                    transport: coordinatorTransport, logger: logger
+                )
+            } catch let error as CoordinatorError {
+                throw CLIError("conduit service: \(error.message)", exitCode: ExitStatus.unavailable)
+            }
+            let identity = Array("local-\(UInt64.random(in: 0...UInt64.max))".utf8)
+            let workerTransport = try await ZMQWorkerTransport(loop: loop, endpoint: endpoint, identity: identity)
+            // This machine's cores, memory and GPUs (or those of CONDUIT_SIMULATED_GPUS).
+            let resources: MachineResources
+            do throws(WorkerError) {
+                resources = try await CapabilityDetector.detect()
+            } catch {
+                throw CLIError("conduit service: \(error.message)", exitCode: ExitStatus.usage)
+            }
+            let worker = try WorkerService(
+                configuration: WorkerConfiguration(
+                    name: "local", slots: slots, workDirectory: dataDirectory + "/worker", drainTimeout: .zero, resources: resources),
+                transport: workerTransport, logger: logger
             )
-        } catch let error as CoordinatorError {
-            throw CLIError("conduit run: \(error.message)", exitCode: ExitStatus.unavailable)
-        }
-        let identity = Array("local-\(UInt64.random(in: 0...UInt64.max))".utf8)
-        let workerTransport = try await ZMQWorkerTransport(loop: loop, endpoint: endpoint, identity: identity)
-        // This machine's cores, memory and GPUs (or those of CONDUIT_SIMULATED_GPUS).
-        let resources: MachineResources
-        do throws(WorkerError) {
-            resources = try await CapabilityDetector.detect()
+            return Pair(loop: loop, coordinator: coordinator, worker: worker)
         } catch {
-            throw CLIError("conduit run: \(error.message)", exitCode: ExitStatus.usage)
-        }
-        let worker = try WorkerService(
-            configuration: WorkerConfiguration(name: "local", slots: slots, workDirectory: dataDirectory + "/worker", resources: resources),
-            transport: workerTransport, logger: logger
-        )
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                try await coordinator.run()
-                return nil
-            }
-            group.addTask {
-                try await worker.run()
-                return nil
-            }
-            var registrations = worker.registrations.makeAsyncIterator()
-            guard await registrations.next() == true else {
-                throw CLIError("the embedded worker could not register", exitCode: ExitStatus.unavailable)
-            }
-            let result = try await body(LocalCoordinatorClient(service: coordinator))
-            workerTransport.close()
-            coordinatorTransport.close()
-            group.cancelAll()
-            return result
+            loop.shutdown()
+            throw error
         }
     }
 }

@@ -16,6 +16,14 @@ enum OutputDownloader {
         return paths
     }
 
+    /// Points `DIR/latest` at `DIR/RUN` (a relative link, replaced in one rename).
+    static func pointLatest(at run: String, in directory: String) {
+        let temporary = directory + "/.latest-\(getpid())"
+        unlink(temporary)
+        guard symlink(run, temporary) == 0 else { return }
+        if rename(temporary, directory + "/latest") != 0 { unlink(temporary) }
+    }
+
     /// Refuses an output name that is not one plain path component: the names come from the coordinator,
     /// which accepts plans from any client, and `DIR/NAME` is replaced whole.
     static func checkOutputName(_ name: String) throws {

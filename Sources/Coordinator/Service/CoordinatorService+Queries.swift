@@ -36,6 +36,9 @@ extension CoordinatorService {
 
     // MARK: Runs
 
+    /// How many runs have not ended (the local service stays up while any has not).
+    public var activeRunCount: Int { runs.count }
+
     /// The run's current state.
     ///
     /// With `detail` (the default), each step also carries its times, metrics, outputs and every

@@ -147,6 +147,12 @@ extension CoordinatorService {
             guard Set(step.outputs.map(\.name)).count == step.outputs.count, Set(step.inputs.map(\.name)).count == step.inputs.count else {
                 throw CoordinatorError(.invalidRequest, "step \(step.name) names an input or an output twice")
             }
+            for output in step.outputs {
+                guard let asset = output.asset else { continue }
+                if let problem = RegistryIndex.problem(withName: asset.name, kind: .data) ?? asset.version.flatMap(RegistryIndex.problem(withVersion:)) {
+                    throw CoordinatorError(.invalidRequest, "step \(step.name) output \(output.name) registers a data asset: \(problem)")
+                }
+            }
             outputsByStep[step.name] = Set(step.outputs.map(\.name))
         }
         for binding in plan.outputs where outputsByStep[binding.step]?.contains(binding.output) != true {

@@ -20,7 +20,7 @@ final class DataDirectoryLock: Sendable {
             close(descriptor)
             throw CoordinatorError(
                 .conflict,
-                "another Conduit coordinator (a `conduit coordinator` or `conduit run`) is using \(directory); wait for it to finish or use another --data-dir"
+                "another Conduit coordinator (a `conduit coordinator`, or the local service of `conduit run`: `conduit service stop --data-dir \(directory)`) is using \(directory); stop it or use another --data-dir"
             )
         }
         self.descriptor = descriptor

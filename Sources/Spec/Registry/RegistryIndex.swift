@@ -30,7 +30,8 @@ public struct RegistryIndex: Hashable, Sendable {
     /// The version a new registration of `name` gets when none is given: one more than the largest
     /// integer version, or `1`.
     public func nextVersion(of name: String) -> String {
-        let numbers = versions(of: name).compactMap { Int($0.version) }
+        // A version of Int.max has no successor: the next one is counted from the others.
+        let numbers = versions(of: name).compactMap { Int($0.version) }.filter { $0 < Int.max }
         return String((numbers.max() ?? 0) + 1)
     }
 
