@@ -41,7 +41,9 @@ final class PseudoTerminalChild: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: ProcessHarness.conduitExecutable())
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
-        for name in ["CONDUIT_REGISTRY", "CONDUIT_ENVIRONMENTS", "NO_COLOR"] { environment.removeValue(forKey: name) }
+        for name in ["CONDUIT_REGISTRY", "CONDUIT_ENVIRONMENTS", "CONDUIT_URL", "NO_COLOR"] { environment.removeValue(forKey: name) }
+        // The local service `conduit run` starts stops soon after (and at once when its data directory is removed).
+        environment["CONDUIT_SERVICE_IDLE_EXIT"] = "20s"
         environment.merge(extra) { _, new in new }
         process.environment = environment
         process.standardInput = terminal
