@@ -60,6 +60,7 @@ struct SubmitCommand: AsyncParsableCommand {
             }
             progress.note("run \(run): \(plan.name), \(plan.steps.count) step\(plan.steps.count == 1 ? "" : "s")")
             let interrupted = Interrupts.handle {
+                progress.handle(.finished)
                 FileHandle.standardError.write(Data(
                     "conduit: run \(run) goes on without this terminal; follow it with `conduit status \(run)` or `conduit logs \(run) STEP --follow`, stop it with `conduit cancel \(run)`\n".utf8))
                 Glibc.exit(ExitStatus.interrupted)

@@ -76,7 +76,8 @@ struct RunCommand: AsyncParsableCommand {
                     FileHandle.standardError.write(Data("conduit: Ctrl-C: the run is canceled as soon as it is submitted (Ctrl-C again to exit at once)\n".utf8))
                     return
                 }
-                FileHandle.standardError.write(Data("conduit: canceling run \(run) (Ctrl-C again to exit at once)\n".utf8))
+                // Through the progress printer: on a terminal it goes above the running steps.
+                progress.note("canceling run \(run) (Ctrl-C again to exit at once)")
                 Task { _ = try? await client.cancel(run: run) }
             }
             defer { interrupted?.stop() }
