@@ -143,3 +143,19 @@ struct ProgressBoardTests {
     var plain = ProgressBoard(settings: .init())
     #expect(ProgressBoardTests.written(plain.on(.external("no newline"))) == "no newline\n")
 }
+
+/// A follower that first sees a step after it was retried (a fast step, a run followed late)
+/// still says each retry, from the attempt history.
+@Test func retriesBeforeTheFirstReportAreSaidEachFromTheHistory() {
+    var board = ProgressBoard(settings: .init(retryBudgets: ["train": 3]))
+    let history = [
+        ProgressBoardTests.attempt(1, "failed", exit: 1), ProgressBoardTests.attempt(2, "failed", exit: 2),
+        ProgressBoardTests.attempt(3, "succeeded", exit: 0),
+    ]
+    let report = ProgressBoardTests.report(
+        [ProgressBoardTests.step("train", .completed, attempts: 3, seconds: 1, history: history)], status: .completed)
+    #expect(
+        ProgressBoardTests.written(board.on(.report(report, now: 0)))
+            == "  train     attempt 2 of 3 after exit 1\n  train     attempt 3 of 3 after exit 2\n  train     completed in 1.0s on local\n")
+    #expect(board.on(.report(report, now: 1)).isEmpty, "said once")
+}

@@ -23,12 +23,12 @@ struct ProgressTerminalTests {
             """, in: work)
     }
 
-    @Test func aTerminalShowsTheRunningStepsElapsedTimeAndLastLineInPlaceAndItsRetry() throws {
+    @Test func aTerminalShowsTheRunningStepsElapsedTimeAndLastLineInPlaceAndItsRetryAndLogs() throws {
         let home = try ProcessHarness.temporaryDirectory("conduit-home")
         defer { try? FileManager.default.removeItem(atPath: home) }
         let pipeline = try Self.retriedPipeline(in: home)
         let child = try PseudoTerminalChild(
-            arguments: ["run", pipeline, "--output-dir", home + "/out"], environment: ["CONDUIT_HOME": home, "TERM": "xterm"], columns: 100)
+            arguments: ["run", pipeline, "--logs", "--output-dir", home + "/out"], environment: ["CONDUIT_HOME": home, "TERM": "xterm"], columns: 100)
         defer { if child.process.isRunning { child.process.terminate() } }
         // The step is drawn while it runs: its name, how long it has run, the line it printed.
         let drawn = try Regex(#"\[2K  train     \d+s  epoch 1 of 2"#)
@@ -43,6 +43,11 @@ struct ProgressTerminalTests {
         #expect(text.contains("  train     completed in "), "\(text.debugDescription)")
         #expect(text.contains(": completed in "), "the summary follows: \(text.debugDescription)")
         #expect(!text.contains("\u{1B}[31m"), "the step's own escape sequences are not passed on: \(text.debugDescription)")
+        // With --logs the output goes above the drawing; an attempt's output comes before the line saying how it ended.
+        let diverged = try #require(text.range(of: "train    | diverged"), "\(text.debugDescription)")
+        let retried = try #require(text.range(of: "attempt 2 of 2 after exit 1"))
+        #expect(diverged.lowerBound < retried.lowerBound, "\(text.debugDescription)")
+        #expect(text.contains("\u{1B}[2Ktrain    | finished training\r\n"), "\(text.debugDescription)")
         for line in text.components(separatedBy: "\n") where line.hasPrefix("\u{1B}[2K  train     ") && line.contains("s  ") {
             #expect(line.count <= 100 + 8, "a drawn line fits the terminal's 100 columns: \(line.debugDescription)")
         }
@@ -62,9 +67,6 @@ struct ProgressTerminalTests {
         #expect(result.stderr.contains("train    | diverged\n"), "the first attempt's output too: \(result.stderr)")
         #expect(result.stderr.contains("train    | loss 0.25\n"), "\(result.stderr)")
         #expect(result.stderr.contains("train    | finished training\n"), "\(result.stderr)")
-        let diverged = try #require(result.stderr.range(of: "train    | diverged"))
-        let retried = try #require(result.stderr.range(of: "attempt 2 of 2 after exit 1"))
-        #expect(diverged.lowerBound < retried.lowerBound, "the first attempt's output comes before its retry: \(result.stderr)")
         for (name, text) in [("stdout", result.stdout), ("stderr", result.stderr)] {
             #expect(!text.unicodeScalars.contains { $0.value == 0x1B || $0 == "\r" }, "no control character on \(name): \(text.debugDescription)")
         }

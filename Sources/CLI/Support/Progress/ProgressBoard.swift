@@ -73,8 +73,10 @@ struct ProgressBoard {
     private var shown: [String: StepReport] = [:]
     /// The last report of each step.
     private var latest: [String: StepReport] = [:]
-    /// Retries seen in a report without detail: step → attempt number, until the detail says why.
-    private var pendingRetries: [String: Int] = [:]
+    /// Retries seen in a report without detail: step → attempt numbers, until the detail says why.
+    private var pendingRetries: [String: ClosedRange<Int>] = [:]
+    /// The last attempt of each step that was said (the first is not).
+    private var announced: [String: Int] = [:]
     /// When each running step's current attempt started (milliseconds since 1970).
     private var runningSince: [String: Int64] = [:]
     private var outputs: [String: StepOutput] = [:]
@@ -133,7 +135,12 @@ struct ProgressBoard {
                 runningSince[step.name] = current.startedAt ?? current.dispatchedAt
             }
             if step.status != .running { runningSince[step.name] = nil }
-            if let before, step.attempts > max(1, before.attempts) { pendingRetries[step.name] = step.attempts }
+            // Retries, those that happened before the first report included (a run followed late, a fast step).
+            let said = announced[step.name] ?? 1
+            if step.attempts > said {
+                pendingRetries[step.name] = (pendingRetries[step.name]?.lowerBound ?? said + 1)...step.attempts
+                announced[step.name] = step.attempts
+            }
             if pendingRetries[step.name] != nil {
                 guard let history = step.attemptHistory else {
                     needDetail = true
@@ -154,14 +161,16 @@ struct ProgressBoard {
         return actions
     }
 
-    /// `  train     attempt 2 of 3 after exit 1`, and forgets the pending retry.
+    /// `  train     attempt 2 of 3 after exit 1` for each pending retry of a step, and forgets them.
     private mutating func retryLine(step name: String, history: [AttemptReport]?) -> String {
-        guard let number = pendingRetries.removeValue(forKey: name) else { return "" }
-        let previous = history?.last { $0.number == number - 1 }
+        guard let numbers = pendingRetries.removeValue(forKey: name) else { return "" }
         // The new attempt starts over: its running line is written again.
         shown[name]?.status = .queued
-        let text = ProgressText.retry(number: number, budget: settings.retryBudgets[name], previous: previous)
-        return "  " + ProgressText.padded(name, to: nameColumns) + "  " + text + "\n"
+        return numbers.map { number in
+            let previous = history?.last { $0.number == number - 1 }
+            let text = ProgressText.retry(number: number, budget: settings.retryBudgets[name], previous: previous)
+            return "  " + ProgressText.padded(name, to: nameColumns) + "  " + text + "\n"
+        }.joined()
     }
 
     /// The line for a step whose status changed since last written, or nothing.
