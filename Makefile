@@ -1,5 +1,5 @@
 # Conduit: common tasks. `make help` lists them.
-.PHONY: help setup build test example bench bench-placement bench-transfer fuzz chaos clean
+.PHONY: help setup build test example bench bench-studio bench-placement bench-transfer fuzz chaos clean
 
 help:
 	@echo "make setup    install libzmq3-dev, numpy for the examples, and MLflow 2.x and 3.x venvs for the tests"
@@ -7,6 +7,7 @@ help:
 	@echo "make test     build and run every test (unit, ZeroMQ, multi-process integration)"
 	@echo "make example  run examples/house-prices with the embedded coordinator and worker"
 	@echo "make bench    release build, then the dispatch/throughput/cache, hostile-YAML, transfer (256 MiB) and placement benchmarks"
+	@echo "make bench-studio  release build, then the studio opening a 10,000-step run in headless Chromium"
 	@echo "make bench-placement  the scheduler core placing 100,000 steps on 1,000 simulated workers"
 	@echo "make bench-transfer  release build, then a 1 GiB artifact worker → coordinator → worker vs raw TCP"
 	@echo "make fuzz     libFuzzer on the protocol decoder and the pipeline loader, FUZZ_SECONDS (60) each"
@@ -14,7 +15,7 @@ help:
 	@echo "              (CHAOS_RUNS=N repetitions, default 3; CHAOS_SEED=S; see docs/reliability.md)"
 
 setup:
-	@dpkg -s libzmq3-dev >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libzmq3-dev)
+	@dpkg -s libzmq3-dev graphviz libjs-chart.js chromium chromium-driver >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libzmq3-dev graphviz libjs-chart.js chromium chromium-driver)
 	@python3 -c "import numpy" 2>/dev/null || pip install --quiet numpy
 	@bash scripts/mlflow-venvs.sh
 
@@ -36,6 +37,11 @@ bench: setup
 	bash benchmarks/run.sh
 	BENCH_TRANSFER_MIB=$${BENCH_TRANSFER_MIB:-256} bash benchmarks/transfer.sh
 	.build/release/placement-bench
+	python3 benchmarks/studio.py
+
+bench-studio: setup
+	swift build -c release --product conduit
+	python3 benchmarks/studio.py
 
 bench-transfer: setup
 	swift build -c release

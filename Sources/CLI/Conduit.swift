@@ -22,7 +22,7 @@ struct Conduit: AsyncParsableCommand {
             StatusCommand.self, MetricsCommand.self, RunsCommand.self, WorkersCommand.self, LogsCommand.self, CancelCommand.self,
             DownloadCommand.self, ExplainCommand.self, LineageCommand.self, KeysCommand.self,
             RerunCommand.self, DiffCommand.self, StepCommand.self,
-            ComponentCommand.self, DataCommand.self, StoreCommand.self, ServiceCommand.self,
+            ComponentCommand.self, DataCommand.self, StoreCommand.self, ServiceCommand.self, StudioCommand.self,
         ]
     )
 }

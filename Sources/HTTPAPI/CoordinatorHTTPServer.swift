@@ -6,9 +6,10 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import Prometheus
 import Protocol
 
-/// The coordinator's HTTP/JSON API for clients (the CLI, later the web UI and triggers).
+/// The coordinator's HTTP/JSON API for clients (the CLI, the studio at `/ui`, triggers).
 ///
 /// Routes are thin: each decodes its request, calls `CoordinatorService`, and encodes the answer.
 /// Errors carry a JSON body `{"error": "..."}`; see `docs/protocol.md` for the route table.
@@ -30,16 +31,57 @@ public enum CoordinatorHTTPServer {
     /// long, is closed; one beyond the limits per client address or in all is closed at once, and refusals
     /// are logged at most once per address per interval (see ``HTTPServerSettings``).
     ///
+    /// `GET /metrics` serves the Prometheus text format: `metrics` (the registry the coordinator's
+    /// metrics factory records into) followed by gauges read from the coordinator at each scrape; see
+    /// ``MetricsExposition``. It is behind the token like every route.
+    ///
     /// - Throws: ``HTTPAccessError`` `tokenRequired` for a non-loopback `host` without a token.
     public static func application(
         service: CoordinatorService, host: String, port: Int, token: BearerToken? = nil,
         settings: HTTPServerSettings = .standard, logger: Logger, mlflowMirror: MLflowMirrorMonitor? = nil,
-        unixSocket: String? = nil, activity: RequestActivity? = nil, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        metrics: PrometheusCollectorRegistry? = nil, unixSocket: String? = nil, activity: RequestActivity? = nil,
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws(HTTPAccessError) -> some ApplicationProtocol {
         if unixSocket == nil { try checkExposure(host: host, token: token) }
         let router = Router()
         router.add(middleware: ErrorBodyMiddleware())
         addRoutes(to: router, service: service, mlflowMirror: mlflowMirror)
+        addMetricsRoute(to: router, service: service, registry: metrics)
+        addStudioRoutes(to: router, service: service, token: token, layout: GraphvizLayout())
+        return serve(
+            router: router, host: host, port: port, token: token, settings: settings, logger: logger, unixSocket: unixSocket,
+            activity: activity, onRunning: onRunning)
+    }
+
+    /// An `Application` that serves only `GET /metrics` (everything else is `404`), without a token: the
+    /// `--metrics-listen` listener, for a Prometheus server kept off the API. It shows counts, worker
+    /// names and labels, never run contents; listen where only the Prometheus server reaches it.
+    public static func metricsApplication(
+        service: CoordinatorService, host: String, port: Int, registry: PrometheusCollectorRegistry?,
+        settings: HTTPServerSettings = .standard, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = Router()
+        router.add(middleware: ErrorBodyMiddleware())
+        addMetricsRoute(to: router, service: service, registry: registry)
+        return serve(router: router, host: host, port: port, token: nil, settings: settings, logger: logger, onRunning: onRunning)
+    }
+
+    /// Adds `GET /metrics` (see ``MetricsExposition``).
+    static func addMetricsRoute(to router: Router<BasicRequestContext>, service: CoordinatorService, registry: PrometheusCollectorRegistry?) {
+        router.get("/metrics") { _, _ in
+            let bytes = MetricsExposition.render(await service.metricsSnapshot(), registry: registry)
+            return Response(
+                status: .ok, headers: [.contentType: MetricsExposition.contentType],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+    }
+
+    /// The server around `router`: the token check when there is one, the connection limits of
+    /// `settings`, on `host:port` or the Unix socket `unixSocket`; `activity` notes each request.
+    static func serve(
+        router: Router<BasicRequestContext>, host: String, port: Int, token: BearerToken?, settings: HTTPServerSettings, logger: Logger,
+        unixSocket: String? = nil, activity: RequestActivity? = nil, onRunning: @escaping @Sendable (Int) async -> Void
+    ) -> some ApplicationProtocol {
         let responder = ActivityResponder(
             inner: GuardedResponder(inner: router.buildResponder(), middleware: token.map { BearerTokenMiddleware(token: $0) }),
             activity: activity ?? RequestActivity())

@@ -3,6 +3,7 @@ import Coordinator
 import Foundation
 import HTTPAPI
 import Logging
+import Prometheus
 import Protocol
 import ServiceLifecycle
 import Transport
@@ -24,6 +25,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     @Option(help: "HOST:PORT of the HTTP API for clients (loopback by default; port 0 picks a free one). Any other host needs --http-token-file.")
     var http: String = "127.0.0.1:8765"
+
+    @Option(name: .customLong("metrics-listen"), help: ArgumentHelp(
+        "HOST:PORT of a second HTTP listener that serves only GET /metrics, without the token (the API serves /metrics too, behind it). It shows counts, worker names and labels: listen where only Prometheus reaches it.",
+        valueName: "HOST:PORT"))
+    var metricsListen: String?
 
     @Option(name: .customLong("http-token-file"), help: ArgumentHelp("A file (mode 0600) holding the bearer token every HTTP request must carry.", valueName: "FILE"))
     var httpTokenFile: String?
@@ -76,6 +82,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard parseHostPort(http) != nil else { throw ValidationError("--http must be HOST:PORT, e.g. 127.0.0.1:8765") }
+        if let metricsListen, parseHostPort(metricsListen) == nil {
+            throw ValidationError("--metrics-listen must be HOST:PORT, e.g. 127.0.0.1:9464, got '\(metricsListen)'")
+        }
         guard workerTimeout > 0 else { throw ValidationError("--worker-timeout must be positive") }
         guard minimumFreeMiB >= 0 else { throw ValidationError("--min-free-space must not be negative") }
         if plaintext && secretKey != nil {
@@ -121,7 +130,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSetup.bootstrap(level: logging.logLevel, defaultLevel: .info)
+        LoggingSetup.bootstrap(level: logging.logLevel, defaultLevel: .info, format: logging.logFormat)
         MemoryTuning.keepLargeBuffers()
         let logger = Logger(label: "conduit.coordinator")
         let (host, port) = parseHostPort(http)!
@@ -177,12 +186,16 @@ struct CoordinatorCommand: AsyncParsableCommand {
                     throw CLIError("conduit coordinator --recover: \(error.message)", exitCode: ExitStatus.unavailable)
                 }
             }
+            // The coordinator's counters and histograms, in a registry of this daemon's own.
+            let metricsRegistry = PrometheusCollectorRegistry()
+            var metricsFactory = PrometheusMetricsFactory(registry: metricsRegistry)
+            metricsFactory.durationHistogramBuckets = CoordinatorMetrics.durationBuckets
             let service: CoordinatorService
             do {
                 service = try CoordinatorService(
                     configuration: CoordinatorConfiguration(
                         dataDirectory: dataDirectory, workerLossTimeout: .milliseconds(Int64(workerTimeout * 1000)), minimumFreeBytes: minimumFreeMiB << 20,
-                        placement: placement, datastores: datastores
+                        placement: placement, datastores: datastores, metricsFactory: metricsFactory
                     ),
                     transport: transport, logger: logger
                 )
@@ -200,14 +213,24 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 logger.info("MLflow mirror: each attempt's tracking is mirrored to \(mlflowTrackingURI)")
             }
             let application = try CoordinatorHTTPServer.application(
-                service: service, host: host, port: port, token: token, settings: serverSettings, logger: logger, mlflowMirror: mirrorMonitor
+                service: service, host: host, port: port, token: token, settings: serverSettings, logger: logger, mlflowMirror: mirrorMonitor,
+                metrics: metricsRegistry
             ) { bound in
                 // One line on stdout that scripts (and the integration tests) read.
                 FileHandle.standardOutput.write(Data("conduit coordinator: workers on \(endpoints), clients on http://\(host):\(bound)\n".utf8))
             }
+            services.append(.init(service: application))
+            if let metricsListen, case let (metricsHost, metricsPort)? = parseHostPort(metricsListen) {
+                let metricsApplication = CoordinatorHTTPServer.metricsApplication(
+                    service: service, host: metricsHost, port: metricsPort, registry: metricsRegistry, settings: serverSettings, logger: logger
+                ) { bound in
+                    FileHandle.standardOutput.write(Data("conduit coordinator: metrics on http://\(metricsHost):\(bound)/metrics\n".utf8))
+                }
+                services.append(.init(service: metricsApplication))
+            }
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
-                    services: services + [.init(service: application)],
+                    services: services,
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
                 )
             )
@@ -322,7 +345,7 @@ struct WorkerStartCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSetup.bootstrap(level: logging.logLevel, defaultLevel: .info)
+        LoggingSetup.bootstrap(level: logging.logLevel, defaultLevel: .info, format: logging.logFormat)
         MemoryTuning.keepLargeBuffers()
         let logger = Logger(label: "conduit.worker")
         let workerName = name ?? ProcessInfo.processInfo.hostName

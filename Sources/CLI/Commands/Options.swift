@@ -76,6 +76,9 @@ struct OverrideOptions: ParsableArguments {
 struct LogOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default: $CONDUIT_LOG_LEVEL).")
     var logLevel: String?
+
+    @Option(name: .customLong("log-format"), help: "text (the default) or json: one JSON object per line with time, level, label, message and metadata.")
+    var logFormat: LogFormat = .text
 }
 
 /// `--datastore NAME=DIR`: where `azureml://datastores/NAME/paths/...` points on the coordinator's machine.

@@ -55,7 +55,7 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSetup.bootstrap(level: logging.logLevel, defaultLevel: .warning)
+        LoggingSetup.bootstrap(level: logging.logLevel, defaultLevel: .warning, format: logging.logFormat)
         MemoryTuning.keepLargeBuffers()
         try await withCLIErrors {
             let loaded = try SubmissionBuilder.load(file: pipeline, options: overrides.loadOptions())

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Transport
 
@@ -37,6 +38,10 @@ public struct CoordinatorConfiguration: Sendable {
     /// Datastore names → directories (`azureml://datastores/NAME/paths/...`); nil: only
     /// `workspaceblobstore`, under the data directory, which is also the default.
     public var datastores: Datastores?
+    /// Where the coordinator's counters and histograms go (a Prometheus registry's factory, say); nil,
+    /// the default: nowhere. Passed here rather than through `MetricsSystem.bootstrap`, which a process
+    /// may call only once, so that each coordinator of a process keeps its own.
+    public var metricsFactory: (any MetricsFactory)?
 
     /// The datastores in effect.
     public var effectiveDatastores: Datastores {
@@ -47,8 +52,10 @@ public struct CoordinatorConfiguration: Sendable {
         dataDirectory: String, heartbeatInterval: Duration = .seconds(1), workerLossTimeout: Duration = .seconds(10),
         chunkBytes: Int = 2 << 20, creditChunks: Int = 8, failurePolicy: FailurePolicy = FailurePolicy(), dispatchAhead: Int = 1,
         minimumFreeBytes: Int64 = 256 << 20, freeSpace: @escaping @Sendable (String) -> Int64? = CoordinatorConfiguration.statvfsFreeSpace,
-        clock: ServiceClock = .system, placement: PlacementPolicy = PlacementPolicy(), datastores: Datastores? = nil
+        clock: ServiceClock = .system, placement: PlacementPolicy = PlacementPolicy(), datastores: Datastores? = nil,
+        metricsFactory: (any MetricsFactory)? = nil
     ) {
+        self.metricsFactory = metricsFactory
         self.placement = placement
         self.datastores = datastores
         precondition(chunkBytes > 0 && creditChunks > 0, "CoordinatorConfiguration: sizes must be positive")

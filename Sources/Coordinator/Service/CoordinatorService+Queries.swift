@@ -350,3 +350,26 @@ extension CoordinatorService {
         return Explanation(run: runID, step: name, decision: "ran", summary: summary, differences: differences, comparedRun: compared, cacheKey: step.cacheKey)
     }
 }
+
+extension CoordinatorService {
+    /// The run's DAG (steps in plan order and the edges between them), without a layout: what the
+    /// studio draws (`GET /v1/runs/{id}/graph`).
+    public func graph(runID: String) throws -> RunGraph {
+        makeDurable()
+        guard let record = try runs[runID]?.record ?? recentRuns[runID]?.record ?? store.run(id: runID) else {
+            throw CoordinatorError(.notFound, "no run \(runID); `conduit runs` lists them")
+        }
+        guard let plan = plan(runID: runID, record: record) else {
+            throw CoordinatorError(.storage, "run \(runID): its recorded plan does not decode")
+        }
+        var index: [String: Int] = [:]
+        for (position, step) in plan.steps.enumerated() { index[step.name] = position }
+        var edges: [[Int]] = []
+        for (position, step) in plan.steps.enumerated() {
+            for upstream in step.upstreamSteps {
+                if let from = index[upstream] { edges.append([from, position]) }
+            }
+        }
+        return RunGraph(run: runID, pipeline: plan.name, steps: plan.steps.map(\.name), edges: edges)
+    }
+}

@@ -28,6 +28,7 @@ extension CoordinatorService {
     /// Forgets an attempt that is over (or no longer current): its service state and its lease.
     func forget(_ attemptID: String) {
         attempts[attemptID] = nil
+        queuedAt[attemptID] = nil
         _ = lifecycle.on(.ended(attemptID: attemptID))
     }
 

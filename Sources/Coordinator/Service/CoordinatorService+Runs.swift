@@ -225,6 +225,7 @@ extension CoordinatorService {
             switch action {
             case .resolveCache(let step, let inputs):
                 let event = resolveCache(runID: runID, step: step, inputs: inputs)
+                if case .cacheResolved(_, let hit) = event { (hit == nil ? telemetry.cacheMisses : telemetry.cacheHits).increment() }
                 queue.append(contentsOf: runs[runID]!.machine.on(event))
             case .enqueue(let step, let inputs):
                 enqueue(runID: runID, step: step, inputs: inputs)
@@ -378,6 +379,7 @@ extension CoordinatorService {
         runs[runID]!.currentAttempt[step] = attemptID
         runs[runID]!.resolvedInputs[step] = inputs
         attempts[attemptID] = ActiveAttempt(id: attemptID, runID: runID, step: step)
+        queuedAt[attemptID] = monotonicNow()
         // Its input artifacts with their sizes, so that it goes where most of them already are.
         var sized: [Scheduler.Input] = []
         for input in planned.inputs {
@@ -458,6 +460,8 @@ extension CoordinatorService {
         batch.update(record)
         batch.append(EventRecord(runID: runID, step: nil, kind: status.rawValue, detail: reason, at: record.finishedAt ?? 0))
         logger.info("run finished", metadata: ["run": "\(runID)", "status": "\(status.rawValue)"])
+        telemetry.runEnded(status)
+        for step in runs[runID]!.steps.values { telemetry.stepEnded(step.status, reused: step.reused) }
         rememberFinished(runID: runID)
         runs[runID] = nil
     }

@@ -88,6 +88,7 @@ extension CoordinatorService {
                 let checksum = try checksums.checksum(of: bytes, at: offset, in: blobs)
                 let chunk = FetchChunk(blob: request.blob, offset: offset, size: size, checksum: checksum)
                 send(.fetchChunk(chunk), to: peer, bulk: bytes)
+                telemetry.fetchedBytes.increment(by: bytes.count)
                 offset += Int64(bytes.count)
             }
         } catch where error.code == .hashMismatch {
@@ -218,6 +219,7 @@ extension CoordinatorService {
         if chunk.offset == stored {
             do {
                 isIntact = try state.writer.append(bytes, at: chunk.offset, checksum: chunk.checksum)
+                if isIntact { telemetry.uploadedBytes.increment(by: bytes.count) }
             } catch {
                 failUpload(key, state, reason: "\(error)")
                 return

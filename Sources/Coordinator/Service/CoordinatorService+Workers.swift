@@ -221,6 +221,7 @@ extension CoordinatorService {
         attempt.record = record
         attempts[attemptID] = attempt
         _ = lifecycle.on(.dispatched(attemptID: attemptID, workerID: workerID, identity: worker.identity, now: monotonicNow()))
+        if let queued = queuedAt.removeValue(forKey: attemptID) { telemetry.dispatchLatency.recordMilliseconds(max(0, monotonicNow() - queued)) }
         worker.running.insert(attemptID)
         workers[workerID] = worker
         if var step = runs[attempt.runID]?.steps[attempt.step] {
@@ -295,6 +296,7 @@ extension CoordinatorService {
         record.startedAt = finished.startedAt
         record.finishedAt = finished.endedAt
         record.message = finished.message
+        telemetry.attemptRan(milliseconds: finished.endedAt - finished.startedAt, outcome: finished.outcome.rawValue)
         // Attempts wait on a worker (dispatch ahead) only while its steps are short: for a long
         // step the round trip saved is nothing, and an attempt held by a busy worker could have
         // started on another that frees up first.

@@ -19,6 +19,11 @@ public actor CoordinatorService: Service {
     let blobs: BlobStore
     let transport: any CoordinatorTransport
     let messages = MessageFactory(senderID: "coordinator")
+    /// Counters and histograms for `/metrics` (see ``CoordinatorMetrics``).
+    let telemetry: CoordinatorMetrics
+    /// Attempt → when it was queued (monotonic milliseconds), until it is dispatched: the dispatch
+    /// latency, and the oldest waiting step of each label when scraped.
+    var queuedAt: [String: Int64] = [:]
     var logger: Logger
     let logDirectory: String
     let lock: DataDirectoryLock
@@ -117,6 +122,7 @@ public actor CoordinatorService: Service {
         }
         self.lock = try DataDirectoryLock(directory: root)
         self.configuration = configuration
+        self.telemetry = CoordinatorMetrics(factory: configuration.metricsFactory)
         lifecycle = AttemptLifecycle(timeoutMilliseconds: configuration.lossTimeoutMilliseconds)
         let databasePath = root + "/conduit.sqlite"
         let databaseSize = DatabaseBackups.fileSize(databasePath)
@@ -265,7 +271,10 @@ public actor CoordinatorService: Service {
     /// Writes the pending batch now (one transaction) and starts a new one; a batch that fails is
     /// left in place for the caller to keep or drop.
     func writeBatch() throws {
+        let start = ContinuousClock.now
         try store.write(batch)
+        let elapsed = (ContinuousClock.now - start).components
+        telemetry.storeCommit.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
         batch = StoreBatch()
     }
 
