@@ -152,6 +152,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "CLITests", dependencies: ["CLI", "Protocol", "Spec"], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["Artifacts", "Protocol", "TestKit", "Transport", "ZeroMQ"],

@@ -30,10 +30,14 @@ struct SubmitCommand: AsyncParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Print what would run and what would be reused, and why; submit and upload nothing.")
     var dryRun = false
 
+    @Flag(help: "With --wait: print the steps' output as they run, each line prefixed with its step's name (on standard error).")
+    var logs = false
+
     @OptionGroup var client: ClientOptions
 
     func validate() throws {
         if dryRun && (wait || outputDirectory != nil) { throw ValidationError("--dry-run submits nothing: it cannot be combined with --wait or --output-dir") }
+        if logs && !wait { throw ValidationError("--logs prints the steps' output while following the run: add --wait") }
     }
 
     func run() async throws {
@@ -47,7 +51,7 @@ struct SubmitCommand: AsyncParsableCommand {
                 if json { printJSON(report) } else { IterationPrinter.lines(of: report).forEach { print($0) } }
                 return ExitStatus.success
             }
-            let progress = ProgressPrinter(enabled: wait)
+            let progress = ProgressPrinter(enabled: wait, logs: logs, plan: plan)
             for warning in plan.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
             let run = try await SubmissionBuilder.submit(plan: plan, force: force, client: client, progress: progress)
             guard wait else {
@@ -56,6 +60,7 @@ struct SubmitCommand: AsyncParsableCommand {
             }
             progress.note("run \(run): \(plan.name), \(plan.steps.count) step\(plan.steps.count == 1 ? "" : "s")")
             let interrupted = Interrupts.handle {
+                progress.handle(.finished)
                 FileHandle.standardError.write(Data(
                     "conduit: run \(run) goes on without this terminal; follow it with `conduit status \(run)` or `conduit logs \(run) STEP --follow`, stop it with `conduit cancel \(run)`\n".utf8))
                 Glibc.exit(ExitStatus.interrupted)

@@ -43,11 +43,15 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Submit, print the run id and return; the run goes on in the local service.")
     var detach = false
 
+    @Flag(help: "Print the steps' output as they run, each line prefixed with its step's name (on standard error).")
+    var logs = false
+
     @OptionGroup var logging: LogOptions
 
     func validate() throws {
         if let slots, slots < 1 { throw ValidationError("--slots must be at least 1") }
         if detach && (dryRun || outputDirectory != nil) { throw ValidationError("--detach returns at once: it cannot be combined with --dry-run or --output-dir") }
+        if detach && logs { throw ValidationError("--detach returns at once: it cannot be combined with --logs (follow one step with `conduit logs RUN STEP --follow`)") }
     }
 
     func run() async throws {
@@ -55,7 +59,7 @@ struct RunCommand: AsyncParsableCommand {
         MemoryTuning.keepLargeBuffers()
         try await withCLIErrors {
             let loaded = try SubmissionBuilder.load(file: pipeline, options: overrides.loadOptions())
-            let progress = ProgressPrinter(enabled: !detach)
+            let progress = ProgressPrinter(enabled: !detach, logs: logs, plan: loaded)
             for warning in loaded.warnings { progress.note("warning: \(warning)") }
             let data = dataDirectory ?? EmbeddedSystem.defaultDataDirectory
             let client = try await LocalService.client(dataDirectory: data, slots: slots, datastores: try datastores.directories())
@@ -72,7 +76,8 @@ struct RunCommand: AsyncParsableCommand {
                     FileHandle.standardError.write(Data("conduit: Ctrl-C: the run is canceled as soon as it is submitted (Ctrl-C again to exit at once)\n".utf8))
                     return
                 }
-                FileHandle.standardError.write(Data("conduit: canceling run \(run) (Ctrl-C again to exit at once)\n".utf8))
+                // Through the progress printer: on a terminal it goes above the running steps.
+                progress.note("canceling run \(run) (Ctrl-C again to exit at once)")
                 Task { _ = try? await client.cancel(run: run) }
             }
             defer { interrupted?.stop() }

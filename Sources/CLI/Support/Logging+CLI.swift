@@ -17,7 +17,8 @@ enum LoggingSetup {
         LoggingSystem.bootstrap { label in
             switch format {
             case .text:
-                var handler = StreamLogHandler.standardError(label: label)
+                // Through `StandardError`, so that a terminal redrawing progress shows log lines above it.
+                var handler = StreamLogHandler(label: label, stream: StandardError())
                 handler.logLevel = chosen
                 return handler
             case .json:

@@ -1,42 +1,62 @@
 import Foundation
 import Protocol
+import Spec
+import Synchronization
 
-/// Prints live progress to standard error: one line per step transition.
+/// Prints live progress to standard error: the shell around `ProgressBoard`, which decides what
+/// to write; this only writes it and says when the follower must fetch more.
 final class ProgressPrinter: Sendable {
     let enabled: Bool
+    /// Whether the follower must read the running steps' output: to draw their last line on a
+    /// terminal, or to interleave it (`--logs`).
+    let readsOutput: Bool
+    /// Whether running steps are redrawn in place (a terminal), so the follower ticks often.
+    let redraws: Bool
+    private let board: Mutex<ProgressBoard>
 
-    init(enabled: Bool) {
+    /// With `logs`, step output is interleaved; `retryBudgets` (step → `retry.attempts`) lets a
+    /// retry say `attempt 2 of 3`. `terminal` is where the output goes (standard error by default).
+    init(enabled: Bool, logs: Bool = false, retryBudgets: [String: Int] = [:], terminal: TerminalOutput = .standardError()) {
         self.enabled = enabled
+        redraws = enabled && terminal.redraws
+        readsOutput = enabled && (logs || terminal.redraws)
+        board = Mutex(ProgressBoard(settings: .init(live: redraws, logs: logs, width: terminal.width, retryBudgets: retryBudgets)))
+        // Log lines then go above the drawing instead of tearing it.
+        if redraws { StandardError.route(through: self) }
+    }
+
+    /// A printer for following a run of `plan`, which knows its steps' retry budgets.
+    convenience init(enabled: Bool, logs: Bool, plan: PipelinePlan) {
+        var budgets: [String: Int] = [:]
+        for step in plan.steps { if let retry = step.retry { budgets[step.name] = retry.attempts } }
+        self.init(enabled: enabled, logs: logs, retryBudgets: budgets)
     }
 
     func note(_ text: String) {
-        guard enabled else { return }
-        FileHandle.standardError.write(Data("conduit: \(text)\n".utf8))
+        _ = handle(.note(text))
     }
 
-    /// Prints what changed between two reports of the same run.
-    func show(_ report: RunReport, previous: RunReport?) {
-        guard enabled else { return }
-        let width = max(8, report.steps.map(\.name.count).max() ?? 8)
-        let before = Dictionary((previous?.steps ?? []).map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        // One write per report, however many steps changed.
-        var text = ""
-        for step in report.steps {
-            let old = before[step.name]
-            // A step no connected worker can take says so once: it waits, it is not failed.
-            if step.status == .queued, let reason = step.reason, reason.contains("no such worker"), old?.reason != reason {
-                text += "  " + step.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + reason + "\n"
-                continue
+    /// Gives the board an event and writes what it says; returns true when it asks for the run's
+    /// detailed report.
+    @discardableResult
+    func handle(_ event: ProgressBoard.Event) -> Bool {
+        guard enabled else { return false }
+        var wantsDetail = false
+        board.withLock { board in
+            for action in board.on(event) {
+                switch action {
+                case .write(let text): FileHandle.standardError.write(Data(text.utf8))
+                case .fetchDetail: wantsDetail = true
+                }
             }
-            guard old?.status != step.status || old?.reused != step.reused else { continue }
-            if step.status == .waiting || step.status == .queued { continue }
-            var line = "  " + step.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + Self.describe(step)
-            if let reason = step.reason, step.status == .failed || step.status == .timedOut || step.status == .skipped {
-                line += "  (\(reason))"
-            }
-            text += line + "\n"
         }
-        if !text.isEmpty { FileHandle.standardError.write(Data(text.utf8)) }
+        if case .finished = event, redraws { StandardError.route(through: nil) }
+        return wantsDetail
+    }
+
+    /// Milliseconds since 1970, for the board's events.
+    static func now() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded())
     }
 
     static func describe(_ step: StepReport) -> String {

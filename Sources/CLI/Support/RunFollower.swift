@@ -3,12 +3,21 @@ import Protocol
 
 /// Follows a run to its end, printing progress, then prints the summary.
 enum RunFollower {
+    /// How often a follower that shows the steps' output (a terminal, or `--logs`) reads it and redraws.
+    static let outputInterval = Duration.milliseconds(300)
+
     ///
     /// With `workersAreFixed` (the embedded worker is the only one there will ever be), a step that
     /// no connected worker can take would wait forever: the run is canceled and the step named.
     static func follow(run: String, client: any CoordinatorClient, progress: ProgressPrinter, workersAreFixed: Bool = false) async throws -> RunReport {
+        // However following ends, nothing stays drawn or held.
+        defer { progress.handle(.finished) }
         var report = try await client.report(run: run)
-        progress.show(report, previous: nil)
+        var reader = StepOutputReader(run: run)
+        await show(report, run: run, client: client, progress: progress)
+        // Not reading output, a follower waits for changes as long as the coordinator lets it.
+        let wait = progress.readsOutput ? 0.3 : 10
+        var lastRead = ContinuousClock.now - outputInterval
         while !report.status.isFinal {
             if workersAreFixed, let stuck = report.steps.first(where: { $0.status == .queued && $0.reason?.contains("no such worker") == true }) {
                 _ = try? await client.cancel(run: run)
@@ -17,8 +26,17 @@ enum RunFollower {
                     submit it to a coordinator with such a worker, or, to try placement without GPUs, start the local service with CONDUIT_SIMULATED_GPUS set (`conduit service stop`, then run again with it; see the README)
                     """, exitCode: ExitStatus.usage)
             }
-            let next = try await waitForChange(run: run, after: report.version, client: client, progress: progress)
-            progress.show(next, previous: report)
+            let next = try await waitForChange(run: run, after: report.version, client: client, progress: progress, seconds: wait)
+            let changed = next.version != report.version || next.status != report.status
+            // Output first: what an attempt wrote comes before the line that says how it ended.
+            if progress.readsOutput, changed || ContinuousClock.now - lastRead >= outputInterval {
+                lastRead = ContinuousClock.now
+                await reader.read(next, client: client, progress: progress)
+            }
+            if changed { await show(next, run: run, client: client, progress: progress) }
+            if progress.redraws {
+                progress.handle(.tick(now: ProgressPrinter.now(), width: TerminalOutput.width(of: FileHandle.standardError.fileDescriptor)))
+            }
             report = next
             // Progress reports leave out the steps' detail; the final one has it.
             if report.status.isFinal, let full = try? await client.report(run: run) { report = full }
@@ -26,16 +44,25 @@ enum RunFollower {
         return report
     }
 
+    /// Shows a report, and the detailed one when the progress asks for it (a retry, to say why).
+    static func show(_ report: RunReport, run: String, client: any CoordinatorClient, progress: ProgressPrinter) async {
+        guard progress.handle(.report(report, now: ProgressPrinter.now())) else { return }
+        if let detailed = try? await client.report(run: run) {
+            progress.handle(.report(detailed, now: ProgressPrinter.now()))
+        }
+    }
+
     /// The next change of the run; a coordinator that stops answering (restarting, say) is asked
     /// again every second for up to `patience`, so a follower outlives a coordinator restart.
     static func waitForChange(
-        run: String, after version: Int64, client: any CoordinatorClient, progress: ProgressPrinter, patience: Duration = .seconds(60)
+        run: String, after version: Int64, client: any CoordinatorClient, progress: ProgressPrinter, seconds: Double = 10,
+        patience: Duration = .seconds(60)
     ) async throws -> RunReport {
         let deadline = ContinuousClock.now + patience
         var noted = false
         while true {
             do {
-                return try await client.waitForChange(run: run, after: version, seconds: 10)
+                return try await client.waitForChange(run: run, after: version, seconds: seconds)
             } catch let error as CLIError where error.exitCode == ExitStatus.unavailable && ContinuousClock.now < deadline {
                 if !noted {
                     progress.note("the coordinator does not answer; trying again for up to \(patience.components.seconds) s")
