@@ -88,28 +88,28 @@ struct AcceptancePipelineTests {
     }
 
     /// Each acceptance pipeline from `conduit run`: the embedded coordinator and worker.
-    @Test func everyPipelineRunsEmbedded() throws {
+    @Test func everyPipelineRunsEmbedded() async throws {
         let home = try ProcessHarness.temporaryDirectory("conduit-home")
-        func run(_ name: String, _ extra: [String] = []) throws -> (CLIResult, String) {
+        func run(_ name: String, _ extra: [String] = []) async throws -> (CLIResult, String) {
             let out = try ProcessHarness.temporaryDirectory()
-            let result = try runEmbedded(["run", acceptance + "/\(name)/pipeline.yml", "--json", "--output-dir", out] + extra, home: home)
+            let result = try await runEmbedded(["run", acceptance + "/\(name)/pipeline.yml", "--json", "--output-dir", out] + extra, home: home)
             return (result, out)
         }
-        let (hello, helloOut) = try run("hello")
+        let (hello, helloOut) = try await run("hello")
         #expect(hello.status == 0, "\(hello.stderr)")
         #expect(try String(contentsOfFile: helloOut + "/final", encoding: .utf8).hasPrefix("GREETING=HELLO FLAG=FALSE TINY=1E-05"))
 
-        let (heart, heartOut) = try run("heart")
+        let (heart, heartOut) = try await run("heart")
         #expect(heart.status == 0, "\(heart.stderr)")
         let metrics = try String(contentsOfFile: heartOut + "/report/metrics.json", encoding: .utf8)
         #expect(metrics.contains("\"test_rows\": 61"), "\(metrics)")
 
-        let (nested, nestedOut) = try run("nested")
+        let (nested, nestedOut) = try await run("nested")
         #expect(nested.status == 0, "\(nested.stderr)")
         #expect(steps(of: try nested.json()).count == 6)
         #expect(try String(contentsOfFile: nestedOut + "/best/model.json", encoding: .utf8).contains("\"learning_rate\": 0.1"))
 
-        let (fanout, fanoutOut) = try run("fanout", ["--slots", "2"])
+        let (fanout, fanoutOut) = try await run("fanout", ["--slots", "2"])
         #expect(fanout.status == 1)
         let view = steps(of: try fanout.json())
         #expect(view["too_slow"]?.status == "timed_out")

@@ -98,7 +98,7 @@ struct DatastoreIntegrationTests {
     /// before anything runs, naming the link, in a dry run too; an output written to a datastore folder
     /// lands beside the files already there, run after run; a link planted where an output goes does
     /// not redirect the write.
-    @Test func linksOutOfADatastoreAreRefusedAndOutputsAreWrittenBesideExistingFiles() throws {
+    @Test func linksOutOfADatastoreAreRefusedAndOutputsAreWrittenBesideExistingFiles() async throws {
         let home = try ProcessHarness.temporaryDirectory("conduit-home")
         defer { try? FileManager.default.removeItem(atPath: home) }
         let shared = home + "/shared"
@@ -124,12 +124,12 @@ struct DatastoreIntegrationTests {
                   secret: ${{parent.inputs.secret}}
             """, named: "leak.yml", in: home)
         let refusal = "datastore shared: 'etc' is a symbolic link to '/etc'"
-        let refused = try runEmbedded(["run", leak] + datastore, home: home)
+        let refused = try await runEmbedded(["run", leak] + datastore, home: home)
         #expect(refused.status != 0)
         #expect(refused.stderr.contains(refusal), "\(refused.stderr)")
         #expect(!refused.stdout.contains("root:") && !refused.stderr.contains("root:"), "nothing of /etc/passwd is shown")
         #expect(!FileManager.default.fileExists(atPath: marker), "the step did not run")
-        let dryRun = try runEmbedded(["run", leak, "--dry-run"] + datastore, home: home)
+        let dryRun = try await runEmbedded(["run", leak, "--dry-run"] + datastore, home: home)
         #expect(dryRun.status != 0)
         #expect(dryRun.stderr.contains(refusal), "\(dryRun.stderr)")
 
@@ -154,13 +154,13 @@ struct DatastoreIntegrationTests {
                   escape: ${{parent.outputs.escape}}
             """, named: "report.yml", in: home)
         let expected = { (word: String) in ["a.txt": word + "\n", "keep-me.txt": "mine\n"] }
-        let first = try runEmbedded(["run", report, "--json"] + datastore, home: home)
+        let first = try await runEmbedded(["run", report, "--json"] + datastore, home: home)
         #expect(first.status == 0, "\(first.stderr)")
         #expect(Self.files(under: shared + "/reports") == expected("one"))
-        let again = try runEmbedded(["run", report, "--json"] + datastore, home: home)
+        let again = try await runEmbedded(["run", report, "--json"] + datastore, home: home)
         #expect(steps(of: try again.json())["write"]?.reused == true, "\(again.stdout)")
         #expect(Self.files(under: shared + "/reports") == expected("one"))
-        let changed = try runEmbedded(["run", report, "--json", "--set", "inputs.word=two"] + datastore, home: home)
+        let changed = try await runEmbedded(["run", report, "--json", "--set", "inputs.word=two"] + datastore, home: home)
         #expect(steps(of: try changed.json())["write"]?.reused == false, "\(changed.stdout)")
         #expect(Self.files(under: shared + "/reports") == expected("two"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty, "the planted link redirected nothing")

@@ -11,7 +11,7 @@ extension EmbeddedRunTests {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/python3"
     }
 
-    @Test func stepsRunInTheirMappedEnvironmentAndRemappingReRunsOnlyThem() throws {
+    @Test func stepsRunInTheirMappedEnvironmentAndRemappingReRunsOnlyThem() async throws {
         let home = try ProcessHarness.temporaryDirectory("conduit-home")
         defer { try? FileManager.default.removeItem(atPath: home) }
         let pipeline = home + "/pipeline.yml"
@@ -27,30 +27,30 @@ extension EmbeddedRunTests {
         let environments = home + "/environments.yml"
         try "sklearn-env: {requirements: []}\n".write(toFile: environments, atomically: true, encoding: .utf8)
 
-        let first = try run(["run", pipeline, "--json"], home: home, environment: ["CONDUIT_ENVIRONMENTS": environments])
+        let first = try await run(["run", pipeline, "--json"], home: home, environment: ["CONDUIT_ENVIRONMENTS": environments])
         #expect(first.status == 0, "\(first.stderr)")
         let prefix = try String(contentsOfFile: home + "/prefix", encoding: .utf8)
         #expect(prefix.hasPrefix(home + "/worker/envs/"), "the step's python is the environment's: \(prefix)")
         #expect(FileManager.default.fileExists(atPath: prefix + "/.conduit-ready"))
 
         // The same mapping: everything is reused. A new mapping for the name: only its step runs.
-        let second = try run(["run", pipeline, "--json"], home: home, environment: ["CONDUIT_ENVIRONMENTS": environments])
+        let second = try await run(["run", pipeline, "--json"], home: home, environment: ["CONDUIT_ENVIRONMENTS": environments])
         #expect(steps(of: try second.json()).values.allSatisfy(\.reused))
         try "sklearn-env: {python: \(Self.python3)}\n".write(toFile: environments, atomically: true, encoding: .utf8)
-        let remapped = try run(["run", pipeline, "--json", "--environments", environments], home: home)
+        let remapped = try await run(["run", pipeline, "--json", "--environments", environments], home: home)
         let changed = steps(of: try remapped.json())
         #expect(remapped.status == 0, "\(remapped.stderr)")
         #expect(changed["train"]?.reused == false && changed["plain"]?.reused == true, "\(changed) \(remapped.stderr)")
         // explain (on the runs of conduit run, through --embedded) names what changed in the environment.
         let runID = try #require(try remapped.json()["run"] as? String)
-        let explained = try run(["explain", runID, "train", "--embedded"], home: home)
+        let explained = try await run(["explain", runID, "train", "--embedded"], home: home)
         #expect(explained.status == 0, "\(explained.stderr)")
         #expect(explained.stdout.contains("environment:") && explained.stdout.contains(Self.python3), "\(explained.stdout)")
     }
 
     /// `step run --local` replays a step in its environment, the one `conduit run` built, and reads
     /// what it logs with MLflow (written here in MLflow's file-store layout).
-    @Test func aLocalReplayRunsInTheStepsEnvironmentAndReadsItsMLflowMetrics() throws {
+    @Test func aLocalReplayRunsInTheStepsEnvironmentAndReadsItsMLflowMetrics() async throws {
         let home = try ProcessHarness.temporaryDirectory("conduit-home")
         defer { try? FileManager.default.removeItem(atPath: home) }
         let pipeline = home + "/pipeline.yml"
@@ -70,14 +70,14 @@ extension EmbeddedRunTests {
             """.write(toFile: pipeline, atomically: true, encoding: .utf8)
         let environments = home + "/environments.yml"
         try "replay-env: {requirements: []}\n".write(toFile: environments, atomically: true, encoding: .utf8)
-        let first = try run(["run", pipeline, "--json", "--environments", environments], home: home)
+        let first = try await run(["run", pipeline, "--json", "--environments", environments], home: home)
         #expect(first.status == 0, "\(first.stderr)")
         let runID = try #require(try first.json()["run"] as? String)
         let built = try String(contentsOfFile: home + "/prefix", encoding: .utf8)
         #expect(built.hasPrefix(home + "/worker/envs/"), "\(built)")
         try FileManager.default.removeItem(atPath: home + "/prefix")
 
-        let replay = try runEmbedded(
+        let replay = try await runEmbedded(
             ["step", "run", runID, "train", "--local", "--embedded", "--dir", home + "/replay", "--json"], home: home, directory: home
         )
         #expect(replay.status == 0, "\(replay.stderr)")
@@ -87,7 +87,7 @@ extension EmbeddedRunTests {
         #expect(accuracy?["a"] as? Double == 0.75 && accuracy?["b"] as? Double == 0.75, "\(metrics)")
     }
 
-    @Test func anEnvironmentThatCannotBeBuiltFailsTheRunNamingIt() throws {
+    @Test func anEnvironmentThatCannotBeBuiltFailsTheRunNamingIt() async throws {
         let home = try ProcessHarness.temporaryDirectory("conduit-home")
         defer { try? FileManager.default.removeItem(atPath: home) }
         let pipeline = home + "/pipeline.yml"
@@ -100,7 +100,7 @@ extension EmbeddedRunTests {
             """.write(toFile: pipeline, atomically: true, encoding: .utf8)
         let environments = home + "/environments.yml"
         try "future-env: {requirements: [], python_version: '9.99'}\n".write(toFile: environments, atomically: true, encoding: .utf8)
-        let result = try run(["run", pipeline, "--environments", environments], home: home)
+        let result = try await run(["run", pipeline, "--environments", environments], home: home)
         #expect(result.status != 0)
         #expect((result.stdout + result.stderr).contains("azureml:future-env:1"), "\(result.stdout) \(result.stderr)")
         #expect((result.stdout + result.stderr).contains("python9.99"), "\(result.stdout) \(result.stderr)")

@@ -151,9 +151,12 @@ func recordedPID(at path: String) -> Int32 {
 
 /// Runs the `conduit` binary with `arguments` and `CONDUIT_HOME=home` (so nothing touches the user's
 /// own data or registry), in `directory` when given, and waits for it to exit.
+///
+/// The wait happens on a thread of its own: a test waiting for the CLI must not hold a thread of the
+/// cooperative pool (as many as cores), which the async tests running beside it need.
 func runEmbedded(
     _ arguments: [String], home: String, environment extra: [String: String] = [:], directory: String? = nil
-) throws -> CLIResult {
+) async throws -> CLIResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: ProcessHarness.conduitExecutable())
     process.arguments = arguments
@@ -173,8 +176,22 @@ func runEmbedded(
     process.standardError = err
     process.standardInput = FileHandle.nullDevice
     try process.run()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return CLIResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    return await withCheckedContinuation { continuation in
+        Thread.detachNewThread {
+            // Both pipes at once: a child that fills one while the other is read must not stall.
+            let errors = Locked(Data())
+            let done = DispatchSemaphore(value: 0)
+            Thread.detachNewThread {
+                let data = err.fileHandleForReading.readDataToEndOfFile()
+                errors.withLock { $0 = data }
+                done.signal()
+            }
+            let outData = out.fileHandleForReading.readDataToEndOfFile()
+            done.wait()
+            process.waitUntilExit()
+            continuation.resume(returning: CLIResult(
+                status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                stderr: String(decoding: errors.withLock { $0 }, as: UTF8.self)))
+        }
+    }
 }

@@ -233,25 +233,25 @@ struct IterationLoopTests {
     }
 
     /// `conduit run --dry-run`: the embedded coordinator answers from this machine's data directory.
-    @Test func embeddedDryRunSeesTheLocalCache() throws {
+    @Test func embeddedDryRunSeesTheLocalCache() async throws {
         let home = try ProcessHarness.temporaryDirectory("conduit-home")
         defer { try? FileManager.default.removeItem(atPath: home) }
         let pipeline = try learningPipeline(in: home + "/project")
-        func conduit(_ arguments: [String]) throws -> CLIResult {
-            try runEmbedded(arguments, home: home + "/data", directory: home)
+        func conduit(_ arguments: [String]) async throws -> CLIResult {
+            try await runEmbedded(arguments, home: home + "/data", directory: home)
         }
-        let fresh = try conduit(["run", pipeline, "--dry-run", "--json"])
+        let fresh = try await conduit(["run", pipeline, "--dry-run", "--json"])
         #expect(fresh.status == 0, "\(fresh.stderr)")
         let freshSteps = try decisions(fresh)
         #expect(freshSteps["prep"]?["reasons"] as? [String] == ["step prep never ran before"], "\(fresh.stdout)")
         #expect(freshSteps["train"]?["decision"] as? String == "depends" && freshSteps["notes"]?["decision"] as? String == "run", "\(fresh.stdout)")
         #expect(!FileManager.default.fileExists(atPath: home + "/conduit-outputs"), "a dry run copies no outputs")
 
-        let ran = try conduit(["run", pipeline, "--json"])
+        let ran = try await conduit(["run", pipeline, "--json"])
         #expect(ran.status == 0, "\(ran.stderr)")
-        let again = try conduit(["run", pipeline, "--dry-run", "--json"])
+        let again = try await conduit(["run", pipeline, "--dry-run", "--json"])
         #expect(try decisions(again).values.allSatisfy { $0["decision"] as? String == "reuse" }, "\(again.stdout)")
-        let changed = try conduit(["run", pipeline, "--dry-run", "--json", "--set", "inputs.lr=0.5"])
+        let changed = try await conduit(["run", pipeline, "--dry-run", "--json", "--set", "inputs.lr=0.5"])
         let changedSteps = try decisions(changed)
         #expect(changedSteps["train"]?["reasons"] as? [String] == ["parameter lr: 0.1 → 0.5"], "\(changed.stdout)")
         #expect(changedSteps["prep"]?["decision"] as? String == "reuse" && changedSteps["evaluate"]?["decision"] as? String == "depends")

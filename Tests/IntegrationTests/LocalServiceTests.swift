@@ -42,8 +42,18 @@ struct LocalServiceTests {
         return false
     }
 
+    /// Stops the local service of `home` (called from `defer`, which cannot wait: the stop runs
+    /// as a process of its own that this returns before).
     static func stopService(home: String) throws {
-        _ = try runEmbedded(["service", "stop"], home: home)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ProcessHarness.conduitExecutable())
+        process.arguments = ["service", "stop"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["CONDUIT_HOME"] = home
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
     }
 
     @Test func twoRunsAtOnceShareOneServiceAndAThirdTerminalSeesThem() async throws {
@@ -57,13 +67,13 @@ struct LocalServiceTests {
         #expect(await Self.waitForFile(work + "/first.started"), "\(first.text)")
         #expect(await Self.waitForFile(work + "/second.started"), "\(second.text)")
 
-        let listed = try runEmbedded(["runs", "--json"], home: home)
+        let listed = try await runEmbedded(["runs", "--json"], home: home)
         #expect(listed.status == 0, "\(listed.stderr)")
         let runs = try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]] ?? []
         #expect(Set(runs.compactMap { $0["pipeline"] as? String }) == ["first", "second"], "\(runs)")
         #expect(runs.allSatisfy { $0["status"] as? String == "running" }, "\(runs)")
         let id = try #require(runs.first?["run"] as? String)
-        let status = try runEmbedded(["status", id], home: home)
+        let status = try await runEmbedded(["status", id], home: home)
         #expect(status.stdout.contains("hold") && status.stdout.contains("running"), "\(status.stdout)")
         // One service serves both: its state file names one process, which is up (the client that lost
         // the race to start it left its own service to exit).
@@ -107,7 +117,7 @@ struct LocalServiceTests {
         #expect(await client.waitForExit() == 130, "\(client.text)")
         #expect(client.text.contains("canceling run"), "\(client.text)")
 
-        let listed = try runEmbedded(["runs", "--json"], home: home)
+        let listed = try await runEmbedded(["runs", "--json"], home: home)
         let runs = try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]] ?? []
         #expect(runs.first?["status"] as? String == "canceled", "\(runs)")
         // The step's process is gone (its whole group was stopped).
@@ -127,19 +137,19 @@ struct LocalServiceTests {
               sleepy:
                 command: echo $$ >> \(work)/step.pids; exec sleep 600
             """, named: "resumable.yml", in: work)
-        let submitted = try runEmbedded(["run", pipeline, "--detach"], home: home, directory: work)
+        let submitted = try await runEmbedded(["run", pipeline, "--detach"], home: home, directory: work)
         #expect(submitted.status == 0, "\(submitted.stderr)")
         let run = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(await Self.waitForFile(work + "/step.pids", containing: "\n"), "the step started")
         let first = try #require(Int32(try String(contentsOfFile: work + "/step.pids", encoding: .utf8).split(separator: "\n").first ?? ""))
 
-        let stopped = try runEmbedded(["service", "stop"], home: home)
+        let stopped = try await runEmbedded(["service", "stop"], home: home)
         #expect(stopped.status == 0 && stopped.stdout.contains("stopped the local service"), "\(stopped.stdout)\(stopped.stderr)")
         #expect(kill(first, 0) != 0, "the step's process went with the service")
         #expect(!FileManager.default.fileExists(atPath: home + "/service.json"))
 
         // The next command starts the service again, and the run goes on: its step runs anew.
-        let status = try runEmbedded(["status", run], home: home)
+        let status = try await runEmbedded(["status", run], home: home)
         #expect(status.status == 0, "\(status.stderr)")
         let deadline = ContinuousClock.now + .seconds(60)
         var pids: [Substring] = []
@@ -148,7 +158,7 @@ struct LocalServiceTests {
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(pids.count == 2, "the step ran again after the restart: \(pids)")
-        let canceled = try runEmbedded(["cancel", run], home: home)
+        let canceled = try await runEmbedded(["cancel", run], home: home)
         #expect(canceled.status == 0, "\(canceled.stderr)")
     }
 
@@ -156,7 +166,7 @@ struct LocalServiceTests {
         let work = try ProcessHarness.temporaryDirectory()
         let home = work + "/home"
         defer { try? Self.stopService(home: home) }
-        let ui = try runEmbedded(["ui", "--no-open"], home: home)
+        let ui = try await runEmbedded(["ui", "--no-open"], home: home)
         #expect(ui.status == 0, "\(ui.stderr)")
         let link = ui.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(link.hasPrefix("http://127.0.0.1:") && link.contains("/ui/login?token="), "\(link)")
@@ -207,7 +217,7 @@ struct LocalServiceTests {
         defer { try? Self.stopService(home: home + "/.conduit") }
         #expect(process.terminationStatus == 0)
         #expect(FileManager.default.fileExists(atPath: home + "/.conduit/conduit.sqlite"), "the service's data directory is $HOME/.conduit")
-        let listed = try runEmbedded(["runs", "--json"], home: home + "/.conduit")
+        let listed = try await runEmbedded(["runs", "--json"], home: home + "/.conduit")
         #expect(listed.stdout.contains("\"completed\""), "\(listed.stdout)")
     }
 }

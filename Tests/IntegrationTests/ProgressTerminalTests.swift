@@ -23,7 +23,7 @@ struct ProgressTerminalTests {
             """, in: work)
     }
 
-    @Test func aTerminalShowsTheRunningStepsElapsedTimeAndLastLineInPlaceAndItsRetryAndLogs() throws {
+    @Test func aTerminalShowsTheRunningStepsElapsedTimeAndLastLineInPlaceAndItsRetryAndLogs() async throws {
         let home = try ProcessHarness.temporaryDirectory("conduit-home")
         defer { try? FileManager.default.removeItem(atPath: home) }
         let pipeline = try Self.retriedPipeline(in: home)
@@ -53,13 +53,13 @@ struct ProgressTerminalTests {
         }
     }
 
-    @Test func throughAPipeLinesArePlainAndLogsArePrefixedWithTheirStep() throws {
+    @Test func throughAPipeLinesArePlainAndLogsArePrefixedWithTheirStep() async throws {
         let home = try ProcessHarness.temporaryDirectory("conduit-home")
         defer { try? FileManager.default.removeItem(atPath: home) }
         let pipeline = try Self.retriedPipeline(in: home)
         try "".write(toFile: home + "/release", atomically: true, encoding: .utf8)
         // A terminal type is set: what decides is that standard error is not a terminal.
-        let result = try runEmbedded(["run", pipeline, "--logs", "--output-dir", home + "/out"], home: home, environment: ["TERM": "xterm"])
+        let result = try await runEmbedded(["run", pipeline, "--logs", "--output-dir", home + "/out"], home: home, environment: ["TERM": "xterm"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("  train     completed in "), "\(result.stderr)")
         #expect(result.stderr.contains("  train     attempt 2 of 2 after exit 1\n"), "\(result.stderr)")
@@ -71,7 +71,7 @@ struct ProgressTerminalTests {
             #expect(!text.unicodeScalars.contains { $0.value == 0x1B || $0 == "\r" }, "no control character on \(name): \(text.debugDescription)")
         }
 
-        let plain = try runEmbedded(["run", pipeline, "--force", "train"], home: home, environment: ["TERM": "xterm"])
+        let plain = try await runEmbedded(["run", pipeline, "--force", "train"], home: home, environment: ["TERM": "xterm"])
         #expect(plain.status == 0, "\(plain.stderr)")
         #expect(!plain.stderr.contains("| "), "without --logs, no step output: \(plain.stderr)")
     }

@@ -7,8 +7,8 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(5)))
 struct RegistryCommandTests {
     /// Runs `conduit` with `CONDUIT_HOME` set to `home` (so nothing touches the user's own registry).
-    func conduit(_ arguments: [String], home: String, environment extra: [String: String] = [:]) throws -> CLIResult {
-        try runEmbedded(arguments, home: home, environment: extra, directory: home)
+    func conduit(_ arguments: [String], home: String, environment extra: [String: String] = [:]) async throws -> CLIResult {
+        try await runEmbedded(arguments, home: home, environment: extra, directory: home)
     }
 
     static func write(_ files: [String: String], in directory: String) throws {
@@ -35,7 +35,7 @@ struct RegistryCommandTests {
         command: python3 shout.py ${{inputs.word}} ${{outputs.said}}
         """
 
-    @Test func componentsAreSnapshottedVersionedListedAndShown() throws {
+    @Test func componentsAreSnapshottedVersionedListedAndShown() async throws {
         let home = try ProcessHarness.temporaryDirectory("conduit-registry")
         defer { try? FileManager.default.removeItem(atPath: home) }
         try Self.write([
@@ -47,7 +47,7 @@ struct RegistryCommandTests {
         ], in: home)
         let registry = home + "/team-registry"
 
-        let first = try conduit(["component", "create", "--file", "shout.yml", "--registry", registry], home: home)
+        let first = try await conduit(["component", "create", "--file", "shout.yml", "--registry", registry], home: home)
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.contains("registered component shout version 1: use it as azureml:shout:1"), "\(first.stdout)")
         let versionOne = registry + "/workspace/components/shout/1"
@@ -55,7 +55,7 @@ struct RegistryCommandTests {
         #expect(!FileManager.default.fileExists(atPath: versionOne + "/code/scratch.tmp"), ".amlignore is honoured")
         #expect(try String(contentsOfFile: versionOne + "/env/conda.yml", encoding: .utf8).contains("python=3.11"), "the environment's conda file is registered beside the definition")
 
-        let again = try conduit(["component", "create", "--file", "shout.yml", "--registry", registry, "--version", "1"], home: home)
+        let again = try await conduit(["component", "create", "--file", "shout.yml", "--registry", registry, "--version", "1"], home: home)
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stdout.contains("already registered with identical content; nothing changed"), "\(again.stdout)")
 
@@ -63,29 +63,29 @@ struct RegistryCommandTests {
         try "import sys, pathlib\npathlib.Path(sys.argv[2], 'said.txt').write_text(sys.argv[1] + '!')\n"
             .write(toFile: home + "/src/shout.py", atomically: true, encoding: .utf8)
         #expect(try String(contentsOfFile: versionOne + "/code/shout.py", encoding: .utf8).contains("upper()"))
-        let second = try conduit(["component", "create", "--file", "shout.yml", "--registry", registry], home: home)
+        let second = try await conduit(["component", "create", "--file", "shout.yml", "--registry", registry], home: home)
         #expect(second.stdout.contains("registered component shout version 2"), "\(second.stdout)\(second.stderr)")
 
-        let conflict = try conduit(["component", "create", "--file", "shout.yml", "--registry", registry, "--version", "1"], home: home)
+        let conflict = try await conduit(["component", "create", "--file", "shout.yml", "--registry", registry, "--version", "1"], home: home)
         #expect(conflict.status == 2)
         #expect(conflict.stderr.contains("component shout version 1 is already registered with different content"), "\(conflict.stderr)")
         #expect(conflict.stderr.contains("--version 3"), "\(conflict.stderr)")
 
-        let list = try conduit(["component", "list", "--registry", registry, "--json"], home: home)
+        let list = try await conduit(["component", "list", "--registry", registry, "--json"], home: home)
         let entries = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
         #expect(entries.count == 1)
         #expect(entries.first?["name"] as? String == "shout")
         #expect(entries.first?["versions"] as? [String] == ["1", "2"])
         #expect(entries.first?["latest"] as? String == "2")
-        let table = try conduit(["component", "list", "--registry", registry], home: home)
+        let table = try await conduit(["component", "list", "--registry", registry], home: home)
         #expect(table.stdout.hasPrefix("NAME"), "\(table.stdout)")
         #expect(table.stdout.contains("shout  1,2"), "\(table.stdout)")
 
-        let show = try conduit(["component", "show", "shout:1", "--registry", registry, "--json"], home: home)
+        let show = try await conduit(["component", "show", "shout:1", "--registry", registry, "--json"], home: home)
         let shown = try #require(try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])
         #expect(shown["reference"] as? String == "azureml:shout:1")
         #expect((shown["definition"] as? String)?.contains("command: python3 shout.py") == true)
-        let missing = try conduit(["component", "show", "shout:7", "--registry", registry], home: home)
+        let missing = try await conduit(["component", "show", "shout:7", "--registry", registry], home: home)
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("component 'shout' has no version '7' (versions: 1, 2)"), "\(missing.stderr)")
 
@@ -97,18 +97,18 @@ struct RegistryCommandTests {
                 component: azureml:shout@latest
                 inputs: {word: hey}
             """], in: home)
-        let validate = try conduit(["validate", "pipeline.yml", "--json"], home: home, environment: ["CONDUIT_REGISTRY": registry])
+        let validate = try await conduit(["validate", "pipeline.yml", "--json"], home: home, environment: ["CONDUIT_REGISTRY": registry])
         #expect(validate.status == 0, "\(validate.stderr)")
         let plan = try #require(try JSONSerialization.jsonObject(with: Data(validate.stdout.utf8)) as? [String: Any])
         let step = try #require((plan["steps"] as? [[String: Any]])?.first)
         #expect(step["component"] as? String == "azureml:shout:2")
         #expect(step["codeDirectory"] as? String == registry + "/workspace/components/shout/2/code")
-        let unknown = try conduit(["validate", "pipeline.yml", "--registry", home + "/empty"], home: home)
+        let unknown = try await conduit(["validate", "pipeline.yml", "--registry", home + "/empty"], home: home)
         #expect(unknown.status == 2)
         #expect(unknown.stderr.contains("pipeline.yml:4:16: jobs.loud.component: no component asset named 'shout' (none is registered)"), "\(unknown.stderr)")
     }
 
-    @Test func invalidComponentsAreRefusedAtCreateTime() throws {
+    @Test func invalidComponentsAreRefusedAtCreateTime() async throws {
         let home = try ProcessHarness.temporaryDirectory("conduit-registry")
         defer { try? FileManager.default.removeItem(atPath: home) }
         try Self.write([
@@ -119,32 +119,32 @@ struct RegistryCommandTests {
             "standalone.yml": "type: pipeline\nname: standalone\njobs:\n  a:\n    component: azureml:quiet@latest\n  b:\n    command: echo b\n",
             "use.yml": "type: pipeline\njobs:\n  outer:\n    type: pipeline\n    component: azureml:standalone:1\n",
         ], in: home)
-        let badName = try conduit(["component", "create", "--file", "bad-name.yml", "--registry", "r"], home: home)
+        let badName = try await conduit(["component", "create", "--file", "bad-name.yml", "--registry", "r"], home: home)
         #expect(badName.status == 2)
         #expect(badName.stderr.contains("bad-name.yml:2:7: name: component name 'Shout-Loud' must start with a lowercase letter"), "\(badName.stderr)")
-        let noCommand = try conduit(["component", "create", "--file", "no-command.yml", "--registry", "r"], home: home)
+        let noCommand = try await conduit(["component", "create", "--file", "no-command.yml", "--registry", "r"], home: home)
         #expect(noCommand.status == 2)
         #expect(noCommand.stderr.contains("needs command:"), "\(noCommand.stderr)")
         #expect(!FileManager.default.fileExists(atPath: home + "/r/workspace/components/quiet"), "nothing is written for a refused component")
-        let pipeline = try conduit(["component", "create", "--file", "inner.yml", "--registry", "r"], home: home)
+        let pipeline = try await conduit(["component", "create", "--file", "inner.yml", "--registry", "r"], home: home)
         #expect(pipeline.status == 2)
         #expect(pipeline.stderr.contains("inner.yml:5:16: jobs.a.component: the component file './quiet.yml' is a local path; a registered pipeline component is stored alone"), "\(pipeline.stderr)")
-        let badRegistry = try conduit(["component", "create", "--file", "inner.yml", "--registry-name", "../x"], home: home)
+        let badRegistry = try await conduit(["component", "create", "--file", "inner.yml", "--registry-name", "../x"], home: home)
         #expect(badRegistry.status != 0)
 
         // A pipeline component that names only registered components is registered and expands.
-        let unknownChild = try conduit(["component", "create", "--file", "standalone.yml", "--registry", "r"], home: home)
+        let unknownChild = try await conduit(["component", "create", "--file", "standalone.yml", "--registry", "r"], home: home)
         #expect(unknownChild.status == 2)
         #expect(unknownChild.stderr.contains("no component asset named 'quiet'"), "\(unknownChild.stderr)")
-        #expect(try conduit(["component", "create", "--file", "quiet.yml", "--registry", "r"], home: home).status == 0)
-        let standalone = try conduit(["component", "create", "--file", "standalone.yml", "--registry", "r"], home: home)
+        #expect(try await conduit(["component", "create", "--file", "quiet.yml", "--registry", "r"], home: home).status == 0)
+        let standalone = try await conduit(["component", "create", "--file", "standalone.yml", "--registry", "r"], home: home)
         #expect(standalone.status == 0, "\(standalone.stderr)")
-        let validate = try conduit(["validate", "use.yml", "--registry", "r"], home: home)
+        let validate = try await conduit(["validate", "use.yml", "--registry", "r"], home: home)
         #expect(validate.status == 0, "\(validate.stderr)")
         #expect(validate.stdout.contains("outer/a") && validate.stdout.contains("outer/b"), "\(validate.stdout)")
     }
 
-    @Test func registeredDataIsCopiedByContentAndFeedsARun() throws {
+    @Test func registeredDataIsCopiedByContentAndFeedsARun() async throws {
         let home = try ProcessHarness.temporaryDirectory("conduit-registry")
         defer { try? FileManager.default.removeItem(atPath: home) }
         try Self.write([
@@ -164,29 +164,29 @@ struct RegistryCommandTests {
                       joined: ${{parent.outputs.joined}}
                 """,
         ], in: home)
-        let created = try conduit(["data", "create", "--file", "data.yml", "--json"], home: home)
+        let created = try await conduit(["data", "create", "--file", "data.yml", "--json"], home: home)
         #expect(created.status == 0, "\(created.stderr)")
         let record = try #require(try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: Any])
         #expect(record["reference"] as? String == "azureml:rows:1")
-        let again = try conduit(["data", "create", "--file", "data.yml", "--version", "1"], home: home)
+        let again = try await conduit(["data", "create", "--file", "data.yml", "--version", "1"], home: home)
         #expect(again.stdout.contains("already registered with identical content"), "\(again.stdout)\(again.stderr)")
 
         // The registered copy is what runs, whatever happens to the source afterwards.
         try "changed\n".write(toFile: home + "/rows/a.txt", atomically: true, encoding: .utf8)
-        let run = try conduit(["run", "pipeline.yml", "--json", "--output-dir", home + "/out"], home: home)
+        let run = try await conduit(["run", "pipeline.yml", "--json", "--output-dir", home + "/out"], home: home)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(try String(contentsOfFile: home + "/out/joined/all.txt", encoding: .utf8) == "first\nsecond\n")
 
-        let changed = try conduit(["data", "create", "--file", "data.yml", "--version", "1"], home: home)
+        let changed = try await conduit(["data", "create", "--file", "data.yml", "--version", "1"], home: home)
         #expect(changed.status == 2)
         #expect(changed.stderr.contains("data rows version 1 is already registered with different content"), "\(changed.stderr)")
-        let list = try conduit(["data", "list"], home: home)
+        let list = try await conduit(["data", "list"], home: home)
         #expect(list.stdout.contains("rows"), "\(list.stdout)")
-        let show = try conduit(["data", "show", "rows"], home: home)
+        let show = try await conduit(["data", "show", "rows"], home: home)
         #expect(show.stdout.contains("type: uri_folder") && show.stdout.contains("description: two rows"), "\(show.stdout)")
 
         // A named registry is its own namespace, referenced by URI.
-        let shared = try conduit(["data", "create", "--file", "data.yml", "--registry-name", "shared"], home: home)
+        let shared = try await conduit(["data", "create", "--file", "data.yml", "--registry-name", "shared"], home: home)
         #expect(shared.stdout.contains("use it as azureml://registries/shared/data/rows/versions/1"), "\(shared.stdout)\(shared.stderr)")
         try Self.write(["shared.yml": """
             type: pipeline
@@ -196,7 +196,7 @@ struct RegistryCommandTests {
                 inputs:
                   rows: {path: "azureml://registries/shared/data/rows/labels/latest"}
             """], in: home)
-        let validate = try conduit(["validate", "shared.yml", "--json"], home: home)
+        let validate = try await conduit(["validate", "shared.yml", "--json"], home: home)
         #expect(validate.status == 0, "\(validate.stderr)")
         #expect(validate.stdout.contains("registry/registries/shared/data/rows/1/content"), "\(validate.stdout)")
     }
@@ -214,7 +214,7 @@ struct RegistryCommandTests {
         try Self.write(files, in: home)
         let results = try await withThrowingTaskGroup(of: (String, CLIResult).self) { group in
             for name in files.keys {
-                group.addTask { (name, try self.conduit(["component", "create", "--file", name, "--version", "1", "--registry", "r"], home: home)) }
+                group.addTask { (name, try await self.conduit(["component", "create", "--file", name, "--version", "1", "--registry", "r"], home: home)) }
             }
             var all: [String: CLIResult] = [:]
             for try await (name, result) in group { all[name] = result }

@@ -14,6 +14,9 @@ enum RunFollower {
         defer { progress.handle(.finished) }
         var report = try await client.report(run: run)
         var reader = StepOutputReader(run: run)
+        // A run that ended before this first look (a fast one, or a busy machine): its output still
+        // comes before the lines that say how its steps ended.
+        if report.status.isFinal, progress.readsOutput { await reader.read(report, client: client, progress: progress) }
         await show(report, run: run, client: client, progress: progress)
         // Not reading output, a follower waits for changes as long as the coordinator lets it.
         let wait = progress.readsOutput ? 0.3 : 10
