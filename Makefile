@@ -26,7 +26,7 @@ test: setup
 	swift build --build-tests && swift test --skip-build --skip SimulationTests && swift test --skip-build --filter SimulationTests
 
 example: build
-	.build/debug/conduit run examples/house-prices/pipeline.yml --output-dir conduit-outputs
+	.build/debug/conduit run examples/house-prices/pipeline.yml
 
 bench-placement:
 	swift build -c release --product placement-bench
