@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Spec
 
 /// A swift-log handler that writes one JSON object per line to standard error (`--log-format json`):
 /// `{"time":"2026-12-07T19:36:28.123Z","level":"info","label":"conduit.coordinator","message":"...","metadata":{...}}`.
@@ -55,23 +56,9 @@ struct JSONLogHandler: LogHandler {
         }
     }
 
-    /// `text` as a JSON string: quotes, backslashes and control characters escaped.
+    /// `text` as a JSON string (the escaping of `CanonicalJSON`).
     static func quote(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + "\""
+        CanonicalJSON.quote(text)
     }
 
     /// `2026-12-07T19:36:28.123Z`.
