@@ -11,7 +11,9 @@ extension WorkerExecutionTests {
     }
 
     @Test func aStepRunsInItsVirtualEnvironmentAndItsMLflowMetricsAreReported() async throws {
-        try await withWorker(slots: 1, prepare: { _ in }) { harness in
+        // Building the environment runs pip: on a busy machine this stand-in coordinator may answer
+        // late, which is not what this test is about (silence has tests of its own).
+        try await withWorker(slots: 1, silence: .seconds(300), prepare: { _ in }) { harness in
             let setup = DispatchEnvironment(label: "azureml:plain:1", kind: .virtualEnvironment, digest: String(repeating: "1", count: 64))
             let prefixFile = harness.directory + "/prefix"
             // Writes MLflow's file-store layout under $MLFLOW_TRACKING_URI, as mlflow.log_metric would, and

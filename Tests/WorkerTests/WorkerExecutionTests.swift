@@ -35,7 +35,7 @@ struct WorkerExecutionTests {
     /// given) on a fresh work directory (prepared by `prepare`), registers it, and runs `body`.
     func withWorker(
         slots: Int, cacheLimit: Int64? = nil, chunkBytes: Int = 512 * 1024, heartbeat: Duration = .seconds(5),
-        prepare: (String) throws -> Void = { _ in }, _ body: (inout Harness) async throws -> Void
+        silence: Duration = .seconds(10), prepare: (String) throws -> Void = { _ in }, _ body: (inout Harness) async throws -> Void
     ) async throws {
         let network = InMemoryNetwork()
         let directory = try ProcessHarness.temporaryDirectory("conduit-worker")
@@ -43,7 +43,8 @@ struct WorkerExecutionTests {
         try prepare(directory)
         let worker = try WorkerService(
             configuration: WorkerConfiguration(
-                name: "w", slots: slots, workDirectory: directory, heartbeatInterval: heartbeat, chunkBytes: chunkBytes,
+                name: "w", slots: slots, workDirectory: directory, heartbeatInterval: heartbeat, coordinatorSilenceTimeout: silence,
+                chunkBytes: chunkBytes,
                 cacheLimitBytes: cacheLimit),
             transport: network.connectWorker(identity: "w-1")
         )
