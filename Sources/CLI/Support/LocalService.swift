@@ -205,11 +205,16 @@ enum LocalService {
         var executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         // Replaced since this process started: the new binary at the same path.
         if executable.hasSuffix(" (deleted)") { executable = String(executable.dropLast(" (deleted)".count)) }
+        // The log grows by what each service writes: past 16 MiB it is kept as service.log.1 and begun anew.
+        let log = data + "/service.log"
+        if let size = (try? FileManager.default.attributesOfItem(atPath: log))?[.size] as? Int, size > 16 << 20 {
+            rename(log, log + ".1")
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, data + "/service.log", O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         // Nothing else of this client (a caller's pipe, a build tool's descriptors) stays open in the
         // long-lived service, and it holds no client's working directory.
