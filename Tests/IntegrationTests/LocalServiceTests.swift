@@ -126,6 +126,25 @@ struct LocalServiceTests {
         #expect(kill(stepPID, 0) != 0, "the step's process \(stepPID) is still running")
     }
 
+    @Test func ctrlCOnSubmitWaitLeavesTheRunGoingAndSaysHowToFollowIt() async throws {
+        let work = try ProcessHarness.temporaryDirectory()
+        let home = work + "/home"
+        defer { try? Self.stopService(home: home) }
+        let client = try Self.start(["submit", try Self.waiting("detached", in: work), "--wait"], home: home, directory: work)
+        #expect(await Self.waitForFile(work + "/detached.started"), "\(client.text)")
+        client.signal(SIGINT)
+        #expect(await client.waitForExit() == 130, "\(client.text)")
+        #expect(client.text.contains("goes on without this terminal") && client.text.contains("conduit status run-"), "\(client.text)")
+        // The run was left going, not canceled: released, it completes.
+        let listed = try await runEmbedded(["runs", "--json"], home: home)
+        let runs = try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]] ?? []
+        #expect(runs.first?["status"] as? String == "running", "\(runs)")
+        let run = try #require(runs.first?["run"] as? String)
+        try "go".write(toFile: work + "/release", atomically: true, encoding: .utf8)
+        let waited = try await runEmbedded(["status", run, "--json"], home: home)
+        #expect(waited.status == 0, "\(waited.stderr)")
+    }
+
     @Test func stoppingTheServiceStopsARunningStepWhichRunsAgainWhenItIsBack() async throws {
         let work = try ProcessHarness.temporaryDirectory()
         let home = work + "/home"
