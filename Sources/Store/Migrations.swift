@@ -161,7 +161,6 @@ enum Migrations {
                     created_at INTEGER NOT NULL,
                     PRIMARY KEY (name, version)
                 );
-                CREATE INDEX output_assets_by_digest ON output_assets (digest);
                 """)
         }
         return migrator

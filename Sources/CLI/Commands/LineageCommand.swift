@@ -47,19 +47,12 @@ struct LineageCommand: AsyncParsableCommand {
     /// What the arguments name.
     static func subject(_ first: String, _ output: String?) throws -> LineageSubject {
         guard let output else {
-            var text = first.hasPrefix("azureml:") ? String(first.dropFirst("azureml:".count)) : first
-            if let at = text.lastIndex(of: "@") {
-                let label = String(text[text.index(after: at)...])
-                guard label == "latest" else { throw CLIError("'\(first)': only @latest is a label; give NAME@latest or NAME:VERSION") }
-                return .asset(name: String(text[..<at]), selector: "latest")
+            // A data asset a run registered: NAME (the latest), NAME@latest, NAME:VERSION, azureml:...
+            let reference = try RegistryOutput.parsed(first, kind: .data)
+            switch reference.selector {
+            case .label(let label): return .asset(name: reference.name, selector: label)
+            case .version(let version): return .asset(name: reference.name, selector: version)
             }
-            if let colon = text.lastIndex(of: ":") {
-                let version = String(text[text.index(after: colon)...])
-                text = String(text[..<colon])
-                guard !text.isEmpty, !version.isEmpty else { throw CLIError("'\(first)' is not NAME:VERSION") }
-                return .asset(name: text, selector: version)
-            }
-            throw CLIError("'\(first)' names neither a data asset (NAME@latest, NAME:VERSION) nor, without STEP.OUTPUT after it, a run's output")
         }
         guard let dot = output.lastIndex(of: ".") else {
             return .output(run: first, step: "", output: output)

@@ -63,11 +63,7 @@ enum RegistryOutput {
     }
 
     static func show(_ text: String, kind: AssetKind, scope: AssetReference.Scope, registry: LocalRegistry, json: Bool) throws {
-        var written = text.hasPrefix("azureml:") ? String(text.dropFirst("azureml:".count)) : text
-        if !written.contains(":"), !written.contains("@") { written += "@latest" }
-        guard case .reference(let parsed) = AssetReference.parse("azureml:" + written, kind: kind) else {
-            throw CLIError("error: '\(text)' is not NAME, NAME:VERSION or NAME@latest")
-        }
+        let parsed = try parsed(text, kind: kind)
         let index = try RegistryPublisher.readIndex(kind, scope, registry)
         let asset: RegisteredAsset
         switch index.resolve(parsed.name, parsed.selector, kind: kind) {

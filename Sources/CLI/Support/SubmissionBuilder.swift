@@ -102,8 +102,7 @@ enum SubmissionBuilder {
     static func dataLeftToCoordinator(_ plan: PipelinePlan) -> [(String, String, String)] {
         plan.steps.flatMap { step in
             step.inputs.compactMap { input -> (String, String, String)? in
-                guard case .uri(let uri) = input.source, case .reference(let reference) = AssetReference.parse(uri, kind: .data),
-                      case .workspace = reference.scope else { return nil }
+                guard input.registeredDataReference != nil, case .uri(let uri) = input.source else { return nil }
                 return (step.name, input.name, uri)
             }
         }

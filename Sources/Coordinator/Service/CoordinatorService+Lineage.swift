@@ -112,8 +112,7 @@ extension CoordinatorService {
         for stepIndex in plan.steps.indices {
             for inputIndex in plan.steps[stepIndex].inputs.indices {
                 let input = plan.steps[stepIndex].inputs[inputIndex]
-                guard case .uri(let uri) = input.source, case .reference(let reference) = AssetReference.parse(uri, kind: .data),
-                      case .workspace = reference.scope else { continue }
+                guard let reference = input.registeredDataReference, case .uri(let uri) = input.source else { continue }
                 let step = plan.steps[stepIndex].name
                 let registered = try loadedRegisteredOutputs()
                 switch registered.index.resolve(reference.name, reference.selector, kind: .data) {
@@ -178,9 +177,9 @@ extension CoordinatorService {
                 let names = planned.outputs.map(\.name)
                 throw CoordinatorError(.notFound, "step \(name) has no output \(outputName) (outputs: \(names.isEmpty ? "none" : names.joined(separator: ", ")))")
             }
-            let outputs = try store.step(runID: run, name: name)?.outputsJSON.flatMap(Self.decodeOutputs) ?? [:]
-            guard let produced = outputs[outputName] else {
-                throw CoordinatorError(.notFound, "step \(name) of run \(run) has not produced \(outputName) (its status: \(try store.step(runID: run, name: name)?.status.rawValue ?? "unknown"))")
+            let recorded = try store.step(runID: run, name: name)
+            guard let produced = recorded?.outputsJSON.flatMap(Self.decodeOutputs)?[outputName] else {
+                throw CoordinatorError(.notFound, "step \(name) of run \(run) has not produced \(outputName) (its status: \(recorded?.status.rawValue ?? "unknown"))")
             }
             (runID, step, output, digest, type) = (run, name, outputName, produced, declared.type.rawValue)
         }

@@ -165,6 +165,17 @@ public struct StepDataInput: Sendable, Codable, Hashable {
     }
 }
 
+extension StepDataInput {
+    /// The workspace data asset this input names when the loading machine's registry did not hold
+    /// it (`azureml:NAME:VERSION` or `azureml:NAME@latest` left as a URI): the coordinator resolves it
+    /// among the outputs runs registered.
+    public var registeredDataReference: AssetReference? {
+        guard case .uri(let uri) = source, case .reference(let reference) = AssetReference.parse(uri, kind: .data),
+              case .workspace = reference.scope else { return nil }
+        return reference
+    }
+}
+
 /// Where a data input's bytes come from.
 public enum DataSource: Sendable, Codable, Hashable {
     /// An output of another step of the same plan.
