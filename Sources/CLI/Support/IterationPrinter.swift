@@ -28,6 +28,7 @@ enum IterationPrinter {
         let counts = Dictionary(grouping: report.steps, by: \.decision).mapValues(\.count)
         var summary = "\(counts["run"] ?? 0) to run, \(counts["reuse"] ?? 0) to reuse"
         if let depends = counts["depends"] { summary += ", \(depends) depending on upstream results" }
+        if let sweeps = counts["sweep"] { summary += ", \(sweeps) sweep\(sweeps == 1 ? "" : "s") choosing a best trial" }
         lines.append(summary + " (dry run: nothing was submitted)")
         return lines
     }

@@ -13,7 +13,9 @@ enum StatusPrinter {
             if step.attempts > 1 { line += ", \(step.attempts) attempts" }
             if let reason = step.reason, step.status != .completed { line += "  (\(reason))" }
             lines.append(line)
-            if let source = step.sourceRun { lines.append(indent + "reused from run \(source)") }
+            // A completed step's reason: a sweep's choice of trial, or why reuse was not allowed.
+            if let reason = step.reason, step.status == .completed { lines.append(indent + reason) }
+            if let source = step.sourceRun, step.reused { lines.append(indent + "reused from run \(source)") }
             if let times = times(start: step.startedAt, end: step.finishedAt, seconds: step.durationSeconds) { lines.append(indent + times) }
             if let metrics = step.metrics, !metrics.isEmpty {
                 lines.append(indent + "metrics: " + metrics.keys.sorted().map { "\($0) \(format(metrics[$0]!))" }.joined(separator: ", "))

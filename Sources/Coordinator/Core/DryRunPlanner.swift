@@ -51,6 +51,10 @@ public struct DryRunPlanner: Sendable {
         var reusedOutputs: [String: [String: String]] = [:]
         var result: [DryRunStep] = []
         for step in plan.steps {
+            if let sweep = step.sweep {
+                result.append(Self.sweepDecision(step, sweep, decided: result))
+                continue
+            }
             var inputs: [String: String] = [:]
             var waitingOn: [String] = []
             var unknownInputs: Set<String> = []
@@ -113,5 +117,20 @@ public struct DryRunPlanner: Sendable {
             }
         }
         return DryRunReport(pipeline: plan.name, steps: result)
+    }
+
+    /// A sweep step: how many trials would run and how many are already known. Which trial is best
+    /// is known only from the trials' metrics, so steps that read the sweep's outputs `depend` on it.
+    static func sweepDecision(_ step: PlannedStep, _ sweep: SweepSelection, decided: [DryRunStep]) -> DryRunStep {
+        let trials = Set(sweep.trials.map(\.step))
+        let decisions = decided.filter { trials.contains($0.name) }
+        let known = decisions.filter { $0.decision == "reuse" }.count
+        let toRun = sweep.trials.count - known
+        return DryRunStep(
+            name: step.name, decision: "sweep",
+            reasons: [
+                "\(sweep.trials.count) trials (\(sweep.sampling.description)): \(known) already known, \(toRun) would run; the best by \(sweep.objective.primaryMetric) (\(sweep.objective.goal.rawValue)) is chosen when they end",
+            ]
+        )
     }
 }

@@ -12,11 +12,31 @@ public struct RunMachine: Sendable {
         public var upstreamInputs: [String: StepOutputReference]
         /// Inputs known before the run starts (local files, URIs): input name → value.
         public var fixedInputs: [String: String]
+        /// For a trial of a sweep: the sweep step. A trial that fails or is stopped early does not
+        /// fail the run; its sweep step decides once every trial has ended.
+        public var trialOf: String?
+        /// For a sweep step: what limits its trials. A sweep step is ready once every trial has
+        /// ended (completed or not); the coordinator then picks the best (`selected`).
+        public var sweep: Sweep?
 
-        public init(name: String, upstreamInputs: [String: StepOutputReference], fixedInputs: [String: String]) {
+        /// What a sweep step limits.
+        public struct Sweep: Sendable, Hashable {
+            /// At most this many trials queued or running at once (nil: no limit).
+            public var maxConcurrentTrials: Int?
+            public init(maxConcurrentTrials: Int?) {
+                self.maxConcurrentTrials = maxConcurrentTrials
+            }
+        }
+
+        public init(
+            name: String, upstreamInputs: [String: StepOutputReference], fixedInputs: [String: String],
+            trialOf: String? = nil, sweep: Sweep? = nil
+        ) {
             self.name = name
             self.upstreamInputs = upstreamInputs
             self.fixedInputs = fixedInputs
+            self.trialOf = trialOf
+            self.sweep = sweep
         }
     }
 
@@ -44,6 +64,10 @@ public struct RunMachine: Sendable {
         case failed(step: String, status: StepStatus, reason: String)
         /// The user canceled the run.
         case cancel(reason: String)
+        /// A sweep step's best trial was chosen: the sweep step completes with these outputs.
+        case selected(step: String, outputs: [String: String])
+        /// A trial is stopped early (its sweep's early termination policy); it ends `canceled`.
+        case stopTrial(step: String, reason: String)
     }
 
     /// What the coordinator must do next.
@@ -76,6 +100,8 @@ public struct RunMachine: Sendable {
     public let continueOnStepFailure: Bool
     private var downstream: [String: [String]]
     private var nodeIndex: [String: Int]
+    /// Sweep step → its trials, in plan order.
+    private var trials: [String: [String]] = [:]
     /// For each waiting step, how many distinct upstream steps have not completed yet.
     private var remainingUpstream: [String: Int]
     private var canceledByUser = false
@@ -105,6 +131,9 @@ public struct RunMachine: Sendable {
         self.downstream = downstream
         self.nodeIndex = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1.name, $0) })
         self.remainingUpstream = remaining
+        for node in nodes {
+            if let sweep = node.trialOf { trials[sweep, default: []].append(node.name) }
+        }
     }
 
     /// A step's state as recorded, for `init(nodes:continueOnStepFailure:restoring:)`.
@@ -130,13 +159,18 @@ public struct RunMachine: Sendable {
         for node in nodes {
             guard let step = saved[node.name] else { continue }
             states[node.name] = StepState(status: step.status, outputs: step.outputs, reused: step.reused, reason: step.reason, resolving: false)
-            if reason == nil, step.status == .failed || step.status == .timedOut {
+            if reason == nil, node.trialOf == nil, step.status == .failed || step.status == .timedOut {
                 reason = "step \(node.name) \(step.status == .timedOut ? "timed out" : "failed"): \(step.reason ?? "")"
             }
         }
         for node in nodes {
             let upstream = Set(node.upstreamInputs.values.map(\.step))
-            remainingUpstream[node.name] = upstream.filter { states[$0]?.status != .completed }.count
+            remainingUpstream[node.name] = upstream.filter { name in
+                let status = states[name]?.status
+                // A sweep step waits for its trials to end, not to complete.
+                if node.sweep != nil, nodeIndex[name].map({ nodes[$0].trialOf == node.name }) == true { return status?.isFinal != true }
+                return status != .completed
+            }.count
         }
     }
 
@@ -187,8 +221,9 @@ public struct RunMachine: Sendable {
                 state.outputs = hit
                 state.reused = true
                 states[step] = state
-            changed.insert(step)
+                changed.insert(step)
                 actions.append(contentsOf: propagate(from: step))
+                actions.append(contentsOf: trialEnded(step))
             } else {
                 states[step] = state
             changed.insert(step)
@@ -207,6 +242,26 @@ public struct RunMachine: Sendable {
             states[step] = state
             changed.insert(step)
             actions.append(contentsOf: propagate(from: step))
+            actions.append(contentsOf: trialEnded(step))
+        case .selected(let step, let outputs):
+            guard var state = states[step], state.status == .queued, state.resolving,
+                  nodeIndex[step].map({ nodes[$0].sweep != nil }) == true else { return [] }
+            state.status = .completed
+            state.outputs = outputs
+            state.resolving = false
+            states[step] = state
+            changed.insert(step)
+            actions.append(contentsOf: propagate(from: step))
+        case .stopTrial(let step, let reason):
+            guard var state = states[step], state.status == .queued || state.status == .running || state.status == .waiting,
+                  nodeIndex[step].map({ nodes[$0].trialOf != nil }) == true else { return [] }
+            if state.status != .waiting { actions.append(.stop(step: step, reason: reason)) }
+            state.status = .canceled
+            state.reason = reason
+            state.resolving = false
+            states[step] = state
+            changed.insert(step)
+            actions.append(contentsOf: trialEnded(step))
         case .failed(let step, let status, let reason):
             guard var state = states[step], state.status == .queued || state.status == .running else { return [] }
             state.status = status == .timedOut ? .timedOut : .failed
@@ -214,6 +269,11 @@ public struct RunMachine: Sendable {
             state.resolving = false
             states[step] = state
             changed.insert(step)
+            if let index = nodeIndex[step], nodes[index].trialOf != nil {
+                // A failed trial is one result of the sweep; the sweep step decides.
+                actions.append(contentsOf: trialEnded(step))
+                break
+            }
             if self.reason == nil { self.reason = "step \(step) \(status == .timedOut ? "timed out" : "failed"): \(reason)" }
             if continueOnStepFailure {
                 actions.append(contentsOf: skipDownstream(of: step))
@@ -239,16 +299,54 @@ public struct RunMachine: Sendable {
     }
 
     private mutating func becomeReady(_ node: Node) -> [Action] {
+        if let sweep = node.trialOf, let limit = sweepLimit(sweep), activeTrials(of: sweep, except: node.name) >= limit {
+            // Held back by max_concurrent_trials: waits, ready, until another trial ends.
+            states[node.name]?.status = .waiting
+            states[node.name]?.resolving = false
+            return []
+        }
         states[node.name]?.status = .queued
         states[node.name]?.resolving = true
         changed.insert(node.name)
         return [.resolveCache(step: node.name, inputs: inputs(of: node))]
     }
 
+    /// The trial limit of sweep step `sweep`, if it has one.
+    private func sweepLimit(_ sweep: String) -> Int? {
+        nodeIndex[sweep].flatMap { nodes[$0].sweep?.maxConcurrentTrials }
+    }
+
+    /// How many trials of `sweep` are queued or running, `step` left out.
+    private func activeTrials(of sweep: String, except step: String) -> Int {
+        var count = 0
+        for name in trials[sweep] ?? [] where name != step {
+            if let status = states[name]?.status, status == .queued || status == .running { count += 1 }
+        }
+        return count
+    }
+
+    /// After trial `step` ended (any way): frees its slot for a held trial, and makes its sweep step
+    /// ready once every trial has ended. Nothing for a step that is not a trial.
+    private mutating func trialEnded(_ step: String) -> [Action] {
+        guard let index = nodeIndex[step], let sweep = nodes[index].trialOf else { return [] }
+        var actions: [Action] = []
+        for name in trials[sweep] ?? [] {
+            guard let limit = sweepLimit(sweep), activeTrials(of: sweep, except: "") < limit else { break }
+            guard states[name]?.status == .waiting, remainingUpstream[name] == 0, let trial = nodeIndex[name] else { continue }
+            actions.append(contentsOf: becomeReady(nodes[trial]))
+        }
+        if states[sweep]?.status == .waiting, let count = remainingUpstream[sweep] {
+            remainingUpstream[sweep] = count - 1
+            if count == 1, let sweepIndex = nodeIndex[sweep] { actions.append(contentsOf: becomeReady(nodes[sweepIndex])) }
+        }
+        return actions
+    }
+
     private mutating func propagate(from step: String) -> [Action] {
         var actions: [Action] = []
         for name in downstream[step] ?? [] {
             guard states[name]?.status == .waiting, let index = nodeIndex[name], let count = remainingUpstream[name] else { continue }
+            if nodes[index].sweep != nil, nodeIndex[step].map({ nodes[$0].trialOf == name }) == true { continue }
             remainingUpstream[name] = count - 1
             if count == 1 { actions.append(contentsOf: becomeReady(nodes[index])) }
         }
@@ -292,7 +390,7 @@ public struct RunMachine: Sendable {
         guard states.values.allSatisfy({ $0.status.isFinal }) else { return nil }
         if canceledByUser {
             status = .canceled
-        } else if states.values.allSatisfy({ $0.status == .completed }) {
+        } else if nodes.allSatisfy({ $0.trialOf != nil || states[$0.name]?.status == .completed }) {
             status = .completed
             reason = nil
         } else {

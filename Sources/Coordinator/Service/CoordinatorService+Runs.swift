@@ -121,7 +121,10 @@ extension CoordinatorService {
                     fixed[input.name] = uri
                 }
             }
-            nodes.append(RunMachine.Node(name: step.name, upstreamInputs: upstream, fixedInputs: fixed))
+            nodes.append(RunMachine.Node(
+                name: step.name, upstreamInputs: upstream, fixedInputs: fixed, trialOf: step.trialOf,
+                sweep: step.sweep.map { RunMachine.Node.Sweep(maxConcurrentTrials: $0.limits.maxConcurrentTrials) }
+            ))
         }
         return nodes
     }
@@ -158,6 +161,7 @@ extension CoordinatorService {
         for binding in plan.outputs where outputsByStep[binding.step]?.contains(binding.output) != true {
             throw CoordinatorError(.invalidRequest, "pipeline output \(binding.name) is bound to \(binding.step).\(binding.output), which does not exist")
         }
+        try checkSweeps(of: plan)
     }
 
     /// Cancels a run: queued steps are dropped, running attempts are killed.
@@ -223,6 +227,9 @@ extension CoordinatorService {
         while let action = queue.popFirst() {
             guard runs[runID] != nil else { return }
             switch action {
+            case .resolveCache(let step, let inputs) where runs[runID]?.planned[step]?.isSweep == true:
+                runs[runID]!.resolvedInputs[step] = inputs
+                queue.append(contentsOf: runs[runID]!.machine.on(selectBest(runID: runID, step: step)))
             case .resolveCache(let step, let inputs):
                 let event = resolveCache(runID: runID, step: step, inputs: inputs)
                 if case .cacheResolved(_, let hit) = event { (hit == nil ? telemetry.cacheMisses : telemetry.cacheHits).increment() }

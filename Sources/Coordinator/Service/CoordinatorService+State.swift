@@ -21,6 +21,8 @@ struct ActiveRun {
     var history: [String: FailurePolicy.History] = [:]
     /// step → what it needs of a worker (from `compute:` and `resources:`).
     var requirements: [String: Requirement] = [:]
+    /// sweep step → trial → the objective values it reported, in order (for early termination).
+    var sweepSeries: [String: [String: [Double]]] = [:]
 }
 
 /// A registered worker connection.

@@ -159,6 +159,14 @@ struct PlanBuilder {
                     inputs: declared.values, outputs: outputs, outputNames: child.outputs.map(\.name),
                     inputNames: child.inputDeclarations.map(\.name)
                 )
+            case .sweep(let component, let sweep):
+                let steps = try buildSweep(node, component: component, sweep: sweep, given: given, compute: compute, in: scope)
+                expansion.steps += steps.trials
+                expansion.steps.append(steps.sweep.planned)
+                result = steps.sweep.result
+                for output in steps.sweep.planned.outputs {
+                    leafOutputs[output.name] = OutputBinding(step: steps.sweep.planned.name, output: output.name, type: output.type)
+                }
             }
             results[node.name] = result
             for output in node.outputs {
@@ -338,14 +346,100 @@ struct PlanBuilder {
         }
     }
 
+    // MARK: Sweeps
+
+    /// Builds a sweep node's trial steps (`NODE/trial_N`, one per sampled point) and its sweep step
+    /// (`NODE`), which reads every trial's outputs and whose outputs are the best trial's.
+    private mutating func buildSweep(
+        _ node: NodeSpec, component: ComponentSpec, sweep: SweepDefinition,
+        given: [String: (value: ResolvedValue, location: SourceNode)], compute: String?, in scope: Scope
+    ) throws -> (trials: [PlannedStep], sweep: (planned: PlannedStep, result: NodeResult)) {
+        for dimension in sweep.dimensions where given[dimension.name] != nil {
+            throw dimension.location.error(
+                .invalidBinding, "'\(dimension.name)' is both searched over and set under inputs:; keep one"
+            )
+        }
+        let points = SweepSampler.points(sweep.dimensions, sampling: sweep.sampling, limit: sweep.limits.maxTotalTrials)
+        if case .bayesian = sweep.sampling {
+            throw sweep.searchSpaceLocation.error(
+                .notSupported, "bayesian sampling is not supported yet; use sampling_algorithm: random with a seed, or grid"
+            )
+        }
+        // Trials write no datastore path and register nothing: only the sweep step's outputs do.
+        var trialNode = node
+        trialNode.outputs = node.outputs.map { output in
+            var plain = output
+            plain.path = nil
+            plain.asset = nil
+            plain.pipelineOutput = nil
+            return plain
+        }
+        trialNode.timeoutSeconds = sweep.limits.trialTimeoutSeconds
+        var trials: [PlannedStep] = []
+        var selection: [SweepTrial] = []
+        let sweepName = scope.prefix + node.name
+        for (index, point) in points.enumerated() {
+            var values = given
+            for dimension in sweep.dimensions {
+                guard let value = point[dimension.name] else { continue }
+                values[dimension.name] = (.parameter(value), dimension.location)
+            }
+            let name = sweepName + "/trial_\(index)"
+            var trial = try buildStep(trialNode, component: component, given: values, compute: compute, in: scope, stepName: name).planned
+            trial.trialOf = sweepName
+            trial.displayName = "trial \(index) of \(node.name)"
+            trials.append(trial)
+            selection.append(SweepTrial(step: name, point: point.mapValues(\.pythonString)))
+        }
+        // The sweep step's outputs: the trial's, with the node's datastore paths and asset names.
+        var outputs: [StepDataOutput] = []
+        var outputReferences: [String: DataReference] = [:]
+        for output in trials.first?.outputs ?? [] {
+            let written = node.outputs.first { $0.name == output.name }
+            let declared = component.outputs.first { $0.name == output.name }
+            outputs.append(StepDataOutput(name: output.name, type: output.type, path: written?.path ?? declared?.path, asset: written?.asset))
+            outputReferences[output.name] = DataReference(type: output.type, mode: nil, source: .stepOutput(step: sweepName, output: output.name))
+        }
+        for index in trials.indices {
+            for output in trials[index].outputs.indices {
+                trials[index].outputs[output].path = nil
+                trials[index].outputs[output].asset = nil
+            }
+        }
+        var sweepInputs: [String: ResolvedValue] = given.mapValues(\.value)
+        for dimension in sweep.dimensions { sweepInputs[dimension.name] = .unset }
+        let result = NodeResult(
+            inputs: sweepInputs, outputs: outputReferences, outputNames: outputs.map(\.name),
+            inputNames: component.inputs.map(\.name)
+        )
+        var inputs: [StepDataInput] = []
+        for trial in trials {
+            for output in trial.outputs {
+                inputs.append(StepDataInput(
+                    name: SweepSelection.inputName(trial: trial.name, output: output.name), type: output.type,
+                    source: .stepOutput(step: trial.name, output: output.name)
+                ))
+            }
+        }
+        var planned = PlannedStep(
+            name: sweepName, displayName: node.displayName ?? "sweep \(node.name)", commandTemplate: "",
+            command: CommandTemplate(segments: []), inputs: inputs, outputs: outputs, compute: compute
+        )
+        planned.sweep = SweepSelection(
+            objective: sweep.objective, sampling: sweep.sampling, limits: sweep.limits,
+            earlyTermination: sweep.earlyTermination, trials: selection
+        )
+        return (trials, (planned, result))
+    }
+
     // MARK: Steps
 
-    /// Builds the leaf step of a command node.
+    /// Builds the leaf step of a command node (named `stepName`, else its path in the pipeline).
     private mutating func buildStep(
         _ node: NodeSpec, component: ComponentSpec, given: [String: (value: ResolvedValue, location: SourceNode)],
-        compute: String?, in scope: Scope
+        compute: String?, in scope: Scope, stepName explicitName: String? = nil
     ) throws -> (planned: PlannedStep, result: NodeResult) {
-        let stepName = scope.prefix + node.name
+        let stepName = explicitName ?? scope.prefix + node.name
         var declarations: [InputDeclaration]
         var values: [String: ResolvedValue]
         if component.declaresInputsByValue {

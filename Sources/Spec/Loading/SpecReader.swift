@@ -15,6 +15,8 @@ struct SpecReader {
     var warnedEnvironments: Set<String> = []
     /// Where `azureml:` component and data references resolve.
     var assets = AssetResolver()
+    /// The seed of a random or bayesian sweep whose file sets none.
+    var sweepSeed = UInt64.random(in: 0...UInt64(Int32.max))
 
     /// Keys of a pipeline job, beyond which a warning is given.
     static let pipelineJobKeys: Set<String> = [
@@ -40,7 +42,7 @@ struct SpecReader {
     ]
     /// Node types Azure ML accepts but Conduit does not run yet.
     static let unsupportedNodeTypes: Set<String> = [
-        "sweep", "parallel", "spark", "automl", "import", "data_transfer", "do_while", "if_else", "parallel_for",
+        "parallel", "spark", "automl", "import", "data_transfer", "do_while", "if_else", "parallel_for",
     ]
 
     init() {}
@@ -49,8 +51,6 @@ struct SpecReader {
     static func unsupportedNodeMessage(_ type: String) -> String {
         let what: String
         switch type {
-        case "sweep":
-            what = "sweep steps (hyperparameter search) are not supported yet; run the trial component as a command step, once per setting (--set jobs.STEP.inputs.NAME=VALUE)"
         case "parallel":
             what = "parallel steps (mini-batch processing with an entry script) are not supported yet; call the entry script from a command step"
         case "spark":
@@ -213,7 +213,7 @@ struct SpecReader {
         if let type, Self.unsupportedNodeTypes.contains(type) {
             throw entries["type"]!.error(.notSupported, Self.unsupportedNodeMessage(type))
         }
-        if let type, type != "command", type != "pipeline" {
+        if let type, type != "command", type != "pipeline", type != "sweep" {
             throw entries["type"]!.error(
                 .invalidEnum,
                 "unknown step type '\(type)'; expected one of: command, pipeline, sweep, parallel, spark, automl, import, data_transfer"
@@ -230,6 +230,15 @@ struct SpecReader {
                 throw node.error(.missingField, "a pipeline step needs component: naming a pipeline component file")
             }
             spec.kind = .pipeline(try readPipelineComponent(reference, baseDirectory: baseDirectory))
+        } else if type == "sweep" {
+            let (trial, sweep) = try readSweep(entries, node: node, baseDirectory: baseDirectory, seed: sweepSeed)
+            if case .random(let seed, false) = sweep.sampling {
+                let location = SourceNode(entries["sampling_algorithm"]?.node ?? node.node, file: node.file, field: node.childField("sampling_algorithm"))
+                warnings.append(location.warning(
+                    "random sampling without a seed: this load samples with seed \(seed); set sampling_algorithm: {type: random, seed: \(seed)} to draw the same trials again and reuse them"
+                ))
+            }
+            spec.kind = .sweep(trial, sweep)
         } else {
             warnUnknownKeys(entries, known: Self.commandNodeKeys, in: node)
             spec.kind = .command(try readCommandOfNode(entries, node: node, baseDirectory: baseDirectory))

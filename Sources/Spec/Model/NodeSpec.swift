@@ -6,6 +6,8 @@ struct NodeSpec {
         case command(ComponentSpec)
         /// A pipeline component used as a node.
         case pipeline(PipelineSpec)
+        /// A sweep: the trial component and how its trials are chosen.
+        case sweep(ComponentSpec, SweepDefinition)
     }
 
     /// The step name (the key under `jobs:`).

@@ -97,6 +97,11 @@ public struct PlannedStep: Sendable, Codable, Hashable {
     /// `azureml://registries/shared/components/train/versions/2`); nil for a component file or inline
     /// job. Not part of the cache key: a new version with the same content still reuses.
     public var component: String?
+    /// For a trial of a sweep, the sweep step it belongs to (`tune` for `tune/trial_3`).
+    public var trialOf: String?
+    /// For a sweep step, its trials and how the best is chosen; the coordinator completes such a
+    /// step itself (it never runs on a worker), its outputs those of the best trial.
+    public var sweep: SweepSelection?
 
     public init(
         name: String, displayName: String? = nil, commandTemplate: String, command: CommandTemplate,
@@ -122,6 +127,9 @@ public struct PlannedStep: Sendable, Codable, Hashable {
         self.isDeterministic = isDeterministic
         self.environmentVariables = environmentVariables
     }
+
+    /// Whether the coordinator completes this step itself (a sweep step) instead of a worker.
+    public var isSweep: Bool { sweep != nil }
 
     /// Names of the steps whose outputs this step reads.
     public var upstreamSteps: [String] {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Writes a plan as the JSON its `Decodable` conformance reads, by hand: several times faster than
 /// `JSONEncoder` for a thousand-step plan, and deterministic (maps sorted by key), so the same
 /// plan always has the same bytes and the coordinator can recognise a plan it decoded before.
@@ -33,6 +35,14 @@ public enum PlanJSON {
             $0.array(plan.warnings) { writer, warning in writer.string(warning) }
         }
         return writer.text
+    }
+
+    /// A sweep's selection as JSON (sorted keys): sweeps are few, so the synthesized form is fine.
+    static func sweepJSON(_ sweep: SweepSelection) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = (try? encoder.encode(sweep)) ?? Data("null".utf8)
+        return String(decoding: data, as: UTF8.self)
     }
 
     private struct Writer {
@@ -86,6 +96,12 @@ public enum PlanJSON {
             key(name)
             separate()
             text += CanonicalJSON.object(value)
+        }
+
+        /// JSON text written as is.
+        mutating func raw(_ json: String) {
+            separate()
+            text += json
         }
 
         mutating func object(_ body: (inout Writer) -> Void) {
@@ -170,6 +186,11 @@ public enum PlanJSON {
                         $0.array(setup.requirements) { $0.string($1) }
                         $0.field("digest", setup.digest)
                     }
+                }
+                $0.field("trialOf", step.trialOf)
+                if let sweep = step.sweep {
+                    $0.key("sweep")
+                    $0.raw(PlanJSON.sweepJSON(sweep))
                 }
                 if let resources = step.resources {
                     $0.key("resources")

@@ -1,0 +1,119 @@
+import Foundation
+import Protocol
+import Spec
+import Store
+
+/// Sweep steps: choosing the best trial, and stopping trials early.
+extension CoordinatorService {
+    /// Completes a ready sweep step: its outputs are those of the best completed trial (see
+    /// `SweepChoice`); with no trial to choose, the sweep step fails and says why.
+    func selectBest(runID: String, step: String) -> RunMachine.Event {
+        guard let planned = runs[runID]?.planned[step], let sweep = planned.sweep, var record = runs[runID]?.steps[step] else {
+            return .failed(step: step, status: .failed, reason: "the sweep step is not part of the run")
+        }
+        var trials: [SweepChoice.Trial] = []
+        var metricsByTrial: [String: [String: Double]] = [:]
+        for trial in sweep.trials {
+            let status = runs[runID]?.machine.states[trial.step]?.status ?? .failed
+            let metrics = trialMetrics(runID: runID, step: trial.step)
+            metricsByTrial[trial.step] = metrics
+            trials.append(SweepChoice.Trial(step: trial.step, status: status, value: metrics[sweep.objective.primaryMetric]))
+        }
+        let now = wallNow()
+        switch SweepChoice.choose(trials, objective: sweep.objective) {
+        case .none(let reason):
+            return .failed(step: step, status: .failed, reason: reason)
+        case .best(let best, _, let summary):
+            let outputs = runs[runID]?.machine.states[best]?.outputs ?? [:]
+            record.outputsJSON = CanonicalJSON.object(outputs)
+            record.reason = summary
+            if let metrics = metricsByTrial[best] {
+                record.metricsJSON = String(decoding: (try? JSONEncoder().encode(metrics)) ?? Data("{}".utf8), as: UTF8.self)
+            }
+            record.finishedAt = now
+            runs[runID]!.steps[step] = record
+            batch.update(record)
+            batch.append(EventRecord(runID: runID, step: step, kind: "sweep_selected", detail: summary, at: now))
+            if planned.outputs.contains(where: { $0.path != nil }) {
+                exportToDatastores(runID: runID, step: step, outputs: outputs)
+            }
+            registerOutputs(runID: runID, step: step, outputs: outputs)
+            return .selected(step: step, outputs: outputs)
+        }
+    }
+
+    /// A trial's latest metric values: its own, or for a reused trial those of the attempt that
+    /// produced the result it reused.
+    func trialMetrics(runID: String, step: String) -> [String: Double] {
+        guard let record = runs[runID]?.steps[step] else { return [:] }
+        var json = record.metricsJSON
+        if json == nil, record.reused, let source = record.sourceAttempt,
+           let attempt = try? store.attempt(id: source), let producer = try? store.step(runID: attempt.runID, name: attempt.step) {
+            json = producer.metricsJSON
+        }
+        return json.flatMap { try? JSONDecoder().decode([String: Double].self, from: Data($0.utf8)) } ?? [:]
+    }
+
+    /// After a trial reported values of its sweep's objective metric: applies the sweep's early
+    /// termination policy (see `EarlyTermination`) and stops the trial when it lags.
+    func evaluateEarlyTermination(runID: String, step: String, points: [MetricPoint]) {
+        guard let planned = runs[runID]?.planned[step], let sweepName = planned.trialOf,
+              let sweep = runs[runID]?.planned[sweepName]?.sweep, let policy = sweep.earlyTermination else { return }
+        let values = points.filter { $0.key == sweep.objective.primaryMetric && $0.value.isFinite }.map(\.value)
+        guard !values.isEmpty else { return }
+        if runs[runID]!.sweepSeries[sweepName] == nil {
+            // First values of this sweep since the coordinator started: what earlier trials of the
+            // run reported is in the store (a restart keeps the policy's view).
+            var series: [String: [Double]] = [:]
+            for trial in sweep.trials where trial.step != step {
+                let recorded = (try? store.metricPoints(runID: runID, step: trial.step)) ?? []
+                let trialValues = recorded.filter { $0.key == sweep.objective.primaryMetric }.map(\.value)
+                if !trialValues.isEmpty { series[trial.step] = trialValues }
+            }
+            runs[runID]!.sweepSeries[sweepName] = series
+        }
+        for value in values {
+            runs[runID]!.sweepSeries[sweepName]![step, default: []].append(value)
+            guard runs[runID]?.machine.states[step]?.status == .running else { return }
+            let series = runs[runID]!.sweepSeries[sweepName]!
+            if let reason = EarlyTermination.decide(trial: step, series: series, policy: policy, objective: sweep.objective) {
+                logger.info("\(reason)", metadata: ["run": "\(runID)", "step": "\(step)"])
+                batch.append(EventRecord(runID: runID, step: step, kind: "stopped_early", detail: reason, at: wallNow()))
+                apply(.stopTrial(step: step, reason: reason), runID: runID)
+                flushOutbox()
+                return
+            }
+        }
+    }
+
+    /// Checks a plan's sweeps, since a plan may come from any HTTP client: each trial names a sweep
+    /// step later in the plan that lists it, and each sweep step's trials are its own.
+    static func checkSweeps(of plan: PipelinePlan) throws {
+        var position: [String: Int] = [:]
+        for (index, step) in plan.steps.enumerated() { position[step.name] = index }
+        for (index, step) in plan.steps.enumerated() {
+            if let sweepName = step.trialOf {
+                guard let sweepIndex = position[sweepName], sweepIndex > index,
+                      plan.steps[sweepIndex].sweep?.trials.contains(where: { $0.step == step.name }) == true else {
+                    throw CoordinatorError(.invalidRequest, "step \(step.name) is a trial of \(sweepName), which is not a later sweep step that lists it")
+                }
+                guard step.sweep == nil else {
+                    throw CoordinatorError(.invalidRequest, "step \(step.name) is both a trial and a sweep step")
+                }
+            }
+            if let sweep = step.sweep {
+                guard !sweep.trials.isEmpty else { throw CoordinatorError(.invalidRequest, "sweep step \(step.name) has no trials") }
+                for trial in sweep.trials {
+                    guard let trialIndex = position[trial.step], plan.steps[trialIndex].trialOf == step.name else {
+                        throw CoordinatorError(.invalidRequest, "sweep step \(step.name) lists \(trial.step), which is not one of its trials")
+                    }
+                }
+                for input in step.inputs {
+                    guard case .stepOutput(let producer, _) = input.source, plan.steps[position[producer] ?? 0].trialOf == step.name else {
+                        throw CoordinatorError(.invalidRequest, "sweep step \(step.name) input \(input.name) must read an output of one of its trials")
+                    }
+                }
+            }
+        }
+    }
+}

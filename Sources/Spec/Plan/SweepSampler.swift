@@ -1,0 +1,122 @@
+import Foundation
+
+/// Chooses the points a grid or random sweep tries. Pure and deterministic.
+///
+/// - Grid: every combination of the dimensions' values (`choice` values, `randint` as `0 ..< upper`),
+///   the first dimension varying slowest, cut at `max_total_trials`. Adding a value to a `choice`
+///   keeps every earlier combination, so a widened grid re-runs only the new points (trials are
+///   reused by content, not by number).
+/// - Random: the point of draw `k` is a function of the seed, `k` and each dimension's name only, so
+///   raising `max_total_trials` keeps the earlier trials' points, and changing one dimension leaves
+///   the others' values as they were. A point equal to an earlier one is drawn again; a discrete
+///   space smaller than `max_total_trials` yields each of its points once.
+enum SweepSampler {
+    /// The points to try, in order; each maps a dimension's name to its value.
+    static func points(_ dimensions: [SearchDimension], sampling: SamplingAlgorithm, limit: Int) -> [[String: Literal]] {
+        switch sampling {
+        case .grid:
+            return grid(dimensions, limit: limit)
+        case .random(let seed, _):
+            return random(dimensions, seed: seed, limit: limit)
+        case .bayesian:
+            return []
+        }
+    }
+
+    static func grid(_ dimensions: [SearchDimension], limit: Int) -> [[String: Literal]] {
+        let axes = dimensions.map { ($0.name, $0.distribution.gridValues ?? []) }
+        guard !axes.contains(where: { $0.1.isEmpty }) else { return [] }
+        var result: [[String: Literal]] = []
+        var indices = Array(repeating: 0, count: axes.count)
+        while result.count < limit {
+            var point: [String: Literal] = [:]
+            for (axis, index) in zip(axes, indices) { point[axis.0] = axis.1[index] }
+            result.append(point)
+            // Odometer: the last dimension varies fastest.
+            var position = axes.count - 1
+            while position >= 0 {
+                indices[position] += 1
+                if indices[position] < axes[position].1.count { break }
+                indices[position] = 0
+                position -= 1
+            }
+            if position < 0 { break }
+        }
+        return result
+    }
+
+    static func random(_ dimensions: [SearchDimension], seed: UInt64, limit: Int) -> [[String: Literal]] {
+        var result: [[String: Literal]] = []
+        var seen = Set<[String: Literal]>()
+        var draw: UInt64 = 0
+        let maximumDraws = UInt64(limit) * 20 + 100
+        while result.count < limit, draw < maximumDraws {
+            var point: [String: Literal] = [:]
+            for dimension in dimensions {
+                var generator = DrawGenerator(seed: seed, draw: draw, name: dimension.name)
+                point[dimension.name] = sample(dimension.distribution, using: &generator)
+            }
+            draw += 1
+            if seen.insert(point).inserted { result.append(point) }
+        }
+        return result
+    }
+
+    /// One value of `distribution`, with Azure's meanings (see `SearchDistribution`).
+    static func sample(_ distribution: SearchDistribution, using generator: inout DrawGenerator) -> Literal {
+        func quantized(_ value: Double, _ q: Double?) -> Literal {
+            guard let q else { return .float(value) }
+            return .float((value / q).rounded(.toNearestOrEven) * q)
+        }
+        switch distribution {
+        case .choice(let values):
+            return values[Int(generator.next() % UInt64(values.count))]
+        case .randint(let upper):
+            return .int(Int(generator.next() % UInt64(upper)))
+        case .uniform(let low, let high, let q):
+            return quantized(low + (high - low) * generator.unit(), q)
+        case .loguniform(let low, let high, let q):
+            return quantized(Foundation.exp(low + (high - low) * generator.unit()), q)
+        case .normal(let mu, let sigma, let q):
+            return quantized(mu + sigma * generator.gaussian(), q)
+        case .lognormal(let mu, let sigma, let q):
+            return quantized(Foundation.exp(mu + sigma * generator.gaussian()), q)
+        }
+    }
+}
+
+/// SplitMix64 seeded from (seed, draw, dimension name): the same inputs give the same values on
+/// every machine and every version of Conduit.
+struct DrawGenerator: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64, draw: UInt64, name: String) {
+        // FNV-1a of the name, so each dimension has a stream of its own.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in name.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        state = seed &* 0x9e37_79b9_7f4a_7c15 ^ draw &* 0xbf58_476d_1ce4_e5b9 ^ hash
+    }
+
+    mutating func next() -> UInt64 {
+        state = state &+ 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+
+    /// A uniform value in [0, 1).
+    mutating func unit() -> Double {
+        Double(next() >> 11) * 0x1.0p-53
+    }
+
+    /// A standard normal value (Box–Muller).
+    mutating func gaussian() -> Double {
+        let u = max(unit(), 0x1.0p-53)
+        let v = unit()
+        return (-2 * Foundation.log(u)).squareRoot() * Foundation.cos(2 * Double.pi * v)
+    }
+}
