@@ -34,7 +34,7 @@ struct CompatibilityTests {
 
     @Test func theSuiteHasEveryFileItNames() {
         #expect(Self.files(in: "valid").count >= 9)
-        #expect(Self.files(in: "unsupported").count == 4)
+        #expect(Self.files(in: "unsupported").count == 3)
     }
 
     @Test func jobKeysAndSettings() throws {
@@ -165,7 +165,7 @@ struct CompatibilityTests {
         #expect(mapped.step("curated")?.environmentSetup?.python == "/usr/bin/python3")
     }
 
-    @Test(arguments: ["sweep", "parallel", "spark", "automl"])
+    @Test(arguments: ["parallel", "spark", "automl"])
     func nodesThatNeedAServiceAreRefusedPrecisely(_ type: String) throws {
         do {
             _ = try PipelineLoader.load(file: Self.root + "/unsupported/\(type).yml")
@@ -176,6 +176,26 @@ struct CompatibilityTests {
             #expect(error.description.contains("'\(type)'"), "\(error)")
             #expect(error.line == 6, "\(error)")
         }
+    }
+
+    @Test func aSweepNode() throws {
+        let plan = try Self.load("sweep.yml")
+        let trials = plan.steps.filter { $0.trialOf == "sweep_step" }
+        #expect(trials.count == 4)
+        let sweep = try #require(plan.step("sweep_step")?.sweep)
+        #expect(sweep.sampling == .random(seed: 12, seedGiven: true))
+        #expect(sweep.limits == SweepLimits(maxTotalTrials: 4, maxConcurrentTrials: 2, timeoutSeconds: 3600, trialTimeoutSeconds: 600))
+        #expect(sweep.earlyTermination == EarlyTerminationPolicy(rule: .bandit(slackFactor: 0.1, slackAmount: nil), evaluationInterval: 1, delayEvaluation: 2))
+        #expect(trials.allSatisfy { $0.timeoutSeconds == 600 && $0.inputs.first?.source == .localPath(Self.root + "/valid/data/folder") })
+        for trial in trials {
+            let p = trial.parameters
+            #expect(["0.1", "0.2"].contains(p["rate"]) && ["0", "1", "2", "3"].contains(p["width"]), "\(p)")
+            #expect(Double(p["decay"]!).map { $0.truncatingRemainder(dividingBy: 2) == 0 && $0 <= 10 } == true, "\(p)")
+            #expect(Double(p["batch"]!).map { $0.truncatingRemainder(dividingBy: 8) == 0 } == true, "\(p)")
+            #expect(Double(p["lr"]!).map { $0 >= exp(-6) && $0 <= exp(-2) } == true, "\(p)")
+            #expect(Double(p["scale"]!).map { $0 > 0 } == true, "\(p)")
+        }
+        #expect(plan.step("report")?.inputs.first?.source == .stepOutput(step: "sweep_step", output: "model"))
     }
 
     /// The Python interpreter that has `azure-ai-ml`: `$CONDUIT_AZURE_ML_PYTHON`, else `python3`

@@ -23,6 +23,8 @@ struct ActiveRun {
     var requirements: [String: Requirement] = [:]
     /// sweep step → trial → the objective values it reported, in order (for early termination).
     var sweepSeries: [String: [String: [Double]]] = [:]
+    /// The sweep steps with a `limits.timeout`, found on the first timer tick.
+    var timedSweeps: [String]?
 }
 
 /// A registered worker connection.

@@ -86,6 +86,27 @@ extension CoordinatorService {
         }
     }
 
+    /// Stops the trials of a sweep whose `limits.timeout` has passed since its first trial started;
+    /// the sweep step then chooses among the trials that completed.
+    func expireSweeps(now: Int64) {
+        for runID in runs.keys.sorted() {
+            if runs[runID]!.timedSweeps == nil {
+                runs[runID]!.timedSweeps = runs[runID]!.plan.steps.filter { $0.sweep?.limits.timeoutSeconds != nil }.map(\.name)
+            }
+            for sweepName in runs[runID]!.timedSweeps ?? [] {
+                guard let run = runs[runID], run.machine.states[sweepName]?.status == .waiting,
+                      let sweep = run.planned[sweepName]?.sweep, let timeout = sweep.limits.timeoutSeconds else { continue }
+                let started = sweep.trials.compactMap { run.steps[$0.step]?.startedAt }.min()
+                guard let started, now - started >= Int64(timeout) * 1000 else { continue }
+                let reason = "stopped: the sweep's limits.timeout of \(timeout) s passed"
+                for trial in sweep.trials where runs[runID]?.machine.states[trial.step]?.status.isFinal == false {
+                    apply(.stopTrial(step: trial.step, reason: reason), runID: runID)
+                }
+                batch.append(EventRecord(runID: runID, step: sweepName, kind: "sweep_timeout", detail: reason, at: now))
+            }
+        }
+    }
+
     /// Checks a plan's sweeps, since a plan may come from any HTTP client: each trial names a sweep
     /// step later in the plan that lists it, and each sweep step's trials are its own.
     static func checkSweeps(of plan: PipelinePlan) throws {

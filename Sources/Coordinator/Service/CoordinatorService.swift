@@ -297,6 +297,7 @@ public actor CoordinatorService: Service {
         }
         expireLeases(now: now)
         queueDueRetries(now: wallNow())
+        expireSweeps(now: wallNow())
         checkDiskSpace()
         logDeniedHandshakes()
         for id in workers.keys.sorted() {
