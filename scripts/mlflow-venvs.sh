@@ -2,8 +2,9 @@
 # Installs the two MLflow clients the tracking tests run real steps with, one virtual environment
 # per major version, under .build/ (kept between runs; reinstalled only when broken):
 #   .build/mlflow2-venv  mlflow 2.x with scikit-learn
-#   .build/mlflow3-venv  mlflow 3.x (the newest) with scikit-learn, and prometheus_client, whose parser
-#                        the /metrics tests read the scrape with
+#   .build/mlflow3-venv  mlflow 3.x (the newest) with scikit-learn; prometheus_client, whose parser
+#                        the /metrics tests read the scrape with; and optuna, which the bayesian sweep
+#                        tests run the coordinator's optimiser with
 # The tests find them there, or at $CONDUIT_MLFLOW2_PYTHON and $CONDUIT_MLFLOW3_PYTHON.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,7 @@ install() {
 install .build/mlflow2-venv "mlflow>=2,<3" 2 &
 first=$!
 install .build/mlflow3-venv "mlflow>=3,<4" 3
-if ! .build/mlflow3-venv/bin/python -c "import prometheus_client" 2>/dev/null; then
-    .build/mlflow3-venv/bin/pip install --quiet --disable-pip-version-check prometheus_client
+if ! .build/mlflow3-venv/bin/python -c "import prometheus_client, optuna" 2>/dev/null; then
+    .build/mlflow3-venv/bin/pip install --quiet --disable-pip-version-check prometheus_client optuna
 fi
 wait "$first"

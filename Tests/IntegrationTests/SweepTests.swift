@@ -237,4 +237,108 @@ struct SweepTests {
             #expect(status.stdout.contains("stopped early by the bandit policy"), "\(status.stdout)")
         }
     }
+
+    /// The Python of the MLflow 3.x test environment, which also has Optuna (`scripts/mlflow-venvs.sh`).
+    static func optunaPython() throws -> String {
+        let root = ProcessHarness.packageRoot()
+        let path = ProcessInfo.processInfo.environment["CONDUIT_MLFLOW3_PYTHON"].flatMap { $0.isEmpty ? nil : $0 } ?? root + "/.build/mlflow3-venv/bin/python"
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw HarnessError("no Python with Optuna at \(path): install it with `bash scripts/mlflow-venvs.sh` (.ci/run does)")
+        }
+        return path
+    }
+
+    static func bayesianPipeline(python: String) -> String {
+        """
+        type: pipeline
+        jobs:
+          tune:
+            type: sweep
+            trial:
+              type: command
+              inputs:
+                x: {type: number}
+                kind: {type: string}
+              outputs:
+                model: {type: uri_folder}
+              code: ./src
+              command: \(python) train.py ${{inputs.x}} ${{inputs.kind}} ${{outputs.model}}
+            search_space:
+              x: {type: uniform, min_value: 0, max_value: 1}
+              kind: {type: choice, values: [plain, fancy]}
+            sampling_algorithm: {type: bayesian, seed: 5}
+            objective: {goal: minimize, primary_metric: loss}
+            limits: {max_total_trials: 4, max_concurrent_trials: 1}
+        """
+    }
+
+    @Test func aBayesianSweepAsksOptunaForEachPointAndIsReusedWithTheSameSeed() async throws {
+        let python = try Self.optunaPython()
+        let cluster = try Cluster()
+        cluster.coordinatorLauncher = ["/usr/bin/env", "CONDUIT_OPTIMIZER_PYTHON=" + python]
+        do {
+            try await cluster.start(workers: 1)
+            let work = try ProcessHarness.temporaryDirectory()
+            try FileManager.default.createDirectory(atPath: work + "/src", withIntermediateDirectories: true)
+            // The objective goes through MLflow, as Azure ML trials report it.
+            let script = """
+                import os, sys
+                import mlflow
+                x, kind = float(sys.argv[1]), sys.argv[2]
+                loss = (x - 0.3) ** 2 + (0.0 if kind == "fancy" else 0.05)
+                mlflow.log_metric("loss", loss)
+                os.makedirs(sys.argv[3], exist_ok=True)
+                open(os.path.join(sys.argv[3], "point.txt"), "w").write(f"{x} {kind}")
+                """
+            try script.write(toFile: work + "/src/train.py", atomically: true, encoding: .utf8)
+            let file = try Fixtures.pipeline(Self.bayesianPipeline(python: python), in: work)
+            let first = try await cluster.cli(["submit", file, "--wait", "--json"])
+            #expect(first.status == 0, "\(first.stderr)\n\(first.stdout)")
+            let run = try steps(first)
+            let trials = run.filter { $0.key.hasPrefix("tune/trial_") }
+            #expect(trials.count == 4 && trials.values.allSatisfy { $0["status"] as? String == "completed" }, "\(trials)")
+            let reason = run["tune"]?["reason"] as? String ?? ""
+            #expect(reason.contains("best: trial_") && reason.contains("4 of 4 trials completed"), "\(reason)")
+            // Each trial ran the point the optimiser chose: four different points.
+            let runID = try #require(try first.json()["run"] as? String)
+            var points: Set<String> = []
+            for name in trials.keys {
+                let folder = work + "/out-" + name.replacingOccurrences(of: "/", with: "-")
+                let fetched = try await cluster.cli(["download", runID, name + ".model", folder])
+                #expect(fetched.status == 0, "\(fetched.stderr)")
+                points.insert(try String(contentsOfFile: folder + "/model/point.txt", encoding: .utf8))
+            }
+            #expect(points.count == 4, "\(points)")
+
+            // The same seed and the same results give the same proposals: every trial is reused.
+            let second = try await cluster.cli(["submit", file, "--wait", "--json"])
+            #expect(second.status == 0, "\(second.stderr)")
+            let again = try steps(second)
+            #expect(again.filter { $0.key.hasPrefix("tune/trial_") }.allSatisfy { $0.value["reused"] as? Bool == true }, "\(again)")
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+
+    @Test func aBayesianSweepIsRefusedWhereOptunaIsMissing() async throws {
+        let cluster = try Cluster()
+        // The system Python, which has no Optuna.
+        cluster.coordinatorLauncher = ["/usr/bin/env", "CONDUIT_OPTIMIZER_PYTHON=/usr/bin/python3"]
+        do {
+            try await cluster.start(workers: 0)
+            let work = try ProcessHarness.temporaryDirectory()
+            try FileManager.default.createDirectory(atPath: work + "/src", withIntermediateDirectories: true)
+            let file = try Fixtures.pipeline(Self.bayesianPipeline(python: "python3"), in: work)
+            let result = try await cluster.cli(["submit", file])
+            #expect(result.status != 0)
+            #expect(result.stderr.contains("/usr/bin/python3 -m pip install optuna"), "\(result.stderr)")
+            #expect(result.stderr.contains("sweep step tune"), "\(result.stderr)")
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
 }

@@ -34,6 +34,7 @@ extension CoordinatorService {
     /// `plan` must be what `request.planJSON` encodes.
     public func submit(_ request: SubmitRequest, plan: PipelinePlan) throws -> String {
         try Self.checkStructure(of: plan)
+        try checkOptimizer(for: plan)
         let names = Set(plan.steps.map(\.name))
         for forced in request.force where !names.contains(forced) {
             throw CoordinatorError(.invalidRequest, "--force \(forced): no such step; steps are \(plan.steps.map(\.name).joined(separator: ", "))")
@@ -227,6 +228,11 @@ extension CoordinatorService {
         while let action = queue.popFirst() {
             guard runs[runID] != nil else { return }
             switch action {
+            case .resolveCache(let step, let inputs) where needsPoint(runID: runID, step: step):
+                runs[runID]!.resolvedInputs[step] = inputs
+                if let event = choosePoint(runID: runID, step: step, inputs: inputs) {
+                    queue.append(contentsOf: runs[runID]!.machine.on(event))
+                }
             case .resolveCache(let step, let inputs) where runs[runID]?.planned[step]?.isSweep == true:
                 runs[runID]!.resolvedInputs[step] = inputs
                 queue.append(contentsOf: runs[runID]!.machine.on(selectBest(runID: runID, step: step)))

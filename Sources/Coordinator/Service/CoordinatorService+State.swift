@@ -10,7 +10,8 @@ struct ActiveRun {
     let plan: PipelinePlan
     var machine: RunMachine
     var steps: [String: StepRecord]
-    let planned: [String: PlannedStep]
+    /// Bayesian trials change when their point is chosen (see `withSweepPoint`).
+    var planned: [String: PlannedStep]
     let codeManifests: [String: CacheManifest.Code]
     let force: Set<String>
     /// step → the attempt currently queued or running for it.
@@ -23,6 +24,8 @@ struct ActiveRun {
     var requirements: [String: Requirement] = [:]
     /// sweep step → trial → the objective values it reported, in order (for early termination).
     var sweepSeries: [String: [String: [Double]]] = [:]
+    /// Bayesian trial → the point it runs (once chosen).
+    var sweepPoints: [String: [String: String]] = [:]
     /// The sweep steps with a `limits.timeout`, found on the first timer tick.
     var timedSweeps: [String]?
 }

@@ -107,6 +107,110 @@ extension CoordinatorService {
         }
     }
 
+    // MARK: Bayesian sweeps
+
+    var sweepOptimizer: SweepOptimizer { SweepOptimizer(dataDirectory: configuration.dataDirectory) }
+
+    /// Refuses a plan with a bayesian sweep when the optimiser cannot run here, with the line that
+    /// fixes it. Checked once (the first such submission waits for Python to start).
+    func checkOptimizer(for plan: PipelinePlan) throws {
+        let bayesian = plan.steps.first { step in
+            if case .bayesian = step.sweep?.sampling { return true }
+            return false
+        }
+        guard let bayesian else { return }
+        if case .some(.none) = optimizerProblem { return }  // known to work
+        // Unknown, or missing last time (it may have been installed since).
+        let problem = sweepOptimizer.check()
+        optimizerProblem = .some(problem)
+        if let problem { throw CoordinatorError(.invalidRequest, "sweep step \(bayesian.name): \(problem)") }
+    }
+
+    /// Whether `step` is a bayesian trial whose point is not chosen yet.
+    func needsPoint(runID: String, step: String) -> Bool {
+        guard let run = runs[runID], let planned = run.planned[step], let sweepName = planned.trialOf,
+              run.sweepPoints[step] == nil, case .bayesian? = run.planned[sweepName]?.sweep?.sampling else { return false }
+        return true
+    }
+
+    /// Gives bayesian trial `step` its point: the one it already had (a coordinator restart), or
+    /// one the optimiser proposes from the sweep's results so far. Returns the cache decision when
+    /// it is known at once; nil while the optimiser works (it answers through `pointChosen`).
+    func choosePoint(runID: String, step: String, inputs: [String: String]) -> RunMachine.Event? {
+        guard let run = runs[runID], let sweepName = run.planned[step]?.trialOf, let sweep = run.planned[sweepName]?.sweep else {
+            return .failed(step: step, status: .failed, reason: "the trial's sweep is not part of the run")
+        }
+        let names = Set(sweep.space.map(\.name))
+        if let known = recordedPoint(runID: runID, step: step, names: names) {
+            return pointChosen(runID: runID, step: step, inputs: inputs, point: .success(known))
+        }
+        var completed: [SweepOptimizer.Request.Completed] = []
+        var pending: [[String: String]] = []
+        for trial in sweep.trials where trial.step != step {
+            guard let point = runs[runID]!.sweepPoints[trial.step] ?? recordedPoint(runID: runID, step: trial.step, names: names) else { continue }
+            switch run.machine.states[trial.step]?.status {
+            case .completed?:
+                if let value = trialMetrics(runID: runID, step: trial.step)[sweep.objective.primaryMetric], value.isFinite {
+                    completed.append(.init(point: point, value: value))
+                }
+            case .queued?, .running?:
+                pending.append(point)
+            default:
+                break
+            }
+        }
+        guard case .bayesian(let seed) = sweep.sampling else { return nil }
+        let index = sweep.trials.firstIndex { $0.step == step } ?? 0
+        let request = SweepOptimizer.Request(
+            space: sweep.space, goal: sweep.objective.goal.rawValue, seed: seed, trial: index, completed: completed, pending: pending
+        )
+        let optimizer = sweepOptimizer
+        Task {
+            let result: Result<[String: String], any Error>
+            do {
+                result = .success(try await optimizer.propose(request))
+            } catch {
+                result = .failure(error)
+            }
+            self.proposalArrived(runID: runID, step: step, inputs: inputs, point: result)
+        }
+        return nil
+    }
+
+    /// The optimiser answered for `step`: its decision goes to the run machine.
+    func proposalArrived(runID: String, step: String, inputs: [String: String], point: Result<[String: String], any Error>) {
+        guard runs[runID]?.machine.states[step]?.resolving == true else { return }  // canceled meanwhile
+        guard let event = pointChosen(runID: runID, step: step, inputs: inputs, point: point) else { return }
+        apply(event, runID: runID)
+        flushOutbox()
+    }
+
+    /// Sets bayesian trial `step` to `point` (its parameters and command) and decides from the cache.
+    func pointChosen(runID: String, step: String, inputs: [String: String], point: Result<[String: String], any Error>) -> RunMachine.Event? {
+        guard let planned = runs[runID]?.planned[step], let sweepName = planned.trialOf,
+              let shape = runs[runID]?.planned[sweepName]?.sweep?.trialCommand else { return nil }
+        do {
+            let chosen = try point.get()
+            runs[runID]!.planned[step] = try planned.withSweepPoint(chosen, shape: shape)
+            runs[runID]!.sweepPoints[step] = chosen
+            logger.info("bayesian point chosen", metadata: ["run": "\(runID)", "step": "\(step)", "point": "\(chosen.sorted { $0.key < $1.key })"])
+        } catch {
+            return .failed(step: step, status: .failed, reason: "no point to try: \(error)")
+        }
+        let event = resolveCache(runID: runID, step: step, inputs: inputs)
+        if case .cacheResolved(_, let hit) = event { (hit == nil ? telemetry.cacheMisses : telemetry.cacheHits).increment() }
+        return event
+    }
+
+    /// The point a trial's recorded manifest names (after a coordinator restart), if it has one.
+    func recordedPoint(runID: String, step: String, names: Set<String>) -> [String: String]? {
+        guard let json = runs[runID]?.steps[step]?.manifestJSON,
+              let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+              let parameters = object["parameters"] as? [String: String] else { return nil }
+        let point = parameters.filter { names.contains($0.key) }
+        return point.count == names.count ? point : nil
+    }
+
     /// Checks a plan's sweeps, since a plan may come from any HTTP client: each trial names a sweep
     /// step later in the plan that lists it, and each sweep step's trials are its own.
     static func checkSweeps(of plan: PipelinePlan) throws {

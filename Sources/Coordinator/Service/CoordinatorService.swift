@@ -101,6 +101,9 @@ public actor CoordinatorService: Service {
     var registeredOutputs: RegisteredOutputs?
     /// Increases with every change to any run; run reports carry it so clients can wait.
     var version: Int64 = 0
+    /// Whether the bayesian optimiser can run: nil before the first bayesian sweep is submitted,
+    /// then `.some(nil)` when it can, or why not.
+    var optimizerProblem: String??
     let startedAt = ContinuousClock.now
 
     /// Opens the store under `configuration.dataDirectory` and takes over `transport`.

@@ -359,11 +359,14 @@ struct PlanBuilder {
                 .invalidBinding, "'\(dimension.name)' is both searched over and set under inputs:; keep one"
             )
         }
-        let points = SweepSampler.points(sweep.dimensions, sampling: sweep.sampling, limit: sweep.limits.maxTotalTrials)
+        var points = SweepSampler.points(sweep.dimensions, sampling: sweep.sampling, limit: sweep.limits.maxTotalTrials)
+        var isBayesian = false
         if case .bayesian = sweep.sampling {
-            throw sweep.searchSpaceLocation.error(
-                .notSupported, "bayesian sampling is not supported yet; use sampling_algorithm: random with a seed, or grid"
-            )
+            // Points are proposed as trials become ready; each slot is compiled once here with a
+            // representative point, so that a command that cannot work is refused now.
+            isBayesian = true
+            let representative = Dictionary(uniqueKeysWithValues: sweep.dimensions.map { ($0.name, SweepSampler.representative($0.distribution)) })
+            points = Array(repeating: representative, count: sweep.limits.maxTotalTrials)
         }
         // Trials write no datastore path and register nothing: only the sweep step's outputs do.
         var trialNode = node
@@ -389,7 +392,7 @@ struct PlanBuilder {
             trial.trialOf = sweepName
             trial.displayName = "trial \(index) of \(node.name)"
             trials.append(trial)
-            selection.append(SweepTrial(step: name, point: point.mapValues(\.pythonString)))
+            selection.append(SweepTrial(step: name, point: isBayesian ? [:] : point.mapValues(\.pythonString)))
         }
         // The sweep step's outputs: the trial's, with the node's datastore paths and asset names.
         var outputs: [StepDataOutput] = []
@@ -425,9 +428,18 @@ struct PlanBuilder {
             name: sweepName, displayName: node.displayName ?? "sweep \(node.name)", commandTemplate: "",
             command: CommandTemplate(segments: []), inputs: inputs, outputs: outputs, compute: compute
         )
+        var shape: TrialCommandShape?
+        if isBayesian {
+            let dataInputs = Set(trials.first?.inputs.map(\.name) ?? [])
+            shape = TrialCommandShape(
+                inputs: component.inputs.map { .init(name: $0.name, isOptional: $0.isOptional, isData: dataInputs.contains($0.name)) },
+                outputs: outputs.map(\.name), file: component.commandLocation.file, field: component.commandLocation.field
+            )
+        }
         planned.sweep = SweepSelection(
             objective: sweep.objective, sampling: sweep.sampling, limits: sweep.limits,
-            earlyTermination: sweep.earlyTermination, trials: selection
+            earlyTermination: sweep.earlyTermination, trials: selection, space: sweep.dimensions.map(\.described),
+            trialCommand: shape
         )
         return (trials, (planned, result))
     }

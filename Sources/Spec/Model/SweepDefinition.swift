@@ -49,3 +49,47 @@ enum SearchDistribution: Hashable, Sendable {
         }
     }
 }
+
+extension SearchDimension {
+    /// The dimension as an optimiser reads it.
+    var described: SweepDimension {
+        switch distribution {
+        case .choice(let values):
+            let kind: String
+            if values.allSatisfy({ if case .int = $0 { true } else { false } }) {
+                kind = "int"
+            } else if values.allSatisfy({ $0.numericValue != nil && !($0.isText) }) {
+                kind = "float"
+            } else {
+                kind = "text"
+            }
+            return SweepDimension(name: name, type: "choice", values: values.map(\.pythonString), valueKind: kind)
+        case .randint(let upper):
+            return SweepDimension(name: name, type: "randint", parameters: ["upper": Double(upper)])
+        case .uniform(let low, let high, let q):
+            return SweepDimension(name: name, type: q == nil ? "uniform" : "quniform", parameters: Self.numbers(["min_value": low, "max_value": high], q))
+        case .loguniform(let low, let high, let q):
+            return SweepDimension(name: name, type: q == nil ? "loguniform" : "qloguniform", parameters: Self.numbers(["min_value": low, "max_value": high], q))
+        case .normal(let mu, let sigma, let q):
+            return SweepDimension(name: name, type: q == nil ? "normal" : "qnormal", parameters: Self.numbers(["mu": mu, "sigma": sigma], q))
+        case .lognormal(let mu, let sigma, let q):
+            return SweepDimension(name: name, type: q == nil ? "lognormal" : "qlognormal", parameters: Self.numbers(["mu": mu, "sigma": sigma], q))
+        }
+    }
+
+    private static func numbers(_ values: [String: Double], _ q: Double?) -> [String: Double] {
+        var result = values
+        if let q { result["q"] = q }
+        return result
+    }
+}
+
+extension Literal {
+    /// Whether the value is text (a string or timestamp), even when it reads as a number.
+    var isText: Bool {
+        switch self {
+        case .string, .timestamp: return true
+        default: return false
+        }
+    }
+}

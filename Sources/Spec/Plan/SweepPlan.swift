@@ -1,3 +1,5 @@
+import Yams
+
 /// A sweep step (`type: sweep`): the trials it runs and how the best one is chosen.
 ///
 /// A sweep node of the pipeline file becomes one trial step per sampled point (`tune/trial_0`,
@@ -14,18 +16,26 @@ public struct SweepSelection: Sendable, Codable, Hashable {
     public var limits: SweepLimits
     /// `early_termination:`, when set.
     public var earlyTermination: EarlyTerminationPolicy?
-    /// The trial steps, in sampling order, each with the point it runs.
+    /// The trial steps, in sampling order, each with the point it runs (empty for a bayesian
+    /// sweep, whose points are chosen as trials become ready).
     public var trials: [SweepTrial]
+    /// The search space, for an optimiser that proposes points (bayesian sampling).
+    public var space: [SweepDimension]
+    /// How a trial's command is compiled again for a point chosen at run time (bayesian sampling).
+    public var trialCommand: TrialCommandShape?
 
     public init(
         objective: SweepObjective, sampling: SamplingAlgorithm, limits: SweepLimits,
-        earlyTermination: EarlyTerminationPolicy? = nil, trials: [SweepTrial]
+        earlyTermination: EarlyTerminationPolicy? = nil, trials: [SweepTrial], space: [SweepDimension] = [],
+        trialCommand: TrialCommandShape? = nil
     ) {
         self.objective = objective
         self.sampling = sampling
         self.limits = limits
         self.earlyTermination = earlyTermination
         self.trials = trials
+        self.space = space
+        self.trialCommand = trialCommand
     }
 
     /// The name of the sweep step's input that carries `output` of `trial` (`trial_3.model`).
@@ -33,6 +43,46 @@ public struct SweepSelection: Sendable, Codable, Hashable {
         let short = trial.split(separator: "/").last.map(String.init) ?? trial
         return short + "." + output
     }
+}
+
+/// One search-space input, as an optimiser reads it.
+public struct SweepDimension: Sendable, Codable, Hashable {
+    /// The trial input.
+    public var name: String
+    /// `choice`, `randint`, `uniform`, `quniform`, `loguniform`, `qloguniform`, `normal`,
+    /// `qnormal`, `lognormal` or `qlognormal`.
+    public var type: String
+    /// For `choice`: the values, as the command receives them.
+    public var values: [String]?
+    /// For `choice`: whether every value is an integer (`int`), a number (`float`) or other text.
+    public var valueKind: String?
+    /// `upper`, `min_value`, `max_value`, `mu`, `sigma`, `q`, as given.
+    public var parameters: [String: Double]
+
+    public init(name: String, type: String, values: [String]? = nil, valueKind: String? = nil, parameters: [String: Double] = [:]) {
+        self.name = name
+        self.type = type
+        self.values = values
+        self.valueKind = valueKind
+        self.parameters = parameters
+    }
+}
+
+/// What compiling a trial's command needs besides its parameter values: each declared input,
+/// whether it is optional, and whether it is data; and the outputs.
+public struct TrialCommandShape: Sendable, Codable, Hashable {
+    public struct Input: Sendable, Codable, Hashable {
+        public var name: String
+        public var isOptional: Bool
+        public var isData: Bool
+    }
+
+    /// In declaration order.
+    public var inputs: [Input]
+    public var outputs: [String]
+    /// The file and field the command came from, for messages.
+    public var file: String
+    public var field: String
 }
 
 /// One trial of a sweep: its step and the search-space values it runs with.
@@ -142,5 +192,31 @@ public struct EarlyTerminationPolicy: Sendable, Codable, Hashable {
         case .medianStopping: return "median_stopping"
         case .truncationSelection: return "truncation_selection"
         }
+    }
+}
+
+extension PlannedStep {
+    /// This bayesian trial with the search-space inputs set to `point` (input → value as the command
+    /// receives it): its parameters, and its command compiled again.
+    ///
+    /// - Throws: `SpecError` when the command cannot be compiled with those values.
+    public func withSweepPoint(_ point: [String: String], shape: TrialCommandShape) throws(SpecError) -> PlannedStep {
+        var step = self
+        step.parameters.merge(point) { _, new in new }
+        var inputs: [String: CommandCompiler.Input] = [:]
+        for input in shape.inputs {
+            let value: CommandCompiler.Input.Value
+            if input.isData {
+                value = step.inputs.contains { $0.name == input.name } ? .data : .unset
+            } else {
+                value = step.parameters[input.name].map { .parameter($0) } ?? .unset
+            }
+            inputs[input.name] = CommandCompiler.Input(isOptional: input.isOptional, value: value)
+        }
+        let location = SourceNode(.scalar(.init(commandTemplate)), file: shape.file, field: shape.field)
+        step.command = try CommandCompiler.compile(
+            commandTemplate, inputs: inputs, inputOrder: shape.inputs.map(\.name), outputs: shape.outputs, at: location
+        )
+        return step
     }
 }

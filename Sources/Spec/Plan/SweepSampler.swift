@@ -62,6 +62,22 @@ enum SweepSampler {
         return result
     }
 
+    /// A value every point could take the place of, to compile a bayesian trial before its point
+    /// is known: the first choice, 0, the low end, or the centre.
+    static func representative(_ distribution: SearchDistribution) -> Literal {
+        func quantized(_ value: Double, _ q: Double?) -> Literal {
+            .float(q.map { (value / $0).rounded(.toNearestOrEven) * $0 } ?? value)
+        }
+        switch distribution {
+        case .choice(let values): return values[0]
+        case .randint: return .int(0)
+        case .uniform(let low, _, let q): return quantized(low, q)
+        case .loguniform(let low, _, let q): return quantized(Foundation.exp(low), q)
+        case .normal(let mu, _, let q): return quantized(mu, q)
+        case .lognormal(let mu, _, let q): return quantized(Foundation.exp(mu), q)
+        }
+    }
+
     /// One value of `distribution`, with Azure's meanings (see `SearchDistribution`).
     static func sample(_ distribution: SearchDistribution, using generator: inout DrawGenerator) -> Literal {
         func quantized(_ value: Double, _ q: Double?) -> Literal {
