@@ -156,7 +156,7 @@ extension CoordinatorService {
         guard let plan = plan(runID: runID, record: record) else {
             throw CoordinatorError(.storage, "run \(runID): its recorded plan does not decode")
         }
-        guard let planned = plan.steps.first(where: { $0.name == name }),
+        guard var planned = plan.steps.first(where: { $0.name == name }),
               let step = try stepRecords(runID: runID).first(where: { $0.name == name }) else {
             throw CoordinatorError(.notFound, "run \(runID) has no step \(name); its steps are \(plan.steps.map(\.name).joined(separator: ", "))")
         }
@@ -165,6 +165,14 @@ extension CoordinatorService {
                 .conflict,
                 "step \(name) of run \(runID) never became ready (it is \(step.status.rawValue)), so its inputs were never resolved; there is nothing to replay"
             )
+        }
+        if planned.isSweep {
+            throw CoordinatorError(.conflict, "step \(name) is a sweep step, which runs no command of its own; replay one of its trials (\(name)/trial_N)")
+        }
+        // A bayesian trial ran the point chosen for it, which its manifest records.
+        if let sweepName = planned.trialOf, let shape = plan.steps.first(where: { $0.name == sweepName })?.sweep?.trialCommand {
+            let names = Set(plan.steps.first { $0.name == sweepName }?.sweep?.space.map(\.name) ?? [])
+            planned = try planned.withSweepPoint(manifest.parameters.filter { names.contains($0.key) }, shape: shape)
         }
         let inputs = planned.inputs.map { input in
             let recorded = manifest.inputs[input.name]

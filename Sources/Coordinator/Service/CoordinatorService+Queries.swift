@@ -310,7 +310,15 @@ extension CoordinatorService {
             let names = try store.steps(runID: runID).map(\.name).joined(separator: ", ")
             throw CoordinatorError(.notFound, "run \(runID) has no step \(name); its steps are \(names)")
         }
-        let component = Self.plan(of: record)?.steps.first { $0.name == name }?.component
+        let planned = Self.plan(of: record)?.steps.first { $0.name == name }
+        let component = planned?.component
+        if planned?.isSweep == true {
+            return Explanation(
+                run: runID, step: name, decision: "sweep",
+                summary: step.reason ?? "a sweep step chooses the best of its trials once every trial has ended (now \(step.status.rawValue)); explain a trial (\(name)/trial_N) to see why it ran",
+                differences: [], comparedRun: nil, cacheKey: nil
+            )
+        }
         // The registered component `run`'s step ran, when it differs from this one's.
         func componentChange(since run: RunRecord?) -> [String] {
             guard let run, let earlier = Self.plan(of: run)?.steps.first(where: { $0.name == name }) else { return [] }
