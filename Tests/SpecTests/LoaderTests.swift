@@ -302,7 +302,7 @@ struct LoaderTests {
         #expect(error.message.contains("Unknown field"))
     }
 
-    @Test(arguments: ["sweep", "parallel", "spark", "automl"])
+    @Test(arguments: ["parallel", "spark", "automl"])
     func unimplementedNodeTypesSaySo(_ type: String) throws {
         let error = try #require(try Fixture.error("type: pipeline\njobs:\n  a: {type: \(type), trial: x.yml}\n"))
         #expect(error.code == .notSupported)
