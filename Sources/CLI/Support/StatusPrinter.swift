@@ -15,6 +15,9 @@ enum StatusPrinter {
             lines.append(line)
             // A completed step's reason: a sweep's choice of trial, or why reuse was not allowed.
             if let reason = step.reason, step.status == .completed { lines.append(indent + reason) }
+            if let point = step.point, !point.isEmpty {
+                lines.append(indent + "point: " + point.keys.sorted().map { "\($0) \(point[$0]!)" }.joined(separator: ", "))
+            }
             if let source = step.sourceRun, step.reused { lines.append(indent + "reused from run \(source)") }
             if let times = times(start: step.startedAt, end: step.finishedAt, seconds: step.durationSeconds) { lines.append(indent + times) }
             if let metrics = step.metrics, !metrics.isEmpty {

@@ -172,6 +172,7 @@ extension CoordinatorService {
                 report.outputs = try? JSONDecoder().decode([String: String].self, from: Data(json.utf8))
             }
             report.registered = registrations[step.name]
+            report.point = sweepPoint(of: step, planned: planned)
             return report
         }
         var outputs: [String: String] = [:]
@@ -186,6 +187,17 @@ extension CoordinatorService {
             run: record.id, pipeline: record.pipeline, status: record.status, steps: stepReports, outputs: outputs,
             createdAt: record.createdAt, finishedAt: record.finishedAt, reason: record.reason, version: version
         )
+    }
+
+    /// A trial's point: sampled into the plan (grid, random), or chosen when it became ready
+    /// (bayesian; then in its manifest).
+    func sweepPoint(of step: StepRecord, planned: [String: PlannedStep]) -> [String: String]? {
+        guard let sweepName = planned[step.name]?.trialOf, let sweep = planned[sweepName]?.sweep else { return nil }
+        if let point = sweep.trials.first(where: { $0.step == step.name })?.point, !point.isEmpty { return point }
+        if let point = runs[step.runID]?.sweepPoints[step.name] { return point }
+        guard let json = step.manifestJSON, let manifest = CacheManifest.decode(json: json) else { return nil }
+        let names = Set(sweep.space.map(\.name))
+        return manifest.parameters.filter { names.contains($0.key) }
     }
 
     /// Every attempt of a run's steps, by step, oldest first: the stored ones, with the live

@@ -113,6 +113,9 @@ public struct StepReport: Codable, Hashable, Sendable {
     /// What became of its outputs with `name:`: `model → azureml:model:3`, or why one was not
     /// registered. Nil when it registers none (or has not completed).
     public var registered: [String]?
+    /// For a trial of a sweep: the search-space values it runs with (input → value); nil for a
+    /// bayesian trial whose point is not chosen yet, and for other steps.
+    public var point: [String: String]?
 
     public init(
         name: String, status: StepStatus, reused: Bool, attempts: Int, worker: String?, reason: String? = nil, seconds: Double? = nil,
