@@ -25,6 +25,25 @@ struct Conduit: AsyncParsableCommand {
             ComponentCommand.self, DataCommand.self, StoreCommand.self, ServiceCommand.self, StudioCommand.self,
         ]
     )
+
+    /// Parses and runs the command as ArgumentParser does, except that a usage or validation error
+    /// (an unknown option, a missing argument, a `ValidationError`) exits 2, the status documented
+    /// for invalid arguments, instead of ArgumentParser's 64. `--help` and `--version` still exit 0.
+    static func main() async {
+        do {
+            var command = try await asyncParseAsRoot(nil)
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            let message = fullMessage(for: error)
+            if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+            Foundation.exit(ExitStatus.usage)
+        }
+    }
 }
 
 /// Runs a command body, printing `CLIError`s and exiting with their status.

@@ -297,20 +297,27 @@ public final class ConduitStore: Sendable {
         }
     }
 
-    /// The latest earlier execution of a step with the same name that has a cache manifest:
-    /// first in runs of the same pipeline, else in any run.
-    public func nearestExecution(pipeline: String, step: String, before runID: String, createdBefore: Int64) throws -> (StepRecord, RunRecord)? {
+    /// The latest completed (not reused) executions of step `step` that recorded a manifest, in
+    /// runs created at or before `createdBefore` other than `runID`, latest first, at most `limit`:
+    /// each as its run's id and the manifest's JSON.
+    ///
+    /// Executions in runs of `pipeline` only, when there is any; otherwise those of any pipeline
+    /// (a renamed pipeline is still compared with its past).
+    public func earlierExecutions(
+        pipeline: String, step: String, before runID: String, createdBefore: Int64, limit: Int
+    ) throws -> [(run: String, manifestJSON: String)] {
         try writer.read { db in
             let sql = """
-                SELECT steps.*, runs.id AS r_id FROM steps JOIN runs ON runs.id = steps.run_id
+                SELECT steps.run_id AS r_id, steps.manifest_json AS m, (runs.pipeline = ?) AS same
+                FROM steps JOIN runs ON runs.id = steps.run_id
                 WHERE steps.name = ? AND steps.run_id != ? AND steps.manifest_json IS NOT NULL
                   AND runs.created_at <= ? AND steps.reused = 0 AND steps.status = 'completed'
-                ORDER BY (runs.pipeline = ?) DESC, runs.created_at DESC LIMIT 1
+                ORDER BY same DESC, runs.created_at DESC LIMIT ?
                 """
-            guard let row = try Row.fetchOne(db, sql: sql, arguments: [step, runID, createdBefore, pipeline]) else { return nil }
-            let stepRecord = try StepRecord(row: row)
-            guard let run = try RunRecord.fetchOne(db, key: row["r_id"] as String) else { return nil }
-            return (stepRecord, run)
+            let rows = try Row.fetchAll(db, sql: sql, arguments: [pipeline, step, runID, createdBefore, max(0, limit)])
+            let samePipeline = rows.first.map { ($0["same"] as Bool?) == true } ?? false
+            return rows.filter { !samePipeline || ($0["same"] as Bool?) == true }
+                .map { (run: $0["r_id"] as String, manifestJSON: $0["m"] as String) }
         }
     }
 

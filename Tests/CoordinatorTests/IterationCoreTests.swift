@@ -9,7 +9,9 @@ private struct FakeCache: DryRunPlanner.CacheView {
     var history: [String: (run: String, manifest: CacheManifest)] = [:]
 
     func lookup(key: String, step: PlannedStep) -> DryRunPlanner.CacheLookup { entries[key] ?? .miss }
-    func nearestExecution(of step: String) -> (run: String, manifest: CacheManifest)? { history[step] }
+    func earlierExecutions(of step: String) -> [NearestExecution.Candidate] {
+        history[step].map { [NearestExecution.Candidate(run: $0.run, manifest: $0.manifest)] } ?? []
+    }
 }
 
 /// prep (local data) → train (lr) → evaluate; report reads nothing upstream.

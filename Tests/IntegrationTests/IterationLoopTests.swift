@@ -79,6 +79,43 @@ private func decisions(_ result: CLIResult) throws -> [String: [String: Any]] {
 /// The iteration loop through real processes: dry runs, re-runs, diffs and local step replays.
 @Suite(.serialized, .timeLimit(.minutes(5)))
 struct IterationLoopTests {
+    /// After a run of an edited copy of the pipeline (same name, train.py changed), the original
+    /// with only `--set` changed is compared with its own earlier run, not the copy's later one.
+    @Test func explainAndDryRunCompareWithTheNearestExecutionNotTheLatest() async throws {
+        try await withCluster(workers: 1) { cluster in
+            let work = try ProcessHarness.temporaryDirectory()
+            let pipeline = try learningPipeline(in: work + "/original")
+            let copy = try learningPipeline(in: work + "/copy")
+            try (String(contentsOfFile: work + "/copy/src/train.py", encoding: .utf8) + "\nprint('edited')\n")
+                .write(toFile: work + "/copy/src/train.py", atomically: true, encoding: .utf8)
+            let first = try await cluster.cli(["submit", pipeline, "--wait", "--json"])
+            #expect(first.status == 0, "\(first.stderr)")
+            let firstRun = try #require(try first.json()["run"] as? String)
+            let edited = try await cluster.cli(["submit", copy, "--wait", "--json"])
+            #expect(edited.status == 0, "\(edited.stderr)")
+            #expect(steps(of: try edited.json())["train"]?.reused == false, "the copy's train runs: \(edited.stdout)")
+
+            let preview = try await cluster.cli(["submit", pipeline, "--dry-run", "--set", "inputs.lr=0.2", "--json"])
+            #expect(preview.status == 0, "\(preview.stderr)")
+            let train = try #require(try decisions(preview)["train"], "\(preview.stdout)")
+            #expect(train["reasons"] as? [String] == ["parameter lr: 0.1 → 0.2"], "\(preview.stdout)")
+            #expect(train["sourceRun"] as? String == firstRun, "\(preview.stdout)")
+            let previewText = try await cluster.cli(["submit", pipeline, "--dry-run", "--set", "inputs.lr=0.2"])
+            #expect(previewText.stdout.contains("(compared with run \(firstRun), the nearest earlier execution)"), "\(previewText.stdout)")
+
+            let second = try await cluster.cli(["submit", pipeline, "--set", "inputs.lr=0.2", "--wait", "--json"])
+            #expect(second.status == 0, "\(second.stderr)")
+            let secondRun = try #require(try second.json()["run"] as? String)
+            let explained = try await cluster.cli(["explain", secondRun, "train", "--json"])
+            #expect(explained.status == 0, "\(explained.stderr)")
+            #expect(try explained.json()["differences"] as? [String] == ["parameter lr: 0.1 → 0.2"], "\(explained.stdout)")
+            #expect(try explained.json()["comparedRun"] as? String == firstRun, "\(explained.stdout)")
+            let explainedText = try await cluster.cli(["explain", secondRun, "train"])
+            #expect(explainedText.stdout.contains("compared with run \(firstRun), the nearest earlier execution of train"), "\(explainedText.stdout)")
+            #expect(!explainedText.stdout.contains("code:"), "\(explainedText.stdout)")
+        }
+    }
+
     @Test func dryRunRerunAndDiffFollowWhatChanged() async throws {
         try await withCluster(workers: 1) { cluster in
             let work = try ProcessHarness.temporaryDirectory()

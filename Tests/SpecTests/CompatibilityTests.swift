@@ -49,6 +49,15 @@ struct CompatibilityTests {
         #expect(plan.warnings.contains { $0.contains("default_datestore") })
     }
 
+    @Test func ignoredNodeKeysWarnWithWhy() throws {
+        let plan = try Self.load("ignored-keys.yml")
+        #expect(plan.steps.map(\.name) == ["train"])
+        let file = Self.root + "/valid/ignored-keys.yml"
+        #expect(plan.warnings.contains { $0.hasPrefix("\(file):11:7: jobs.train.services: 'services' is ignored by Conduit: Conduit starts no interactive services") }, "\(plan.warnings)")
+        #expect(plan.warnings.contains { $0.hasPrefix("\(file):14:7: jobs.train.distribution: 'distribution' is ignored by Conduit: Conduit runs a step as one process") }, "\(plan.warnings)")
+        #expect(plan.warnings.count == 2, "\(plan.warnings)")
+    }
+
     @Test func inlineSteps() throws {
         let plan = try Self.load("inline-steps.yml")
         let typed = try #require(plan.step("typed"))

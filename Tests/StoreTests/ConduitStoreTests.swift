@@ -73,18 +73,21 @@ import Testing
         #expect(try store.cacheEntry(key: "k1") == nil)
     }
 
-    @Test func nearestExecutionPrefersTheSamePipelineAndTheLatestRun() throws {
+    @Test func earlierExecutionsAreOfTheSamePipelineLatestFirstAndBounded() throws {
         let store = try ConduitStore()
         for (id, pipeline, created) in [("old", "p", 1), ("other", "q", 5), ("recent", "p", 3), ("current", "p", 9)] as [(String, String, Int64)] {
             var step = StepRecord(runID: id, name: "train", position: 0, status: .completed)
             step.manifestJSON = #"{"run":"\#(id)"}"#
             try insert(run(id, pipeline: pipeline, createdAt: created), steps: [step], into: store)
         }
-        let found = try store.nearestExecution(pipeline: "p", step: "train", before: "current", createdBefore: 9)
-        #expect(found?.1.id == "recent")
-        let elsewhere = try store.nearestExecution(pipeline: "z", step: "train", before: "current", createdBefore: 9)
-        #expect(elsewhere?.1.id == "other")
-        #expect(try store.nearestExecution(pipeline: "p", step: "evaluate", before: "current", createdBefore: 9) == nil)
+        let found = try store.earlierExecutions(pipeline: "p", step: "train", before: "current", createdBefore: 9, limit: 200)
+        #expect(found.map(\.run) == ["recent", "old"])
+        #expect(found.first?.manifestJSON == #"{"run":"recent"}"#)
+        let bounded = try store.earlierExecutions(pipeline: "p", step: "train", before: "current", createdBefore: 9, limit: 1)
+        #expect(bounded.map(\.run) == ["recent"])
+        let elsewhere = try store.earlierExecutions(pipeline: "z", step: "train", before: "current", createdBefore: 9, limit: 200)
+        #expect(elsewhere.map(\.run) == ["other", "recent", "old"])
+        #expect(try store.earlierExecutions(pipeline: "p", step: "evaluate", before: "current", createdBefore: 9, limit: 200).isEmpty)
     }
 
     @Test func unfinishedRunsAreFoundAfterAReopen() throws {

@@ -349,6 +349,9 @@ struct ExplainCommand: AsyncParsableCommand {
             }
             print("\(explanation.step) in \(explanation.run): \(explanation.decision)")
             print("  \(explanation.summary)")
+            if explanation.decision == "ran", let compared = explanation.comparedRun {
+                print("  compared with run \(compared), the nearest earlier execution of \(explanation.step)")
+            }
             for difference in explanation.differences { print("  - \(difference)") }
             return ExitStatus.success
         }

@@ -33,6 +33,12 @@ struct DataCommand: AsyncParsableCommand {
     )
 }
 
+/// `--set KEY=VALUE` on a create command, as `az ml component|data create --set` has it.
+struct AssetOverrideOptions: ParsableArguments {
+    @Option(name: .customLong("set"), help: ArgumentHelp("Change a field of the file before it is registered, as az ml --set does (repeatable): version=3, description=\"new\", inputs.lr.default=0.2, path=./other. KEY is a dotted path into the file; VALUE is YAML.", valueName: "KEY=VALUE"))
+    var overrides: [String] = []
+}
+
 /// Which named registry, if any, a component or data command works in.
 struct RegistryNameOption: ParsableArguments {
     @Option(name: .customLong("registry-name"), help: ArgumentHelp("A named registry (referenced as azureml://registries/NAME/components/... or .../data/...) instead of the workspace.", valueName: "NAME"))
@@ -56,6 +62,8 @@ struct ComponentCreateCommand: AsyncParsableCommand {
     @Option(name: .customLong("file"), help: ArgumentHelp("The component YAML file.", valueName: "FILE"))
     var file: String
 
+    @OptionGroup var fieldOverrides: AssetOverrideOptions
+
     @Option(help: "The version to create (default: the file's version:, else one more than the largest integer version).")
     var version: String?
 
@@ -68,7 +76,7 @@ struct ComponentCreateCommand: AsyncParsableCommand {
     func run() async throws {
         try await withCLIErrors {
             let outcome = try RegistryPublisher.publishComponent(
-                file: file, version: version, scope: namespace.scope, registry: registry.localRegistry(), now: Int64(Date().timeIntervalSince1970 * 1000)
+                file: file, overrides: fieldOverrides.overrides, version: version, scope: namespace.scope, registry: registry.localRegistry(), now: Int64(Date().timeIntervalSince1970 * 1000)
             )
             RegistryOutput.printOutcome(outcome, json: json)
             return ExitStatus.success
@@ -122,6 +130,8 @@ struct DataCreateCommand: AsyncParsableCommand {
     @Option(name: .customLong("file"), help: ArgumentHelp("The data asset YAML file (name, version, type, path, description).", valueName: "FILE"))
     var file: String
 
+    @OptionGroup var fieldOverrides: AssetOverrideOptions
+
     @Option(help: "The version to create (default: the file's version:, else one more than the largest integer version).")
     var version: String?
 
@@ -134,7 +144,7 @@ struct DataCreateCommand: AsyncParsableCommand {
     func run() async throws {
         try await withCLIErrors {
             let outcome = try RegistryPublisher.publishData(
-                file: file, version: version, scope: namespace.scope, registry: registry.localRegistry(),
+                file: file, overrides: fieldOverrides.overrides, version: version, scope: namespace.scope, registry: registry.localRegistry(),
                 now: Int64(Date().timeIntervalSince1970 * 1000)
             )
             RegistryOutput.printOutcome(outcome, json: json)

@@ -21,6 +21,10 @@ enum IterationPrinter {
             default:
                 reasons = step.reasons.isEmpty ? ["will run"] : step.reasons
             }
+            // Name the execution the reasons compare with, unless a reason already does.
+            if step.decision != "reuse", let compared = step.sourceRun, !reasons.contains(where: { $0.contains("run \(compared)") }) {
+                reasons.append("(compared with run \(compared), the nearest earlier execution)")
+            }
             lines.append("\(name)  \(decision)  \(reasons[0])")
             let indent = String(repeating: " ", count: width + 11)
             for reason in reasons.dropFirst() { lines.append(indent + reason) }

@@ -15,20 +15,20 @@ enum RegistryPublisher {
         var created: Bool
     }
 
-    /// Registers the component file `file`; `version` wins over the file's `version:`, which wins over
-    /// the next integer version.
+    /// Registers the component file `file`, changed by `overrides` (`--set KEY=VALUE`) when there
+    /// are any; `version` wins over the file's `version:`, which wins over the next integer version.
     static func publishComponent(
-        file: String, version: String?, scope: AssetReference.Scope, registry: LocalRegistry, now: Int64
+        file: String, overrides: [String] = [], version: String?, scope: AssetReference.Scope, registry: LocalRegistry, now: Int64
     ) throws -> Outcome {
         let definition: ComponentDefinition
         do {
-            definition = try ComponentDefinition.load(file: file, registry: registry)
+            definition = try ComponentDefinition.load(file: file, registry: registry, overrides: overrides)
         } catch {
             throw CLIError("error: \(error)")
         }
         for warning in definition.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
         let definitionName = (definition.file as NSString).lastPathComponent
-        let definitionBytes = try readFile(definition.file)
+        let definitionBytes = try definition.overriddenText.map { Data($0.utf8) } ?? readFile(definition.file)
         let code = try definition.codeDirectory.map { directory in
             try artifact("snapshot the code folder \(directory)") { () throws(ArtifactError) in try Snapshot.folder(at: directory, store: nil) }
         }
@@ -65,13 +65,14 @@ enum RegistryPublisher {
         }
     }
 
-    /// Registers the data asset file `file` (`name`, `type`, `path`, ...): the content is copied whole.
+    /// Registers the data asset file `file` (`name`, `type`, `path`, ...), changed by `overrides`
+    /// (`--set KEY=VALUE`) when there are any: the content is copied whole.
     static func publishData(
-        file: String, version: String?, scope: AssetReference.Scope, registry: LocalRegistry, now: Int64
+        file: String, overrides: [String] = [], version: String?, scope: AssetReference.Scope, registry: LocalRegistry, now: Int64
     ) throws -> Outcome {
         let definition: DataAssetDefinition
         do {
-            definition = try DataAssetDefinition.load(file: file)
+            definition = try DataAssetDefinition.load(file: file, overrides: overrides)
         } catch {
             throw CLIError("error: \(error)")
         }

@@ -17,8 +17,9 @@ public struct DryRunPlanner: Sendable {
     public protocol CacheView {
         /// The cached result for `key`, if any.
         func lookup(key: String, step: PlannedStep) -> CacheLookup
-        /// The manifest of the nearest earlier execution of `step` and the run it belongs to.
-        func nearestExecution(of step: String) -> (run: String, manifest: CacheManifest)?
+        /// The earlier executions of `step` a new one may be compared with, latest first
+        /// (at most `NearestExecution.candidateLimit`); `NearestExecution` picks the nearest.
+        func earlierExecutions(of step: String) -> [NearestExecution.Candidate]
     }
 
     /// A cache lookup's answer.
@@ -83,14 +84,12 @@ public struct DryRunPlanner: Sendable {
             }
             if !unknownInputs.isEmpty {
                 // Compare what is known: the unknown inputs take the earlier execution's values.
-                var known: [String] = []
-                let nearest = cache.nearestExecution(of: step.name)
-                if let nearest {
-                    var partial = manifest
-                    for name in unknownInputs { partial.inputs[name] = nearest.manifest.inputs[name] ?? partial.inputs[name] }
-                    known = partial.differences(from: nearest.manifest)
-                }
-                result.append(DryRunStep(name: step.name, decision: "depends", reasons: known, sourceRun: nearest?.run, upstream: waitingOn))
+                let nearest = NearestExecution.choose(
+                    for: manifest, among: cache.earlierExecutions(of: step.name), unknownInputs: unknownInputs
+                )
+                result.append(DryRunStep(
+                    name: step.name, decision: "depends", reasons: nearest?.differences ?? [], sourceRun: nearest?.run, upstream: waitingOn
+                ))
                 continue
             }
             let key = manifest.key
@@ -106,9 +105,9 @@ public struct DryRunPlanner: Sendable {
             case .miss:
                 var reasons: [String]
                 // Asked only for a miss: a history query per reused step would cost a big plan dearly.
-                let nearest = cache.nearestExecution(of: step.name)
+                let nearest = NearestExecution.choose(for: manifest, among: cache.earlierExecutions(of: step.name))
                 if let nearest {
-                    reasons = manifest.differences(from: nearest.manifest)
+                    reasons = nearest.differences
                     if reasons.isEmpty { reasons = ["nothing differs from run \(nearest.run), but its result is no longer cached"] }
                 } else {
                     reasons = ["step \(step.name) never ran before"]

@@ -42,7 +42,7 @@ extension CoordinatorService {
         let planner = DryRunPlanner(plan: plan, localInputs: submission.localInputs, code: code, force: Set(submission.force))
         let view = ServiceCacheView(
             lookup: { key, step in self.peekCache(key: key, step: step) },
-            nearest: { name in self.nearestManifest(pipeline: plan.name, step: name) }
+            earlier: { name in self.earlierExecutions(pipeline: plan.name, step: name) }
         )
         return planner.decide(using: view)
     }
@@ -72,11 +72,18 @@ extension CoordinatorService {
         return .hit(run: entry.runID, outputs: outputs)
     }
 
-    /// The manifest of the latest completed execution of `step`, preferring runs of `pipeline`.
-    func nearestManifest(pipeline: String, step: String) -> (run: String, manifest: CacheManifest)? {
-        guard let (record, run) = try? store.nearestExecution(pipeline: pipeline, step: step, before: "", createdBefore: .max),
-              let json = record.manifestJSON, let manifest = CacheManifest.decode(json: json) else { return nil }
-        return (run.id, manifest)
+    /// The latest completed executions of `step` (at most `NearestExecution.candidateLimit`), in
+    /// runs of `pipeline` when there are any, in runs created at or before `createdBefore` other
+    /// than `runID`: what `NearestExecution` chooses from. A manifest that does not decode is skipped.
+    func earlierExecutions(
+        pipeline: String, step: String, before runID: String = "", createdBefore: Int64 = .max
+    ) -> [NearestExecution.Candidate] {
+        let rows = (try? store.earlierExecutions(
+            pipeline: pipeline, step: step, before: runID, createdBefore: createdBefore, limit: NearestExecution.candidateLimit
+        )) ?? []
+        return rows.compactMap { row in
+            CacheManifest.decode(json: row.manifestJSON).map { NearestExecution.Candidate(run: row.run, manifest: $0) }
+        }
     }
 
     // MARK: Rerun
@@ -194,8 +201,8 @@ extension CoordinatorService {
 /// synchronously, while `DryRunPlanner.decide` runs there.
 struct ServiceCacheView: DryRunPlanner.CacheView {
     let lookup: (String, PlannedStep) -> DryRunPlanner.CacheLookup
-    let nearest: (String) -> (run: String, manifest: CacheManifest)?
+    let earlier: (String) -> [NearestExecution.Candidate]
 
     func lookup(key: String, step: PlannedStep) -> DryRunPlanner.CacheLookup { lookup(key, step) }
-    func nearestExecution(of step: String) -> (run: String, manifest: CacheManifest)? { nearest(step) }
+    func earlierExecutions(of step: String) -> [NearestExecution.Candidate] { earlier(step) }
 }

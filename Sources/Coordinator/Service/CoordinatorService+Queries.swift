@@ -312,7 +312,8 @@ extension CoordinatorService {
     // MARK: Explain
 
     /// Why a step ran or was reused; for a miss, how its manifest differs from the nearest
-    /// earlier execution of the same step.
+    /// earlier execution of the same step (`NearestExecution`: the fewest differing fields among
+    /// the latest `NearestExecution.candidateLimit`, ties to the latest).
     public func explain(runID: String, step name: String) throws -> Explanation {
         makeDurable()
         guard let record = try runs[runID].map({ $0.record }) ?? store.run(id: runID) else {
@@ -355,14 +356,14 @@ extension CoordinatorService {
         var summary = step.reason ?? "ran"
         var differences: [String] = []
         var compared: String?
-        if let (earlier, earlierRun) = try store.nearestExecution(pipeline: record.pipeline, step: name, before: runID, createdBefore: record.createdAt),
-           let earlierJSON = earlier.manifestJSON, let earlierManifest = CacheManifest.decode(json: earlierJSON) {
-            compared = earlierRun.id
-            differences = componentChange(since: earlierRun) + manifest.differences(from: earlierManifest)
+        let candidates = earlierExecutions(pipeline: record.pipeline, step: name, before: runID, createdBefore: record.createdAt)
+        if let nearest = NearestExecution.choose(for: manifest, among: candidates) {
+            compared = nearest.run
+            differences = try componentChange(since: store.run(id: nearest.run)) + nearest.differences
             if step.reason == nil {
                 summary = differences.isEmpty
-                    ? "ran: nothing differs from run \(earlierRun.id), but its outputs were not available for reuse"
-                    : "ran: \(differences.count) field\(differences.count == 1 ? "" : "s") differ from run \(earlierRun.id)"
+                    ? "ran: nothing differs from run \(nearest.run), but its outputs were not available for reuse"
+                    : "ran: \(differences.count) field\(differences.count == 1 ? "" : "s") differ from run \(nearest.run)"
             }
         } else if step.reason == nil {
             summary = "ran: no earlier execution of step \(name) was recorded"

@@ -109,5 +109,7 @@ extension SpecError {
         /// A command whose quoting Conduit cannot follow, or a value where it cannot be passed safely
         /// (see `CommandTemplate`).
         public static let commandQuoting = Code(rawValue: "command_quoting")
+        /// The file is an Azure ML schedule (`trigger:`), not a job: schedules are not supported yet.
+        public static let scheduleFile = Code(rawValue: "schedule_file")
     }
 }

@@ -75,7 +75,7 @@ extension SpecReader {
                     .invalidType, "a step with type: pipeline needs a pipeline component, but this component has type '\(type)'"
                 )
             }
-            reader.warnUnknownKeys(entries, known: Self.pipelineComponentKeys, in: root)
+            reader.warnUnknownKeys(entries, known: Self.pipelineComponentKeys, in: root, ignored: IgnoredKeys.pipelineComponent)
             var spec = PipelineSpec(
                 file: path, displayName: try entries["display_name"].map { try $0.string() }, experimentName: nil,
                 settings: PipelineSettings(), compute: nil, inputValues: [], inputDeclarations: [], outputs: [],
@@ -128,7 +128,7 @@ extension SpecReader {
                 .notSupported, "components of type '\(type)' are not supported yet; Conduit runs command components"
             )
         }
-        warnUnknownKeys(entries, known: Self.commandComponentKeys, in: root)
+        warnUnknownKeys(entries, known: Self.commandComponentKeys, in: root, ignored: IgnoredKeys.commandComponent)
         if let includes = entries["additional_includes"], !includes.isNull {
             warnings.append(includes.warning("additional_includes is not supported yet and is ignored"))
         }
@@ -170,7 +170,7 @@ extension SpecReader {
             throw node.error(.invalidType, "an input declaration must be a mapping with type:, found \(node.shapeName)")
         }
         let entries = try node.entries()
-        warnUnknownKeys(entries, known: Self.inputDeclarationKeys, in: node)
+        warnUnknownKeys(entries, known: Self.inputDeclarationKeys, in: node, ignored: IgnoredKeys.input)
         guard let typeNode = entries["type"], !typeNode.isNull else {
             throw node.error(.missingField, "input '\(name)' needs a type: (\(Self.inputTypeList))")
         }
@@ -239,7 +239,7 @@ extension SpecReader {
             throw node.error(.invalidType, "an output declaration must be a mapping ({type, mode}) or empty, found \(node.shapeName)")
         }
         let entries = try node.entries()
-        warnUnknownKeys(entries, known: Self.outputDeclarationKeys, in: node)
+        warnUnknownKeys(entries, known: Self.outputDeclarationKeys, in: node, ignored: IgnoredKeys.outputDeclaration)
         if registers {
             declaration.asset = try Self.readOutputAsset(entries, output: name, in: node)
         } else if let asset = entries["name"] ?? entries["version"], !asset.isNull {

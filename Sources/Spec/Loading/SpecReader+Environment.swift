@@ -26,7 +26,7 @@ extension SpecReader {
                 "environment build: (a Docker build context) is not supported; give conda_file: with the pip dependencies, or name the environment and map it in the environments file (docs/environments.md)"
             )
         }
-        warnUnknownKeys(entries, known: Self.inlineEnvironmentKeys, in: node)
+        warnUnknownKeys(entries, known: Self.inlineEnvironmentKeys, in: node, ignored: IgnoredKeys.inlineEnvironment)
         guard let conda = entries["conda_file"], !conda.isNull else {
             // An image alone: Conduit runs no containers; the worker's python3 stands in for it.
             return StepEnvironment(reference: nil, kind: .workerPython)

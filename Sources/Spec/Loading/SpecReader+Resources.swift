@@ -18,7 +18,8 @@ extension SpecReader {
         let entries = try node.entries()
         warnUnknownKeys(
             entries, known: Self.azureResourceKeys.union(Self.conduitResourceKeys), in: node,
-            note: "ignored; Conduit reads \(Self.conduitResourceKeys.joined(separator: ", ")) and instance_type"
+            note: "ignored; Conduit reads \(Self.conduitResourceKeys.joined(separator: ", ")) and instance_type",
+            ignored: IgnoredKeys.resources
         )
         if let count = entries["instance_count"], !count.isNull {
             let instances = try count.integer()

@@ -6,7 +6,7 @@ extension SpecReader {
     static let sweepNodeKeys: Set<String> = [
         "type", "trial", "inputs", "outputs", "search_space", "sampling_algorithm", "objective", "limits",
         "early_termination", "compute", "resources", "queue_settings", "display_name", "description", "tags",
-        "properties", "comment", "name", "experiment_name", "identity",
+        "properties", "comment", "name", "experiment_name", "identity", "$schema",
     ]
 
     /// The largest number of trials one sweep may ask for.
@@ -17,7 +17,7 @@ extension SpecReader {
     mutating func readSweep(
         _ entries: [(key: String, value: SourceNode)], node: SourceNode, baseDirectory: String, seed: UInt64
     ) throws -> (ComponentSpec, SweepDefinition) {
-        warnUnknownKeys(entries, known: Self.sweepNodeKeys, in: node)
+        warnUnknownKeys(entries, known: Self.sweepNodeKeys, in: node, ignored: IgnoredKeys.sweepNode)
         guard let trialNode = entries["trial"], !trialNode.isNull else {
             throw node.error(.missingField, "a sweep step needs trial: the command component each trial runs (a file, an inline component or azureml:NAME:VERSION)")
         }

@@ -27,13 +27,13 @@ extension SpecReader {
             return try literalOrBinding(value)
         }
         if let typeName, let parameter = ParameterType(rawValue: typeName) {
-            warnUnknownKeys(entries, known: Self.inputDeclarationKeys, in: node)
+            warnUnknownKeys(entries, known: Self.inputDeclarationKeys, in: node, ignored: IgnoredKeys.input)
             if let value = entries["default"], !value.isNull {
                 return try literalOrBinding(value)
             }
             return .declaredParameter(parameter)
         }
-        warnUnknownKeys(entries, known: Self.dataInputKeys, in: node)
+        warnUnknownKeys(entries, known: Self.dataInputKeys, in: node, ignored: IgnoredKeys.input)
         var type: DataType?
         if let typeName {
             guard let dataType = DataType(rawValue: typeName) else {

@@ -65,6 +65,24 @@ struct SpecReader {
         return "steps of type '\(type)' cannot run: " + what + "; Conduit runs command steps and pipeline components"
     }
 
+    // MARK: Schedules
+
+    /// The refusal of a schedule file: one whose `$schema` is Azure ML's schedule schema, or with a
+    /// top-level `trigger:`. nil for any other file.
+    static func scheduleRefusal(_ entries: [(key: String, value: SourceNode)], in root: SourceNode) -> SpecError? {
+        let schema = entries["$schema"]?.node.scalar?.string
+        let trigger = entries["trigger"]
+        guard trigger != nil || schema?.lowercased().hasSuffix("schedule.schema.json") == true else { return nil }
+        var message = "this is a schedule file (\(trigger != nil ? "it has trigger:" : "its $schema is a schedule's")), not a pipeline job, "
+            + "so conduit run, submit and validate cannot run it: schedules are not supported yet (conduit schedule create is coming)"
+        if let path = entries["create_job"]?.node.scalar?.string, !path.isEmpty {
+            message += "; to run its job once now, run the file create_job: names (\(path)) with conduit run"
+        } else {
+            message += "; to run its job once now, give its create_job: to conduit run as a pipeline file"
+        }
+        return (trigger ?? root).error(.scheduleFile, message)
+    }
+
     // MARK: Pipeline job
 
     /// Reads the pipeline job in `file` (absolute path), or in `text` as if it were that file's content.
@@ -88,6 +106,7 @@ struct SpecReader {
             )
         }
         let entries = try root.entries()
+        if let refusal = Self.scheduleRefusal(entries, in: root) { throw refusal }
         guard let typeNode = entries["type"] else {
             throw root.error(.notAPipeline, "missing type: pipeline; this file is not a pipeline job")
         }
@@ -97,7 +116,7 @@ struct SpecReader {
                 .notAPipeline, "type is '\(type)', but only pipeline jobs (type: pipeline) can be run"
             )
         }
-        warnUnknownKeys(entries, known: Self.pipelineJobKeys, in: root)
+        warnUnknownKeys(entries, known: Self.pipelineJobKeys, in: root, ignored: IgnoredKeys.pipelineJob)
         if entries["component"] != nil, let jobs = entries["jobs"] {
             throw jobs.error(.unknownField, "'jobs' and 'component' are mutually exclusive fields in pipeline job; keep one")
         }
@@ -163,7 +182,7 @@ struct SpecReader {
         var settings = PipelineSettings()
         guard let node, !node.isNull else { return settings }
         let entries = try node.entries()
-        warnUnknownKeys(entries, known: Self.settingsKeys, in: node, note: "passed on unchanged, as Azure ML does")
+        warnUnknownKeys(entries, known: Self.settingsKeys, in: node, note: "passed on unchanged, as Azure ML does", ignored: IgnoredKeys.settings)
         if let value = entries["default_compute"], !value.isNull {
             settings.defaultCompute = try value.string()
         }
@@ -225,7 +244,7 @@ struct SpecReader {
             displayName: try entries["display_name"].map { try $0.string() }, location: node
         )
         if type == "pipeline" {
-            warnUnknownKeys(entries, known: Self.pipelineNodeKeys, in: node)
+            warnUnknownKeys(entries, known: Self.pipelineNodeKeys, in: node, ignored: IgnoredKeys.pipelineNode)
             guard let reference = entries["component"] else {
                 throw node.error(.missingField, "a pipeline step needs component: naming a pipeline component file")
             }
@@ -240,7 +259,7 @@ struct SpecReader {
             }
             spec.kind = .sweep(trial, sweep)
         } else {
-            warnUnknownKeys(entries, known: Self.commandNodeKeys, in: node)
+            warnUnknownKeys(entries, known: Self.commandNodeKeys, in: node, ignored: IgnoredKeys.commandNode)
             spec.kind = .command(try readCommandOfNode(entries, node: node, baseDirectory: baseDirectory))
         }
         if let inputs = entries["inputs"] {
@@ -264,9 +283,12 @@ struct SpecReader {
             }
             spec.computeLocation = compute
         }
-        if let limits = entries["limits"], !limits.isNull {
+        if type != "sweep", let limits = entries["limits"], !limits.isNull {  // a sweep reads its own (readSweep)
             let limitEntries = try limits.entries()
-            warnUnknownKeys(limitEntries, known: ["timeout", "max_total_trials", "max_concurrent_trials", "trial_timeout"], in: limits)
+            warnUnknownKeys(
+                limitEntries, known: ["timeout", "max_total_trials", "max_concurrent_trials", "trial_timeout"], in: limits,
+                ignored: IgnoredKeys.commandLimits
+            )
             if let timeout = limitEntries["timeout"], !timeout.isNull {
                 let seconds = try timeout.integer()
                 guard seconds > 0 else {
@@ -381,13 +403,21 @@ struct SpecReader {
 
     // MARK: Warnings
 
-    /// Adds a warning for each key of `entries` not in `known`.
+    /// Adds a warning for each key of `entries` not in `known`, and for each key in `ignored` (one
+    /// of `IgnoredKeys`' tables: a key Azure ML reads and Conduit ignores → why).
     mutating func warnUnknownKeys(
         _ entries: [(key: String, value: SourceNode)], known: Set<String>, in node: SourceNode,
-        note: String = "ignored"
+        note: String = "ignored", ignored: [String: String] = [:]
     ) {
-        for entry in entries where !known.contains(entry.key) {
-            let message = "unknown key '\(entry.key)' (\(note))"
+        for entry in entries {
+            let message: String
+            if let why = ignored[entry.key] {
+                message = "'\(entry.key)' is ignored by Conduit: \(why)"
+            } else if !known.contains(entry.key) {
+                message = "unknown key '\(entry.key)' (\(note))"
+            } else {
+                continue
+            }
             let location = SourceNode(entry.value.node, file: node.file, field: node.childField(entry.key))
             warnings.append(location.warning(message))
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Yams
 
 /// A component file checked for registration: a valid command component with a valid name.
 public struct ComponentDefinition: Hashable, Sendable {
@@ -18,6 +19,9 @@ public struct ComponentDefinition: Hashable, Sendable {
     public var environmentFiles: [String] = []
     /// Non-fatal findings.
     public var warnings: [String]
+    /// The definition as registered when `--set` changed it (YAML text of the changed document);
+    /// nil when the file is registered as it is.
+    public var overriddenText: String?
 
     /// What a registered pipeline component must do without: it is stored alone, so nothing it names
     /// may be a path relative to it.
@@ -30,11 +34,16 @@ public struct ComponentDefinition: Hashable, Sendable {
     /// A command component is checked as a pipeline would read it. A pipeline component is read as if it
     /// were alone in a folder, with `registry` for its `azureml:` references: one that names a component
     /// file, a code folder or a data path beside it is refused, since the registry keeps only its file.
+    ///
+    /// `overrides` (`--set KEY=VALUE`, as `az ml component create --set`) change the document first, as
+    /// a pipeline's `--set` does (`OverrideApplier`); the changed document is what is checked and
+    /// registered (`overriddenText`).
     /// - Throws: `SpecError` naming file, line and field.
-    public static func load(file: String, registry: LocalRegistry? = nil) throws(SpecError) -> ComponentDefinition {
+    public static func load(file: String, registry: LocalRegistry? = nil, overrides: [String] = []) throws(SpecError) -> ComponentDefinition {
         let path = PathResolver.absolute(file, relativeTo: FileManager.default.currentDirectoryPath)
         do {
-            guard let root = try YAMLDocument.load(file: path), root.isMapping else {
+            let (document, overriddenText) = try loadAssetDocument(path, overrides: overrides)
+            guard let root = document, root.isMapping else {
                 throw SpecError(.invalidType, file: path, message: "expected a component (a mapping with name:, command: ...)")
             }
             let entries = try root.entries()
@@ -48,16 +57,16 @@ public struct ComponentDefinition: Hashable, Sendable {
             var reader = SpecReader()
             reader.assets = AssetResolver(registry: registry)
             if isPipeline {
-                try checkStandsAlone(path, root: root, reader: &reader)
+                try checkStandsAlone(path, text: overriddenText, root: root, reader: &reader)
                 return ComponentDefinition(
                     file: path, name: name, version: version, displayName: displayName, description: description,
-                    codeDirectory: nil, isPipeline: true, warnings: reader.warnings
+                    codeDirectory: nil, isPipeline: true, warnings: reader.warnings, overriddenText: overriddenText
                 )
             }
             let component = try reader.readCommandComponentDefinition(root, baseDirectory: PathResolver.directory(of: path))
             var definition = ComponentDefinition(
                 file: path, name: name, version: version, displayName: component.displayName, description: description,
-                codeDirectory: component.codeDirectory, isPipeline: false, warnings: []
+                codeDirectory: component.codeDirectory, isPipeline: false, warnings: [], overriddenText: overriddenText
             )
             if let environment = entries["environment"], environment.isMapping {
                 definition.environmentFiles = try environmentFiles(environment, componentFile: path, warnings: &reader.warnings)
@@ -105,14 +114,19 @@ extension ComponentDefinition {
         return files
     }
 
-    /// Reads the pipeline component at `path` from a copy alone in a temporary folder, so that anything
-    /// it names beside itself fails to resolve; errors are reported against `path` (same lines).
-    static func checkStandsAlone(_ path: String, root: SourceNode, reader: inout SpecReader) throws {
+    /// Reads the pipeline component at `path` (or `text`, its content changed by `--set`) from a copy
+    /// alone in a temporary folder, so that anything it names beside itself fails to resolve; errors
+    /// are reported against `path`.
+    static func checkStandsAlone(_ path: String, text: String?, root: SourceNode, reader: inout SpecReader) throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("conduit-component-\(UUID().uuidString)").path
         let copy = folder + "/" + (path as NSString).lastPathComponent
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            try FileManager.default.copyItem(atPath: path, toPath: copy)
+            if let text {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: copy))
+            } else {
+                try FileManager.default.copyItem(atPath: path, toPath: copy)
+            }
         } catch {
             throw SpecError(.unreadableFile, file: path, message: "cannot stage the component for checking: \(error.localizedDescription)")
         }
@@ -154,11 +168,12 @@ public struct DataAssetDefinition: Hashable, Sendable {
 
     /// Reads and validates `file`: `name`, `path` (relative to the file) and `type` (`uri_file`,
     /// `uri_folder` or `mltable`; `uri_folder` when absent) are checked against what is on disk.
+    /// `overrides` (`--set KEY=VALUE`, as `az ml data create --set`) change the document first.
     /// - Throws: `SpecError` naming file, line and field.
-    public static func load(file: String) throws(SpecError) -> DataAssetDefinition {
+    public static func load(file: String, overrides: [String] = []) throws(SpecError) -> DataAssetDefinition {
         let path = PathResolver.absolute(file, relativeTo: FileManager.default.currentDirectoryPath)
         do {
-            guard let root = try YAMLDocument.load(file: path), root.isMapping else {
+            guard let root = try loadAssetDocument(path, overrides: overrides).root, root.isMapping else {
                 throw SpecError(.invalidType, file: path, message: "expected a data asset (a mapping with name:, type: and path:)")
             }
             let entries = try root.entries()
@@ -224,4 +239,39 @@ func readNameAndVersion(
         throw versionNode.error(.invalidName, problem)
     }
     return (name, text)
+}
+
+/// The document of the asset file `path` with `overrides` (`--set KEY=VALUE`) applied, and, when
+/// there were any, the changed document as YAML text (comments are not kept).
+func loadAssetDocument(_ path: String, overrides: [String]) throws -> (root: SourceNode?, text: String?) {
+    guard var root = try YAMLDocument.load(file: path) else {
+        if overrides.isEmpty { return (nil, nil) }
+        throw SpecError(.invalidType, file: path, message: "the file is empty, so --set has nothing to change")
+    }
+    guard !overrides.isEmpty else { return (root, nil) }
+    try OverrideApplier.apply(overrides, to: &root.node, file: path)
+    do {
+        return (root, try Yams.serialize(node: plainlyTagged(root.node)))
+    } catch {
+        throw SpecError(.syntax, file: path, message: "the file changed by --set cannot be written back as YAML: \(error)")
+    }
+}
+
+/// `node` with the default tags of mappings and sequences, so that writing it out adds no explicit
+/// `!!map` or `!!seq` (mappings `--set` created have none).
+private func plainlyTagged(_ node: Node) -> Node {
+    switch node {
+    case .mapping(var mapping):
+        mapping.tag = Tag(.map)
+        for index in mapping.indices {
+            mapping[index] = (plainlyTagged(mapping[index].key), plainlyTagged(mapping[index].value))
+        }
+        return .mapping(mapping)
+    case .sequence(var sequence):
+        sequence.tag = Tag(.seq)
+        for index in sequence.indices { sequence[index] = plainlyTagged(sequence[index]) }
+        return .sequence(sequence)
+    case .scalar, .alias:
+        return node
+    }
 }
