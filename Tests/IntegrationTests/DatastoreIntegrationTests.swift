@@ -292,4 +292,50 @@ struct DatastoreIntegrationTests {
         }
         await cluster.shutdown()
     }
+
+    /// A coordinator killed while a step that read a datastore runs: the step's retry after the
+    /// restart reads the content snapshotted when the step became ready, not the path as it is now.
+    @Test func aRetryAfterACoordinatorRestartReadsTheSnapshotTakenWhenTheStepWasReady() async throws {
+        let shared = try ProcessHarness.temporaryDirectory("conduit-datastore-restart")
+        let directory = try ProcessHarness.temporaryDirectory("conduit-datastore-restart-pipeline")
+        try FileManager.default.createDirectory(atPath: shared + "/staged", withIntermediateDirectories: true)
+        try "before\n".write(toFile: shared + "/staged/word.txt", atomically: true, encoding: .utf8)
+        let marker = directory + "/first-attempt"
+        let file = try Fixtures.pipeline("""
+            type: pipeline
+            jobs:
+              read:
+                command: cat ${{inputs.staged}}/word.txt > ${{outputs.seen}}; if [ ! -e \(marker) ]; then touch \(marker); sleep 4; exit 1; fi
+                retry: {attempts: 2, backoff: 0}
+                inputs:
+                  staged:
+                    type: uri_folder
+                    path: azureml://datastores/shared/paths/staged
+                outputs:
+                  seen:
+                    type: uri_file
+                    path: azureml://datastores/shared/paths/seen/${{name}}.txt
+            """, in: directory)
+
+        let cluster = try Cluster()
+        cluster.coordinatorOptions = ["--datastore", "shared=" + shared]
+        do {
+            try await cluster.start(workers: 1)
+            let submitted = try await cluster.cli(["submit", file])
+            #expect(submitted.status == 0, "\(submitted.stderr)")
+            let run = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            try await waitForFile(marker)
+            try "after\n".write(toFile: shared + "/staged/word.txt", atomically: true, encoding: .utf8)
+            try await cluster.restartCoordinator()
+
+            let summary = try await waitForEnd(of: run, in: cluster, timeout: .seconds(60))
+            #expect(summary["status"] as? String == "completed", "\(summary)")
+            #expect(steps(of: summary)["read"]?.attempts == 2, "\(summary)")
+            #expect(Self.files(under: shared + "/seen")[run + ".read.txt"] == "before\n")
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
 }
