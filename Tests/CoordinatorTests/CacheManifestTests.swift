@@ -1,4 +1,5 @@
 @testable import Coordinator
+import Spec
 import Testing
 
 @Suite struct CacheManifestTests {
@@ -57,5 +58,44 @@ import Testing
         #expect(json.hasPrefix("{\"command\":"))
         #expect(CacheManifest.decode(json: json) == odd)
         #expect(odd.canonicalJSON == json)
+    }
+}
+
+/// Inputs read from datastores: keyed by content, explained by path; which outputs may write a path.
+@Suite struct DatastoreInputManifestTests {
+    private let step = PlannedStep(
+        name: "read", commandTemplate: "read", command: CommandTemplate(segments: [.text("read")]),
+        inputs: [StepDataInput(name: "raw", type: .uriFolder, source: .uri("azureml://datastores/d/paths/x"))]
+    )
+
+    @Test func newBytesAtTheSamePathChangeTheKeyAndNameThePath() {
+        let before = CacheManifest(step: step, inputs: ["raw": "digest-1"], code: nil)
+        let same = CacheManifest(step: step, inputs: ["raw": "digest-1"], code: nil)
+        let after = CacheManifest(step: step, inputs: ["raw": "digest-2"], code: nil)
+        #expect(before.key == same.key)
+        #expect(before.key != after.key)
+        #expect(before.inputs["raw"] == CacheManifest.Input(type: "uri_folder", digest: "digest-1", uri: "azureml://datastores/d/paths/x"))
+        #expect(after.differences(from: before) == ["input raw: azureml://datastores/d/paths/x changed"])
+    }
+
+    @Test func outputsWritingAPathOrAFolderAboveItAreItsWriters() throws {
+        let datastores = Datastores(directories: ["d": "/srv/d", "e": "/srv/e"], defaultName: "d")
+        let writer = { (name: String, path: String) in
+            PlannedStep(
+                name: name, commandTemplate: "w", command: CommandTemplate(segments: [.text("w")]),
+                outputs: [StepDataOutput(name: "out", type: .uriFolder, path: path)])
+        }
+        let plan = PipelinePlan(name: "p", sourceFile: "/p.yml", settings: PipelineSettings(), steps: [
+            writer("exact", "azureml://datastores/d/paths/data/x"),
+            writer("parent", "azureml://datastores/${{default_datastore}}/paths/data"),
+            writer("perRun", "azureml://datastores/d/paths/${{name}}/x"),
+            writer("child", "azureml://datastores/d/paths/data/x/deeper"),
+            writer("otherStore", "azureml://datastores/e/paths/data/x"),
+            writer("sibling", "azureml://datastores/d/paths/data/y"),
+        ], outputs: [])
+        let location = try datastores.input("azureml://datastores/d/paths/data/x")
+        #expect(datastores.writers(of: location, in: plan).map(\.step) == ["exact", "parent"])
+        let perRun = try datastores.input("azureml://datastores/d/paths/run-20260101-120000-abcd1234.perRun/x/file.csv")
+        #expect(datastores.writers(of: perRun, in: plan).map(\.step) == ["perRun"])
     }
 }

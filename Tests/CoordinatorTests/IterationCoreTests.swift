@@ -217,3 +217,56 @@ private func completedRun(of plan: PipelinePlan, run: String) -> FakeCache {
         #expect(diff.steps[0].sameOutputs == nil)
     }
 }
+
+/// A dry run of a step reading a datastore: the content is read when the step is ready, so the
+/// prediction says so, whatever it decides.
+@Suite struct DatastoreDryRunTests {
+    /// write (output at paths/staged) → read (reads paths/staged after write's marker).
+    private func plan() -> PipelinePlan {
+        let write = PlannedStep(
+            name: "write", commandTemplate: "write", command: CommandTemplate(segments: [.text("write")]),
+            outputs: [
+                StepDataOutput(name: "staged", type: .uriFolder, path: "azureml://datastores/shared/paths/staged"),
+                StepDataOutput(name: "marker", type: .uriFile),
+            ]
+        )
+        let read = PlannedStep(
+            name: "read", commandTemplate: "read", command: CommandTemplate(segments: [.text("read")]),
+            inputs: [
+                StepDataInput(name: "staged", type: .uriFolder, source: .uri("azureml://datastores/shared/paths/staged")),
+                StepDataInput(name: "after", type: .uriFile, source: .stepOutput(step: "write", output: "marker")),
+            ],
+            outputs: [StepDataOutput(name: "seen", type: .uriFile)]
+        )
+        return PipelinePlan(name: "p", sourceFile: "/p.yml", settings: PipelineSettings(), steps: [write, read], outputs: [])
+    }
+
+    @Test func aDatastoreInputIsSaidToBeReadAtRunTime() {
+        let plan = plan()
+        let writeManifest = CacheManifest(step: plan.steps[0], inputs: [:], code: nil)
+        let readManifest = CacheManifest(step: plan.steps[1], inputs: ["staged": "content-1", "after": "marker-1"], code: nil)
+        var cache = FakeCache()
+        cache.entries[writeManifest.key] = .hit(run: "run-1", outputs: ["staged": "staged-1", "marker": "marker-1"])
+        cache.entries[readManifest.key] = .hit(run: "run-1", outputs: ["seen": "seen-1"])
+        cache.history = ["write": ("run-1", writeManifest), "read": ("run-1", readManifest)]
+
+        let same = DryRunPlanner(
+            plan: plan, localInputs: [:], code: [:], force: [], datastoreReads: ["read\u{1F}staged": .present(digest: "content-1")]
+        ).decide(using: cache)
+        #expect(same.steps[1].decision == "reuse")
+        #expect(same.steps[1].reasons == ["input staged: azureml://datastores/shared/paths/staged is read at run time; predicted from what it holds now"])
+
+        let changed = DryRunPlanner(
+            plan: plan, localInputs: [:], code: [:], force: [], datastoreReads: ["read\u{1F}staged": .present(digest: "content-2")]
+        ).decide(using: cache)
+        #expect(changed.steps[1].decision == "run")
+        #expect(changed.steps[1].reasons.first == "input staged: azureml://datastores/shared/paths/staged changed")
+
+        let absent = DryRunPlanner(
+            plan: plan, localInputs: [:], code: [:], force: [], datastoreReads: ["read\u{1F}staged": .absent(writers: ["write"])]
+        ).decide(using: cache)
+        #expect(absent.steps[1].decision == "depends")
+        #expect(absent.steps[1].upstream == ["write"])
+        #expect(absent.steps[1].reasons == ["input staged: azureml://datastores/shared/paths/staged is read at run time; it does not exist yet"])
+    }
+}

@@ -147,3 +147,29 @@ func heartLikeNodes() -> [RunMachine.Node] {
     }
 }
 
+
+/// Inputs read when a step is ready (datastore content) reach the cache and the attempt.
+@Suite struct RunMachineReadInputsTests {
+    @Test func inputsReadWhenReadyReplaceTheFixedValuesAndConsultTheCacheAgain() {
+        let uri = "azureml://datastores/shared/paths/staged"
+        var machine = RunMachine(nodes: [
+            .init(name: "write", upstreamInputs: [:], fixedInputs: [:]),
+            .init(name: "read", upstreamInputs: ["after": .init(step: "write", output: "marker")], fixedInputs: ["staged": uri]),
+        ], continueOnStepFailure: false)
+        _ = machine.on(.start)
+        #expect(machine.on(.inputsRead(step: "read", inputs: ["staged": "d1"])) == [], "not ready: ignored")
+        _ = machine.on(.cacheResolved(step: "write", hit: nil))
+        let ready = machine.on(.succeeded(step: "write", outputs: ["marker": "m"]))
+        #expect(ready == [.resolveCache(step: "read", inputs: ["after": "m", "staged": uri])])
+        #expect(machine.on(.inputsRead(step: "read", inputs: ["staged": "d1"])) == [.resolveCache(step: "read", inputs: ["after": "m", "staged": "d1"])])
+        #expect(machine.on(.cacheResolved(step: "read", hit: nil)) == [.enqueue(step: "read", inputs: ["after": "m", "staged": "d1"])])
+        #expect(machine.on(.inputsRead(step: "read", inputs: ["staged": "d2"])) == [], "no longer resolving: ignored")
+    }
+
+    @Test func aStepWhoseInputsCannotBeReadFailsTheRun() {
+        var machine = RunMachine(nodes: [.init(name: "read", upstreamInputs: [:], fixedInputs: ["staged": "azureml://datastores/d/paths/x"])], continueOnStepFailure: false)
+        _ = machine.on(.start)
+        let actions = machine.on(.failed(step: "read", status: .failed, reason: "input staged: missing"))
+        #expect(actions == [.finished(.failed, reason: "step read failed: input staged: missing")])
+    }
+}

@@ -13,7 +13,7 @@ enum IterationPrinter {
             var reasons: [String]
             switch step.decision {
             case "reuse":
-                reasons = ["same as run \(step.sourceRun ?? "?") \(step.name)"]
+                reasons = ["same as run \(step.sourceRun ?? "?") \(step.name)"] + step.reasons
             case "depends":
                 let upstream = step.upstream.joined(separator: ", ")
                 reasons = ["runs unless \(upstream) produce\(step.upstream.count == 1 ? "s" : "") the same outputs as before"]

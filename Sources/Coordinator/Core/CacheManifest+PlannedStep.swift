@@ -5,11 +5,16 @@ extension CacheManifest {
     /// The manifest of `step` given its resolved inputs (name → artifact digest, or the URI for
     /// a URI input) and its code snapshot: what a run resolves and what a dry run predicts, built
     /// in this one place so that both always compute the same key.
+    ///
+    /// An input read from a datastore records both the digest of the content read and its URI, so
+    /// that a change is explained by naming the path.
     public init(step: PlannedStep, inputs: [String: String], code: Code?) {
         var manifestInputs: [String: Input] = [:]
         for input in step.inputs {
             let value = inputs[input.name] ?? ""
-            if case .uri = input.source {
+            if let uri = input.datastoreURI {
+                manifestInputs[input.name] = Input(type: input.type.rawValue, digest: value, uri: uri)
+            } else if case .uri = input.source {
                 manifestInputs[input.name] = Input(type: input.type.rawValue, uri: value)
             } else {
                 manifestInputs[input.name] = Input(type: input.type.rawValue, digest: value)

@@ -5,7 +5,8 @@ import Spec
 ///
 /// Stored in full with each execution so that a later miss can be explained field by field.
 public struct CacheManifest: Codable, Hashable, Sendable {
-    /// A data input: its type and content digest (or the URI when it is not an artifact).
+    /// A data input: its type and content digest (or the URI when it is not an artifact; both for
+    /// content read from a datastore, `azureml://datastores/NAME/paths/PATH`).
     public struct Input: Codable, Hashable, Sendable {
         public var type: String
         public var digest: String?
@@ -138,7 +139,7 @@ public struct CacheManifest: Codable, Hashable, Sendable {
 
     /// Human-readable differences from `earlier`, one per changed field, e.g.
     /// `parameter learning_rate: 0.1 → 0.01`, `code: src/evaluate.py changed`,
-    /// `input raw_data: content changed`.
+    /// `input raw_data: content changed`, `input raw: azureml://datastores/d/paths/x changed`.
     public func differences(from earlier: CacheManifest) -> [String] {
         var result: [String] = []
         if version != earlier.version { result.append("cache format: version \(earlier.version) → \(version)") }
@@ -186,6 +187,9 @@ public struct CacheManifest: Codable, Hashable, Sendable {
             case let (old?, new?) where old != new:
                 if old.type != new.type {
                     result.append("input \(name): type \(old.type) → \(new.type)")
+                } else if let uri = new.uri, old.uri == uri, new.digest != nil {
+                    // Read from a datastore: the same path, other bytes.
+                    result.append("input \(name): \(uri) changed")
                 } else if old.uri != new.uri {
                     result.append("input \(name): location changed")
                 } else {

@@ -105,6 +105,49 @@ public struct Datastores: Sendable, Hashable {
         return Location(datastore: datastore, directory: directory, path: segments.joined(separator: "/"))
     }
 
+    /// A step output whose `path:` writes a datastore location or a folder above it.
+    public struct Writer: Sendable, Hashable {
+        /// The step.
+        public var step: String
+        /// Its output.
+        public var output: String
+        /// The output's `path:`, as written.
+        public var path: String
+    }
+
+    /// The outputs of `plan` whose `path:` names `location` or a folder above it: what may make a
+    /// datastore input exist while the run goes on. Where a path uses `${{name}}` (the job name,
+    /// `RUN_ID.STEP`), any run's id matches, since the run's id is not known at submission.
+    public func writers(of location: Location, in plan: PipelinePlan) -> [Writer] {
+        let wanted = location.path.split(separator: "/").map(String.init)
+        var found: [Writer] = []
+        for step in plan.steps {
+            for output in step.outputs {
+                guard let template = output.path, let parsed = try? DatastorePath(parsing: template),
+                      let resolved = try? parsed.resolved(
+                        jobName: Self.anyJobName, outputName: output.name, defaultDatastore: plan.settings.defaultDatastore ?? defaultName)
+                else { continue }
+                let job = Self.jobName(runID: "", step: step.name)
+                func same(_ written: String, _ read: String) -> Bool {
+                    let parts = written.components(separatedBy: Self.anyJobName)
+                    guard parts.count > 1 else { return written == read }
+                    // Each job name reads `run-….STEP`: the text around them must match, in order.
+                    let pattern = parts.map { NSRegularExpression.escapedPattern(for: $0) }
+                        .joined(separator: "run-[^/]*" + NSRegularExpression.escapedPattern(for: job))
+                    return read.range(of: "^" + pattern + "$", options: .regularExpression) != nil
+                }
+                guard same(resolved.datastore, location.datastore) else { continue }
+                let segments = resolved.path.split(separator: "/").map(String.init)
+                guard segments.count <= wanted.count, zip(segments, wanted).allSatisfy(same) else { continue }
+                found.append(Writer(step: step.name, output: output.name, path: template))
+            }
+        }
+        return found
+    }
+
+    /// Stands for the job name while matching output paths at submission (no real name contains it).
+    private static let anyJobName = "\u{1F}job\u{1F}"
+
     /// The job name `${{name}}` stands for: the run and the step, one path component
     /// (`run-20260101-120000-abcd1234.fast.train` for the step `fast/train`).
     public static func jobName(runID: String, step: String) -> String {

@@ -38,12 +38,29 @@ public struct DryRunPlanner: Sendable {
     public var code: [String: CacheManifest.Code]
     /// Steps forced to run (`--force`).
     public var force: Set<String>
+    /// What the datastore paths the inputs read hold now, keyed by `"STEP\u{1F}INPUT"`. A run reads
+    /// them when each step becomes ready, so the prediction says so.
+    public var datastoreReads: [String: DatastoreRead]
 
-    public init(plan: PipelinePlan, localInputs: [String: String], code: [String: CacheManifest.Code], force: Set<String>) {
+    /// A datastore input as it is now.
+    public enum DatastoreRead: Sendable, Hashable {
+        /// The path holds content with this digest: the prediction uses it, though a step of the run
+        /// may change it before the reader runs.
+        case present(digest: String)
+        /// Nothing is there yet; these steps write it (their output's `path:` names it or a folder
+        /// above it).
+        case absent(writers: [String])
+    }
+
+    public init(
+        plan: PipelinePlan, localInputs: [String: String], code: [String: CacheManifest.Code], force: Set<String>,
+        datastoreReads: [String: DatastoreRead] = [:]
+    ) {
         self.plan = plan
         self.localInputs = localInputs
         self.code = code
         self.force = force
+        self.datastoreReads = datastoreReads
     }
 
     /// Every step's decision, in plan order.
@@ -59,6 +76,8 @@ public struct DryRunPlanner: Sendable {
             var inputs: [String: String] = [:]
             var waitingOn: [String] = []
             var unknownInputs: Set<String> = []
+            // Said of every decision: a datastore's content is read when the step is ready.
+            var notes: [String] = []
             for input in step.inputs {
                 switch input.source {
                 case .stepOutput(let producer, let output):
@@ -71,13 +90,28 @@ public struct DryRunPlanner: Sendable {
                 case .localPath:
                     inputs[input.name] = localInputs[step.name + "\u{1F}" + input.name] ?? ""
                 case .uri(let uri):
-                    inputs[input.name] = uri
+                    guard input.datastoreURI != nil else {
+                        inputs[input.name] = uri
+                        continue
+                    }
+                    switch datastoreReads[step.name + "\u{1F}" + input.name] {
+                    case .present(let digest):
+                        inputs[input.name] = digest
+                        notes.append("input \(input.name): \(uri) is read at run time; predicted from what it holds now")
+                    case .absent(let writers):
+                        unknownInputs.insert(input.name)
+                        for writer in writers where writer != step.name && !waitingOn.contains(writer) { waitingOn.append(writer) }
+                        notes.append("input \(input.name): \(uri) is read at run time; it does not exist yet")
+                    case nil:
+                        unknownInputs.insert(input.name)
+                        notes.append("input \(input.name): \(uri) is read at run time")
+                    }
                 }
             }
             let manifest = CacheManifest(step: step, inputs: inputs, code: code[step.name])
             if let optOut = CacheManifest.reuseDisabledReason(for: step, settings: plan.settings, forced: force.contains(step.name)) {
                 result.append(DryRunStep(
-                    name: step.name, decision: "run", reasons: ["reuse disabled: \(optOut)"], sourceRun: nil,
+                    name: step.name, decision: "run", reasons: ["reuse disabled: \(optOut)"] + notes, sourceRun: nil,
                     cacheKey: unknownInputs.isEmpty ? manifest.key : nil
                 ))
                 continue
@@ -88,7 +122,8 @@ public struct DryRunPlanner: Sendable {
                     for: manifest, among: cache.earlierExecutions(of: step.name), unknownInputs: unknownInputs
                 )
                 result.append(DryRunStep(
-                    name: step.name, decision: "depends", reasons: nearest?.differences ?? [], sourceRun: nearest?.run, upstream: waitingOn
+                    name: step.name, decision: waitingOn.isEmpty ? "run" : "depends", reasons: (nearest?.differences ?? []) + notes,
+                    sourceRun: nearest?.run, upstream: waitingOn
                 ))
                 continue
             }
@@ -96,10 +131,10 @@ public struct DryRunPlanner: Sendable {
             switch cache.lookup(key: key, step: step) {
             case .hit(let run, let outputs):
                 reusedOutputs[step.name] = outputs
-                result.append(DryRunStep(name: step.name, decision: "reuse", sourceRun: run, cacheKey: key))
+                result.append(DryRunStep(name: step.name, decision: "reuse", reasons: notes, sourceRun: run, cacheKey: key))
             case .notIntact(let run, let problem):
                 result.append(DryRunStep(
-                    name: step.name, decision: "run", reasons: ["the cached result from run \(run) is not intact (\(problem))"],
+                    name: step.name, decision: "run", reasons: ["the cached result from run \(run) is not intact (\(problem))"] + notes,
                     sourceRun: run, cacheKey: key
                 ))
             case .miss:
@@ -112,7 +147,7 @@ public struct DryRunPlanner: Sendable {
                 } else {
                     reasons = ["step \(step.name) never ran before"]
                 }
-                result.append(DryRunStep(name: step.name, decision: "run", reasons: reasons, sourceRun: nearest?.run, cacheKey: key))
+                result.append(DryRunStep(name: step.name, decision: "run", reasons: reasons + notes, sourceRun: nearest?.run, cacheKey: key))
             }
         }
         return DryRunReport(pipeline: plan.name, steps: result)

@@ -87,7 +87,8 @@ public enum LineageWalk {
                 case .uri(let uri):
                     entry.origin = .uri
                     entry.path = uri
-                    entry.digest = nil
+                    // Content read from a datastore keeps the digest of what was read.
+                    if input.datastoreURI == nil { entry.digest = nil }
                 }
                 inputs.append(entry)
                 if let next, seen.insert(next.run + "\u{1F}" + next.step).inserted {

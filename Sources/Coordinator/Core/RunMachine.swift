@@ -54,6 +54,10 @@ public struct RunMachine: Sendable {
     public enum Event: Sendable, Hashable {
         /// The run begins: steps with no upstream become ready.
         case start
+        /// Inputs a ready step reads when it becomes ready (a datastore's content), now read: input
+        /// name → artifact digest. They replace the node's fixed values and the cache is consulted
+        /// with them (a new `resolveCache`). Ignored unless the step is being resolved.
+        case inputsRead(step: String, inputs: [String: String])
         /// The cache was consulted for a ready step: outputs when a verified hit, nil on a miss.
         case cacheResolved(step: String, hit: [String: String]?)
         /// A worker started the step's attempt.
@@ -213,6 +217,10 @@ public struct RunMachine: Sendable {
             for node in nodes where node.upstreamInputs.isEmpty {
                 actions.append(contentsOf: becomeReady(node))
             }
+        case .inputsRead(let step, let read):
+            guard let state = states[step], state.resolving, state.status == .queued, let index = nodeIndex[step] else { return [] }
+            nodes[index].fixedInputs.merge(read) { _, new in new }
+            actions.append(.resolveCache(step: step, inputs: inputs(of: nodes[index])))
         case .cacheResolved(let step, let hit):
             guard var state = states[step], state.resolving, state.status == .queued else { return [] }
             state.resolving = false

@@ -13,8 +13,11 @@ extension CoordinatorService {
         try dryRun(request, plan: try decodedPlan(of: request.submission))
     }
 
-    /// A dry run of a submission whose plan the caller has already decoded.
-    public func dryRun(_ request: DryRunRequest, plan: PipelinePlan) throws -> DryRunReport {
+    /// A dry run of a submission whose plan the caller has already decoded. `datastoreReads` is what
+    /// the datastore paths its inputs read hold now (see `checkingDatastoreInputs`).
+    public func dryRun(
+        _ request: DryRunRequest, plan: PipelinePlan, datastoreReads: [String: DryRunPlanner.DatastoreRead] = [:]
+    ) throws -> DryRunReport {
         makeDurable()
         try Self.checkStructure(of: plan)
         let submission = request.submission
@@ -39,7 +42,8 @@ extension CoordinatorService {
                 code[step] = try codeSnapshot(digest: digest, step: step)
             }
         }
-        let planner = DryRunPlanner(plan: plan, localInputs: submission.localInputs, code: code, force: Set(submission.force))
+        let planner = DryRunPlanner(
+            plan: plan, localInputs: submission.localInputs, code: code, force: Set(submission.force), datastoreReads: datastoreReads)
         let view = ServiceCacheView(
             lookup: { key, step in self.peekCache(key: key, step: step) },
             earlier: { name in self.earlierExecutions(pipeline: plan.name, step: name) }

@@ -365,7 +365,15 @@ extension CoordinatorService {
             _ = lifecycle.on(.restored(attemptID: attempt.id, owner: Self.owner(of: attempt), orphan: orphan, now: now))
         }
         for node in nodes where holding.contains(node.name) {
-            run.resolvedInputs[node.name] = run.machine.inputs(of: node)
+            var inputs = run.machine.inputs(of: node)
+            // Datastore inputs were read when the step became ready: the attempt (and a retry of it)
+            // reads what its manifest recorded.
+            if let json = steps[node.name]?.manifestJSON, let manifest = CacheManifest.decode(json: json) {
+                for input in run.planned[node.name]?.inputs ?? [] where input.datastoreURI != nil {
+                    if let digest = manifest.inputs[input.name]?.digest { inputs[input.name] = digest }
+                }
+            }
+            run.resolvedInputs[node.name] = inputs
         }
         let actions = run.machine.resume(holding: holding)
         runs[record.id] = run

@@ -237,6 +237,11 @@ extension CoordinatorService {
                 runs[runID]!.resolvedInputs[step] = inputs
                 queue.append(contentsOf: runs[runID]!.machine.on(selectBest(runID: runID, step: step)))
             case .resolveCache(let step, let inputs):
+                if hasUnreadDatastoreInputs(runID: runID, step: step, inputs: inputs) {
+                    // Read off the actor; the machine hears back through `inputsRead`.
+                    readDatastoreInputs(runID: runID, step: step)
+                    continue
+                }
                 let event = resolveCache(runID: runID, step: step, inputs: inputs)
                 if case .cacheResolved(_, let hit) = event { (hit == nil ? telemetry.cacheMisses : telemetry.cacheHits).increment() }
                 queue.append(contentsOf: runs[runID]!.machine.on(event))
@@ -396,7 +401,7 @@ extension CoordinatorService {
         // Its input artifacts with their sizes, so that it goes where most of them already are.
         var sized: [Scheduler.Input] = []
         for input in planned.inputs {
-            if case .uri = input.source { continue }
+            if case .uri = input.source, input.datastoreURI == nil { continue }
             if let digest = inputs[input.name], let bytes = artifactSize(digest) { sized.append(Scheduler.Input(artifact: digest, bytes: bytes)) }
         }
         let need = requirement(runID: runID, step: step)

@@ -197,6 +197,11 @@ extension CoordinatorService {
         } catch {
             return .failed(step: step, status: .failed, reason: "no point to try: \(error)")
         }
+        if hasUnreadDatastoreInputs(runID: runID, step: step, inputs: inputs) {
+            // Read off the actor; the machine hears back through `inputsRead`, then asks the cache.
+            readDatastoreInputs(runID: runID, step: step)
+            return nil
+        }
         let event = resolveCache(runID: runID, step: step, inputs: inputs)
         if case .cacheResolved(_, let hit) = event { (hit == nil ? telemetry.cacheMisses : telemetry.cacheHits).increment() }
         return event

@@ -195,7 +195,7 @@ extension CoordinatorService {
         var dispatchInputs: [DispatchInput] = []
         for input in planned.inputs {
             let value = inputs[input.name] ?? ""
-            if case .uri = input.source {
+            if case .uri = input.source, input.datastoreURI == nil {
                 dispatchInputs.append(DispatchInput(name: input.name, kind: input.type.isFile ? .file : .folder, uri: value))
             } else {
                 dispatchInputs.append(DispatchInput(name: input.name, kind: input.type.isFile ? .file : .folder, artifact: value))

@@ -95,6 +95,9 @@ public actor CoordinatorService: Service {
     var restored = false
     /// Run → outputs being copied to datastores off the actor (see `exportToDatastores`).
     var pendingExports: [String: Int] = [:]
+    /// Run → ready steps whose datastore inputs are read once those copies are done (an upstream
+    /// step may be writing the path they read; see `readDatastoreInputs`).
+    var readsAwaitingExports: [String: [String]] = [:]
     /// Runs whose end waits for those copies, with how they ended.
     var deferredFinishes: [String: (status: RunStatus, reason: String?)] = [:]
     /// The data assets runs registered (read from the store on first use; see `registerOutputs`).

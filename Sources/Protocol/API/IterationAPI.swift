@@ -22,7 +22,9 @@ public struct DryRunStep: Codable, Hashable, Sendable {
     public var decision: String
     public var name: String
     /// Why it runs, one line each (`parameter learning_rate: 0.1 → 0.01`, `never ran before`);
-    /// for `depends`, what is already known to differ.
+    /// for `depends`, what is already known to differ. Whatever the decision, it also says which
+    /// inputs are read from a datastore at run time (`input raw: azureml://… is read at run time; …`),
+    /// since the prediction can only use what they hold now.
     public var reasons: [String]
     /// The run whose result is reused (`reuse`) or whose execution the step was compared with.
     public var sourceRun: String?

@@ -182,6 +182,14 @@ extension StepDataInput {
               case .workspace = reference.scope else { return nil }
         return reference
     }
+
+    /// The `azureml://datastores/NAME/paths/PATH` this input reads, when it reads a datastore: the
+    /// coordinator snapshots it when the step becomes ready (its upstream steps done), not when the
+    /// run is submitted, so an earlier step of the same run may write it.
+    public var datastoreURI: String? {
+        guard case .uri(let uri) = source, DatastorePath.isDatastoreURI(uri) else { return nil }
+        return uri
+    }
 }
 
 /// Where a data input's bytes come from.
