@@ -15,7 +15,13 @@ struct WorkerEnvironmentLayerTests {
     func attempt(
         _ id: String, _ command: String, in setup: DispatchEnvironment, harness: inout WorkerExecutionTests.Harness
     ) async throws -> (report: AttemptFinished, log: String) {
-        harness.network.coordinator.send(execution.dispatch(id, command, environment: setup), to: harness.peer)
+        // PIP_REQUIRE_VIRTUALENV: should a step's pip ever reach the worker's own Python (no
+        // virtual environment), it refuses instead of changing this machine's Python.
+        let dispatch = Dispatch(
+            attemptID: id, runID: "r", step: id, command: [.text(command)], environment: ["PIP_REQUIRE_VIRTUALENV": "true"],
+            environmentSetup: setup
+        )
+        harness.network.coordinator.send(execution.coordinator.make(.dispatch(dispatch)), to: harness.peer)
         var log = ""
         while let message = await harness.next() {
             switch message.payload {
