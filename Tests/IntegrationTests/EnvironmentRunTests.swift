@@ -19,7 +19,7 @@ extension EmbeddedRunTests {
             type: pipeline
             jobs:
               train:
-                command: python -c "import sys; open('\(home)/prefix', 'w').write(sys.prefix)"
+                command: python -c "import sys; open('\(home)/prefix', 'w').write(next((p for p in sys.path if '/worker/envs/' in p), sys.base_prefix))"
                 environment: azureml:sklearn-env:2
               plain:
                 command: echo plain
@@ -30,8 +30,10 @@ extension EmbeddedRunTests {
         let first = try await run(["run", pipeline, "--json"], home: home, environment: ["CONDUIT_ENVIRONMENTS": environments])
         #expect(first.status == 0, "\(first.stderr)")
         let prefix = try String(contentsOfFile: home + "/prefix", encoding: .utf8)
-        #expect(prefix.hasPrefix(home + "/worker/envs/"), "the step's python is the environment's: \(prefix)")
-        #expect(FileManager.default.fileExists(atPath: prefix + "/.conduit-ready"))
+        #expect(prefix.hasPrefix(home + "/worker/envs/"), "the step's packages are the environment's: \(prefix)")
+        let digest = prefix.dropFirst((home + "/worker/envs/").count).prefix { $0 != "/" }
+        let environmentDirectory = home + "/worker/envs/" + digest
+        #expect(FileManager.default.fileExists(atPath: environmentDirectory + "/.conduit-ready"), "\(environmentDirectory)")
 
         // The same mapping: everything is reused. A new mapping for the name: only its step runs.
         let second = try await run(["run", pipeline, "--json"], home: home, environment: ["CONDUIT_ENVIRONMENTS": environments])
@@ -60,7 +62,7 @@ extension EmbeddedRunTests {
               train:
                 command: >-
                   python -c "import os, sys;
-                  open(os.environ['PREFIX_FILE'], 'w').write(sys.prefix);
+                  open(os.environ['PREFIX_FILE'], 'w').write(next(p for p in sys.path if '/worker/envs/' in p));
                   root = os.environ['MLFLOW_TRACKING_URI'][len('file://'):] + '/0/run1/metrics';
                   os.makedirs(root, exist_ok=True);
                   open(root + '/accuracy', 'w').write('1 0.75 0\\n')"
@@ -104,5 +106,76 @@ extension EmbeddedRunTests {
         #expect(result.status != 0)
         #expect((result.stdout + result.stderr).contains("azureml:future-env:1"), "\(result.stdout) \(result.stderr)")
         #expect((result.stdout + result.stderr).contains("python9.99"), "\(result.stdout) \(result.stderr)")
+    }
+}
+
+/// Interpreters mapped in the environments file, through the built binary: the step runs in the
+/// mapped virtual environment, and `validate` says what that environment lacks.
+extension EmbeddedRunTests {
+    /// A virtual environment at `path` (with pip) holding a module `conduitprobe` the worker's
+    /// python3 lacks, installed offline from a wheel written here.
+    static func probeEnvironment(at path: String, scratch: String) throws {
+        let wheel = scratch + "/conduitprobe-1.0-py3-none-any.whl"
+        let script = """
+            import zipfile, sys
+            info = "conduitprobe-1.0.dist-info"
+            files = {"conduitprobe.py": "VALUE = 'from-the-venv'\\n",
+                     info + "/METADATA": "Metadata-Version: 2.1\\nName: conduitprobe\\nVersion: 1.0\\n",
+                     info + "/WHEEL": "Wheel-Version: 1.0\\nGenerator: conduit-test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"}
+            with zipfile.ZipFile(sys.argv[1], "w") as archive:
+                for name, text in files.items():
+                    archive.writestr(name, text)
+                archive.writestr(info + "/RECORD", "".join(n + ",,\\n" for n in files) + info + "/RECORD,,\\n")
+            """
+        for arguments in [
+            ["python3", "-c", script, wheel], ["python3", "-m", "venv", path],
+            [path + "/bin/python", "-m", "pip", "install", "--no-index", "--no-deps", "--quiet", "--disable-pip-version-check", wheel],
+        ] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = arguments
+            try process.run()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "\(arguments)")
+        }
+    }
+
+    @Test func aStepMappedToAVirtualEnvironmentImportsItsPackagesAndValidateNamesWhatItLacks() async throws {
+        let home = try ProcessHarness.temporaryDirectory("conduit-home")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        try Self.probeEnvironment(at: home + "/venv", scratch: home)
+        let pipeline = home + "/pipeline.yml"
+        try """
+            type: pipeline
+            jobs:
+              train:
+                command: python -c "import conduitprobe; open('\(home)/seen', 'w').write(conduitprobe.VALUE)"
+                environment: azureml:team-env:1
+              other:
+                command: echo other
+                environment: azureml:gone-env:1
+            """.write(toFile: pipeline, atomically: true, encoding: .utf8)
+        try "dependencies:\n  - numpy=1.26\n  - pip:\n    - conduitprobe==1.0\n    - conduit-absent-package\n"
+            .write(toFile: home + "/team.yml", atomically: true, encoding: .utf8)
+        let environments = home + "/environments.yml"
+        try """
+            team-env:
+              python: \(home)/venv/bin/python
+              conda_file: team.yml
+            gone-env:
+              python: \(home)/nowhere/bin/python
+            """.write(toFile: environments, atomically: true, encoding: .utf8)
+
+        let validate = try await run(["validate", pipeline, "--environments", environments], home: home)
+        #expect(validate.status == 0, "a warning, not an error: \(validate.stderr)")
+        let lacks = validate.stderr.split(separator: "\n").first { $0.contains("team-env") }.map(String.init) ?? ""
+        #expect(lacks.contains("cannot import numpy, conduit-absent-package"), "\(validate.stderr)")
+        #expect(!lacks.contains("conduitprobe"), "\(validate.stderr)")
+        #expect(validate.stderr.contains("\(home)/nowhere/bin/python, which does not exist or is not executable"), "\(validate.stderr)")
+
+        try "team-env: {python: \(home)/venv/bin/python}\n".write(toFile: environments, atomically: true, encoding: .utf8)
+        let ran = try await run(["run", pipeline, "--environments", environments], home: home)
+        #expect(ran.status == 0, "\(ran.stdout) \(ran.stderr)")
+        #expect((try? String(contentsOfFile: home + "/seen", encoding: .utf8)) == "from-the-venv", "\(ran.stderr)")
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import Protocol
 import TestKit
 import Testing
-import Worker
+@testable import Worker
 
 /// Virtual environments built by `EnvironmentBuilds`, for real and offline (no PyPI): an empty one,
 /// one from a wheel the test builds, and a failing one.
@@ -41,14 +41,16 @@ struct EnvironmentBuildTests {
         #expect(prepared[0] == prepared[1])
         #expect(await builds.startedBuilds == [setup.digest: 1])
         let environmentDirectory = directory + "/" + setup.digest
-        #expect(prepared[0].virtualEnvironment == environmentDirectory)
+        #expect(prepared[0].environmentDirectory == environmentDirectory)
+        #expect(prepared[0].interpreter == environmentDirectory + "/bin/python")
         #expect(FileManager.default.fileExists(atPath: environmentDirectory + "/.conduit-ready"))
         let logs = await first.text + second.text
         #expect(logs.components(separatedBy: "building the environment azureml:empty:1").count == 2, "\(logs)")
         #expect(logs.contains("waiting for the environment azureml:empty:1"), "\(logs)")
-        // The step's python is the environment's.
-        let environment = prepared[0].applied(to: ProcessInfo.processInfo.environment)
-        #expect(try Self.python(["python", "-c", "import sys; print(sys.prefix)"], environment: environment) == environmentDirectory)
+        // The step's python is the environment's: its packages come from there.
+        let facts = try #require(prepared[0].facts)
+        #expect(!facts.siteDirectories.isEmpty && facts.siteDirectories.allSatisfy { $0.hasPrefix(environmentDirectory + "/") }, "\(facts)")
+        #expect(!facts.hasPip, "built without pip: it has no requirements")
         // Another worker process on the same work directory finds it built.
         let other = EnvironmentBuilds(root: directory, baseEnvironment: ProcessInfo.processInfo.environment)
         let otherLog = LogLines()
@@ -98,7 +100,11 @@ struct EnvironmentBuildTests {
         let good = DispatchEnvironment(label: "azureml:probe:1", kind: .virtualEnvironment, requirements: [wheel], digest: String(repeating: "a", count: 64))
         let log = LogLines()
         let prepared = try await builds.prepare(good) { await log.append($0) }.get()
-        let environment = prepared.applied(to: ProcessInfo.processInfo.environment)
+        try FileManager.default.createDirectory(atPath: directory + "/attempt", withIntermediateDirectories: true)
+        let layer = try #require(try await AttemptLayer.create(
+            over: prepared, in: directory + "/attempt", label: good.label, baseEnvironment: ProcessInfo.processInfo.environment
+        ).get())
+        let environment = layer.applied(to: ProcessInfo.processInfo.environment)
         #expect(try Self.python(["python", "-c", "import conduitprobe; print(conduitprobe.VALUE)"], environment: environment) == "42")
         #expect(await log.text.contains("pip install"))
 
@@ -136,18 +142,39 @@ struct EnvironmentBuildTests {
         #expect(future.message.contains("azureml:future:1"))
     }
 
-    @Test func anInterpreterMappingPutsPythonFirstOnPath() async throws {
+    @Test func anInterpreterMappingIsUsedWhereItIsUnderTheAttemptsLayer() async throws {
         let directory = try ProcessHarness.temporaryDirectory("conduit-envs")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let real = try Self.python(["python3", "-c", "import sys, os; print(os.path.realpath(sys.executable))"])
-        let builds = EnvironmentBuilds(root: directory, baseEnvironment: ProcessInfo.processInfo.environment)
+        let prefix = try Self.python([real, "-c", "import sys; print(sys.prefix)"])
+        let builds = EnvironmentBuilds(root: directory + "/envs", baseEnvironment: ProcessInfo.processInfo.environment)
         let setup = DispatchEnvironment(label: "azureml:local:1", kind: .interpreter, python: real, digest: String(repeating: "f", count: 64))
         let prepared = try await builds.prepare(setup, log: { _ in }).get()
+        #expect(prepared.interpreter == real)
+        #expect(prepared.facts?.prefix == prefix)
+        #expect(!FileManager.default.fileExists(atPath: directory + "/envs/" + setup.digest), "nothing is built or linked for it")
+        let layer = try #require(try await AttemptLayer.create(
+            over: prepared, in: directory, label: setup.label, baseEnvironment: ProcessInfo.processInfo.environment
+        ).get())
         var base = ProcessInfo.processInfo.environment
-        base["PATH"] = "/bin"  // no python here: only the environment's bin provides one
-        let environment = prepared.applied(to: base)
-        #expect(environment["PATH"] == directory + "/" + setup.digest + "/bin:/bin")
-        #expect(FileManager.default.fileExists(atPath: directory + "/" + setup.digest + "/bin/python3"))
-        #expect(try Self.python(["python", "-c", "print('ok')"], environment: environment) == "ok")
+        base["PATH"] = "/bin"  // no python here: only the layer provides one
+        let environment = layer.applied(to: base)
+        let bin = (real as NSString).deletingLastPathComponent
+        #expect(environment["PATH"] == directory + "/python-layer/bin:" + bin + ":/bin")
+        #expect(environment["VIRTUAL_ENV"] == directory + "/python-layer")
+        #expect(try Self.python(["python", "-c", "import sys; print(sys.base_prefix)"], environment: environment) == prefix)
+    }
+
+    @Test func aLayersPathFileAndPipScriptQuoteWhatTheyName() {
+        #expect(AttemptLayer.pathFileText(adding: ["/a/site-packages", "/it's/here"])
+            == "import site; site.addsitedir('/a/site-packages'); site.addsitedir('/it\\'s/here')\n")
+        #expect(AttemptLayer.pathFileText(adding: ["/bad\nline"]) == nil)
+        let own = AttemptLayer.pipScript(layer: "/w/a b", sharedHasPip: true, workerPython: "/usr/bin/python3")
+        #expect(own.hasPrefix("#!/bin/sh\n") && own.contains("exec '/w/a b/bin/python' -m pip \"$@\""), "\(own)")
+        let borrowed = AttemptLayer.pipScript(layer: "/w/l", sharedHasPip: false, workerPython: "/usr/bin/python3")
+        #expect(borrowed.contains("exec /usr/bin/python3 -m pip --python /w/l/bin/python \"$@\""), "\(borrowed)")
+        let layer = AttemptLayer(directory: "/w/l", sharedBinDirectory: "/opt/env/bin", condaPrefix: "/opt/env")
+        let applied = layer.applied(to: ["PATH": "/usr/bin", "PYTHONHOME": "/x", "VIRTUAL_ENV": "/other"])
+        #expect(applied == ["PATH": "/w/l/bin:/opt/env/bin:/usr/bin", "VIRTUAL_ENV": "/w/l", "CONDA_PREFIX": "/opt/env"])
     }
 }

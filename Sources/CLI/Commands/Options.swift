@@ -58,9 +58,13 @@ struct OverrideOptions: ParsableArguments {
 
     @OptionGroup var registry: RegistryOptions
 
-    /// The loader's options these flags describe.
+    /// The loader's options these flags describe; interpreters the environments file maps to are
+    /// looked at on this machine (see `InterpreterInspector`).
     func loadOptions() -> PipelineLoader.Options {
-        PipelineLoader.Options(overrides: overrides, environmentsFile: environmentsFilePath(), registry: registry.localRegistry())
+        PipelineLoader.Options(
+            overrides: overrides, environmentsFile: environmentsFilePath(), registry: registry.localRegistry(),
+            inspectInterpreter: InterpreterInspector.inspect
+        )
     }
 
     /// `--environments`, else `$CONDUIT_ENVIRONMENTS`, else `$CONDUIT_HOME/environments.yml` when it exists.

@@ -142,8 +142,15 @@ struct LocalStepRunner {
             let prepared = await builds.prepare(CoordinatorService.dispatchEnvironment(setup)) { text in
                 FileHandle.standardError.write(Data(text.utf8))
             }
-            switch prepared {
-            case .success(let prepared): environment = prepared.applied(to: environment)
+            // As on a worker: the step's own pip install goes into a layer in this directory.
+            let layered: Result<AttemptLayer?, EnvironmentBuilds.BuildFailure> = switch prepared {
+            case .success(let prepared):
+                await AttemptLayer.create(over: prepared, in: root, label: setup.label, baseEnvironment: ProcessInfo.processInfo.environment)
+            case .failure(let failure):
+                .failure(failure)
+            }
+            switch layered {
+            case .success(let layer): if let layer { environment = layer.applied(to: environment) }
             case .failure(let failure): throw CLIError(failure.message, exitCode: ExitStatus.runFailed)
             }
         }

@@ -12,6 +12,9 @@ struct CondaFile: Hashable {
     var requirements: [String]
     /// Conda packages turned into pip requirements, as written in the file.
     var converted: [String]
+    /// The Python distributions the file lists, by the rule of `DistributionNames`: what an
+    /// interpreter mapped to the environment is checked for.
+    var expectedDistributions: [String] = []
 
     /// Reads a conda file's root mapping (from its own file or inline under `conda_file:`).
     static func read(_ root: SourceNode) throws(SpecError) -> CondaFile {
@@ -39,6 +42,7 @@ struct CondaFile: Hashable {
                             throw item.error(.invalidType, "expected a pip requirement, found an empty string")
                         }
                         result.requirements.append(requirement.trimmingCharacters(in: .whitespaces))
+                        if let name = DistributionNames.ofPipRequirement(requirement) { result.expectedDistributions.append(name) }
                     }
                 }
                 continue
@@ -55,6 +59,7 @@ struct CondaFile: Hashable {
             default:
                 result.requirements.append(Self.pipRequirement(specification))
                 result.converted.append(package)
+                if let name = DistributionNames.ofCondaPackage(package) { result.expectedDistributions.append(name) }
             }
         }
         return result

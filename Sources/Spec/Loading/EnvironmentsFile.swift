@@ -12,6 +12,9 @@ import Foundation
 ///   python: /opt/conda/envs/sklearn/bin/python   # an existing interpreter, used as it is
 /// gpu-env:
 ///   conda_file: envs/gpu.yml       # relative to this file
+/// torch-env:
+///   python: /opt/conda/envs/torch/bin/python
+///   conda_file: envs/torch.yml     # what that interpreter must hold: checked, not installed
 /// ```
 ///
 /// Read with the same safe YAML rules as pipelines; every problem names the file, line and key.
@@ -22,6 +25,11 @@ public struct EnvironmentsFile: Sendable, Hashable {
         public var environment: StepEnvironment
         /// `file:line` of the key, for messages.
         public var location: String
+        /// With `python:`, the distributions its `conda_file:` lists (see `DistributionNames`): the
+        /// interpreter is checked for them when a pipeline loads. Empty otherwise.
+        public var expectedDistributions: [String] = []
+        /// With `python:`, its `conda_file:` as written, for messages.
+        public var condaFile: String?
     }
 
     /// Absolute path of the file, or nil when there is none.
@@ -102,18 +110,19 @@ public struct EnvironmentsFile: Sendable, Hashable {
         let directory = PathResolver.directory(of: file)
         for entry in try root.entries() {
             let location = "\(file):\(entry.value.line ?? 0)"
-            var environment = StepEnvironment(reference: nil, kind: .workerPython)
+            var read = Entry(key: entry.key, environment: StepEnvironment(reference: nil, kind: .workerPython), location: location)
             if !entry.value.isNull {
-                environment = try readEntry(entry.key, entry.value, directory: directory, warnings: &result.warnings)
+                try readEntry(into: &read, entry.value, directory: directory, warnings: &result.warnings)
             }
-            result.entries.append(Entry(key: entry.key, environment: environment, location: location))
+            result.entries.append(read)
         }
         return result
     }
 
     private static func readEntry(
-        _ key: String, _ node: SourceNode, directory: String, warnings: inout [String]
-    ) throws(SpecError) -> StepEnvironment {
+        into entry: inout Entry, _ node: SourceNode, directory: String, warnings: inout [String]
+    ) throws(SpecError) {
+        let key = entry.key
         guard node.isMapping else {
             throw node.error(.invalidType, "environment '\(key)': expected {requirements: [...]}, {python: PATH} or {conda_file: PATH}, found \(node.shapeName)")
         }
@@ -122,10 +131,11 @@ public struct EnvironmentsFile: Sendable, Hashable {
             throw field.value.error(.unknownField, "environment '\(key)': unknown key '\(field.key)'; an entry has \(entryKeys.joined(separator: ", "))")
         }
         let chosen = ["requirements", "python", "conda_file"].filter { fields[$0] != nil }
-        guard chosen.count == 1 else {
+        guard chosen.count == 1 || chosen == ["python", "conda_file"] else {
             throw node.error(
                 chosen.isEmpty ? .missingField : .invalidType,
-                "environment '\(key)': give exactly one of requirements:, python: or conda_file:" + (chosen.isEmpty ? "" : " (found \(chosen.joined(separator: " and ")))")
+                "environment '\(key)': give exactly one of requirements:, python: or conda_file: (python: may come with conda_file:, the packages that interpreter holds)"
+                    + (chosen.isEmpty ? "" : " (found \(chosen.joined(separator: " and ")))")
             )
         }
         if let version = fields["python_version"], chosen[0] != "requirements" {
@@ -141,21 +151,28 @@ public struct EnvironmentsFile: Sendable, Hashable {
                 list.append(text)
             }
             let version = try fields["python_version"].map { node throws(SpecError) in try pythonVersion(node, key: key) }
-            return StepEnvironment(reference: nil, kind: .virtualEnvironment, python: version, requirements: list)
+            entry.environment = StepEnvironment(reference: nil, kind: .virtualEnvironment, python: version, requirements: list)
+            return
         }
         if let python = fields["python"] {
             let path = try python.string(expecting: "the absolute path of a Python interpreter")
             guard path.hasPrefix("/") else {
                 throw python.error(.invalidType, "environment '\(key)': python: '\(path)' must be an absolute path to an interpreter (such as /usr/bin/python3.11)")
             }
-            return StepEnvironment(reference: nil, kind: .interpreter, python: path)
+            entry.environment = StepEnvironment(reference: nil, kind: .interpreter, python: path)
+            if let condaNode = fields["conda_file"] {
+                // Nothing is installed: the file says what the interpreter already holds.
+                entry.expectedDistributions = try readCondaFile(condaNode, relativeTo: directory).expectedDistributions
+                entry.condaFile = condaNode.isMapping ? "an inline conda file" : try condaNode.string(expecting: "the path of a conda file")
+            }
+            return
         }
         let condaNode = fields["conda_file"]!
         let conda = try readCondaFile(condaNode, relativeTo: directory)
         if !conda.converted.isEmpty {
             warnings.append(condaNode.warning(convertedWarning(conda.converted)))
         }
-        return StepEnvironment(reference: nil, kind: .virtualEnvironment, python: conda.python, requirements: conda.requirements)
+        entry.environment = StepEnvironment(reference: nil, kind: .virtualEnvironment, python: conda.python, requirements: conda.requirements)
     }
 
     /// `3.11` from a quoted `"3.11"`; a bare 3.10 would read as the number 3.1, so numbers are refused.

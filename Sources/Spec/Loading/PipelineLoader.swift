@@ -22,12 +22,21 @@ public enum PipelineLoader {
         /// registry lacks must name one of them (else it is refused at its line). Nil: such references
         /// are left to the coordinator unchecked.
         public var producedData: RegistryIndex?
+        /// Looks at an interpreter the environments file maps a used environment to: whether it runs
+        /// here, and which of the given distributions (its `conda_file:`'s) it lacks. Each finding
+        /// becomes a warning at the mapping's line. Nil: interpreters are not looked at (the loader
+        /// itself runs nothing).
+        public var inspectInterpreter: (@Sendable (_ interpreter: String, _ distributions: [String]) -> InterpreterInspection)?
 
-        public init(overrides: [String] = [], environmentsFile: String? = nil, registry: LocalRegistry? = nil, producedData: RegistryIndex? = nil) {
+        public init(
+            overrides: [String] = [], environmentsFile: String? = nil, registry: LocalRegistry? = nil, producedData: RegistryIndex? = nil,
+            inspectInterpreter: (@Sendable (_ interpreter: String, _ distributions: [String]) -> InterpreterInspection)? = nil
+        ) {
             self.overrides = overrides
             self.environmentsFile = environmentsFile
             self.registry = registry
             self.producedData = producedData
+            self.inspectInterpreter = inspectInterpreter
         }
     }
 
@@ -78,6 +87,25 @@ public enum PipelineLoader {
         }
     }
 
+    /// The warning for an interpreter mapping that does not run here or lacks what its conda file
+    /// lists; nil when it is fine.
+    static func interpreterWarning(
+        _ entry: EnvironmentsFile.Entry, inspect: (_ interpreter: String, _ distributions: [String]) -> InterpreterInspection
+    ) -> String? {
+        guard let interpreter = entry.environment.python else { return nil }
+        let prefix = "\(entry.location): environment '\(entry.key)' maps to the interpreter \(interpreter)"
+        switch inspect(interpreter, entry.expectedDistributions) {
+        case .unavailable(let reason):
+            return "\(prefix), which \(reason) on this machine; steps that use it fail on a worker where that is so too (fix the path in the environments file)"
+        case .missing(let names) where !names.isEmpty:
+            let list = names.joined(separator: ", ")
+            return "\(prefix), which cannot import \(list) (listed in \(entry.condaFile ?? "its conda file")); "
+                + "install \(names.count == 1 ? "it" : "them") into that interpreter (\(interpreter) -m pip install \(names.joined(separator: " "))) or map the environment to one that has \(names.count == 1 ? "it" : "them")"
+        case .missing:
+            return nil
+        }
+    }
+
     private static func loadResolved(_ path: String, text: String? = nil, options: Options) throws -> PipelinePlan {
         var reader = SpecReader()
         if let environmentsFile = options.environmentsFile {
@@ -98,6 +126,9 @@ public enum PipelineLoader {
         )
         var expansion = try builder.expand(scope)
         var warnings = reader.warnings + builder.warnings
+        if let inspect = options.inspectInterpreter {
+            warnings += reader.usedInterpreterEntries.compactMap { Self.interpreterWarning($0, inspect: inspect) }
+        }
         // A pipeline output's datastore path applies to the step output that fills it, unless
         // the step names its own.
         for declaration in spec.outputs {

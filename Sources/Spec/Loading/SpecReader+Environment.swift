@@ -42,6 +42,9 @@ extension SpecReader {
     /// (once per reference), when the file does not map it.
     private mutating func namedEnvironment(_ reference: String, at node: SourceNode) -> StepEnvironment {
         if let entry = environments.entry(for: reference) {
+            if entry.environment.kind == .interpreter, !usedInterpreterEntries.contains(where: { $0.key == entry.key }) {
+                usedInterpreterEntries.append(entry)
+            }
             var environment = entry.environment
             environment.reference = reference
             return environment

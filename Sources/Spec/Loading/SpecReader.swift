@@ -13,6 +13,9 @@ struct SpecReader {
     var environments = EnvironmentsFile()
     /// Named environments already warned about as unmapped.
     var warnedEnvironments: Set<String> = []
+    /// Environments-file entries mapping a used environment to an interpreter, each once, in the
+    /// order first used: the loader looks at those interpreters (`Options.inspectInterpreter`).
+    var usedInterpreterEntries: [EnvironmentsFile.Entry] = []
     /// Where `azureml:` component and data references resolve.
     var assets = AssetResolver()
     /// The seed of a random or bayesian sweep whose file sets none.

@@ -12,24 +12,31 @@ import Glibc
 /// build and is removed before building again. Builds of one digest happen once: within this process
 /// later callers wait for the build in progress; across processes sharing the directory a lock file
 /// (`ROOT/DIGEST.lock`, `flock`) serialises them, and the second finds the marker.
+///
+/// An interpreter the environments file maps to is not built: it is used where it is, started
+/// from its own path. Either way the result is a shared environment that steps must not change:
+/// each attempt runs in an ``AttemptLayer`` made over it.
 public actor EnvironmentBuilds {
-    /// What a step's process needs to run in a prepared environment.
+    /// A prepared shared environment: what each attempt's ``AttemptLayer`` is made over.
     public struct Prepared: Sendable, Hashable {
-        /// Put first on `PATH`; nil for the worker's own `python3`.
+        /// The shared interpreter, as it is started: `ENV/bin/python` of a built virtual
+        /// environment, or the mapped interpreter's path as written (never resolved through links:
+        /// a virtual environment's `python` finds its `pyvenv.cfg` beside the path it was started
+        /// from). Nil for the worker's own `python3`, which gets no layer.
+        public var interpreter: String?
+        /// The shared environment's own `bin` (console scripts such as `jupyter`), on `PATH` after
+        /// the attempt's layer: `ENV/bin`, or the directory the mapped interpreter is in.
         public var binDirectory: String?
-        /// `VIRTUAL_ENV` for a virtual environment.
-        public var virtualEnvironment: String?
+        /// `WORK_DIR/envs/DIGEST` of a built virtual environment; nil for a mapped interpreter.
+        public var environmentDirectory: String?
+        /// What the interpreter said about itself (its site-packages, version, pip).
+        public var facts: PythonFacts?
 
-        /// `environment` with this prepared environment applied.
-        public func applied(to environment: [String: String]) -> [String: String] {
-            var result = environment
-            if let binDirectory {
-                let path = environment["PATH"].flatMap { $0.isEmpty ? nil : $0 } ?? "/usr/local/bin:/usr/bin:/bin"
-                result["PATH"] = binDirectory + ":" + path
-                result["PYTHONHOME"] = nil
-            }
-            if let virtualEnvironment { result["VIRTUAL_ENV"] = virtualEnvironment }
-            return result
+        public init(interpreter: String? = nil, binDirectory: String? = nil, environmentDirectory: String? = nil, facts: PythonFacts? = nil) {
+            self.interpreter = interpreter
+            self.binDirectory = binDirectory
+            self.environmentDirectory = environmentDirectory
+            self.facts = facts
         }
     }
 
@@ -89,38 +96,26 @@ public actor EnvironmentBuilds {
     private static func build(
         _ setup: DispatchEnvironment, root: String, baseEnvironment: [String: String], log: @escaping LogSink
     ) async -> Result<Prepared, BuildFailure> {
+        if setup.kind == .interpreter {
+            return await mapInterpreter(setup, baseEnvironment: baseEnvironment)
+        }
         let directory = root + "/" + setup.digest
-        let prepared = setup.kind == .virtualEnvironment
-            ? Prepared(binDirectory: directory + "/bin", virtualEnvironment: directory)
-            : Prepared(binDirectory: directory + "/bin", virtualEnvironment: nil)
         do {
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         } catch {
             return .failure(BuildFailure(message: "environment \(setup.label): cannot create \(root): \(error.localizedDescription)"))
         }
-        if setup.kind == .interpreter, let interpreter = setup.python, access(interpreter, X_OK) != 0 {
-            return .failure(BuildFailure(
-                message: "environment \(setup.label) maps to the interpreter \(interpreter), which does not exist or is not executable on this worker; fix the environments file"
-            ))
-        }
-        if isReady(directory) { return .success(prepared) }
+        if isReady(directory) { return await described(setup, directory: directory, baseEnvironment: baseEnvironment) }
         guard let lockDescriptor = await Self.lock(root + "/" + setup.digest + ".lock") else {
             return .failure(BuildFailure(message: "environment \(setup.label): cannot lock \(root)/\(setup.digest).lock"))
         }
         defer { Self.unlock(lockDescriptor) }
-        if isReady(directory) { return .success(prepared) }  // built by another process meanwhile
+        if isReady(directory) {  // built by another process meanwhile
+            return await described(setup, directory: directory, baseEnvironment: baseEnvironment)
+        }
         try? FileManager.default.removeItem(atPath: directory)  // an interrupted or failed build
         await log("conduit: building the environment \(setup.label) in \(directory)\n")
-        let outcome: BuildFailure?
-        switch setup.kind {
-        case .interpreter:
-            outcome = linkInterpreter(setup, into: directory)
-        case .virtualEnvironment:
-            outcome = await buildVirtualEnvironment(setup, in: directory, baseEnvironment: baseEnvironment, log: log)
-        case .workerPython:
-            outcome = nil
-        }
-        if let outcome {
+        if let outcome = await buildVirtualEnvironment(setup, in: directory, baseEnvironment: baseEnvironment, log: log) {
             try? FileManager.default.removeItem(atPath: directory)
             await log("conduit: \(outcome.message)\n")
             return .failure(outcome)
@@ -129,27 +124,46 @@ public actor EnvironmentBuilds {
             return .failure(BuildFailure(message: "environment \(setup.label): cannot write \(directory)/\(readyMarker)"))
         }
         await log("conduit: the environment \(setup.label) is ready\n")
-        return .success(prepared)
+        return await described(setup, directory: directory, baseEnvironment: baseEnvironment)
+    }
+
+    /// A built virtual environment, with its interpreter's facts.
+    private static func described(_ setup: DispatchEnvironment, directory: String, baseEnvironment: [String: String]) async -> Result<Prepared, BuildFailure> {
+        let interpreter = directory + "/bin/python"
+        switch await PythonFacts.probe(interpreter, environment: baseEnvironment) {
+        case .success(let facts):
+            return .success(Prepared(interpreter: interpreter, binDirectory: directory + "/bin", environmentDirectory: directory, facts: facts))
+        case .failure(let failure):
+            return .failure(BuildFailure(
+                message: "environment \(setup.label): its interpreter does not run (\(failure.message)); remove \(directory) to build it again"
+            ))
+        }
+    }
+
+    /// An interpreter the environments file maps to: used where it is, as it is (nothing is built
+    /// or linked), after asking it for its facts.
+    private static func mapInterpreter(_ setup: DispatchEnvironment, baseEnvironment: [String: String]) async -> Result<Prepared, BuildFailure> {
+        guard let interpreter = setup.python else {
+            return .failure(BuildFailure(message: "environment \(setup.label) names no interpreter"))
+        }
+        guard access(interpreter, X_OK) == 0 else {
+            return .failure(BuildFailure(
+                message: "environment \(setup.label) maps to the interpreter \(interpreter), which does not exist or is not executable on this worker; fix the environments file"
+            ))
+        }
+        switch await PythonFacts.probe(interpreter, environment: baseEnvironment) {
+        case .success(let facts):
+            let bin = (interpreter as NSString).deletingLastPathComponent
+            return .success(Prepared(interpreter: interpreter, binDirectory: bin, facts: facts))
+        case .failure(let failure):
+            return .failure(BuildFailure(
+                message: "environment \(setup.label) maps to the interpreter \(interpreter), which does not run as Python on this worker (\(failure.message)); fix the environments file"
+            ))
+        }
     }
 
     private static func isReady(_ directory: String) -> Bool {
         access(directory + "/" + readyMarker, F_OK) == 0
-    }
-
-    /// `bin/python` and `bin/python3` linking to the interpreter.
-    private static func linkInterpreter(_ setup: DispatchEnvironment, into directory: String) -> BuildFailure? {
-        guard let interpreter = setup.python else {
-            return BuildFailure(message: "environment \(setup.label) names no interpreter")
-        }
-        do {
-            try FileManager.default.createDirectory(atPath: directory + "/bin", withIntermediateDirectories: true)
-            for name in ["python", "python3"] {
-                try FileManager.default.createSymbolicLink(atPath: directory + "/bin/" + name, withDestinationPath: interpreter)
-            }
-        } catch {
-            return BuildFailure(message: "environment \(setup.label): cannot link \(interpreter) into \(directory)/bin: \(error.localizedDescription)")
-        }
-        return nil
     }
 
     /// `python -m venv` (without pip when there is nothing to install), then `pip install`.

@@ -85,9 +85,16 @@ extension WorkerService {
             let prepared = await environmentBuilds.prepare(setup) { [weak self] text in
                 await self?.sendEnvironmentLog(attemptID: attemptID, text: text)
             }
-            switch prepared {
+            // The step writes (pip install) into a layer of its own, never into the shared environment.
+            let layered: Result<AttemptLayer?, EnvironmentBuilds.BuildFailure> = switch prepared {
             case .success(let prepared):
-                environment = prepared.applied(to: environment)
+                await AttemptLayer.create(over: prepared, in: directory, label: setup.label, baseEnvironment: baseEnvironment)
+            case .failure(let failure):
+                .failure(failure)
+            }
+            switch layered {
+            case .success(let layer):
+                if let layer { environment = layer.applied(to: environment) }
             case .failure(let failure):
                 environmentLogSequence[attemptID] = nil
                 // The step's environment is wrong (a requirement pip cannot install, a missing
