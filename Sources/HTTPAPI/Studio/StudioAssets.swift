@@ -423,7 +423,9 @@ function stepPanel(panel, runID, name, currentReport) {
   const loadAttempts = () => getJSON("/v1/runs/" + run).then((report) => {
     const detail = report.steps.find((s) => s.name === name);
     const history = (detail && detail.attemptHistory) || [];
-    attempts.replaceChildren(detail && detail.reused ? el("p", {}, "Reused from run ", el("a", { href: "#/run/" + encodeURIComponent(detail.sourceRun || "") }, detail.sourceRun || "")) : "",
+    const point = detail && detail.point ? Object.keys(detail.point).sort().map((k) => k + " " + detail.point[k]).join(", ") : "";
+    attempts.replaceChildren(point ? el("p", { "data-point": "true" }, "Trial point: " + point) : "",
+      detail && detail.reused ? el("p", {}, "Reused from run ", el("a", { href: "#/run/" + encodeURIComponent(detail.sourceRun || "") }, detail.sourceRun || "")) : "",
       history.length ? el("table", {}, el("tr", {}, ["#", "worker", "outcome", "duration", "exit", "message"].map((h) => el("th", {}, h))),
         history.map((a) => el("tr", {}, el("td", {}, a.number), el("td", {}, a.worker), el("td", {}, statusBadge(a.status)), el("td", {}, seconds(a.seconds)),
           el("td", {}, a.exitCode ?? (a.signal ? "signal " + a.signal : "")), el("td", {}, a.message || ""))))
