@@ -116,7 +116,44 @@ final class Simulation {
                 inputs: inputs, outputs: [StepDataOutput(name: "out", type: .uriFolder)], retry: retry
             ))
         }
+        if script == nil, random.chance(0.4) { steps += makeSweep(after: count) }
         return PipelinePlan(name: "sim", sourceFile: "/sim.yml", settings: PipelineSettings(), steps: steps, outputs: [])
+    }
+
+    /// A sweep `sw` of 2 to 4 trials (`sw/trial_N`, each reading an earlier step's output, with a
+    /// random limit on trials at once) and a step `after` that reads the best trial's output.
+    func makeSweep(after count: Int) -> [PlannedStep] {
+        let trialCount = Int.random(in: 2...4, using: &random)
+        let limit = random.chance(0.5) ? Int.random(in: 1...2, using: &random) : nil
+        var steps: [PlannedStep] = []
+        var trials: [SweepTrial] = []
+        var sweepInputs: [StepDataInput] = []
+        for index in 0..<trialCount {
+            let name = "sw/trial_\(index)"
+            let producer = Int.random(in: 0..<count, using: &random)
+            var trial = PlannedStep(
+                name: name, commandTemplate: "trial \(index)", command: CommandTemplate(segments: [.text("true")]),
+                parameters: ["x": "\(index)"],
+                inputs: [StepDataInput(name: "data", type: .uriFolder, source: .stepOutput(step: "s\(producer)", output: "out"))],
+                outputs: [StepDataOutput(name: "out", type: .uriFolder)]
+            )
+            trial.trialOf = "sw"
+            steps.append(trial)
+            trials.append(SweepTrial(step: name, point: ["x": "\(index)"]))
+            sweepInputs.append(StepDataInput(name: SweepSelection.inputName(trial: name, output: "out"), type: .uriFolder, source: .stepOutput(step: name, output: "out")))
+        }
+        var sweep = PlannedStep(name: "sw", commandTemplate: "", command: CommandTemplate(segments: []), inputs: sweepInputs, outputs: [StepDataOutput(name: "out", type: .uriFolder)])
+        sweep.sweep = SweepSelection(
+            objective: SweepObjective(goal: .maximize, primaryMetric: "score"), sampling: .grid,
+            limits: SweepLimits(maxTotalTrials: trialCount, maxConcurrentTrials: limit), trials: trials
+        )
+        steps.append(sweep)
+        steps.append(PlannedStep(
+            name: "after", commandTemplate: "after", command: CommandTemplate(segments: [.text("true")]),
+            inputs: [StepDataInput(name: "best", type: .uriFolder, source: .stepOutput(step: "sw", output: "out"))],
+            outputs: [StepDataOutput(name: "out", type: .uriFolder)]
+        ))
+        return steps
     }
 
     // MARK: Running
@@ -308,6 +345,11 @@ final class Simulation {
                 workers[index].executions[dispatch.attemptID] = SimulatedWorker.Execution(
                     dispatch: dispatch, startedAt: now, finishAt: now + duration, fails: script == nil && random.chance(0.1)
                 )
+                if dispatch.step.hasPrefix("sw/") {
+                    // A trial reports its objective as it starts.
+                    let score = Double(Int.random(in: 0...100, using: &random)) / 100
+                    post(workers[index].message(.metrics(Metrics(attemptID: dispatch.attemptID, values: ["score": score]))), from: index)
+                }
             case .stop(let id, let immediately):
                 guard var execution = workers[index].executions[id] else { continue }
                 execution.stopped = true
@@ -540,6 +582,21 @@ final class Simulation {
             }
             let completions = events.filter { $0.step == step.name && $0.kind == "completed" }.count
             if completions > 1 { violations.append("step \(step.name) recorded its outputs \(completions) times") }
+            if let sweep = plan.steps.first(where: { $0.name == step.name })?.sweep {
+                // A sweep step has no attempt of its own: its outputs are those of a completed trial.
+                if !attempts.isEmpty { violations.append("sweep step \(step.name) was dispatched: \(attempts.map(\.id))") }
+                guard step.status == .completed else { continue }
+                let outputs = step.outputsJSON.flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) } ?? [:]
+                var trialOutputs: [[String: String]] = []
+                for trial in sweep.trials {
+                    guard let record = try store.step(runID: runID, name: trial.step), record.status == .completed else { continue }
+                    trialOutputs.append(record.outputsJSON.flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) } ?? [:])
+                }
+                if !trialOutputs.contains(outputs) {
+                    violations.append("sweep step \(step.name) records outputs \(outputs) that no completed trial produced")
+                }
+                continue
+            }
             if step.status == .completed {
                 guard let winner = succeeded.first else {
                     violations.append("step \(step.name) is completed without a committed attempt")
