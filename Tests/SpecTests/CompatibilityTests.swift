@@ -123,6 +123,28 @@ struct CompatibilityTests {
         #expect(text.contains("--name $[[inputs.word]]"), "\(text)")
     }
 
+    /// Rule: `./outputs` and `./logs` are a step's default artifacts, bound as the undeclared node
+    /// output `artifacts`; only steps whose artifacts something binds collect them.
+    @Test func workingDirectoryConventions() throws {
+        let plan = try Self.load("working-directory.yml")
+        let hello = try #require(plan.step("hello"))
+        #expect(hello.outputs == [StepDataOutput(name: "artifacts", type: .uriFolder, isDefaultArtifacts: true)])
+        #expect(plan.outputs == [PipelineOutputBinding(name: "hello_artifacts", type: .uriFolder, step: "hello", output: "artifacts")])
+        let read = try #require(plan.step("read"))
+        #expect(read.inputs.map(\.source) == [.stepOutput(step: "hello", output: "artifacts")])
+        #expect(read.upstreamSteps == ["hello"])
+        #expect(read.outputs.isEmpty, "nothing binds the artifacts of `read`: it collects none")
+        let component = try #require(plan.step("from_component"))
+        #expect(component.outputs == [
+            StepDataOutput(name: "result", type: .uriFolder),
+            StepDataOutput(name: "artifacts", type: .uriFolder, isDefaultArtifacts: true),
+        ])
+        let readComponent = try #require(plan.step("read_component"))
+        #expect(Set(readComponent.inputs.map(\.source)) == [
+            .stepOutput(step: "from_component", output: "artifacts"), .stepOutput(step: "from_component", output: "result"),
+        ])
+    }
+
     @Test func pipelineComponents() throws {
         let plan = try Self.load("pipeline-component.yml")
         #expect(plan.steps.map(\.name) == ["a/train", "a/summarize", "b/train", "b/summarize", "compare"])

@@ -1,4 +1,5 @@
 import Foundation
+import Yams
 
 /// Turns a command with `${{inputs.x}}`, `${{outputs.y}}` and `$[[ ... ]]` into a `CommandTemplate`.
 ///
@@ -122,6 +123,19 @@ enum CommandCompiler {
             throw location.error(.commandQuoting, error.message)
         }
         return template
+    }
+
+    /// Whether `command` refers to `${{outputs.NAME}}` (whitespace inside the braces allowed),
+    /// inside a `$[[ ... ]]` segment or not.
+    static func refersToOutput(_ name: String, in command: String) -> Bool {
+        var rest = command[...]
+        while let open = rest.range(of: "${{") {
+            guard let close = rest[open.upperBound...].range(of: "}}") else { return false }
+            let inner = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
+            if inner == "outputs." + name { return true }
+            rest = rest[close.upperBound...]
+        }
+        return false
     }
 
     /// Splits the command into text, references and optional segments.

@@ -112,6 +112,19 @@ struct PlanBuilder {
             )
         }
 
+        // Steps whose default artifacts a sibling binds (`${{parent.jobs.S.outputs.artifacts}}`):
+        // those collect them; no other step does, so other steps' cache keys stay as they were.
+        var artifactsBound: Set<String> = []
+        for node in nodes {
+            for input in node.inputs {
+                let binding: BindingExpression? = switch input.value {
+                case .binding(let binding), .data(_, _, .binding(let binding)?): binding
+                default: nil
+                }
+                if case .stepOutput(let step, StepDataOutput.defaultArtifactsName)? = binding { artifactsBound.insert(step) }
+            }
+        }
+
         var expansion = Expansion()
         var results: [String: NodeResult] = [:]
         for index in order {
@@ -125,7 +138,9 @@ struct PlanBuilder {
             var leafOutputs: [String: OutputBinding] = [:]
             switch node.kind {
             case .command(let component):
-                let step = try buildStep(node, component: component, given: given, compute: compute, in: scope)
+                let step = try buildStep(
+                    node, component: component, given: given, compute: compute, artifactsBound: artifactsBound.contains(node.name), in: scope
+                )
                 expansion.steps.append(step.planned)
                 result = step.result
                 for output in step.planned.outputs {
@@ -340,10 +355,11 @@ struct PlanBuilder {
 
     // MARK: Steps
 
-    /// Builds the leaf step of a command node.
+    /// Builds the leaf step of a command node. `artifactsBound`: a sibling binds the step's
+    /// `artifacts` output.
     private mutating func buildStep(
         _ node: NodeSpec, component: ComponentSpec, given: [String: (value: ResolvedValue, location: SourceNode)],
-        compute: String?, in scope: Scope
+        compute: String?, artifactsBound: Bool, in scope: Scope
     ) throws -> (planned: PlannedStep, result: NodeResult) {
         let stepName = scope.prefix + node.name
         var declarations: [InputDeclaration]
@@ -370,15 +386,31 @@ struct PlanBuilder {
             values = try bind(declarations, given: given, node: node, in: scope).values
         }
 
-        // Outputs: declared by the component, or by the node for inline jobs.
+        // Outputs: declared by the component, or by the node for inline jobs. An output named
+        // `artifacts` that the command does not write (`${{outputs.artifacts}}`) is the step's default
+        // artifacts: collected when a sibling binds it, or when the node or component lists it.
+        let artifactsName = StepDataOutput.defaultArtifactsName
+        let collectsArtifacts = !CommandCompiler.refersToOutput(artifactsName, in: component.command)
+            && (artifactsBound || node.outputs.contains { $0.name == artifactsName } || component.outputs.contains { $0.name == artifactsName })
+        if collectsArtifacts, let given = node.outputs.first(where: { $0.name == artifactsName }), let type = given.type, type.isFile {
+            throw given.location.error(
+                .invalidType,
+                "output 'artifacts' is the step's default artifacts, the folder of what its command leaves in ./outputs and ./logs, "
+                    + "so it cannot be a uri_file; remove the type, or write the file at ${{outputs.artifacts}} in the command"
+            )
+        }
         var outputs: [StepDataOutput] = []
         if component.declaresInputsByValue {
             for output in node.outputs {
                 let pipelineType = output.pipelineOutput.flatMap { name in scope.spec.outputs.first { $0.name == name }?.type }
-                outputs.append(StepDataOutput(name: output.name, type: output.type ?? pipelineType ?? .uriFolder, path: output.path, asset: output.asset))
+                outputs.append(StepDataOutput(
+                    name: output.name, type: output.type ?? pipelineType ?? .uriFolder, path: output.path, asset: output.asset,
+                    isDefaultArtifacts: collectsArtifacts && output.name == artifactsName
+                ))
             }
         } else {
             for output in node.outputs where !component.outputs.contains(where: { $0.name == output.name }) {
+                if collectsArtifacts && output.name == artifactsName { continue }
                 let known = component.outputs.map(\.name)
                 throw output.location.error(
                     .undeclaredReference,
@@ -387,11 +419,16 @@ struct PlanBuilder {
             }
             for declaration in component.outputs {
                 let given = node.outputs.first { $0.name == declaration.name }
+                let isDefaultArtifacts = collectsArtifacts && declaration.name == artifactsName
                 outputs.append(StepDataOutput(
-                    name: declaration.name, type: given?.type ?? declaration.type ?? .uriFolder, path: given?.path ?? declaration.path,
-                    asset: given?.asset
+                    name: declaration.name, type: isDefaultArtifacts ? .uriFolder : given?.type ?? declaration.type ?? .uriFolder,
+                    path: given?.path ?? declaration.path, asset: given?.asset, isDefaultArtifacts: isDefaultArtifacts
                 ))
             }
+        }
+        if collectsArtifacts && !outputs.contains(where: { $0.name == artifactsName }) {
+            let given = node.outputs.first { $0.name == artifactsName }
+            outputs.append(StepDataOutput(name: artifactsName, type: .uriFolder, path: given?.path, asset: given?.asset, isDefaultArtifacts: true))
         }
 
         var compilerInputs: [String: CommandCompiler.Input] = [:]
