@@ -145,6 +145,30 @@ struct CompatibilityTests {
         ])
     }
 
+    /// Rule: literal text a command keeps (`$[[inputs.NAME]]` with no `${{ }}` inside) reaches the
+    /// program as written, in every quoting, and the loader warns that it binds nothing.
+    @Test func literalTextReachesTheProgramLiterally() throws {
+        let plan = try Self.load("literal-text.yml")
+        let say = try #require(plan.step("say"))
+        let warning = try #require(plan.warnings.first { $0.contains("$[[inputs.word]] holds no ${{ }} reference") }, "\(plan.warnings)")
+        #expect(warning.hasPrefix(Self.root + "/valid/literal-text.yml:9:"), "\(warning)")
+        #expect(warning.contains("jobs.say.component.command"), "\(warning)")
+        #expect(warning.contains("$[[--word ${{inputs.word}}]]"), "\(warning)")
+        #expect(plan.warnings.count { $0.contains("holds no") } == 1, "one warning for the field, not one per segment: \(plan.warnings)")
+        let rendered = try say.command.render(inputPaths: [:], outputPaths: [:])
+        let bash = Process()
+        bash.executableURL = URL(fileURLWithPath: "/bin/bash")
+        bash.arguments = ["-c", rendered.command]
+        bash.environment = rendered.environment
+        let pipe = Pipe()
+        bash.standardOutput = pipe
+        try bash.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        bash.waitUntilExit()
+        #expect(bash.terminationStatus == 0)
+        #expect(output == "$[[inputs.word]] $[[inputs.word]] $[[inputs.word]] hello\n", "\(rendered.command)")
+    }
+
     @Test func pipelineComponents() throws {
         let plan = try Self.load("pipeline-component.yml")
         #expect(plan.steps.map(\.name) == ["a/train", "a/summarize", "b/train", "b/summarize", "compare"])

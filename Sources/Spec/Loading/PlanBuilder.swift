@@ -456,6 +456,16 @@ struct PlanBuilder {
             component.command, inputs: compilerInputs, inputOrder: declarations.map(\.name),
             outputs: outputs.map(\.name), at: component.commandLocation
         )
+        var warned: Set<String> = []
+        for literal in CommandCompiler.literalSegments(in: component.command) where warned.insert(literal).inserted {
+            let body = String(literal.dropFirst(3).dropLast(2))
+            let name = body.hasPrefix("inputs.") && !body.contains(" ") ? String(body.dropFirst("inputs.".count)) : "NAME"
+            warnings.append(component.commandLocation.warning(
+                "\(literal) holds no ${{ }} reference, so it binds nothing: Conduit passes the text to the program as written, "
+                    + "quoted (bash would read `$[` as arithmetic); to pass an optional input only when it has a value, write "
+                    + "$[[--\(name) ${{inputs.\(name)}}]]"
+            ))
+        }
         var planned = PlannedStep(
             name: stepName, displayName: node.displayName ?? component.displayName,
             commandTemplate: component.command, command: template, parameters: parameters, inputs: dataInputs,
