@@ -14,7 +14,7 @@ let sampleMessages: [Message] = {
             command: [.text("python train.py --lr "), .value("0.1"), .text(" --data "), .inputPath("train_data"), .text(" --out "), .outputPath("model")],
             environment: ["K": "V"], code: String(repeating: "a", count: 64),
             inputs: [DispatchInput(name: "train_data", kind: .folder, artifact: String(repeating: "b", count: 64)), DispatchInput(name: "u", kind: .file, uri: "https://example.org/x.csv")],
-            outputs: [DispatchOutput(name: "model", kind: .folder)], timeoutSeconds: 30,
+            outputs: [DispatchOutput(name: "model", kind: .folder), DispatchOutput(name: "artifacts", kind: .folder, isDefaultArtifacts: true)], timeoutSeconds: 30,
             environmentSetup: DispatchEnvironment(
                 label: "azureml:sklearn-env:1", kind: .virtualEnvironment, python: "3.11",
                 requirements: ["scikit-learn==1.5.0", "pandas"], digest: String(repeating: "c", count: 64)

@@ -132,6 +132,52 @@ struct CompatibilityTests {
         #expect(text.contains("--name $[[inputs.word]]"), "\(text)")
     }
 
+    /// Rule: `./outputs` and `./logs` are a step's default artifacts, bound as the undeclared node
+    /// output `artifacts`; only steps whose artifacts something binds collect them.
+    @Test func workingDirectoryConventions() throws {
+        let plan = try Self.load("working-directory.yml")
+        let hello = try #require(plan.step("hello"))
+        #expect(hello.outputs == [StepDataOutput(name: "artifacts", type: .uriFolder, isDefaultArtifacts: true)])
+        #expect(plan.outputs == [PipelineOutputBinding(name: "hello_artifacts", type: .uriFolder, step: "hello", output: "artifacts")])
+        let read = try #require(plan.step("read"))
+        #expect(read.inputs.map(\.source) == [.stepOutput(step: "hello", output: "artifacts")])
+        #expect(read.upstreamSteps == ["hello"])
+        #expect(read.outputs.isEmpty, "nothing binds the artifacts of `read`: it collects none")
+        let component = try #require(plan.step("from_component"))
+        #expect(component.outputs == [
+            StepDataOutput(name: "result", type: .uriFolder),
+            StepDataOutput(name: "artifacts", type: .uriFolder, isDefaultArtifacts: true),
+        ])
+        let readComponent = try #require(plan.step("read_component"))
+        #expect(Set(readComponent.inputs.map(\.source)) == [
+            .stepOutput(step: "from_component", output: "artifacts"), .stepOutput(step: "from_component", output: "result"),
+        ])
+    }
+
+    /// Rule: literal text a command keeps (`$[[inputs.NAME]]` with no `${{ }}` inside) reaches the
+    /// program as written, in every quoting, and the loader warns that it binds nothing.
+    @Test func literalTextReachesTheProgramLiterally() throws {
+        let plan = try Self.load("literal-text.yml")
+        let say = try #require(plan.step("say"))
+        let warning = try #require(plan.warnings.first { $0.contains("$[[inputs.word]] holds no ${{ }} reference") }, "\(plan.warnings)")
+        #expect(warning.hasPrefix(Self.root + "/valid/literal-text.yml:9:"), "\(warning)")
+        #expect(warning.contains("jobs.say.component.command"), "\(warning)")
+        #expect(warning.contains("$[[--word ${{inputs.word}}]]"), "\(warning)")
+        #expect(plan.warnings.count { $0.contains("holds no") } == 1, "one warning for the field, not one per segment: \(plan.warnings)")
+        let rendered = try say.command.render(inputPaths: [:], outputPaths: [:])
+        let bash = Process()
+        bash.executableURL = URL(fileURLWithPath: "/bin/bash")
+        bash.arguments = ["-c", rendered.command]
+        bash.environment = rendered.environment
+        let pipe = Pipe()
+        bash.standardOutput = pipe
+        try bash.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        bash.waitUntilExit()
+        #expect(bash.terminationStatus == 0)
+        #expect(output == "$[[inputs.word]] $[[inputs.word]] $[[inputs.word]] hello\n", "\(rendered.command)")
+    }
+
     @Test func pipelineComponents() throws {
         let plan = try Self.load("pipeline-component.yml")
         #expect(plan.steps.map(\.name) == ["a/train", "a/summarize", "b/train", "b/summarize", "compare"])

@@ -18,7 +18,10 @@ import Testing
                     StepDataInput(name: "y", type: .uriFile, source: .localPath("/data/y.csv")),
                     StepDataInput(name: "z", type: .mltable, source: .uri("https://example.org/z")),
                 ],
-                outputs: [StepDataOutput(name: "model", type: .mlflowModel, path: "azureml://datastores/x/paths/${{name}}")],
+                outputs: [
+                    StepDataOutput(name: "model", type: .mlflowModel, path: "azureml://datastores/x/paths/${{name}}"),
+                    StepDataOutput(name: "artifacts", type: .uriFolder, isDefaultArtifacts: true),
+                ],
                 codeDirectory: "/src", environment: "azureml:env:1", compute: "azureml:gpu", timeoutSeconds: 60,
                 isDeterministic: false, environmentVariables: ["B": "2", "A": "1"]
             ),

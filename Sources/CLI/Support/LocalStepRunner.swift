@@ -84,7 +84,9 @@ struct LocalStepRunner {
         try fileManager.createDirectory(atPath: root + "/outputs", withIntermediateDirectories: true)
         let note = { (text: String) in FileHandle.standardError.write(Data("\(text)\n".utf8)) }
 
-        // The code: the user's folder, the recorded snapshot, or none (the step runs in DIR).
+        // The code: the user's folder, the recorded snapshot, or none (the step runs in an empty
+        // DIR/work). As on a worker, the declared outputs (DIR/outputs/NAME), the metrics file and
+        // the MLflow store are outside the working directory, so the step's `./outputs` is its own.
         let workingDirectory: String
         if let codeDirectory {
             var isDirectory: ObjCBool = false
@@ -98,7 +100,12 @@ struct LocalStepRunner {
             try await OutputDownloader.download(artifact: code, to: root + "/code", client: client)
             workingDirectory = root + "/code"
         } else {
-            workingDirectory = root
+            workingDirectory = root + "/work"
+            try fileManager.createDirectory(atPath: workingDirectory, withIntermediateDirectories: true)
+        }
+        // As on a worker (and Azure ML), `./outputs` and `./logs` exist when the command starts.
+        for name in ["outputs", "logs"] where (try? fileManager.attributesOfItem(atPath: workingDirectory + "/" + name)) == nil {
+            try fileManager.createDirectory(atPath: workingDirectory + "/" + name, withIntermediateDirectories: false)
         }
         var inputPaths: [String: String] = [:]
         for input in detail.inputs {
@@ -117,6 +124,11 @@ struct LocalStepRunner {
         var outputPaths: [String: String] = [:]
         for output in planned.outputs {
             try OutputDownloader.checkOutputName(output.name)
+            if output.isDefaultArtifacts {
+                // Collected from the working directory once the command has run.
+                outputPaths[output.name] = root + "/default-artifacts"
+                continue
+            }
             let path = root + "/outputs/" + output.name
             if !output.type.isFile { try fileManager.createDirectory(atPath: path, withIntermediateDirectories: true) }
             outputPaths[output.name] = path
@@ -172,6 +184,9 @@ struct LocalStepRunner {
         var outputs: [StepReplayResult.Output] = []
         for output in planned.outputs {
             let path = outputPaths[output.name]!
+            if output.isDefaultArtifacts, termination.exitCode == 0 {
+                try Self.collectDefaultArtifacts(from: workingDirectory, into: path)
+            }
             var artifact: String?
             // A failed command's outputs are not results: nothing to compare.
             if termination.exitCode == 0, fileManager.fileExists(atPath: path) {
@@ -192,6 +207,26 @@ struct LocalStepRunner {
             run: run, step: step, directory: root, workingDirectory: workingDirectory, command: rendered.command,
             exitCode: termination.exitCode, signal: termination.signal, outputs: outputs, metrics: metrics, changed: changed
         )
+    }
+
+    /// Fills `path` with copies of the `outputs/` and `logs/` the command left in
+    /// `workingDirectory` (the step's default artifacts; a missing one is an empty folder). Copied,
+    /// not moved: the working directory may be the user's own `--code` folder.
+    static func collectDefaultArtifacts(from workingDirectory: String, into path: String) throws {
+        let fileManager = FileManager.default
+        try fileManager.createDirectory(atPath: path, withIntermediateDirectories: true)
+        for name in ["outputs", "logs"] {
+            let source = workingDirectory + "/" + name
+            if (try? fileManager.attributesOfItem(atPath: source)) != nil {
+                do {
+                    try fileManager.copyItem(atPath: source, toPath: path + "/" + name)
+                } catch {
+                    throw CLIError("cannot copy \(source) into the step's artifacts at \(path): \(error.localizedDescription)")
+                }
+            } else {
+                try fileManager.createDirectory(atPath: path + "/" + name, withIntermediateDirectories: true)
+            }
+        }
     }
 
     static func absolute(_ path: String, from directory: String) -> String {

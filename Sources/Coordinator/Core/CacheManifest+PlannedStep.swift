@@ -22,9 +22,15 @@ extension CacheManifest {
         }
         self.init(
             command: step.commandTemplate, parameters: step.parameters, code: code, environment: step.environment,
-            inputs: manifestInputs, outputs: Dictionary(uniqueKeysWithValues: step.outputs.map { ($0.name, $0.type.rawValue) }),
+            inputs: manifestInputs, outputs: Dictionary(uniqueKeysWithValues: step.outputs.map { ($0.name, Self.outputType($0)) }),
             environmentSetup: step.environmentSetup
         )
+    }
+
+    /// An output's type in the manifest: the default artifacts (what the command leaves in
+    /// `./outputs` and `./logs`) differ from a folder the command writes at `${{outputs.artifacts}}`.
+    static func outputType(_ output: StepDataOutput) -> String {
+        output.isDefaultArtifacts ? "default_artifacts" : output.type.rawValue
     }
 
     /// The cache key: the SHA-256 of the canonical JSON, in hex.

@@ -209,7 +209,9 @@ extension CoordinatorService {
         let dispatch = Dispatch(
             attemptID: attemptID, runID: attempt.runID, step: attempt.step, command: planned.command.segments.map(Self.piece),
             environment: environment, code: code, inputs: dispatchInputs,
-            outputs: planned.outputs.map { DispatchOutput(name: $0.name, kind: $0.type.isFile ? .file : .folder) },
+            outputs: planned.outputs.map {
+                DispatchOutput(name: $0.name, kind: $0.type.isFile ? .file : .folder, isDefaultArtifacts: $0.isDefaultArtifacts)
+            },
             timeoutSeconds: planned.timeoutSeconds, leaseSequence: worker.heartbeatSequence, gpuDevices: gpuDevices,
             environmentSetup: planned.environmentSetup.map(Self.dispatchEnvironment)
         )

@@ -37,10 +37,15 @@ public struct DispatchInput: Codable, Hashable, Sendable {
 public struct DispatchOutput: Codable, Hashable, Sendable {
     public var name: String
     public var kind: ArtifactKind
+    /// The step's default artifacts: instead of a path for the command to write, the worker
+    /// collects the `outputs/` and `logs/` folders the command left in its working directory into
+    /// one folder (either missing: an empty folder there). Always a folder.
+    public var isDefaultArtifacts: Bool
 
-    public init(name: String, kind: ArtifactKind) {
+    public init(name: String, kind: ArtifactKind, isDefaultArtifacts: Bool = false) {
         self.name = name
         self.kind = kind
+        self.isDefaultArtifacts = isDefaultArtifacts
     }
 }
 

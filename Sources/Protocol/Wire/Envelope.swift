@@ -27,5 +27,5 @@ public struct Envelope: Hashable, Sendable {
 /// The protocol version this build speaks; checked at hello.
 public enum ProtocolVersion {
     /// Bumped whenever a message changes incompatibly.
-    public static let current: UInt16 = 6
+    public static let current: UInt16 = 7
 }

@@ -156,10 +156,11 @@ extension DispatchOutput: WireBody {
     public func write(to writer: inout WireWriter) {
         writer.string(name)
         writer.byte(kind.tag)
+        writer.bool(isDefaultArtifacts)
     }
 
     public init(from reader: inout WireReader) throws(ProtocolError) {
-        self.init(name: try reader.string(), kind: try ArtifactKind(from: &reader))
+        self.init(name: try reader.string(), kind: try ArtifactKind(from: &reader), isDefaultArtifacts: try reader.bool())
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Yams
 
 /// Turns a command with `${{inputs.x}}`, `${{outputs.y}}` and `$[[ ... ]]` into a `CommandTemplate`.
 ///
@@ -124,6 +125,27 @@ enum CommandCompiler {
         return template
     }
 
+    /// The `$[[ ... ]]` segments of `command` that hold no `${{ }}` reference, as written: text
+    /// that binds nothing and reaches the program literally.
+    static func literalSegments(in command: String) -> [String] {
+        let location = SourceNode(Node(command), file: "", field: "command")
+        guard let pieces = try? parse(command, at: location) else { return [] }
+        return pieces.compactMap { if case .literal(let raw) = $0 { raw } else { nil } }
+    }
+
+    /// Whether `command` refers to `${{outputs.NAME}}` (whitespace inside the braces allowed),
+    /// inside a `$[[ ... ]]` segment or not.
+    static func refersToOutput(_ name: String, in command: String) -> Bool {
+        var rest = command[...]
+        while let open = rest.range(of: "${{") {
+            guard let close = rest[open.upperBound...].range(of: "}}") else { return false }
+            let inner = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
+            if inner == "outputs." + name { return true }
+            rest = rest[close.upperBound...]
+        }
+        return false
+    }
+
     /// Splits the command into text, references and optional segments.
     private static func parse(_ command: String, at location: SourceNode) throws(SpecError) -> [Piece] {
         var pieces: [Piece] = []
@@ -147,6 +169,22 @@ enum CommandCompiler {
                 index = close.upperBound
                 continue
             }
+            if rest.hasPrefix("$[["), rest.range(of: "]]") == nil {
+                // Left as text, bash would read `$[` as arithmetic and the step would die at run time.
+                throw location.error(
+                    .invalidBinding,
+                    "the command opens an optional segment with $[[ that no ]] closes (\(String(rest.prefix(40)).debugDescription)); "
+                        + "close it, as in $[[--name ${{inputs.name}}]]"
+                )
+            }
+            if rest.hasPrefix("${{"), rest.range(of: "}}") == nil {
+                // Left as text, bash would fail on `${{` (a bad substitution) at run time.
+                throw location.error(
+                    .invalidBinding,
+                    "the command opens a reference with ${{ that no }} closes (\(String(rest.prefix(40)).debugDescription)); "
+                        + "close it, as in ${{inputs.name}}"
+                )
+            }
             if rest.hasPrefix("${{"), let close = rest.range(of: "}}") {
                 let raw = String(command[index..<close.upperBound])
                 if !text.isEmpty { pieces.append(.text(text)) }
@@ -169,6 +207,11 @@ enum CommandCompiler {
         var index = body.startIndex
         while index < body.endIndex {
             let rest = body[index...]
+            if rest.hasPrefix("${{"), rest.range(of: "}}") == nil {
+                throw location.error(
+                    .invalidBinding, "the command opens a reference with ${{ that no }} closes inside $[[ ... ]]; close it, as in ${{inputs.name}}"
+                )
+            }
             if rest.hasPrefix("${{"), let close = rest.range(of: "}}") {
                 if !text.isEmpty { pieces.append(.text(text)) }
                 text = ""

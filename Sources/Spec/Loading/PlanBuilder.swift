@@ -112,6 +112,19 @@ struct PlanBuilder {
             )
         }
 
+        // Steps whose default artifacts a sibling binds (`${{parent.jobs.S.outputs.artifacts}}`):
+        // those collect them; no other step does, so other steps' cache keys stay as they were.
+        var artifactsBound: Set<String> = []
+        for node in nodes {
+            for input in node.inputs {
+                let binding: BindingExpression? = switch input.value {
+                case .binding(let binding), .data(_, _, .binding(let binding)?): binding
+                default: nil
+                }
+                if case .stepOutput(let step, StepDataOutput.defaultArtifactsName)? = binding { artifactsBound.insert(step) }
+            }
+        }
+
         var expansion = Expansion()
         var results: [String: NodeResult] = [:]
         for index in order {
@@ -125,7 +138,9 @@ struct PlanBuilder {
             var leafOutputs: [String: OutputBinding] = [:]
             switch node.kind {
             case .command(let component):
-                let step = try buildStep(node, component: component, given: given, compute: compute, in: scope)
+                let step = try buildStep(
+                    node, component: component, given: given, compute: compute, artifactsBound: artifactsBound.contains(node.name), in: scope
+                )
                 expansion.steps.append(step.planned)
                 result = step.result
                 for output in step.planned.outputs {
@@ -447,9 +462,10 @@ struct PlanBuilder {
     // MARK: Steps
 
     /// Builds the leaf step of a command node (named `stepName`, else its path in the pipeline).
+    /// `artifactsBound`: a sibling binds the step's `artifacts` output.
     private mutating func buildStep(
         _ node: NodeSpec, component: ComponentSpec, given: [String: (value: ResolvedValue, location: SourceNode)],
-        compute: String?, in scope: Scope, stepName explicitName: String? = nil
+        compute: String?, artifactsBound: Bool = false, in scope: Scope, stepName explicitName: String? = nil
     ) throws -> (planned: PlannedStep, result: NodeResult) {
         let stepName = explicitName ?? scope.prefix + node.name
         var declarations: [InputDeclaration]
@@ -476,15 +492,31 @@ struct PlanBuilder {
             values = try bind(declarations, given: given, node: node, in: scope).values
         }
 
-        // Outputs: declared by the component, or by the node for inline jobs.
+        // Outputs: declared by the component, or by the node for inline jobs. An output named
+        // `artifacts` that the command does not write (`${{outputs.artifacts}}`) is the step's default
+        // artifacts: collected when a sibling binds it, or when the node or component lists it.
+        let artifactsName = StepDataOutput.defaultArtifactsName
+        let collectsArtifacts = !CommandCompiler.refersToOutput(artifactsName, in: component.command)
+            && (artifactsBound || node.outputs.contains { $0.name == artifactsName } || component.outputs.contains { $0.name == artifactsName })
+        if collectsArtifacts, let given = node.outputs.first(where: { $0.name == artifactsName }), let type = given.type, type.isFile {
+            throw given.location.error(
+                .invalidType,
+                "output 'artifacts' is the step's default artifacts, the folder of what its command leaves in ./outputs and ./logs, "
+                    + "so it cannot be a uri_file; remove the type, or write the file at ${{outputs.artifacts}} in the command"
+            )
+        }
         var outputs: [StepDataOutput] = []
         if component.declaresInputsByValue {
             for output in node.outputs {
                 let pipelineType = output.pipelineOutput.flatMap { name in scope.spec.outputs.first { $0.name == name }?.type }
-                outputs.append(StepDataOutput(name: output.name, type: output.type ?? pipelineType ?? .uriFolder, path: output.path, asset: output.asset))
+                outputs.append(StepDataOutput(
+                    name: output.name, type: output.type ?? pipelineType ?? .uriFolder, path: output.path, asset: output.asset,
+                    isDefaultArtifacts: collectsArtifacts && output.name == artifactsName
+                ))
             }
         } else {
             for output in node.outputs where !component.outputs.contains(where: { $0.name == output.name }) {
+                if collectsArtifacts && output.name == artifactsName { continue }
                 let known = component.outputs.map(\.name)
                 throw output.location.error(
                     .undeclaredReference,
@@ -493,11 +525,16 @@ struct PlanBuilder {
             }
             for declaration in component.outputs {
                 let given = node.outputs.first { $0.name == declaration.name }
+                let isDefaultArtifacts = collectsArtifacts && declaration.name == artifactsName
                 outputs.append(StepDataOutput(
-                    name: declaration.name, type: given?.type ?? declaration.type ?? .uriFolder, path: given?.path ?? declaration.path,
-                    asset: given?.asset
+                    name: declaration.name, type: isDefaultArtifacts ? .uriFolder : given?.type ?? declaration.type ?? .uriFolder,
+                    path: given?.path ?? declaration.path, asset: given?.asset, isDefaultArtifacts: isDefaultArtifacts
                 ))
             }
+        }
+        if collectsArtifacts && !outputs.contains(where: { $0.name == artifactsName }) {
+            let given = node.outputs.first { $0.name == artifactsName }
+            outputs.append(StepDataOutput(name: artifactsName, type: .uriFolder, path: given?.path, asset: given?.asset, isDefaultArtifacts: true))
         }
 
         var compilerInputs: [String: CommandCompiler.Input] = [:]
@@ -525,6 +562,16 @@ struct PlanBuilder {
             component.command, inputs: compilerInputs, inputOrder: declarations.map(\.name),
             outputs: outputs.map(\.name), at: component.commandLocation
         )
+        var warned: Set<String> = []
+        for literal in CommandCompiler.literalSegments(in: component.command) where warned.insert(literal).inserted {
+            let body = String(literal.dropFirst(3).dropLast(2))
+            let name = body.hasPrefix("inputs.") && !body.contains(" ") ? String(body.dropFirst("inputs.".count)) : "NAME"
+            warnings.append(component.commandLocation.warning(
+                "\(literal) holds no ${{ }} reference, so it binds nothing: Conduit passes the text to the program as written, "
+                    + "quoted (bash would read `$[` as arithmetic); to pass an optional input only when it has a value, write "
+                    + "$[[--\(name) ${{inputs.\(name)}}]]"
+            ))
+        }
         var planned = PlannedStep(
             name: stepName, displayName: node.displayName ?? component.displayName,
             commandTemplate: component.command, command: template, parameters: parameters, inputs: dataInputs,

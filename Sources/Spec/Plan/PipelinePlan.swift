@@ -214,12 +214,44 @@ public struct StepDataOutput: Sendable, Codable, Hashable {
     /// The data asset the output is registered as once the step completes (`name:` and `version:`
     /// of the output). Not part of the cache key: registering a version never changes a key.
     public var asset: OutputAssetName?
+    /// Whether this is the step's default artifacts (the output named `artifacts` that the command
+    /// does not write itself): a folder holding the `outputs/` and `logs/` folders the command left
+    /// in its working directory, collected when the step succeeds. Part of the cache key.
+    public var isDefaultArtifacts: Bool
 
-    public init(name: String, type: DataType, path: String? = nil, asset: OutputAssetName? = nil) {
+    public init(name: String, type: DataType, path: String? = nil, asset: OutputAssetName? = nil, isDefaultArtifacts: Bool = false) {
         self.name = name
         self.type = type
         self.path = path
         self.asset = asset
+        self.isDefaultArtifacts = isDefaultArtifacts
+    }
+
+    /// The name of the default artifacts output (see ``isDefaultArtifacts``).
+    public static let defaultArtifactsName = "artifacts"
+
+    private enum CodingKeys: String, CodingKey {
+        case name, type, path, asset, isDefaultArtifacts
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        type = try container.decode(DataType.self, forKey: .type)
+        path = try container.decodeIfPresent(String.self, forKey: .path)
+        asset = try container.decodeIfPresent(OutputAssetName.self, forKey: .asset)
+        // Absent in plans recorded before default artifacts existed.
+        isDefaultArtifacts = try container.decodeIfPresent(Bool.self, forKey: .isDefaultArtifacts) ?? false
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(type, forKey: .type)
+        try container.encodeIfPresent(path, forKey: .path)
+        try container.encodeIfPresent(asset, forKey: .asset)
+        // Written only when set, so a plan without default artifacts encodes as it always did.
+        if isDefaultArtifacts { try container.encode(true, forKey: .isDefaultArtifacts) }
     }
 }
 

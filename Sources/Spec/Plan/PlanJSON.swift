@@ -152,6 +152,7 @@ public enum PlanJSON {
                         $0.field("name", output.name)
                         $0.field("type", output.type.rawValue)
                         $0.field("path", output.path)
+                        if output.isDefaultArtifacts { $0.field("isDefaultArtifacts", true) }
                         if let asset = output.asset {
                             $0.key("asset")
                             $0.object {

@@ -30,9 +30,12 @@ extension WorkerService {
         let fileManager = FileManager.default
         directories.recycle(directory)  // leftovers of an earlier worker process, if any
         // Directories come from the worker's pool of spares and only when needed: see DirectoryPool.
+        // The command runs in `code/` (its snapshot) or an empty `work/`, never in the attempt
+        // directory itself: declared outputs (`outputs/NAME`), the metrics file and the MLflow store
+        // stay outside its working directory, so its own `./outputs` is its own.
         let workingDirectory: String
         try directories.makeDirectory(directory)
-        if !dispatch.outputs.isEmpty {
+        if dispatch.outputs.contains(where: { !$0.isDefaultArtifacts }) {
             try directories.makeDirectory(directory + "/outputs")
         }
         if let code = dispatch.code {
@@ -41,7 +44,16 @@ extension WorkerService {
             workingDirectory = directory + "/code"
             try Snapshot.materialize(manifest, from: cache, at: workingDirectory)
         } else {
-            workingDirectory = directory
+            workingDirectory = directory + "/work"
+            try directories.makeDirectory(workingDirectory)
+        }
+        // As on Azure ML, `./outputs` and `./logs` exist when the command starts (one the code
+        // snapshot already has, whatever it is, is left as it is).
+        for name in ["outputs", "logs"] {
+            let path = workingDirectory + "/" + name
+            guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
+                throw WorkerError(.workspace, "cannot create \(path): \(String(cString: strerror(errno)))")
+            }
         }
         var inputPaths: [String: String] = [:]
         for input in dispatch.inputs {
@@ -54,6 +66,11 @@ extension WorkerService {
         }
         var outputPaths: [String: String] = [:]
         for output in dispatch.outputs {
+            if output.isDefaultArtifacts {
+                // Assembled from the working directory once the command has succeeded.
+                outputPaths[output.name] = directory + "/default-artifacts"
+                continue
+            }
             let path = directory + "/outputs/" + Self.safeName(output.name)
             if output.kind == .folder {
                 try directories.makeDirectory(path)
@@ -133,6 +150,9 @@ extension WorkerService {
         var outputs: [String: String] = [:]
         for output in dispatch.outputs {
             let path = outputPaths[output.name]!
+            if output.isDefaultArtifacts {
+                try collectDefaultArtifacts(from: workingDirectory, into: path)
+            }
             let manifest: TreeManifest
             if output.kind == .file {
                 guard fileManager.fileExists(atPath: path) else {
@@ -176,6 +196,25 @@ extension WorkerService {
         return AttemptFinished(
             attemptID: dispatch.attemptID, outcome: .succeeded, exitCode: 0, outputs: outputs, startedAt: started, endedAt: ended, tracking: tracking?.hex
         )
+    }
+
+    /// Makes `path` the step's default artifacts: a folder holding the `outputs/` and `logs/` the
+    /// command left in `workingDirectory`, moved there as they are (links and all: the snapshot
+    /// refuses a link, as in any output). One the command did not make is an empty folder.
+    private func collectDefaultArtifacts(from workingDirectory: String, into path: String) throws {
+        if access(path, F_OK) != 0 { try directories.makeDirectory(path) }
+        for name in ["outputs", "logs"] {
+            let source = workingDirectory + "/" + name
+            let target = path + "/" + name
+            var info = stat()
+            if lstat(source, &info) == 0 {
+                guard rename(source, target) == 0 else {
+                    throw WorkerError(.workspace, "cannot move \(source) to \(target): \(String(cString: strerror(errno)))")
+                }
+            } else if access(target, F_OK) != 0 {
+                try directories.makeDirectory(target)
+            }
+        }
     }
 
     /// Keeps a succeeded step's MLflow store (its runs' artifacts and logged models) like an output:
