@@ -54,6 +54,37 @@ func sweepNodes(trials: Int, limit: Int?) -> [RunMachine.Node] {
         #expect(machine.on(.cacheResolved(step: "report", hit: ["text": "t"])) == [.finished(.completed, reason: nil)])
     }
 
+    @Test func aSweepWhoseTrialsHaveNoOutputsWaitsForThem() {
+        // Trials that only log metrics: the sweep step reads nothing, yet waits for every trial.
+        let nodes: [RunMachine.Node] = [
+            .init(name: "tune/trial_0", upstreamInputs: [:], fixedInputs: [:], trialOf: "tune"),
+            .init(name: "tune/trial_1", upstreamInputs: [:], fixedInputs: [:], trialOf: "tune"),
+            .init(name: "tune", upstreamInputs: [:], fixedInputs: [:], sweep: .init(maxConcurrentTrials: nil)),
+        ]
+        var machine = RunMachine(nodes: nodes, continueOnStepFailure: false)
+        #expect(machine.on(.start) == [.resolveCache(step: "tune/trial_0", inputs: [:]), .resolveCache(step: "tune/trial_1", inputs: [:])])
+        _ = machine.on(.cacheResolved(step: "tune/trial_0", hit: nil))
+        _ = machine.on(.cacheResolved(step: "tune/trial_1", hit: nil))
+        #expect(machine.on(.succeeded(step: "tune/trial_0", outputs: [:])) == [])
+        #expect(machine.on(.succeeded(step: "tune/trial_1", outputs: [:])) == [.resolveCache(step: "tune", inputs: [:])])
+        var restored = RunMachine(nodes: nodes, continueOnStepFailure: false, restoring: ["tune/trial_0": .init(status: .completed)])
+        #expect(restored.resume(holding: []) == [.resolveCache(step: "tune/trial_1", inputs: [:])])
+    }
+
+    @Test func anUpstreamFailureSkipsTheTrialsAndTheSweep() {
+        let nodes: [RunMachine.Node] = [
+            .init(name: "prep", upstreamInputs: [:], fixedInputs: [:]),
+            .init(name: "tune/trial_0", upstreamInputs: ["d": .init(step: "prep", output: "o")], fixedInputs: [:], trialOf: "tune"),
+            .init(name: "tune", upstreamInputs: [:], fixedInputs: [:], sweep: .init(maxConcurrentTrials: nil)),
+        ]
+        var machine = RunMachine(nodes: nodes, continueOnStepFailure: true)
+        _ = machine.on(.start)
+        _ = machine.on(.cacheResolved(step: "prep", hit: nil))
+        let end = machine.on(.failed(step: "prep", status: .failed, reason: "exit 1"))
+        #expect(machine.states["tune"]?.status == .skipped)
+        #expect(end.last == .finished(.failed, reason: "step prep failed: exit 1"))
+    }
+
     @Test func aSweepWithNoTrialToChooseFailsTheRun() {
         var machine = RunMachine(nodes: sweepNodes(trials: 2, limit: nil), continueOnStepFailure: false)
         _ = machine.on(.start)
@@ -186,6 +217,17 @@ func sweepNodes(trials: Int, limit: Int?) -> [RunMachine.Node] {
         // Compared at the same interval only; alone, never stopped.
         #expect(EarlyTermination.decide(trial: "b", series: ["a": [0.9], "b": [0.1, 0.1]], policy: policy, objective: maximize) == nil)
         #expect(EarlyTermination.decide(trial: "b", series: ["b": [0.1]], policy: policy, objective: maximize) == nil)
+    }
+
+    @Test func banditNeverStopsTheBestWhenTheMetricIsNegative() {
+        let policy = EarlyTerminationPolicy(rule: .bandit(slackFactor: 0.1, slackAmount: nil))
+        // Maximizing a negated loss: best -0.5, bound -0.5 - 0.5 * 0.1 / 1.1 ≈ -0.545.
+        #expect(EarlyTermination.decide(trial: "a", series: ["a": [-0.5], "b": [-0.9]], policy: policy, objective: maximize) == nil)
+        #expect(EarlyTermination.decide(trial: "b", series: ["a": [-0.5], "b": [-0.54]], policy: policy, objective: maximize) == nil)
+        #expect(EarlyTermination.decide(trial: "b", series: ["a": [-0.5], "b": [-0.6]], policy: policy, objective: maximize) != nil)
+        // Minimizing below zero: best -2, bound -1.8.
+        #expect(EarlyTermination.decide(trial: "a", series: ["a": [-2.0], "b": [-1.0]], policy: policy, objective: minimize) == nil)
+        #expect(EarlyTermination.decide(trial: "b", series: ["a": [-2.0], "b": [-1.7]], policy: policy, objective: minimize) != nil)
     }
 
     @Test func delayAndIntervalChooseWhenToEvaluate() {

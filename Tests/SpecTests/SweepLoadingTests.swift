@@ -121,6 +121,38 @@ import Testing
         }
     }
 
+    @Test func addingAChoiceValueUnderAFixedSeedKeepsMostPoints() throws {
+        func points(_ values: String) throws -> [[String: String]] {
+            let plan = try load("""
+                    search_space:
+                      lr: {type: uniform, min_value: 0.01, max_value: 0.1}
+                      optimizer: {type: choice, values: [\(values)]}
+                    sampling_algorithm: {type: random, seed: 3}
+                    objective: {goal: maximize, primary_metric: acc}
+                    limits: {max_total_trials: 30}
+                """)
+            return try #require(plan.steps.first { $0.sweep != nil }?.sweep).trials.map(\.point)
+        }
+        let before = try points("sgd, adam")
+        let after = try points("sgd, adam, rmsprop")
+        let kept = zip(before, after).filter { $0 == $1 }.count
+        let moved = zip(before, after).filter { $0 != $1 }
+        // A draw changes only to the new value: about a third of them.
+        #expect(kept >= 15, "\(kept) of 30 kept")
+        #expect(moved.allSatisfy { $0.1["optimizer"] == "rmsprop" && $0.0["lr"] == $0.1["lr"] }, "\(moved)")
+    }
+
+    @Test func aHugeRandintGridIsEnumeratedOnlyAsFarAsTheLimit() throws {
+        let plan = try load("""
+                search_space:
+                  depth: {type: randint, upper: 1000000000000}
+                sampling_algorithm: grid
+                objective: {goal: maximize, primary_metric: acc}
+                limits: {max_total_trials: 3}
+            """)
+        #expect(plan.steps.compactMap { $0.trialOf == nil ? nil : $0.parameters["depth"] } == ["0", "1", "2"])
+    }
+
     @Test func aSmallDiscreteSpaceYieldsEachPointOnce() throws {
         let plan = try load("""
                 search_space:

@@ -68,9 +68,21 @@ public struct DryRunPlanner: Sendable {
         // Outputs (name → digest) of the steps that are reused; a step absent here runs.
         var reusedOutputs: [String: [String: String]] = [:]
         var result: [DryRunStep] = []
+        // Bayesian trials' points are proposed at run time: nothing about them is known now.
+        let bayesian = Set(plan.steps.compactMap { step -> String? in
+            if case .bayesian? = step.sweep?.sampling { return step.name }
+            return nil
+        })
         for step in plan.steps {
             if let sweep = step.sweep {
                 result.append(Self.sweepDecision(step, sweep, decided: result))
+                continue
+            }
+            if let sweep = step.trialOf, bayesian.contains(sweep) {
+                result.append(DryRunStep(
+                    name: step.name, decision: "run",
+                    reasons: ["a bayesian trial: its point is proposed when it becomes ready, and it is reused if that point ran before"]
+                ))
                 continue
             }
             var inputs: [String: String] = [:]
@@ -156,6 +168,14 @@ public struct DryRunPlanner: Sendable {
     /// A sweep step: how many trials would run and how many are already known. Which trial is best
     /// is known only from the trials' metrics, so steps that read the sweep's outputs `depend` on it.
     static func sweepDecision(_ step: PlannedStep, _ sweep: SweepSelection, decided: [DryRunStep]) -> DryRunStep {
+        if case .bayesian = sweep.sampling {
+            return DryRunStep(
+                name: step.name, decision: "sweep",
+                reasons: [
+                    "\(sweep.trials.count) trials (\(sweep.sampling.description)): their points are proposed as they become ready, so which are already known shows when they run; the best by \(sweep.objective.primaryMetric) (\(sweep.objective.goal.rawValue)) is chosen when they end",
+                ]
+            )
+        }
         let trials = Set(sweep.trials.map(\.step))
         let decisions = decided.filter { trials.contains($0.name) }
         let known = decisions.filter { $0.decision == "reuse" }.count

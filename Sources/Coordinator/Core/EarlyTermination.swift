@@ -11,7 +11,9 @@ import Spec
 ///
 /// - bandit: stopped when its value at n is outside the slack of the best value at n
 ///   (maximize: `value < best / (1 + slack_factor)` or `value < best - slack_amount`; minimize:
-///   `value > best * (1 + slack_factor)` or `value > best + slack_amount`).
+///   `value > best * (1 + slack_factor)` or `value > best + slack_amount`). For a negative best the
+///   factor applies to its size (`best - |best| * f / (1 + f)`, `best + |best| * f`), so a negated
+///   loss behaves as a loss does; the best trial is never stopped.
 /// - median_stopping: stopped when its best value up to n is worse than the median of the other
 ///   trials' running averages (the mean of their first n values).
 /// - truncation_selection: the trials at interval n ranked by their value at n; stopped when it
@@ -23,7 +25,7 @@ public enum EarlyTermination {
     ) -> String? {
         guard let own = series[trial], !own.isEmpty else { return nil }
         let interval = own.count
-        guard interval > policy.delayEvaluation, interval % policy.evaluationInterval == 0 else { return nil }
+        guard interval > policy.delayEvaluation, interval % max(1, policy.evaluationInterval) == 0 else { return nil }
         let others = series.filter { $0.key != trial && $0.value.count >= interval }
         guard !others.isEmpty else { return nil }
         let value = own[interval - 1]
@@ -33,16 +35,14 @@ public enum EarlyTermination {
         case .bandit(let factor, let amount):
             let values = others.values.map { $0[interval - 1] } + [value]
             let best = maximize ? values.max()! : values.min()!
-            let bound: Double
-            if let factor {
-                bound = maximize ? best / (1 + factor) : best * (1 + factor)
-            } else {
-                bound = maximize ? best - (amount ?? 0) : best + (amount ?? 0)
-            }
+            // The slack is measured from the best by its size, so a negative metric (a negated
+            // loss) is treated as a positive one is: the best trial itself never lags.
+            let slack = factor.map { abs(best) * (maximize ? $0 / (1 + $0) : $0) } ?? (amount ?? 0)
+            let bound = maximize ? best - slack : best + slack
             let lags = maximize ? value < bound : value > bound
-            guard lags else { return nil }
-            let slack = factor.map { "slack_factor \($0)" } ?? "slack_amount \(amount ?? 0)"
-            return "stopped early by the bandit policy at interval \(interval): \(metric) \(value) is outside the \(slack) of the best, \(best)"
+            guard lags, value != best else { return nil }
+            let allowed = factor.map { "slack_factor \($0)" } ?? "slack_amount \(amount ?? 0)"
+            return "stopped early by the bandit policy at interval \(interval): \(metric) \(value) is outside the \(allowed) of the best, \(best)"
         case .medianStopping:
             let averages = others.values.map { values in values.prefix(interval).reduce(0, +) / Double(interval) }.sorted()
             let middle = averages.count / 2

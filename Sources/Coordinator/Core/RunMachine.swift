@@ -121,10 +121,14 @@ public struct RunMachine: Sendable {
         var states: [String: StepState] = [:]
         var downstream: [String: [String]] = [:]
         var remaining: [String: Int] = [:]
+        var trials: [String: [String]] = [:]
+        for node in nodes {
+            if let sweep = node.trialOf { trials[sweep, default: []].append(node.name) }
+        }
         for node in nodes {
             precondition(states[node.name] == nil, "RunMachine: duplicate step \(node.name)")
             states[node.name] = StepState(status: .waiting, outputs: [:], reused: false, reason: nil, resolving: false)
-            let upstream = Set(node.upstreamInputs.values.map(\.step))
+            let upstream = Self.upstream(of: node, trials: trials)
             remaining[node.name] = upstream.count
             for reference in upstream.sorted() {
                 precondition(states[reference] != nil, "RunMachine: \(node.name) reads \(reference), which is not earlier in the order")
@@ -135,9 +139,15 @@ public struct RunMachine: Sendable {
         self.downstream = downstream
         self.nodeIndex = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1.name, $0) })
         self.remainingUpstream = remaining
-        for node in nodes {
-            if let sweep = node.trialOf { trials[sweep, default: []].append(node.name) }
-        }
+        self.trials = trials
+    }
+
+    /// The steps `node` waits for: those whose outputs it reads and, for a sweep step, every one
+    /// of its trials (whether or not a trial has outputs).
+    private static func upstream(of node: Node, trials: [String: [String]]) -> Set<String> {
+        var upstream = Set(node.upstreamInputs.values.map(\.step))
+        if node.sweep != nil { upstream.formUnion(trials[node.name] ?? []) }
+        return upstream
     }
 
     /// A step's state as recorded, for `init(nodes:continueOnStepFailure:restoring:)`.
@@ -168,7 +178,7 @@ public struct RunMachine: Sendable {
             }
         }
         for node in nodes {
-            let upstream = Set(node.upstreamInputs.values.map(\.step))
+            let upstream = Self.upstream(of: node, trials: trials)
             remainingUpstream[node.name] = upstream.filter { name in
                 let status = states[name]?.status
                 // A sweep step waits for its trials to end, not to complete.
@@ -214,7 +224,7 @@ public struct RunMachine: Sendable {
         case .start:
             guard status == .queued else { return [] }
             status = .running
-            for node in nodes where node.upstreamInputs.isEmpty {
+            for node in nodes where remainingUpstream[node.name] == 0 {
                 actions.append(contentsOf: becomeReady(node))
             }
         case .inputsRead(let step, let read):

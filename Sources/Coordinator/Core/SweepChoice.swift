@@ -4,7 +4,7 @@ import Spec
 /// Picks a sweep's best trial once every trial has ended. Pure.
 ///
 /// A candidate is a trial that completed (ran or was reused) and whose objective metric has a
-/// finite value: its latest value, as MLflow ranks them (highest step, then latest time). Trials
+/// finite value: the last value it reported. Trials
 /// that failed, timed out or were stopped early are not candidates. Ties go to the earliest trial
 /// in sampling order, so the choice never depends on timing.
 public enum SweepChoice {

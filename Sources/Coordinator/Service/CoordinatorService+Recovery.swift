@@ -332,6 +332,8 @@ extension CoordinatorService {
         )
         // Read again from the configuration; a run already accepted is never failed for it.
         for step in plan.steps { run.requirements[step.name] = requirement(of: step, runID: record.id) }
+        // A bayesian trial that became ready runs the point its manifest records, not the plan's stand-in.
+        Self.restorePoints(of: &run)
         // The failure history and the attempts that may still be running.
         var holding: Set<String> = []
         for attempt in try store.attempts(runID: record.id) {

@@ -22,8 +22,8 @@ struct ActiveRun {
     var history: [String: FailurePolicy.History] = [:]
     /// step → what it needs of a worker (from `compute:` and `resources:`).
     var requirements: [String: Requirement] = [:]
-    /// sweep step → trial → the objective values it reported, in order (for early termination).
-    var sweepSeries: [String: [String: [Double]]] = [:]
+    /// sweep step → trial → the objective values its latest attempt reported (for early termination).
+    var sweepSeries: [String: [String: TrialSeries]] = [:]
     /// Bayesian trial → the point it runs (once chosen).
     var sweepPoints: [String: [String: String]] = [:]
     /// The sweep steps with a `limits.timeout`, found on the first timer tick.
@@ -71,4 +71,13 @@ struct UploadState {
     var rewoundAt: Int64? = nil
     /// Rewinds since the last chunk that was stored; too many fail the upload.
     var rewinds = 0
+}
+
+/// The objective values one attempt of a trial reported, by point number.
+struct TrialSeries {
+    var attempt: String
+    var values: [Int: Double]
+
+    /// The values in the order the attempt reported them.
+    var ordered: [Double] { values.keys.sorted().map { values[$0]! } }
 }

@@ -56,27 +56,35 @@ extension CoordinatorService {
 
     /// After a trial reported values of its sweep's objective metric: applies the sweep's early
     /// termination policy (see `EarlyTermination`) and stops the trial when it lags.
-    func evaluateEarlyTermination(runID: String, step: String, points: [MetricPoint]) {
+    func evaluateEarlyTermination(runID: String, step: String, attemptID: String, firstPoint: Int, points: [MetricPoint]) {
         guard let planned = runs[runID]?.planned[step], let sweepName = planned.trialOf,
               let sweep = runs[runID]?.planned[sweepName]?.sweep, let policy = sweep.earlyTermination else { return }
-        let values = points.filter { $0.key == sweep.objective.primaryMetric && $0.value.isFinite }.map(\.value)
+        let metric = sweep.objective.primaryMetric
+        let values = points.enumerated().filter { $0.element.key == metric && $0.element.value.isFinite }
         guard !values.isEmpty else { return }
         if runs[runID]!.sweepSeries[sweepName] == nil {
-            // First values of this sweep since the coordinator started: what earlier trials of the
-            // run reported is in the store (a restart keeps the policy's view).
-            var series: [String: [Double]] = [:]
-            for trial in sweep.trials where trial.step != step {
-                let recorded = (try? store.metricPoints(runID: runID, step: trial.step)) ?? []
-                let trialValues = recorded.filter { $0.key == sweep.objective.primaryMetric }.map(\.value)
-                if !trialValues.isEmpty { series[trial.step] = trialValues }
+            // First values of this sweep since the coordinator started: what the run's trials
+            // reported before is in the store (so a restart keeps the policy's view).
+            var series: [String: TrialSeries] = [:]
+            for trial in sweep.trials {
+                let recorded = ((try? store.metricPoints(runID: runID, step: trial.step)) ?? []).filter { $0.key == metric }
+                guard let latest = recorded.last?.attemptID else { continue }
+                var values: [Int: Double] = [:]
+                for point in recorded where point.attemptID == latest { values[point.point] = point.value }
+                series[trial.step] = TrialSeries(attempt: latest, values: values)
             }
             runs[runID]!.sweepSeries[sweepName] = series
         }
-        for value in values {
-            runs[runID]!.sweepSeries[sweepName]![step, default: []].append(value)
+        for (offset, point) in values {
+            // Keyed by attempt and point number: a message sent twice counts once, and a retry
+            // starts its trial's series again.
+            var series = runs[runID]!.sweepSeries[sweepName]![step] ?? TrialSeries(attempt: attemptID, values: [:])
+            if series.attempt != attemptID { series = TrialSeries(attempt: attemptID, values: [:]) }
+            guard series.values.updateValue(point.value, forKey: firstPoint + offset) == nil else { continue }
+            runs[runID]!.sweepSeries[sweepName]![step] = series
             guard runs[runID]?.machine.states[step]?.status == .running else { return }
-            let series = runs[runID]!.sweepSeries[sweepName]!
-            if let reason = EarlyTermination.decide(trial: step, series: series, policy: policy, objective: sweep.objective) {
+            let all = runs[runID]!.sweepSeries[sweepName]!.mapValues(\.ordered)
+            if let reason = EarlyTermination.decide(trial: step, series: all, policy: policy, objective: sweep.objective) {
                 logger.info("\(reason)", metadata: ["run": "\(runID)", "step": "\(step)"])
                 batch.append(EventRecord(runID: runID, step: step, kind: "stopped_early", detail: reason, at: wallNow()))
                 apply(.stopTrial(step: step, reason: reason), runID: runID)
@@ -97,7 +105,7 @@ extension CoordinatorService {
                 guard let run = runs[runID], run.machine.states[sweepName]?.status == .waiting,
                       let sweep = run.planned[sweepName]?.sweep, let timeout = sweep.limits.timeoutSeconds else { continue }
                 let started = sweep.trials.compactMap { run.steps[$0.step]?.startedAt }.min()
-                guard let started, now - started >= Int64(timeout) * 1000 else { continue }
+                guard let started, now - started >= Int64(min(timeout, SweepLimits.maximumSeconds)) * 1000 else { continue }
                 let reason = "stopped: the sweep's limits.timeout of \(timeout) s passed"
                 for trial in sweep.trials where runs[runID]?.machine.states[trial.step]?.status.isFinal == false {
                     apply(.stopTrial(step: trial.step, reason: reason), runID: runID)
@@ -119,11 +127,32 @@ extension CoordinatorService {
             return false
         }
         guard let bayesian else { return }
-        if case .some(.none) = optimizerProblem { return }  // known to work
-        // Unknown, or missing last time (it may have been installed since).
-        let problem = sweepOptimizer.check()
+        switch optimizerProblem {
+        case .some(.none):
+            return  // known to work
+        case .some(.some(let problem)):
+            // Missing at the last check: checked again off the actor, so that installing Optuna
+            // is noticed by a later submission without a restart.
+            if !optimizerRecheck {
+                optimizerRecheck = true
+                let optimizer = sweepOptimizer
+                background.continuation.yield { [weak self] in
+                    let problem = await optimizer.checkOffThread()
+                    await self?.optimizerChecked(problem)
+                }
+            }
+            throw CoordinatorError(.invalidRequest, "sweep step \(bayesian.name): \(problem)")
+        case .none:
+            // The first bayesian sweep: checked here, once (Python starts in about a second).
+            let problem = sweepOptimizer.check()
+            optimizerProblem = .some(problem)
+            if let problem { throw CoordinatorError(.invalidRequest, "sweep step \(bayesian.name): \(problem)") }
+        }
+    }
+
+    func optimizerChecked(_ problem: String?) {
         optimizerProblem = .some(problem)
-        if let problem { throw CoordinatorError(.invalidRequest, "sweep step \(bayesian.name): \(problem)") }
+        optimizerRecheck = false
     }
 
     /// Whether `step` is a bayesian trial whose point is not chosen yet.
@@ -165,14 +194,14 @@ extension CoordinatorService {
             space: sweep.space, goal: sweep.objective.goal.rawValue, seed: seed, trial: index, completed: completed, pending: pending
         )
         let optimizer = sweepOptimizer
-        Task {
+        background.continuation.yield { [weak self] in
             let result: Result<[String: String], any Error>
             do {
                 result = .success(try await optimizer.propose(request))
             } catch {
                 result = .failure(error)
             }
-            self.proposalArrived(runID: runID, step: step, inputs: inputs, point: result)
+            await self?.proposalArrived(runID: runID, step: step, inputs: inputs, point: result)
         }
         return nil
     }
@@ -209,11 +238,55 @@ extension CoordinatorService {
 
     /// The point a trial's recorded manifest names (after a coordinator restart), if it has one.
     func recordedPoint(runID: String, step: String, names: Set<String>) -> [String: String]? {
-        guard let json = runs[runID]?.steps[step]?.manifestJSON,
-              let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
-              let parameters = object["parameters"] as? [String: String] else { return nil }
-        let point = parameters.filter { names.contains($0.key) }
+        runs[runID]?.steps[step].flatMap { Self.recordedPoint(of: $0, names: names) }
+    }
+
+    static func recordedPoint(of record: StepRecord, names: Set<String>) -> [String: String]? {
+        guard let json = record.manifestJSON, let manifest = CacheManifest.decode(json: json) else { return nil }
+        let point = manifest.parameters.filter { names.contains($0.key) }
         return point.count == names.count ? point : nil
+    }
+
+    /// Gives each bayesian trial of a restored run that had its point chosen that point again (its
+    /// parameters and command), so that a retry or a re-queued attempt runs what its cache key says.
+    static func restorePoints(of run: inout ActiveRun) {
+        for step in run.plan.steps {
+            guard let sweep = step.sweep, case .bayesian = sweep.sampling, let shape = sweep.trialCommand else { continue }
+            let names = Set(sweep.space.map(\.name))
+            for trial in sweep.trials {
+                guard let record = run.steps[trial.step], let point = recordedPoint(of: record, names: names),
+                      let planned = run.planned[trial.step], let chosen = try? planned.withSweepPoint(point, shape: shape) else { continue }
+                run.planned[trial.step] = chosen
+                run.sweepPoints[trial.step] = point
+            }
+        }
+    }
+
+    /// What is out of range in a sweep's limits or policy (a plan may come from any HTTP client).
+    static func problem(with sweep: SweepSelection) -> String? {
+        let limits = sweep.limits
+        let maximum = SweepLimits.maximumSeconds
+        if !(1...1000).contains(limits.maxTotalTrials) { return "limits.max_total_trials must be between 1 and 1000" }
+        if sweep.trials.count > limits.maxTotalTrials { return "it lists more trials than limits.max_total_trials" }
+        if let value = limits.maxConcurrentTrials, value < 1 { return "limits.max_concurrent_trials must be at least 1" }
+        if let value = limits.timeoutSeconds, !(1...maximum).contains(value) { return "limits.timeout must be between 1 and \(maximum) seconds" }
+        if let value = limits.trialTimeoutSeconds, !(1...maximum).contains(value) { return "limits.trial_timeout must be between 1 and \(maximum) seconds" }
+        if sweep.objective.primaryMetric.isEmpty { return "objective.primary_metric is empty" }
+        guard let policy = sweep.earlyTermination else { return nil }
+        if policy.evaluationInterval < 1 { return "early_termination.evaluation_interval must be at least 1" }
+        if policy.delayEvaluation < 0 { return "early_termination.delay_evaluation must be 0 or more" }
+        switch policy.rule {
+        case .bandit(let factor, let amount):
+            let values = [factor, amount].compactMap { $0 }
+            if values.count != 1 || !values[0].isFinite || values[0] < 0 {
+                return "a bandit policy needs exactly one of slack_factor and slack_amount, a number of 0 or more"
+            }
+        case .medianStopping:
+            break
+        case .truncationSelection(let percentage):
+            if !(1...99).contains(percentage) { return "early_termination.truncation_percentage must be between 1 and 99" }
+        }
+        return nil
     }
 
     /// Checks a plan's sweeps, since a plan may come from any HTTP client: each trial names a sweep
@@ -233,6 +306,9 @@ extension CoordinatorService {
             }
             if let sweep = step.sweep {
                 guard !sweep.trials.isEmpty else { throw CoordinatorError(.invalidRequest, "sweep step \(step.name) has no trials") }
+                if let problem = Self.problem(with: sweep) {
+                    throw CoordinatorError(.invalidRequest, "sweep step \(step.name): \(problem)")
+                }
                 for trial in sweep.trials {
                     guard let trialIndex = position[trial.step], plan.steps[trialIndex].trialOf == step.name else {
                         throw CoordinatorError(.invalidRequest, "sweep step \(step.name) lists \(trial.step), which is not one of its trials")

@@ -32,7 +32,7 @@ extension CoordinatorService {
         step.metricsJSON = String(decoding: (try? JSONEncoder().encode(values)) ?? Data("{}".utf8), as: UTF8.self)
         runs[attempt.runID]?.steps[attempt.step] = step
         batch.update(step, urgent: false)  // progress: rides along with the attempt's commit
-        defer { evaluateEarlyTermination(runID: attempt.runID, step: attempt.step, points: metrics.points) }
+        defer { evaluateEarlyTermination(runID: attempt.runID, step: attempt.step, attemptID: attempt.id, firstPoint: metrics.firstPoint, points: metrics.points) }
         // The history: every value (a repeated point is recorded once), params and tags as text.
         // While the disk refuses writes, the history is not kept (it would only grow the held batch).
         guard unwrittenSince == nil else { return }

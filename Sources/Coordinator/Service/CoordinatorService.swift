@@ -107,6 +107,11 @@ public actor CoordinatorService: Service {
     /// Whether the bayesian optimiser can run: nil before the first bayesian sweep is submitted,
     /// then `.some(nil)` when it can, or why not.
     var optimizerProblem: String??
+    /// Whether a check of the optimiser is under way (after one that found it missing).
+    var optimizerRecheck = false
+    /// Work done off the actor whose answer comes back to it (the bayesian optimiser's proposals
+    /// and checks), run by `run()`'s task group.
+    let background = AsyncStream<@Sendable () async -> Void>.makeStream()
     let startedAt = ContinuousClock.now
 
     /// Opens the store under `configuration.dataDirectory` and takes over `transport`.
@@ -210,11 +215,18 @@ public actor CoordinatorService: Service {
                     await self.backUpIfDue()
                 }
             }
+            let background = self.background.stream
+            group.addTask {
+                await withTaskGroup(of: Void.self) { jobs in
+                    for await job in background { jobs.addTask { await job() } }
+                }
+            }
             await withGracefulShutdownHandler {
                 await group.next()
             } onGracefulShutdown: { [transport] in
                 transport.close()
             }
+            self.background.continuation.finish()
             group.cancelAll()
         }
         backUp(why: "clean shutdown")

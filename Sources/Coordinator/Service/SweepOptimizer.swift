@@ -58,6 +58,13 @@ struct SweepOptimizer: Sendable {
         }
     }
 
+    /// `check()` on a thread of its own.
+    func checkOffThread() async -> String? {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: check()) }
+        }
+    }
+
     /// The next point to try, given the sweep's completed and pending trials.
     func propose(_ request: Request) async throws -> [String: String] {
         try writeScript()
@@ -65,11 +72,16 @@ struct SweepOptimizer: Sendable {
         encoder.outputFormatting = [.sortedKeys]
         let input = try encoder.encode(request)
         let python = self.python, script = scriptPath
-        let result = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(status: Int32, output: Data, errors: Data), any Error>) in
-            // A thread of its own: the proposal waits on a process, never on the coordinator's threads.
-            Thread.detachNewThread {
-                continuation.resume(with: Result { try Self.run(python, [script], input: input, timeout: 300) })
+        let running = RunningProcess()
+        let result = try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(status: Int32, output: Data, errors: Data), any Error>) in
+                // A thread of its own: the proposal waits on a process, never on the coordinator's threads.
+                Thread.detachNewThread {
+                    continuation.resume(with: Result { try Self.run(python, [script], input: input, timeout: 300, running: running) })
+                }
             }
+        } onCancel: {
+            running.terminate()  // the coordinator is shutting down
         }
         guard result.status == 0 else {
             if result.status == 3 { throw Failure(description: installHint) }
@@ -92,7 +104,9 @@ struct SweepOptimizer: Sendable {
     }
 
     /// Runs `executable` with `arguments` (found on `PATH` when it has no `/`), feeding `input`.
-    static func run(_ executable: String, _ arguments: [String], input: Data, timeout: Double) throws -> (status: Int32, output: Data, errors: Data) {
+    static func run(
+        _ executable: String, _ arguments: [String], input: Data, timeout: Double, running: RunningProcess? = nil
+    ) throws -> (status: Int32, output: Data, errors: Data) {
         let process = Process()
         if executable.contains("/") {
             process.executableURL = URL(fileURLWithPath: executable)
@@ -106,6 +120,7 @@ struct SweepOptimizer: Sendable {
         process.standardOutput = stdout
         process.standardError = stderr
         try process.run()
+        running?.started(process)
         let errors = LockedData()
         let finished = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
@@ -215,6 +230,29 @@ struct SweepOptimizer: Sendable {
         if __name__ == "__main__":
             sys.exit(main())
         """#
+}
+
+/// The optimiser's process while it runs, so that a cancelled proposal can stop it.
+final class RunningProcess: @unchecked Sendable {
+    private let lock = NSLock()
+    private var process: Process?
+    private var canceled = false
+
+    func started(_ process: Process) {
+        let stop = lock.withLock { () -> Bool in
+            self.process = process
+            return canceled
+        }
+        if stop { process.terminate() }
+    }
+
+    func terminate() {
+        let process = lock.withLock { () -> Process? in
+            canceled = true
+            return self.process
+        }
+        if let process, process.isRunning { process.terminate() }
+    }
 }
 
 /// Bytes filled in by one thread and read by another.

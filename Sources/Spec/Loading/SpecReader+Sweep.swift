@@ -50,7 +50,7 @@ extension SpecReader {
             earlyTermination = try Self.readEarlyTermination(policy)
         }
         if case .grid = sampling {
-            for dimension in dimensions where dimension.distribution.gridValues == nil {
+            for dimension in dimensions where dimension.distribution.gridCount == nil {
                 throw dimension.location.error(
                     .invalidType,
                     "grid sampling enumerates choice and randint values only; '\(dimension.name)' is continuous: use type: choice with the values to try, or sampling_algorithm: random"
@@ -232,8 +232,9 @@ extension SpecReader {
             throw node.error(.missingField, "limits needs max_total_trials: how many trials to run at most (up to \(maximumSweepTrials))")
         }
         return SweepLimits(
-            maxTotalTrials: total, maxConcurrentTrials: try positive("max_concurrent_trials"),
-            timeoutSeconds: try positive("timeout"), trialTimeoutSeconds: try positive("trial_timeout")
+            maxTotalTrials: total, maxConcurrentTrials: try positive("max_concurrent_trials", maximum: maximumSweepTrials),
+            timeoutSeconds: try positive("timeout", maximum: SweepLimits.maximumSeconds),
+            trialTimeoutSeconds: try positive("trial_timeout", maximum: SweepLimits.maximumSeconds)
         )
     }
 

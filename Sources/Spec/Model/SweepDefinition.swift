@@ -40,12 +40,20 @@ enum SearchDistribution: Hashable, Sendable {
     case normal(mu: Double, sigma: Double, q: Double?)
     case lognormal(mu: Double, sigma: Double, q: Double?)
 
-    /// The values a grid enumerates, or nil when the distribution is continuous.
-    var gridValues: [Literal]? {
+    /// How many values a grid enumerates, or nil when the distribution is continuous.
+    var gridCount: Int? {
         switch self {
-        case .choice(let values): return values
-        case .randint(let upper): return (0..<upper).map { .int($0) }
+        case .choice(let values): return values.count
+        case .randint(let upper): return upper
         case .uniform, .loguniform, .normal, .lognormal: return nil
+        }
+    }
+
+    /// The grid's `index`-th value (`index < gridCount`).
+    func gridValue(at index: Int) -> Literal {
+        switch self {
+        case .choice(let values): return values[index]
+        default: return .int(index)
         }
     }
 }

@@ -146,10 +146,14 @@ public struct SweepLimits: Sendable, Codable, Hashable {
     public var maxTotalTrials: Int
     /// `max_concurrent_trials`: at most this many trials queued or running at once (nil: no limit).
     public var maxConcurrentTrials: Int?
-    /// `timeout` of the whole sweep, in seconds: trials not started by then are not run.
+    /// `timeout` of the whole sweep, in seconds from its first trial's start: the trials still
+    /// waiting or running then are stopped, and the best of those that completed is chosen.
     public var timeoutSeconds: Int?
     /// `trial_timeout`, in seconds: each trial's time limit.
     public var trialTimeoutSeconds: Int?
+
+    /// The longest `timeout` or `trial_timeout`: 30 days.
+    public static let maximumSeconds = 30 * 86_400
 
     public init(maxTotalTrials: Int, maxConcurrentTrials: Int? = nil, timeoutSeconds: Int? = nil, trialTimeoutSeconds: Int? = nil) {
         self.maxTotalTrials = maxTotalTrials

@@ -24,19 +24,19 @@ enum SweepSampler {
     }
 
     static func grid(_ dimensions: [SearchDimension], limit: Int) -> [[String: Literal]] {
-        let axes = dimensions.map { ($0.name, $0.distribution.gridValues ?? []) }
-        guard !axes.contains(where: { $0.1.isEmpty }) else { return [] }
+        let counts = dimensions.map { $0.distribution.gridCount ?? 0 }
+        guard !counts.contains(0) else { return [] }
         var result: [[String: Literal]] = []
-        var indices = Array(repeating: 0, count: axes.count)
+        var indices = Array(repeating: 0, count: dimensions.count)
         while result.count < limit {
             var point: [String: Literal] = [:]
-            for (axis, index) in zip(axes, indices) { point[axis.0] = axis.1[index] }
+            for (dimension, index) in zip(dimensions, indices) { point[dimension.name] = dimension.distribution.gridValue(at: index) }
             result.append(point)
             // Odometer: the last dimension varies fastest.
-            var position = axes.count - 1
+            var position = dimensions.count - 1
             while position >= 0 {
                 indices[position] += 1
-                if indices[position] < axes[position].1.count { break }
+                if indices[position] < counts[position] { break }
                 indices[position] = 0
                 position -= 1
             }
@@ -86,7 +86,19 @@ enum SweepSampler {
         }
         switch distribution {
         case .choice(let values):
-            return values[Int(generator.next() % UInt64(values.count))]
+            // Rendezvous hashing: the value with the highest hash for this draw wins, so adding a
+            // value changes a draw only where the new value wins (1 in n + 1 draws).
+            var best = values[0]
+            var highest: UInt64 = 0
+            for (index, value) in values.enumerated() {
+                var hasher = generator.fork(value.pythonString)
+                let hash = hasher.next()
+                if index == 0 || hash > highest {
+                    highest = hash
+                    best = value
+                }
+            }
+            return best
         case .randint(let upper):
             return .int(Int(generator.next() % UInt64(upper)))
         case .uniform(let low, let high, let q):
@@ -104,16 +116,11 @@ enum SweepSampler {
 /// SplitMix64 seeded from (seed, draw, dimension name): the same inputs give the same values on
 /// every machine and every version of Conduit.
 struct DrawGenerator: RandomNumberGenerator {
-    private var state: UInt64
+    private(set) var state: UInt64
 
     init(seed: UInt64, draw: UInt64, name: String) {
-        // FNV-1a of the name, so each dimension has a stream of its own.
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in name.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
-        state = seed &* 0x9e37_79b9_7f4a_7c15 ^ draw &* 0xbf58_476d_1ce4_e5b9 ^ hash
+        // The name's hash, so each dimension has a stream of its own.
+        state = seed &* 0x9e37_79b9_7f4a_7c15 ^ draw &* 0xbf58_476d_1ce4_e5b9 ^ Self.hash(name)
     }
 
     mutating func next() -> UInt64 {
@@ -122,6 +129,23 @@ struct DrawGenerator: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
         z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
         return z ^ (z >> 31)
+    }
+
+    /// A generator of its own for `label` (a choice value), from this one's state.
+    func fork(_ label: String) -> DrawGenerator {
+        var copy = self
+        copy.state ^= DrawGenerator.hash(label) &* 0xd6e8_feb8_6659_fd93
+        return copy
+    }
+
+    /// FNV-1a of `text`.
+    static func hash(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        return hash
     }
 
     /// A uniform value in [0, 1).
