@@ -258,3 +258,42 @@ func sweepNodes(trials: Int, limit: Int?) -> [RunMachine.Node] {
         #expect(EarlyTermination.decide(trial: "c", series: ["a": [0.9], "b": [0.8], "c": [0.3]], policy: quarter, objective: maximize) == nil)
     }
 }
+
+/// A plan's sweeps come from any HTTP client: limits and policies out of range are refused.
+@Suite struct SweepPlanCheckTests {
+    func plan(_ change: (inout SweepSelection) -> Void) -> PipelinePlan {
+        var trial = PlannedStep(name: "tune/trial_0", commandTemplate: "t", command: CommandTemplate(segments: [.text("true")]),
+                                outputs: [StepDataOutput(name: "m", type: .uriFolder)])
+        trial.trialOf = "tune"
+        var sweep = PlannedStep(name: "tune", commandTemplate: "", command: CommandTemplate(segments: []),
+                                inputs: [StepDataInput(name: "trial_0.m", type: .uriFolder, source: .stepOutput(step: "tune/trial_0", output: "m"))])
+        var selection = SweepSelection(
+            objective: SweepObjective(goal: .maximize, primaryMetric: "acc"), sampling: .grid,
+            limits: SweepLimits(maxTotalTrials: 1), trials: [SweepTrial(step: "tune/trial_0", point: [:])]
+        )
+        change(&selection)
+        sweep.sweep = selection
+        return PipelinePlan(name: "p", sourceFile: "/p.yml", settings: PipelineSettings(), steps: [trial, sweep], outputs: [])
+    }
+
+    func refusal(_ change: (inout SweepSelection) -> Void) -> String? {
+        do {
+            try CoordinatorService.checkSweeps(of: plan(change))
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test func outOfRangeLimitsAndPoliciesAreRefused() {
+        #expect(refusal { _ in } == nil)
+        #expect(refusal { $0.limits.timeoutSeconds = 10_000_000_000_000_000 }?.contains("limits.timeout") == true)
+        #expect(refusal { $0.limits.trialTimeoutSeconds = 0 }?.contains("limits.trial_timeout") == true)
+        #expect(refusal { $0.limits.maxConcurrentTrials = 0 }?.contains("max_concurrent_trials") == true)
+        #expect(refusal { $0.limits.maxTotalTrials = 0 }?.contains("max_total_trials") == true)
+        #expect(refusal { $0.earlyTermination = EarlyTerminationPolicy(rule: .medianStopping, evaluationInterval: 0) }?.contains("evaluation_interval") == true)
+        #expect(refusal { $0.earlyTermination = EarlyTerminationPolicy(rule: .bandit(slackFactor: .nan, slackAmount: nil)) }?.contains("bandit") == true)
+        #expect(refusal { $0.earlyTermination = EarlyTerminationPolicy(rule: .truncationSelection(percentage: 100)) }?.contains("truncation_percentage") == true)
+        #expect(refusal { $0.trials.append(SweepTrial(step: "nope", point: [:])) } != nil)
+    }
+}
