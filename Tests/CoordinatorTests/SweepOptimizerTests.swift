@@ -65,10 +65,10 @@ struct SweepOptimizerTests {
         #expect(try await optimizer.propose(fresh) != a)
     }
 
-    @Test func withoutOptunaTheCheckGivesThePipLine() throws {
+    @Test func withoutOptunaTheCheckGivesThePipLine() async throws {
         let optimizer = try optimizer("/usr/bin/python3")
-        let problem = optimizer.check()
+        let problem = await optimizer.checkOffThread()
         #expect(problem?.contains("/usr/bin/python3 -m pip install optuna") == true, "\(String(describing: problem))")
-        #expect(try self.optimizer(try Self.python()).check() == nil)
+        #expect(await (try self.optimizer(try Self.python())).checkOffThread() == nil)
     }
 }

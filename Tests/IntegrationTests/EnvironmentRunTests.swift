@@ -143,7 +143,7 @@ extension EmbeddedRunTests {
     @Test func aStepMappedToAVirtualEnvironmentImportsItsPackagesAndValidateNamesWhatItLacks() async throws {
         let home = try ProcessHarness.temporaryDirectory("conduit-home")
         defer { try? FileManager.default.removeItem(atPath: home) }
-        try Self.probeEnvironment(at: home + "/venv", scratch: home)
+        try await offPool { try Self.probeEnvironment(at: home + "/venv", scratch: home) }
         let pipeline = home + "/pipeline.yml"
         try """
             type: pipeline

@@ -1,4 +1,5 @@
 import Foundation
+import TestKit
 import Testing
 @testable import Spec
 
@@ -281,9 +282,10 @@ struct CompatibilityTests {
     }
 
     @Test(.enabled(if: azureMLPython != nil, "needs the azure-ai-ml package (.ci/run installs it)"), .timeLimit(.minutes(3)))
-    func azureMLLoadsEveryFile() throws {
+    func azureMLLoadsEveryFile() async throws {
         let files = Self.files(in: "valid") + Self.files(in: "unsupported")
-        let result = try Self.run(try #require(Self.azureMLPython), [Self.root + "/azure_load.py"] + files)
+        let python = try #require(Self.azureMLPython)
+        let result = try await offPool { try Self.run(python, [Self.root + "/azure_load.py"] + files) }
         let lines = result.output.split(separator: "\n").filter { $0.hasPrefix("ok ") || $0.hasPrefix("error ") }
         #expect(lines.count == files.count, "\(result.output)")
         #expect(result.status == 0, "\(result.output)")

@@ -34,19 +34,18 @@ struct WorkerEnvironmentLayerTests {
     }
 
     /// A probe package the worker's python3 lacks, in a fresh virtual environment of the test's.
-    static func mappedEnvironment(in directory: String) throws -> String {
-        let wheel = try PythonFixtures.wheel("conduitprobe", version: "1.0", value: "venv-1.0", in: directory)
+    static func mappedEnvironment(in directory: String) async throws -> String {
+        let wheel = try await offPool { try PythonFixtures.wheel("conduitprobe", version: "1.0", value: "venv-1.0", in: directory) }
         let venv = directory + "/user-venv"
-        try PythonFixtures.virtualEnvironment(at: venv, wheels: [wheel])
-        #expect(throws: (any Error).self, "the worker's python3 must lack the probe for this test to mean anything") {
-            try PythonFixtures.run(["python3", "-c", "import conduitprobe"])
-        }
+        try await offPool { try PythonFixtures.virtualEnvironment(at: venv, wheels: [wheel]) }
+        let lacks = await (try? offPool { try PythonFixtures.run(["python3", "-c", "import conduitprobe"]) }) == nil
+        #expect(lacks, "the worker's python3 must lack the probe for this test to mean anything")
         return venv
     }
 
     @Test func aStepMappedToAVirtualEnvironmentRunsInItWithItsPackagesAndItsPip() async throws {
         try await execution.withWorker(slots: 1, silence: .seconds(300)) { harness in
-            let venv = try Self.mappedEnvironment(in: harness.directory)
+            let venv = try await Self.mappedEnvironment(in: harness.directory)
             let setup = DispatchEnvironment(label: "azureml:user-venv:1", kind: .interpreter, python: venv + "/bin/python", digest: String(repeating: "3", count: 64))
             let output = harness.directory + "/seen"
             let command = """
@@ -56,7 +55,7 @@ struct WorkerEnvironmentLayerTests {
             #expect(report.outcome == .succeeded, "\(report) \(log)")
             let seen = (try? String(contentsOfFile: output, encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
             #expect(seen.first == "venv-1.0", "the venv's own package is importable: \(seen) \(log)")
-            let base = try PythonFixtures.run([venv + "/bin/python", "-c", "import sys; print(sys.base_prefix)"])
+            let base = try await offPool { try PythonFixtures.run([venv + "/bin/python", "-c", "import sys; print(sys.base_prefix)"]) }
             #expect(seen.dropFirst().first == base, "\(seen)")
             #expect(seen.last?.contains(venv + "/lib/") == true, "pip is the venv's own: \(seen)")
         }
@@ -71,20 +70,21 @@ struct WorkerEnvironmentLayerTests {
         try await execution.withWorker(slots: 1, silence: .seconds(300)) { harness in
             let wheels = harness.directory + "/wheels"
             try FileManager.default.createDirectory(atPath: wheels, withIntermediateDirectories: true)
-            let extra = try PythonFixtures.wheel("conduitextra", version: "1.0", value: "extra", in: wheels)
-            let older = try PythonFixtures.wheel("conduitprobe", version: "0.9", value: "layer-0.9", in: wheels)
+            let extra = try await offPool { try PythonFixtures.wheel("conduitextra", version: "1.0", value: "extra", in: wheels) }
+            let older = try await offPool { try PythonFixtures.wheel("conduitprobe", version: "0.9", value: "layer-0.9", in: wheels) }
             let setup: DispatchEnvironment
             let sharedDirectory: String
             switch shared {
             case .built:
-                let wheel = try PythonFixtures.wheel("conduitprobe", version: "1.0", value: "venv-1.0", in: harness.directory)
+                let directory = harness.directory
+                let wheel = try await offPool { try PythonFixtures.wheel("conduitprobe", version: "1.0", value: "venv-1.0", in: directory) }
                 setup = DispatchEnvironment(label: "azureml:built:1", kind: .virtualEnvironment, requirements: [wheel], digest: String(repeating: "4", count: 64))
                 sharedDirectory = harness.directory + "/envs/" + setup.digest
                 // Built by another process on the same work directory: the worker finds it ready.
                 let builds = EnvironmentBuilds(root: harness.directory + "/envs", baseEnvironment: ProcessInfo.processInfo.environment)
                 _ = try await builds.prepare(setup, log: { _ in }).get()
             case .mapped:
-                sharedDirectory = try Self.mappedEnvironment(in: harness.directory)
+                sharedDirectory = try await Self.mappedEnvironment(in: harness.directory)
                 setup = DispatchEnvironment(label: "azureml:user-venv:1", kind: .interpreter, python: sharedDirectory + "/bin/python", digest: String(repeating: "5", count: 64))
             }
             let before = try PythonFixtures.treeDigest(of: sharedDirectory)
