@@ -87,7 +87,8 @@ struct WorkerEnvironmentLayerTests {
                 sharedDirectory = try await Self.mappedEnvironment(in: harness.directory)
                 setup = DispatchEnvironment(label: "azureml:user-venv:1", kind: .interpreter, python: sharedDirectory + "/bin/python", digest: String(repeating: "5", count: 64))
             }
-            let before = try PythonFixtures.treeDigest(of: sharedDirectory)
+            let shared = sharedDirectory
+            let before = try await offPool { try PythonFixtures.treeDigest(of: shared) }
 
             let seen = harness.directory + "/seen"
             let install = """
@@ -97,7 +98,8 @@ struct WorkerEnvironmentLayerTests {
             let (first, firstLog) = try await attempt("install", install, in: setup, harness: &harness)
             #expect(first.outcome == .succeeded, "\(first) \(firstLog)")
             #expect((try? String(contentsOfFile: seen, encoding: .utf8)) == "extra layer-0.9\n", "the attempt sees what it installed first: \(firstLog)")
-            #expect(try PythonFixtures.treeDigest(of: sharedDirectory) == before, "the shared environment is as it was: \(firstLog)")
+            let after = try await offPool { try PythonFixtures.treeDigest(of: shared) }
+            #expect(after == before, "the shared environment is as it was: \(firstLog)")
 
             let check = """
                 python - > \(seen) <<'PY'
