@@ -23,7 +23,7 @@ build: setup
 	swift build
 
 test: setup
-	swift build --build-tests && swift test --skip-build --skip SimulationTests && swift test --skip-build --filter SimulationTests
+	swift build --build-tests && bash scripts/test.sh
 
 example: build
 	.build/debug/conduit run examples/house-prices/pipeline.yml

@@ -5,7 +5,7 @@ import TestKit
 import Testing
 
 /// The bayesian optimiser helper with real Optuna (the MLflow 3.x test environment has it).
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.serialized, .timeLimit(.minutes(3)))
 struct SweepOptimizerTests {
     static func python() throws -> String {
         let path = ProcessInfo.processInfo.environment["CONDUIT_MLFLOW3_PYTHON"].flatMap { $0.isEmpty ? nil : $0 }

@@ -6,7 +6,7 @@ import Testing
 
 /// Virtual environments built by `EnvironmentBuilds`, for real and offline (no PyPI): an empty one,
 /// one from a wheel the test builds, and a failing one.
-@Suite(.timeLimit(.minutes(5)))
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct EnvironmentBuildTests {
     /// Collects build output.
     actor LogLines {

@@ -7,7 +7,7 @@ import Worker
 /// Steps in a shared Python environment, through a real worker and real processes: an interpreter
 /// the environments file maps to runs in its own environment, and a step's `pip install` stays in
 /// its attempt, whether the environment was built by the worker or mapped.
-@Suite(.timeLimit(.minutes(5)))
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct WorkerEnvironmentLayerTests {
     let execution = WorkerExecutionTests()
 
