@@ -87,6 +87,21 @@ struct SweepTests {
         return Dictionary(uniqueKeysWithValues: steps.map { ($0["name"] as? String ?? "", $0) })
     }
 
+    /// A cluster of `workers` workers with `slots` each, its coordinator started under `launcher`,
+    /// shut down however `body` ends.
+    func withCluster(workers: Int, slots: Int = 1, launcher: [String] = [], _ body: (Cluster) async throws -> Void) async throws {
+        let cluster = try Cluster()
+        cluster.coordinatorLauncher = launcher
+        do {
+            try await cluster.start(workers: workers, slots: slots)
+            try await body(cluster)
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+
     @Test func aGridSweepPicksTheBestTrialAndASecondRunReRunsNothing() async throws {
         try await withCluster(workers: 1) { cluster in
             let work = try ProcessHarness.temporaryDirectory()
@@ -136,9 +151,7 @@ struct SweepTests {
     }
 
     @Test func aSeededRandomSweepRunsAtMostTwoTrialsAtOnceOnTwoWorkers() async throws {
-        let cluster = try Cluster()
-        do {
-            try await cluster.start(workers: 2, slots: 2)
+        try await withCluster(workers: 2, slots: 2) { cluster in
             let work = try ProcessHarness.temporaryDirectory()
             try Self.project(in: work)
             let space = """
@@ -181,11 +194,7 @@ struct SweepTests {
             #expect(again.status == 0, "\(again.stderr)")
             let rerun = try steps(again)
             #expect(rerun.filter { $0.key.hasPrefix("tune/trial_") }.allSatisfy { $0.value["reused"] as? Bool == true }, "\(rerun)")
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 
     @Test func aBanditPolicyStopsATrialWhoseMetricLags() async throws {
@@ -274,10 +283,7 @@ struct SweepTests {
 
     @Test func aBayesianSweepAsksOptunaForEachPointAndIsReusedWithTheSameSeed() async throws {
         let python = try Self.optunaPython()
-        let cluster = try Cluster()
-        cluster.coordinatorLauncher = ["/usr/bin/env", "CONDUIT_OPTIMIZER_PYTHON=" + python]
-        do {
-            try await cluster.start(workers: 1)
+        try await withCluster(workers: 1, slots: 1, launcher: ["/usr/bin/env", "CONDUIT_OPTIMIZER_PYTHON=" + python]) { cluster in
             let work = try ProcessHarness.temporaryDirectory()
             try FileManager.default.createDirectory(atPath: work + "/src", withIntermediateDirectories: true)
             // The objective goes through MLflow, as Azure ML trials report it.
@@ -315,19 +321,12 @@ struct SweepTests {
             #expect(second.status == 0, "\(second.stderr)")
             let again = try steps(second)
             #expect(again.filter { $0.key.hasPrefix("tune/trial_") }.allSatisfy { $0.value["reused"] as? Bool == true }, "\(again)")
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 
     @Test func aBayesianSweepIsRefusedWhereOptunaIsMissing() async throws {
-        let cluster = try Cluster()
         // The system Python, which has no Optuna.
-        cluster.coordinatorLauncher = ["/usr/bin/env", "CONDUIT_OPTIMIZER_PYTHON=/usr/bin/python3"]
-        do {
-            try await cluster.start(workers: 0)
+        try await withCluster(workers: 0, slots: 1, launcher: ["/usr/bin/env", "CONDUIT_OPTIMIZER_PYTHON=/usr/bin/python3"]) { cluster in
             let work = try ProcessHarness.temporaryDirectory()
             try FileManager.default.createDirectory(atPath: work + "/src", withIntermediateDirectories: true)
             let file = try Fixtures.pipeline(Self.bayesianPipeline(python: "python3"), in: work)
@@ -335,10 +334,6 @@ struct SweepTests {
             #expect(result.status != 0)
             #expect(result.stderr.contains("/usr/bin/python3 -m pip install optuna"), "\(result.stderr)")
             #expect(result.stderr.contains("sweep step tune"), "\(result.stderr)")
-        } catch {
-            await cluster.shutdown()
-            throw error
         }
-        await cluster.shutdown()
     }
 }
