@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import Glibc
 import Protocol
 
@@ -53,19 +54,27 @@ struct SubmitCommand: AsyncParsableCommand {
             }
             let progress = ProgressPrinter(enabled: wait, logs: logs, plan: plan)
             for warning in plan.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
-            let run = try await SubmissionBuilder.submit(plan: plan, force: force, client: client, progress: progress)
-            guard wait else {
-                if json { printJSON(["run": run]) } else { print(run) }
-                return ExitStatus.success
-            }
-            progress.note("run \(run): \(plan.name), \(plan.steps.count) step\(plan.steps.count == 1 ? "" : "s")")
-            let interrupted = Interrupts.handle {
+            // With --wait, Ctrl-C from here on leaves the run going, even one still being submitted.
+            let submitted = Mutex<String?>(nil)
+            let leave: @Sendable (String) -> Never = { run in
                 progress.handle(.finished)
                 FileHandle.standardError.write(Data(
                     "conduit: run \(run) goes on without this terminal; follow it with `conduit status \(run)` or `conduit logs \(run) STEP --follow`, stop it with `conduit cancel \(run)`\n".utf8))
                 Glibc.exit(ExitStatus.interrupted)
             }
-            defer { interrupted.stop() }
+            let interrupted = wait ? Interrupts.handle {
+                guard let run = submitted.withLock({ $0 }) else { return }  // left once submitted, below
+                leave(run)
+            } : nil
+            defer { interrupted?.stop() }
+            let run = try await SubmissionBuilder.submit(plan: plan, force: force, client: client, progress: progress)
+            submitted.withLock { $0 = run }
+            guard wait else {
+                if json { printJSON(["run": run]) } else { print(run) }
+                return ExitStatus.success
+            }
+            if interrupted?.happened == true { leave(run) }
+            progress.note("run \(run): \(plan.name), \(plan.steps.count) step\(plan.steps.count == 1 ? "" : "s")")
             let report = try await RunFollower.follow(run: run, client: client, progress: progress)
             var outputs = report.outputs
             if let outputDirectory {
