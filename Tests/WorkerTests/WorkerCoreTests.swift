@@ -130,6 +130,20 @@ import Worker
         #expect(core.leases.timeoutMilliseconds == 3000, "the coordinator sets the lease length")
     }
 
+    @Test func aDispatchThatArrivesAfterItsLeaseRanOutNeverStarts() {
+        var core = Self.registered()
+        _ = core.on(.tick(Self.at(1000)))  // heartbeat 2 at 1000
+        // Echoing heartbeat 2, but delivered 9 s later (the worker was stopped): the lease of 8 s is over.
+        let late = core.on(.received(Self.dispatch("late", lease: 2), Self.at(10_000)))
+        #expect(Self.started(late).isEmpty, "\(late)")
+        #expect(core.leases.renewedAt["late"] == nil)
+        // One in time starts.
+        _ = core.on(.tick(Self.at(10_001)))  // heartbeat 3
+        #expect(Self.started(core.on(.received(Self.dispatch("fresh", lease: 3), Self.at(10_050)))) == ["fresh"])
+        // A copy of the late one, sent again, is not started either.
+        #expect(Self.started(core.on(.received(Self.dispatch("late", lease: 3), Self.at(10_060)))).isEmpty)
+    }
+
     @Test func silenceFromTheCoordinatorMeansRegisteringAgain() {
         var core = Self.registered()
         _ = core.on(.received(.heartbeat(Heartbeat(sequence: 0)), Self.at(1000)))

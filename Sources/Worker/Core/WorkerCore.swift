@@ -308,6 +308,14 @@ public struct WorkerCore: Sendable {
             return
         }
         leases.grant(dispatch.attemptID, now: leaseBase(echoing: dispatch.leaseSequence) ?? helloSentAt)
+        guard leases.isCurrent(dispatch.attemptID, now: now.monotonic) else {
+            // It arrived after its lease ran out (the worker was stopped, the network held it): the
+            // coordinator counts it lost and may have given it to another worker. Never started.
+            remember(dispatch.attemptID)
+            leases.release(dispatch.attemptID)
+            actions.append(.log(Log(.warning, "did not start a dispatch that arrived after its lease ran out", attemptID: dispatch.attemptID)))
+            return
+        }
         if draining != nil {
             remember(dispatch.attemptID)
             handBack(dispatch.attemptID, reason: "the worker is draining", now: now, into: &actions)
