@@ -233,18 +233,12 @@ public struct RunMachine: Sendable {
             actions.append(.resolveCache(step: step, inputs: inputs(of: nodes[index])))
         case .cacheResolved(let step, let hit):
             guard var state = states[step], state.resolving, state.status == .queued else { return [] }
-            state.resolving = false
             if let hit {
-                state.status = .completed
-                state.outputs = hit
-                state.reused = true
+                actions.append(contentsOf: complete(step, outputs: hit, reused: true))
+            } else {
+                state.resolving = false
                 states[step] = state
                 changed.insert(step)
-                actions.append(contentsOf: propagate(from: step))
-                actions.append(contentsOf: trialEnded(step))
-            } else {
-                states[step] = state
-            changed.insert(step)
                 let node = nodes[nodeIndex[step]!]
                 actions.append(.enqueue(step: step, inputs: inputs(of: node)))
             }
@@ -254,22 +248,12 @@ public struct RunMachine: Sendable {
             states[step] = state
             changed.insert(step)
         case .succeeded(let step, let outputs):
-            guard var state = states[step], state.status == .queued || state.status == .running, !state.resolving else { return [] }
-            state.status = .completed
-            state.outputs = outputs
-            states[step] = state
-            changed.insert(step)
-            actions.append(contentsOf: propagate(from: step))
-            actions.append(contentsOf: trialEnded(step))
+            guard let state = states[step], state.status == .queued || state.status == .running, !state.resolving else { return [] }
+            actions.append(contentsOf: complete(step, outputs: outputs))
         case .selected(let step, let outputs):
-            guard var state = states[step], state.status == .queued, state.resolving,
+            guard let state = states[step], state.status == .queued, state.resolving,
                   nodeIndex[step].map({ nodes[$0].sweep != nil }) == true else { return [] }
-            state.status = .completed
-            state.outputs = outputs
-            state.resolving = false
-            states[step] = state
-            changed.insert(step)
-            actions.append(contentsOf: propagate(from: step))
+            actions.append(contentsOf: complete(step, outputs: outputs))
         case .stopTrial(let step, let reason):
             guard var state = states[step], state.status == .queued || state.status == .running || state.status == .waiting,
                   nodeIndex[step].map({ nodes[$0].trialOf != nil }) == true else { return [] }
@@ -327,6 +311,17 @@ public struct RunMachine: Sendable {
         states[node.name]?.resolving = true
         changed.insert(node.name)
         return [.resolveCache(step: node.name, inputs: inputs(of: node))]
+    }
+
+    /// Marks `step` completed with `outputs` and makes ready what waited for it (downstream steps;
+    /// for a trial, a held trial of its sweep and the sweep step itself).
+    private mutating func complete(_ step: String, outputs: [String: String], reused: Bool = false) -> [Action] {
+        states[step]?.status = .completed
+        states[step]?.outputs = outputs
+        states[step]?.reused = reused
+        states[step]?.resolving = false
+        changed.insert(step)
+        return propagate(from: step) + trialEnded(step)
     }
 
     /// The trial limit of sweep step `sweep`, if it has one.
